@@ -1,5 +1,32 @@
-"""Gaussian-mixture segmentation of images, for napari and scripts."""
+"""Gaussian-mixture segmentation of images, for napari and scripts.
+
+The core (everything exported here) needs only numpy, scipy and scikit-learn; the napari
+widgets live in ``napari_gmm._widget`` and are imported by napari through the manifest.
+"""
 
 __version__ = "0.1.0"
 
-__all__: list[str] = []
+from ._features import pixel_features
+from ._fit import MAX_SAMPLES, GMMConvergenceWarning
+from ._io import load_model, save_model
+from ._metrics import Comparison, compare_labels, match_labels
+from ._noise import add_gaussian_noise
+from ._result import Segmentation, uncertainty
+from ._segment import MAX_DISTINCT, segment
+
+__all__ = [
+    "MAX_DISTINCT",
+    "MAX_SAMPLES",
+    "Comparison",
+    "GMMConvergenceWarning",
+    "Segmentation",
+    "__version__",
+    "add_gaussian_noise",
+    "compare_labels",
+    "load_model",
+    "match_labels",
+    "pixel_features",
+    "save_model",
+    "segment",
+    "uncertainty",
+]

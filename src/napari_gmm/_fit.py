@@ -1,0 +1,146 @@
+"""Fit a Gaussian mixture to pixel data and put its components in intensity order."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import GaussianMixture
+from sklearn.utils import check_random_state
+
+from ._features import PixelData
+from ._validation import check_n_components
+
+#: Default largest number of pixels the mixture is fitted on when the exact fast path for
+#: integer images does not apply. More valid pixels than this: a seeded random subsample is
+#: fitted and every pixel is predicted afterwards. 200 000 pixels estimate the parameters of a
+#: mixture of a few classes to well below the 0.01-nat log-likelihood tolerance (see the
+#: benchmark) while keeping the fit of a float image well under a second.
+MAX_SAMPLES = 200_000
+
+
+class GMMConvergenceWarning(ConvergenceWarning):
+    """EM stopped at ``max_iter`` before the log-likelihood changed by less than ``tol``."""
+
+
+@dataclass(frozen=True, eq=False)
+class FitInfo:
+    """How a mixture was fitted."""
+
+    method: str  # "exact (distinct values)", "all pixels" or "subsample"
+    n_fit_samples: int  # rows the EM ran on (distinct values or pixels)
+
+
+def order_components(gmm: GaussianMixture) -> GaussianMixture:
+    """Reorder the components of a fitted mixture by ascending mean intensity, in place.
+
+    The key is each component's mean averaged over channels (ties keep their order), so that
+    label 1 is always the darkest class.
+    """
+    order = np.argsort(gmm.means_.mean(axis=1), kind="stable")
+    if np.array_equal(order, np.arange(order.size)):
+        return gmm
+    gmm.weights_ = gmm.weights_[order]
+    gmm.means_ = gmm.means_[order]
+    if gmm.covariance_type != "tied":
+        gmm.covariances_ = gmm.covariances_[order]
+        gmm.precisions_cholesky_ = gmm.precisions_cholesky_[order]
+        gmm.precisions_ = gmm.precisions_[order]
+    return gmm
+
+
+def subsample_rows(n: int, max_samples: int, random_state) -> np.ndarray | None:
+    """Sorted indices of a seeded random subsample of `max_samples` of `n` rows, or None."""
+    if n <= max_samples:
+        return None
+    seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n, size=max_samples, replace=False))
+
+
+def count_distinct(rows: np.ndarray) -> int:
+    """Number of distinct rows of a 2-D array."""
+    if rows.shape[1] == 1:
+        return int(np.unique(rows[:, 0]).size)
+    return int(np.unique(rows, axis=0).shape[0])
+
+
+def _advice_error(err: Exception, n_components: int) -> ValueError:
+    return ValueError(
+        "Fitting the mixture failed because a component's covariance became singular "
+        f"(collapsed onto too few distinct values) with n_components={n_components}. "
+        "Increase reg_covar (e.g. 1e-3 or more, in squared intensity units), reduce "
+        f"n_components, or check the image for degenerate values. Details: {err}"
+    )
+
+
+def run_em(fit_callable, n_components: int):
+    """Run a fitting callable, turning numerical failures into advice and re-emitting
+    scikit-learn's convergence warning with the parameters a user can change."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        try:
+            gmm = fit_callable()
+        except np.linalg.LinAlgError as err:
+            raise _advice_error(err, n_components) from err
+        except ValueError as err:
+            if "ill-defined empirical covariance" in str(err) or "covariance" in str(err):
+                raise _advice_error(err, n_components) from err
+            raise
+    for w in caught:
+        if not issubclass(w.category, ConvergenceWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if not gmm.converged_ and gmm.max_iter > 0:
+        warnings.warn(
+            f"EM did not converge: the mean log-likelihood still changed by more than "
+            f"tol={gmm.tol} after max_iter={gmm.max_iter} iterations. The result is usable "
+            "but may change with more iterations: increase max_iter or tol.",
+            GMMConvergenceWarning,
+            stacklevel=4,
+        )
+    return gmm
+
+
+def fit_on_pixels(
+    data: PixelData, params: dict, *, max_samples: int = MAX_SAMPLES
+) -> tuple[GaussianMixture, FitInfo]:
+    """Fit scikit-learn's GaussianMixture on all valid pixels or a seeded subsample."""
+    idx = subsample_rows(data.n_valid, max_samples, params.get("random_state"))
+    if data.valid is None:
+        X = data.features if idx is None else data.features[idx]
+    else:
+        rows = np.flatnonzero(data.valid)
+        X = data.features[rows if idx is None else rows[idx]]
+    X = np.asarray(X, dtype=np.float64)
+    n_components = params["n_components"]
+    if X.shape[0] < 2 or count_distinct(X) < n_components:
+        # too few distinct values in the sample: count on all valid pixels for the message
+        n_distinct = count_distinct(np.asarray(data.valid_features()))
+        if n_distinct < n_components:
+            check_n_components(n_components, n_distinct, _what(data))
+    if X.shape[0] < 2:
+        # scikit-learn needs two samples; one pixel is fitted by the weighted EM
+        from ._em import fit_weighted_gmm
+
+        gmm = run_em(lambda: fit_weighted_gmm(X, np.ones(1), **params), n_components)
+    else:
+        gmm = run_em(lambda: GaussianMixture(**params).fit(X), n_components)
+    method = "all pixels" if idx is None else "subsample"
+    return order_components(gmm), FitInfo(method, X.shape[0])
+
+
+def fit_on_distinct(compressed, params: dict) -> tuple[GaussianMixture, FitInfo]:
+    """Fit the exact weighted EM on the distinct values of an integer image."""
+    from ._em import fit_weighted_gmm
+
+    values, counts = compressed.values, compressed.counts
+    what = "values" if values.shape[1] == 1 else "colours"
+    check_n_components(params["n_components"], values.shape[0], what)
+    gmm = run_em(lambda: fit_weighted_gmm(values, counts, **params), params["n_components"])
+    return order_components(gmm), FitInfo("exact (distinct values)", values.shape[0])
+
+
+def _what(data: PixelData) -> str:
+    return "values" if data.n_features == 1 else "colours"

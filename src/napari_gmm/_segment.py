@@ -1,0 +1,261 @@
+"""The segmentation pipeline: pixels -> fitted mixture -> ordered labels and probabilities."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ._features import PixelData, pixel_data
+from ._fit import MAX_SAMPLES, fit_on_distinct, fit_on_pixels
+from ._predict import iter_predict_chunked, predict_distinct
+from ._result import Segmentation
+from ._validation import (
+    COVARIANCE_TYPES,
+    INIT_PARAMS,
+    check_choice,
+    check_float,
+    check_int,
+    check_n_components,
+)
+
+#: Default largest number of distinct values (gray) or colours for the exact fast path.
+MAX_DISTINCT = 1 << 18
+
+
+def segment(
+    image,
+    n_components=3,
+    *,
+    channel_axis=None,
+    covariance_type="full",
+    tol=1e-3,
+    max_iter=100,
+    n_init=1,
+    init_params="kmeans",
+    reg_covar=1e-6,
+    random_state=None,
+    max_samples=MAX_SAMPLES,
+    max_distinct=MAX_DISTINCT,
+    return_posteriors=False,
+    progress=None,
+) -> Segmentation:
+    """Segment an image by fitting a Gaussian mixture to its pixel values with EM.
+
+    Parameters
+    ----------
+    image : (M, N[, P, ...]) ndarray, or (..., C) with `channel_axis`
+        Gray (2D, 3D or nD) or multichannel (e.g. RGB) image of bool, integer or float dtype.
+        Pixels that are not finite (NaN/inf in any channel) are left out of the fit.
+    n_components : int, default=3
+        Number of classes (Gaussians); at most the number of distinct valid pixel values.
+    channel_axis : int or None, default=None
+        Axis holding the channels (-1 for RGB). None: every axis is spatial (gray image).
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+        Shape of the component covariances, as in scikit-learn's GaussianMixture.
+    tol : float, default=1e-3
+        EM stops when the mean log-likelihood lower bound changes by less than this.
+    max_iter : int, default=100
+        Largest number of EM iterations (a warning is issued when it is reached).
+    n_init : int, default=1
+        Number of initialisations; the best log-likelihood wins.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+        How responsibilities are initialised.
+    reg_covar : float, default=1e-6
+        Added to the covariance diagonals (squared intensity units) to keep them positive.
+    random_state : int, RandomState or None, default=None
+        Seed for the initialisation and the subsample; an int gives reproducible results.
+    max_samples : int, default=200_000
+        When the exact path does not apply and there are more valid pixels than this, the
+        mixture is fitted on a seeded random subsample of this many pixels; every pixel is
+        then predicted in chunks of bounded memory.
+    max_distinct : int, default=262_144
+        Integer and bool images with at most this many distinct values (gray) or colours
+        (multichannel) take the exact fast path: EM on the distinct values weighted by their
+        counts (identical iterates to EM on every pixel) and prediction by lookup table.
+        0 disables it.
+    return_posteriors : bool, default=False
+        Also keep the per-class posterior maps, shape (*spatial, K), float32.
+    progress : callable or None, default=None
+        Called as ``progress(fraction, stage)`` with fraction in [0, 1]; an exception it
+        raises (e.g. a cancellation) stops the segmentation.
+
+    Returns
+    -------
+    Segmentation
+        ``labels`` (1..K, 0 for non-finite pixels), ``probability`` (float32 max posterior),
+        ``model`` (a fitted ``sklearn.mixture.GaussianMixture``, component k-1 = label k),
+        ``converged``, ``n_iter``, ``log_likelihood``, ``bic``, ``aic``, ``lower_bounds``...
+
+    Raises
+    ------
+    TypeError
+        For non-numeric images or parameters of the wrong type.
+    ValueError
+        For empty or all-non-finite images, a bad `channel_axis`, unknown options, or more
+        components than distinct valid values.
+
+    Warns
+    -----
+    GMMConvergenceWarning
+        When EM stops at `max_iter` (the result reports ``converged=False``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import napari_gmm as ng
+    >>> image = np.array([[10, 10, 200], [10, 200, 200]], dtype=np.uint8)
+    >>> seg = ng.segment(image, n_components=2, random_state=0)
+    >>> seg.labels
+    array([[1, 1, 2],
+           [1, 2, 2]], dtype=uint8)
+    >>> seg.probability.dtype, bool(seg.converged)
+    (dtype('float32'), True)
+    """
+    report = _progress_reporter(progress)
+    steps = iter_segment(
+        image,
+        n_components,
+        channel_axis=channel_axis,
+        covariance_type=covariance_type,
+        tol=tol,
+        max_iter=max_iter,
+        n_init=n_init,
+        init_params=init_params,
+        reg_covar=reg_covar,
+        random_state=random_state,
+        max_samples=max_samples,
+        max_distinct=max_distinct,
+        return_posteriors=return_posteriors,
+    )
+    while True:
+        try:
+            fraction, stage = next(steps)
+        except StopIteration as stop:
+            return stop.value
+        report(fraction, stage)
+
+
+def iter_segment(image, n_components=3, **options):
+    """Generator form of :func:`segment`: yields ``(fraction, stage)`` progress steps and
+    returns the :class:`Segmentation` (as ``StopIteration.value``).
+
+    Work between two steps is bounded (one fit, or one chunk of pixels), so a consumer such
+    as a napari worker thread can report progress and cancel at every step. Takes the same
+    arguments as :func:`segment` except `progress`.
+    """
+    start = time.perf_counter()
+    opts = dict(_DEFAULTS)
+    unknown = set(options) - set(opts)
+    if unknown:
+        raise TypeError(
+            f"Unknown segmentation option(s) {sorted(unknown)}; allowed: {sorted(opts)}."
+        )
+    opts.update(options)
+    params = _check_params(
+        n_components,
+        opts["covariance_type"],
+        opts["tol"],
+        opts["max_iter"],
+        opts["n_init"],
+        opts["init_params"],
+        opts["reg_covar"],
+        opts["random_state"],
+    )
+    max_samples = check_int("max_samples", opts["max_samples"], minimum=1)
+    max_distinct = check_int("max_distinct", opts["max_distinct"], minimum=0)
+    want_post = bool(opts["return_posteriors"])
+    data = pixel_data(image, opts["channel_axis"])
+    yield 0.05, "reading pixels"
+
+    compressed = _compress(data, max_distinct)
+    yield 0.15, "fitting mixture"
+    if compressed is not None:
+        gmm, info = fit_on_distinct(compressed, params)
+    else:
+        gmm, info = fit_on_pixels(data, params, max_samples=max_samples)
+    yield 0.6, "predicting pixels"
+
+    if compressed is not None:
+        pred = predict_distinct(gmm, data, compressed, posteriors=want_post)
+    else:
+        chunks = iter_predict_chunked(gmm, data, posteriors=want_post)
+        while True:
+            try:
+                fraction = next(chunks)
+            except StopIteration as stop:
+                pred = stop.value
+                break
+            yield 0.6 + 0.39 * fraction, "predicting pixels"
+    n_params = gmm._n_parameters()
+    n = data.n_valid
+    ll = pred.log_likelihood
+    result = Segmentation(
+        labels=data.to_spatial(pred.labels),
+        probability=data.to_spatial(pred.probability),
+        model=gmm,
+        converged=bool(gmm.converged_),
+        n_iter=int(gmm.n_iter_),
+        log_likelihood=float(ll),
+        bic=float(-2.0 * ll * n + n_params * np.log(n)),
+        aic=float(-2.0 * ll * n + 2.0 * n_params),
+        lower_bounds=tuple(float(v) for v in getattr(gmm, "lower_bounds_", ())),
+        method=info.method,
+        n_valid=n,
+        n_fit_samples=info.n_fit_samples,
+        elapsed=time.perf_counter() - start,
+        posteriors=None if pred.posteriors is None else data.to_spatial(pred.posteriors),
+    )
+    yield 1.0, "done"
+    return result
+
+
+_DEFAULTS = {
+    "channel_axis": None,
+    "covariance_type": "full",
+    "tol": 1e-3,
+    "max_iter": 100,
+    "n_init": 1,
+    "init_params": "kmeans",
+    "reg_covar": 1e-6,
+    "random_state": None,
+    "max_samples": MAX_SAMPLES,
+    "max_distinct": MAX_DISTINCT,
+    "return_posteriors": False,
+}
+
+
+def _check_params(
+    n_components, covariance_type, tol, max_iter, n_init, init_params, reg_covar, random_state
+) -> dict:
+    """Validate the EM options; return them as GaussianMixture keyword arguments."""
+    return {
+        "n_components": check_n_components(n_components),
+        "covariance_type": check_choice("covariance_type", covariance_type, COVARIANCE_TYPES),
+        "tol": check_float("tol", tol, minimum=0.0),
+        "max_iter": check_int("max_iter", max_iter, minimum=1),
+        "n_init": check_int("n_init", n_init, minimum=1),
+        "init_params": check_choice("init_params", init_params, INIT_PARAMS),
+        "reg_covar": check_float("reg_covar", reg_covar, minimum=0.0),
+        "random_state": random_state,
+    }
+
+
+def _compress(data: PixelData, max_distinct: int):
+    """Compressed distinct values of an integer image, or None (not integer / too many)."""
+    if not data.is_integer or max_distinct == 0:
+        return None
+    from ._compress import compress_integer
+
+    return compress_integer(data.features, max_unique=max_distinct)
+
+
+def _progress_reporter(progress):
+    if progress is None:
+        return lambda fraction, stage: None
+    if not callable(progress):
+        raise TypeError(
+            f"progress must be a callable progress(fraction, stage) or None, got "
+            f"{type(progress).__name__}."
+        )
+    return progress

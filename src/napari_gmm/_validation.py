@@ -1,0 +1,125 @@
+"""Input checks shared by the public functions.
+
+Every message says what was wrong, what is allowed, what was received and how to fix it.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterable
+
+import numpy as np
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+
+
+def check_image(image, name: str = "image") -> np.ndarray:
+    """Return `image` as a numeric ndarray (never a copy when it already is one).
+
+    Raises
+    ------
+    TypeError
+        For complex, object, string or other non-numeric dtypes.
+    ValueError
+        For an empty array or a 0-d scalar.
+    """
+    if hasattr(image, "compute") and hasattr(image, "chunks"):
+        # dask and similar lazy arrays: materialise once, explicitly
+        image = image.compute()
+    arr = np.asarray(image)
+    kind = arr.dtype.kind
+    if kind == "c":
+        raise TypeError(
+            f"{name} has complex dtype {arr.dtype}; only real-valued images (bool, integer or "
+            f"float) can be segmented. Pass np.abs({name}) or {name}.real instead."
+        )
+    if kind not in "biuf":
+        raise TypeError(
+            f"{name} must be a numeric array (bool, integer or float), got dtype {arr.dtype}. "
+            f"Convert it first, e.g. np.asarray({name}, dtype=float)."
+        )
+    if arr.ndim == 0:
+        raise ValueError(
+            f"{name} must be an array with at least one axis, got a scalar ({arr!r}). "
+            "Pass an image such as a 2D (rows, columns) array."
+        )
+    if arr.size == 0:
+        raise ValueError(
+            f"{name} is empty (shape {arr.shape}); it needs at least one pixel. "
+            "Check that the image was read correctly."
+        )
+    return arr
+
+
+def check_channel_axis(ndim: int, channel_axis) -> int | None:
+    """Normalise `channel_axis` to a non-negative int (or None) for an `ndim`-d image."""
+    if channel_axis is None:
+        return None
+    if isinstance(channel_axis, bool) or not isinstance(channel_axis, numbers.Integral):
+        raise TypeError(
+            f"channel_axis must be an int or None, got {type(channel_axis).__name__} "
+            f"({channel_axis!r}). Use e.g. channel_axis=-1 for RGB images, None for gray ones."
+        )
+    axis = int(channel_axis)
+    if not -ndim <= axis < ndim:
+        raise ValueError(
+            f"channel_axis={axis} is out of range for an image with {ndim} dimension(s); "
+            f"allowed values are {-ndim}..{ndim - 1}, or None when every axis is spatial."
+        )
+    if ndim < 2:
+        raise ValueError(
+            f"channel_axis={axis} leaves no spatial axis in a {ndim}-d image; a multichannel "
+            "image needs at least one spatial axis besides the channel axis. Use "
+            "channel_axis=None to treat the array as a gray image."
+        )
+    return axis % ndim
+
+
+def check_choice(name: str, value, allowed: Iterable[str]) -> str:
+    """Check that `value` is one of `allowed`."""
+    allowed = tuple(allowed)
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(
+            f"{name} must be one of {', '.join(repr(a) for a in allowed)}; got {value!r}."
+        )
+    return value
+
+
+def check_int(name: str, value, *, minimum: int, hint: str = "") -> int:
+    """Check that `value` is an integer >= `minimum`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"{name} must be an int >= {minimum}, got {type(value).__name__} ({value!r}).{hint}"
+        )
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value}.{hint}")
+    return int(value)
+
+
+def check_float(name: str, value, *, minimum: float = 0.0, strict: bool = False) -> float:
+    """Check that `value` is a finite real number >= `minimum` (> if `strict`)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} ({value!r}).")
+    value = float(value)
+    bad = value <= minimum if strict else value < minimum
+    if not np.isfinite(value) or bad:
+        op = ">" if strict else ">="
+        raise ValueError(f"{name} must be a finite number {op} {minimum}, got {value}.")
+    return value
+
+
+def check_n_components(n_components, n_distinct: int | None = None, what: str = "values"):
+    """Check the number of mixture components against the data."""
+    n = check_int(
+        "n_components",
+        n_components,
+        minimum=1,
+        hint=" It is the number of classes (Gaussians) to segment into, e.g. 3.",
+    )
+    if n_distinct is not None and n > n_distinct:
+        raise ValueError(
+            f"The image has only {n_distinct} distinct valid {what}; it cannot be segmented "
+            f"into n_components={n} classes. Use n_components <= {n_distinct}."
+        )
+    return n
