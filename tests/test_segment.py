@@ -42,9 +42,12 @@ def test_ground_truth_accuracy_and_label_order(shape, k, dtype, channels, gap, s
 
 
 @pytest.mark.parametrize("random_state", [0, 1, 2, 3])
-def test_labels_stable_across_runs(random_state):
+@pytest.mark.parametrize(
+    ("init", "n_init"), [("kmeans", 1), ("k-means++", 1), ("random_from_data", 3)]
+)
+def test_labels_stable_across_runs(random_state, init, n_init):
     image, truth = make_class_image((64, 64), 3, gap=60, sigma=10, seed=3)
-    seg = ng.segment(image, 3, random_state=random_state, init_params="random")
+    seg = ng.segment(image, 3, random_state=random_state, init_params=init, n_init=n_init)
     assert np.mean(seg.labels == truth) > 0.99
 
 

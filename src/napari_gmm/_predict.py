@@ -53,22 +53,15 @@ def summarize(wlp: np.ndarray, want_posteriors: bool):
 
 def predict_distinct(gmm, data: PixelData, compressed, *, posteriors=False) -> Prediction:
     """Predict every pixel of an integer image through tables on its distinct values."""
-    values = compressed.table_values if hasattr(compressed, "table_values") else None
-    values = compressed.values if values is None else values
-    arg, prob, _lse, post = summarize(weighted_log_prob(gmm, values), posteriors)
+    arg, prob, lse, post = summarize(weighted_log_prob(gmm, compressed.values), posteriors)
     labels_table = (arg + 1).astype(label_dtype(gmm.n_components))
-    ll = _distinct_log_likelihood(gmm, compressed, data.n_valid)
+    ll = float(np.dot(compressed.counts, lse) / data.n_valid)
     return Prediction(
         compressed.take(labels_table),
         compressed.take(prob),
         ll,
         None if post is None else compressed.take(post),
     )
-
-
-def _distinct_log_likelihood(gmm, compressed, n_valid: int) -> float:
-    lse = gmm.score_samples(compressed.values)
-    return float(np.dot(compressed.counts, lse) / n_valid)
 
 
 def iter_predict_chunked(gmm, data: PixelData, *, posteriors=False):
@@ -109,9 +102,7 @@ def iter_predict_chunked(gmm, data: PixelData, *, posteriors=False):
 def pixel_log_prob(gmm, data: PixelData, compressed=None) -> np.ndarray:
     """Weighted log-probabilities of every pixel, (n_pixels, K) float32 (0 where invalid)."""
     if compressed is not None:
-        values = getattr(compressed, "table_values", None)
-        values = compressed.values if values is None else values
-        return compressed.take(weighted_log_prob(gmm, values).astype(np.float32))
+        return compressed.take(weighted_log_prob(gmm, compressed.values).astype(np.float32))
     n, k = data.n_pixels, gmm.n_components
     out = np.zeros((n, k), dtype=np.float32)
     for start in range(0, n, CHUNK_ROWS):

@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
             warnings.simplefilter("always")
             status = args.handler(args)
     except (ValueError, TypeError, OSError) as err:
-        print(f"napari-gmm: error: {err}", file=sys.stderr)
+        print(f"napari-gmm: error: {' '.join(str(err).split())}", file=sys.stderr)
         return EXIT_USAGE
     for w in caught:
         if not issubclass(w.category, DeprecationWarning):
