@@ -13,6 +13,7 @@ from ._metrics import Comparison, compare_labels, match_labels
 from ._noise import add_gaussian_noise
 from ._result import Segmentation, uncertainty
 from ._segment import MAX_DISTINCT, segment
+from ._sweep import noise_sweep
 
 __all__ = [
     "MAX_DISTINCT",
@@ -25,6 +26,7 @@ __all__ = [
     "compare_labels",
     "load_model",
     "match_labels",
+    "noise_sweep",
     "pixel_features",
     "save_model",
     "segment",

@@ -12,6 +12,7 @@ import numpy as np
 from sklearn.mixture import GaussianMixture
 
 from ._features import PixelData
+from ._fit import single_threaded_blas
 
 #: Pixels evaluated at once on the chunked route.
 CHUNK_ROWS = 1 << 17
@@ -53,7 +54,9 @@ def summarize(wlp: np.ndarray, want_posteriors: bool):
 
 def predict_distinct(gmm, data: PixelData, compressed, *, posteriors=False) -> Prediction:
     """Predict every pixel of an integer image through tables on its distinct values."""
-    arg, prob, lse, post = summarize(weighted_log_prob(gmm, compressed.values), posteriors)
+    with single_threaded_blas():
+        wlp = weighted_log_prob(gmm, compressed.values)
+    arg, prob, lse, post = summarize(wlp, posteriors)
     labels_table = (arg + 1).astype(label_dtype(gmm.n_components))
     ll = float(np.dot(compressed.counts, lse) / data.n_valid)
     return Prediction(
@@ -83,7 +86,10 @@ def iter_predict_chunked(gmm, data: PixelData, *, posteriors=False):
         if mask is not None:
             X = X[mask]
         if X.shape[0]:
-            arg, p, lse, q = summarize(weighted_log_prob(gmm, X), posteriors)
+            # one BLAS thread per chunk only: the limit must not outlive a `yield`
+            with single_threaded_blas():
+                wlp = weighted_log_prob(gmm, X)
+            arg, p, lse, q = summarize(wlp, posteriors)
             total_ll += float(lse.sum())
             if mask is None:
                 labels[rows] = arg + 1
@@ -102,15 +108,35 @@ def iter_predict_chunked(gmm, data: PixelData, *, posteriors=False):
 def pixel_log_prob(gmm, data: PixelData, compressed=None) -> np.ndarray:
     """Weighted log-probabilities of every pixel, (n_pixels, K) float32 (0 where invalid)."""
     if compressed is not None:
-        return compressed.take(weighted_log_prob(gmm, compressed.values).astype(np.float32))
+        with single_threaded_blas():
+            wlp = weighted_log_prob(gmm, compressed.values)
+        return compressed.take(wlp.astype(np.float32))
     n, k = data.n_pixels, gmm.n_components
     out = np.zeros((n, k), dtype=np.float32)
-    for start in range(0, n, CHUNK_ROWS):
-        rows = slice(start, min(start + CHUNK_ROWS, n))
-        X = data.features[rows]
-        if data.valid is None:
-            out[rows] = weighted_log_prob(gmm, X)
-        else:
-            mask = data.valid[rows]
-            out[rows][mask] = weighted_log_prob(gmm, X[mask])
+    with single_threaded_blas():
+        for start in range(0, n, CHUNK_ROWS):
+            rows = slice(start, min(start + CHUNK_ROWS, n))
+            X = data.features[rows]
+            if data.valid is None:
+                out[rows] = weighted_log_prob(gmm, X)
+            else:
+                mask = data.valid[rows]
+                out[rows][mask] = weighted_log_prob(gmm, X[mask])
     return out
+
+
+def mean_log_likelihood(gmm, data: PixelData, compressed=None) -> float:
+    """Mean log-likelihood of the mixture over every valid pixel (chunked or by table)."""
+    with single_threaded_blas():
+        if compressed is not None:
+            lse = gmm.score_samples(compressed.values)
+            return float(np.dot(compressed.counts, lse) / data.n_valid)
+        total = 0.0
+        for start in range(0, data.n_pixels, CHUNK_ROWS):
+            rows = slice(start, min(start + CHUNK_ROWS, data.n_pixels))
+            X = data.features[rows]
+            if data.valid is not None:
+                X = X[data.valid[rows]]
+            if X.shape[0]:
+                total += float(gmm.score_samples(np.asarray(X, dtype=np.float64)).sum())
+    return total / data.n_valid

@@ -1,0 +1,87 @@
+"""Spatially regularised segmentation: HMRF-EM with a Potts prior on a fitted mixture."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from ._features import PixelData
+from ._fit import component_order, order_components
+from ._predict import pixel_log_prob
+from ._spatial import hmrf_em, posterior_labels
+
+#: Mean-field sweeps per round of HMRF-EM in the pipeline. On held-out synthetic images
+#: (2D 3-class sigma 40, 3D 2-class sigma 0.65 x gap) 6 sweeps are within 0.3 % accuracy of
+#: 10 and 0.4 % better than 4, at 60 % of the cost of 10.
+SWEEPS = 6
+
+
+def check_scale(scale, n_spatial: int):
+    """Validate the physical pixel size per spatial axis (None = isotropic)."""
+    if scale is None:
+        return None
+    try:
+        values = np.asarray(scale, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"scale must be a sequence of numbers, got {scale!r}.") from err
+    if values.ndim != 1 or values.size != n_spatial:
+        raise ValueError(
+            f"scale must have one value per spatial axis ({n_spatial}), got {scale!r}. For a "
+            "napari layer pass its scale without the channel axis."
+        )
+    if not np.all(np.isfinite(values)) or np.any(values <= 0):
+        raise ValueError(f"scale values must be finite and > 0, got {scale!r}.")
+    return tuple(values)
+
+
+def check_smoothing(smoothing) -> float:
+    """Validate the Potts prior strength (0 = off)."""
+    if isinstance(smoothing, bool) or not isinstance(smoothing, numbers.Real):
+        raise TypeError(
+            f"smoothing must be a number >= 0 (0 = off, 1.0 = recommended), got "
+            f"{type(smoothing).__name__} ({smoothing!r})."
+        )
+    if not np.isfinite(smoothing) or smoothing < 0:
+        raise ValueError(
+            f"smoothing must be a finite number >= 0 (0 = off, 1.0 = recommended), got "
+            f"{smoothing}."
+        )
+    return float(smoothing)
+
+
+def regularize(gmm, data: PixelData, compressed, *, smoothing, scale, max_samples, random_state):
+    """Re-estimate `gmm` with Potts-regularised posteriors and return it with them.
+
+    Returns
+    -------
+    gmm : GaussianMixture
+        Re-estimated copy, components in ascending intensity order.
+    labels : (n_pixels,) unsigned int
+        argmax of the posteriors + 1 (0 for invalid pixels).
+    probability : (n_pixels,) float32
+        Max posterior (0 for invalid pixels).
+    posteriors : (n_pixels, K) float32
+        Regularised posteriors (all 0 for invalid pixels), in label order.
+    """
+    seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
+    valid = None if data.valid is None else data.to_spatial(data.valid)
+    features = data.to_spatial(data.features)
+    new, q = hmrf_em(
+        gmm,
+        features,
+        smoothing=smoothing,
+        valid=valid,
+        spacing=scale,
+        n_rounds=1,
+        n_iter=SWEEPS,
+        max_samples=max_samples,
+        random_state=seed,
+        log_prob_fn=lambda model: data.to_spatial(pixel_log_prob(model, data, compressed)),
+    )
+    order = component_order(new)
+    order_components(new)
+    q = q.reshape(-1, q.shape[-1])[:, order]
+    labels, probability = posterior_labels(q)
+    return new, labels.astype(np.min_scalar_type(gmm.n_components)), probability, q
