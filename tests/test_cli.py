@@ -178,3 +178,14 @@ def test_help_documents_everything(capsys):
         "--out-dir",
     ):
         assert option in out
+
+
+def test_smoothing_option(tmp_path):
+    from napari_gmm._synthetic import make_class_image
+
+    image, truth = make_class_image((96, 96), 3, gap=60, sigma=40, seed=11)
+    path = tmp_path / "noisy.tif"
+    tifffile.imwrite(path, image)
+    assert main(["segment", str(path), "-k", "3", "--smoothing", "1", "--seed", "0", "-q"]) == 0
+    labels = tifffile.imread(tmp_path / "noisy_labels.tif")
+    assert np.mean(labels == truth) > 0.95

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from ._io import write_tiff
 from ._metrics import compare_labels
 from ._noise import add_gaussian_noise
@@ -23,10 +21,22 @@ def demo_samples() -> list[dict]:
 
     image, truth = make_class_image((256, 256), 3, gap=60, sigma=6, seed=0)
     return [
-        {"name": "synthetic", "image": image, "truth": truth, "channel_axis": None, "k": 3,
-         "sigma": 40.0},
-        {"name": "immunohistochemistry", "image": data.immunohistochemistry(), "truth": None,
-         "channel_axis": -1, "k": 3, "sigma": 25.0},
+        {
+            "name": "synthetic",
+            "image": image,
+            "truth": truth,
+            "channel_axis": None,
+            "k": 3,
+            "sigma": 40.0,
+        },
+        {
+            "name": "immunohistochemistry",
+            "image": data.immunohistochemistry(),
+            "truth": None,
+            "channel_axis": -1,
+            "k": 3,
+            "sigma": 25.0,
+        },
     ]
 
 
@@ -48,17 +58,30 @@ def run_demo(out_dir, *, seed: int = 0, echo=print) -> list[dict]:
         noisy = add_gaussian_noise(image, sample["sigma"], seed=seed, channel_axis=axis)
         clean = segment(image, k, channel_axis=axis, random_state=seed)
         reference = sample["truth"] if sample["truth"] is not None else clean.labels
-        runs = [("clean", image, clean), ("noisy", noisy, None)]
-        for condition, img, seg in runs:
-            seg = seg or segment(img, k, channel_axis=axis, random_state=seed)
+        runs = [
+            ("clean", image, clean, 0.0),
+            ("noisy", noisy, None, 0.0),
+            ("noisy_smoothed", noisy, None, 1.0),
+        ]
+        for condition, img, seg, smoothing in runs:
+            seg = seg or segment(img, k, channel_axis=axis, random_state=seed, smoothing=smoothing)
             stem = f"{name}_{condition}"
             write_tiff(out_dir / f"{stem}_labels.tif", seg.labels)
             write_tiff(out_dir / f"{stem}_probability.tif", seg.probability)
             quality = _quality(seg.labels, reference)
-            records.append({"name": name, "condition": condition, "quality": quality,
-                            "seconds": seg.elapsed, "converged": seg.converged})
-            echo(f"{stem:34s} K={k} converged={seg.converged} iterations={seg.n_iter:3d} "
-                 f"{quality} ({seg.elapsed:.2f} s)")
+            records.append(
+                {
+                    "name": name,
+                    "condition": condition,
+                    "quality": quality,
+                    "seconds": seg.elapsed,
+                    "converged": seg.converged,
+                }
+            )
+            echo(
+                f"{stem:34s} K={k} converged={seg.converged} iterations={seg.n_iter:3d} "
+                f"{quality} ({seg.elapsed:.2f} s)"
+            )
             panels.append((f"{name} ({condition})", img, seg, axis))
     figure = _overview(panels, out_dir / "overview.png")
     echo(f"Wrote label/probability TIFFs and {figure} to {out_dir}/")

@@ -222,7 +222,7 @@ def _cmd_segment(args) -> int:
             n_init=args.n_init,
             init_params=args.init,
             random_state=args.seed,
-            **({"smoothing": args.smoothing} if args.smoothing else {}),
+            smoothing=args.smoothing,
         )
         write_tiff(out["labels"], seg.labels)
         write_tiff(out["probability"], seg.probability)
