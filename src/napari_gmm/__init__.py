@@ -6,6 +6,7 @@ widgets live in ``napari_gmm._widget`` and are imported by napari through the ma
 
 __version__ = "0.1.0"
 
+from ._density import mixture_density, mixture_log_density
 from ._features import pixel_features
 from ._fit import MAX_SAMPLES, GMMConvergenceWarning
 from ._io import load_model, save_model
@@ -26,6 +27,8 @@ __all__ = [
     "compare_labels",
     "load_model",
     "match_labels",
+    "mixture_density",
+    "mixture_log_density",
     "noise_sweep",
     "pixel_features",
     "save_model",
