@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
-from napari_gmm._synthetic import make_class_image
 from skimage import data
 from sklearn.mixture import GaussianMixture
 
 import napari_gmm as ng
+from napari_gmm._synthetic import make_class_image
 
 CASES = [
     # shape, n_classes, dtype, n_channels, gap, sigma
@@ -241,3 +241,12 @@ def test_uncertainty_margin_needs_posteriors():
     seg = ng.segment(data.camera()[::8, ::8], 2, random_state=0)
     with pytest.raises(ValueError, match="return_posteriors=True"):
         seg.uncertainty("margin")
+
+
+@pytest.mark.parametrize(("k", "channels"), [(2, None), (4, None), (3, 3)])
+def test_auto_number_of_components(k, channels):
+    image, truth = make_class_image((80, 88), k, gap=60, sigma=8, n_channels=channels, seed=40 + k)
+    axis = None if channels is None else -1
+    seg = ng.segment(image, "auto", channel_axis=axis, random_state=0)
+    assert seg.n_components == k == seg.selection.best
+    assert np.mean(seg.labels == truth) > 0.99

@@ -15,6 +15,7 @@ RGB = np.stack([GRAY, GRAY[::-1], GRAY.T], axis=-1)
         ({"n_components": 0}, ValueError, r"n_components must be an int >= 1, got 0"),
         ({"n_components": -2}, ValueError, r"n_components must be an int >= 1"),
         ({"n_components": 2.5}, TypeError, r"n_components must be an int >= 1, got float"),
+        ({"n_components": "many"}, ValueError, r"int >= 1 or 'auto', got 'many'"),
         ({"n_components": 65}, ValueError, r"only 64 distinct valid values.*n_components <= 64"),
         ({"channel_axis": 2}, ValueError, r"channel_axis=2 is out of range.*-2\.\.1"),
         ({"channel_axis": "last"}, TypeError, r"channel_axis must be an int or None"),

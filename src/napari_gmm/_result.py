@@ -44,6 +44,10 @@ class Segmentation:
         Wall-clock seconds of the whole segmentation.
     posteriors : ndarray of float32, shape (*spatial, K), or None
         Per-class posterior maps, when asked for with ``return_posteriors=True``.
+    smoothing : float
+        Strength of the spatial prior used (0 = plain per-pixel EM).
+    selection : Selection or None
+        The BIC/AIC comparison of candidate K when ``n_components='auto'``.
     """
 
     labels: np.ndarray
@@ -61,6 +65,7 @@ class Segmentation:
     elapsed: float
     posteriors: np.ndarray | None = field(default=None, repr=False)
     smoothing: float = 0.0
+    selection: object = field(default=None, repr=False)
 
     @property
     def n_components(self) -> int:

@@ -50,8 +50,10 @@ def segment(
     image : (M, N[, P, ...]) ndarray, or (..., C) with `channel_axis`
         Gray (2D, 3D or nD) or multichannel (e.g. RGB) image of bool, integer or float dtype.
         Pixels that are not finite (NaN/inf in any channel) are left out of the fit.
-    n_components : int, default=3
+    n_components : int or 'auto', default=3
         Number of classes (Gaussians); at most the number of distinct valid pixel values.
+        'auto' picks it by BIC among 1..8 with :func:`napari_gmm.select_n_components`
+        (same options); the selection is kept in ``result.selection``.
     channel_axis : int or None, default=None
         Axis holding the channels (-1 for RGB). None: every axis is spatial (gray image).
     covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
@@ -168,6 +170,10 @@ def iter_segment(image, n_components=3, **options):
             f"Unknown segmentation option(s) {sorted(unknown)}; allowed: {sorted(opts)}."
         )
     opts.update(options)
+    selection = None
+    if isinstance(n_components, str):
+        selection = yield from _auto_components(image, n_components, opts)
+        n_components = selection.best
     params = _check_params(
         n_components,
         opts["covariance_type"],
@@ -238,6 +244,7 @@ def iter_segment(image, n_components=3, **options):
         elapsed=time.perf_counter() - start,
         posteriors=None if pred.posteriors is None else data.to_spatial(pred.posteriors),
         smoothing=smoothing,
+        selection=selection,
     )
     yield 1.0, "done"
     return result
@@ -258,6 +265,21 @@ _DEFAULTS = {
     "scale": None,
     "return_posteriors": False,
 }
+
+
+def _auto_components(image, choice: str, opts: dict):
+    """Choose the number of components by BIC (generator: yields progress, returns it)."""
+    if choice != "auto":
+        raise ValueError(
+            f"n_components must be an int >= 1 or 'auto', got {choice!r}. Use e.g. "
+            "n_components=3, or 'auto' to choose it by BIC."
+        )
+    from ._selection import select_n_components
+
+    yield 0.01, "choosing the number of classes"
+    keys = ("channel_axis", "covariance_type", "random_state", "n_init", "tol", "max_iter",
+            "reg_covar", "max_samples", "max_distinct")  # fmt: skip
+    return select_n_components(image, **{key: opts[key] for key in keys})
 
 
 def _check_params(
