@@ -14,6 +14,7 @@ from ._metrics import Comparison, compare_labels, match_labels
 from ._noise import add_gaussian_noise
 from ._result import Segmentation, uncertainty
 from ._segment import MAX_DISTINCT, segment
+from ._selection import Selection, select_n_components
 from ._sweep import noise_sweep
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "Comparison",
     "GMMConvergenceWarning",
     "Segmentation",
+    "Selection",
     "__version__",
     "add_gaussian_noise",
     "compare_labels",
@@ -32,6 +34,7 @@ __all__ = [
     "noise_sweep",
     "pixel_features",
     "save_model",
+    "select_n_components",
     "segment",
     "uncertainty",
 ]
