@@ -34,7 +34,7 @@ __all__ = [
     "noise_sweep",
     "pixel_features",
     "save_model",
-    "select_n_components",
     "segment",
+    "select_n_components",
     "uncertainty",
 ]
