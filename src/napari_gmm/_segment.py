@@ -18,6 +18,7 @@ from ._validation import (
     check_float,
     check_int,
     check_n_components,
+    check_progress,
 )
 
 #: Default largest number of distinct values (gray) or colours for the exact fast path.
@@ -128,7 +129,7 @@ def segment(
     >>> seg.probability.dtype, bool(seg.converged)
     (dtype('float32'), True)
     """
-    report = _progress_reporter(progress)
+    report = check_progress(progress, "progress(fraction, stage)")
     steps = iter_segment(
         image,
         n_components,
@@ -305,14 +306,3 @@ def _compress(data: PixelData, max_distinct: int):
     from ._compress import compress_integer
 
     return compress_integer(data.features, max_unique=max_distinct)
-
-
-def _progress_reporter(progress):
-    if progress is None:
-        return lambda fraction, stage: None
-    if not callable(progress):
-        raise TypeError(
-            f"progress must be a callable progress(fraction, stage) or None, got "
-            f"{type(progress).__name__}."
-        )
-    return progress

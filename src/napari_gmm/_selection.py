@@ -12,7 +12,7 @@ from sklearn.mixture import GaussianMixture
 from ._features import PixelData, pixel_data
 from ._fit import MAX_SAMPLES, count_distinct, fit_on_distinct, fit_on_pixels, subsample_rows
 from ._segment import MAX_DISTINCT, _check_params, _compress
-from ._validation import check_choice, check_int
+from ._validation import check_choice, check_int, check_progress
 
 CRITERIA = ("bic", "aic")
 
@@ -102,17 +102,6 @@ def _check_candidates(candidates) -> tuple[int, ...]:
     return tuple(sorted({int(v) for v in values}))
 
 
-def _report(progress):
-    if progress is None:
-        return lambda done, total: None
-    if not callable(progress):
-        raise TypeError(
-            f"progress must be a callable progress(done, total) or None, got "
-            f"{type(progress).__name__}."
-        )
-    return progress
-
-
 def select_n_components(
     image,
     candidates=range(1, 9),
@@ -196,7 +185,7 @@ def select_n_components(
     )
     max_samples = check_int("max_samples", max_samples, minimum=1)
     max_distinct = check_int("max_distinct", max_distinct, minimum=0)
-    report = _report(progress)
+    report = check_progress(progress, "progress(done, total)")
 
     data = pixel_data(image, channel_axis)
     if data.is_integer:

@@ -123,3 +123,14 @@ def check_n_components(n_components, n_distinct: int | None = None, what: str = 
             f"into n_components={n} classes. Use n_components <= {n_distinct}."
         )
     return n
+
+
+def check_progress(progress, signature: str):
+    """Return `progress` (a callable), or a no-op for None; `signature` is for the message."""
+    if progress is None:
+        return lambda *args: None
+    if not callable(progress):
+        raise TypeError(
+            f"progress must be a callable {signature} or None, got {type(progress).__name__}."
+        )
+    return progress
