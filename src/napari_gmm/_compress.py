@@ -20,7 +20,7 @@ import numpy as np
 #: Default largest number of distinct values/colours for which compression is used.
 #: EM cost grows linearly with the number of rows it runs on. Measured on one core, one E+M
 #: step on 2**18 weighted rows takes ~100 ms for a 3-channel 'full' mixture with K=4 (~65 ms
-#: gray, K=3), against ~65 ms for scikit-learn on the 200,000-pixel subsample of the
+#: gray, K=3), against ~65 ms for scikit-learn on a 200,000-pixel subsample of the
 #: fallback path: at this bound the exact path costs at most ~1.5x the approximate one,
 #: while 8-bit gray/RGB images and most 16-bit images stay far below it.
 MAX_UNIQUE = 2**18

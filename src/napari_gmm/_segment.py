@@ -71,7 +71,7 @@ def segment(
         Added to the covariance diagonals (squared intensity units) to keep them positive.
     random_state : int, RandomState or None, default=None
         Seed for the initialisation and the subsample; an int gives reproducible results.
-    max_samples : int, default=200_000
+    max_samples : int, default=100_000
         When the exact path does not apply and there are more valid pixels than this, the
         mixture is fitted on a seeded random subsample of this many pixels; every pixel is
         then predicted in chunks of bounded memory.
