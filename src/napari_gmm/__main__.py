@@ -75,11 +75,12 @@ def _settle(seconds: float) -> None:
 
 
 def screenshot(path: str, sample: str = "classes_2d", timeout: float = 120.0) -> None:
-    """Run the widget once on `sample` with noise and save a screenshot of the window."""
+    """Run the widget once on `sample` with noise and smoothing; save a screenshot."""
     viewer, widget = open_viewer(sample)
     try:
         widget.noise_sigma.value = 15.0
         widget.uncertainty.value = "margin"
+        widget.smoothing.value = 1.0
         widget.show_advanced.value = True
         if widget.run() is None:
             raise RuntimeError("The segmentation did not start.")

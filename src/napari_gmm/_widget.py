@@ -378,5 +378,7 @@ def fit_summary_text(seg: Segmentation) -> str:
     return (
         f"K={seg.n_components}, {state} after {seg.n_iter} iterations\n"
         f"BIC {seg.bic:.6g}, log-likelihood {seg.log_likelihood:.4g}/pixel\n"
-        f"{seg.method}, {seg.elapsed:.2f} s"
+        f"{seg.method}"
+        + (f", smoothing {seg.smoothing:g}" if seg.smoothing else "")
+        + f", {seg.elapsed:.2f} s"
     )
