@@ -84,4 +84,4 @@ def regularize(gmm, data: PixelData, compressed, *, smoothing, scale, max_sample
     order_components(new)
     q = q.reshape(-1, q.shape[-1])[:, order]
     labels, probability = posterior_labels(q)
-    return new, labels.astype(np.min_scalar_type(gmm.n_components)), probability, q
+    return new, labels, probability, q

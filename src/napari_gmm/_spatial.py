@@ -18,6 +18,10 @@ import copy
 import numpy as np
 from scipy import ndimage
 
+from ._features import PixelData
+from ._fit import subsample_rows
+from ._predict import pixel_log_prob
+
 #: Potts coupling ``beta`` (in nats) of ``smoothing=1.0``. On synthetic 2D and 3D images of 2-3
 #: classes with noise of 0.3-0.7 times the class spacing, accuracy is highest for beta between
 #: 6 and 12, and 8 is within 0.5 % of the best in every case. Larger values erode 1-pixel-wide
@@ -259,18 +263,13 @@ def m_step_from_posteriors(X, q, covariance_type="full", reg_covar=1e-6):
     return weights, means, covariances, _compute_precision_cholesky(covariances, covariance_type)
 
 
-def _image_log_prob(gmm, features: np.ndarray, ok: np.ndarray, chunk=1 << 17) -> np.ndarray:
+def _image_log_prob(gmm, features: np.ndarray, ok: np.ndarray) -> np.ndarray:
     """Weighted log-probabilities of the valid pixels, float32 (*spatial, K), 0 elsewhere."""
-    rows = features.reshape(-1, features.shape[-1])
     flat_ok = ok.reshape(-1)
-    out = np.zeros((rows.shape[0], gmm.n_components), dtype=np.float32)
-    for start in range(0, rows.shape[0], chunk):
-        part = slice(start, start + chunk)
-        mask = flat_ok[part]
-        if mask.any():
-            X = np.asarray(rows[part][mask], dtype=np.float64)
-            out[part][mask] = gmm._estimate_weighted_log_prob(X)
-    return out.reshape(*ok.shape, -1)
+    data = PixelData(
+        features.reshape(-1, features.shape[-1]), ok.shape, flat_ok, int(flat_ok.sum())
+    )
+    return data.to_spatial(pixel_log_prob(gmm, data))
 
 
 def hmrf_em(
@@ -341,9 +340,9 @@ def hmrf_em(
     if int(n_rounds) != n_rounds or n_rounds < 0:
         raise ValueError(f"n_rounds must be an integer >= 0, got {n_rounds!r}.")
     gmm = copy.deepcopy(gmm)
-    if rows.size > max_samples:
-        rng = np.random.default_rng(random_state)
-        rows = np.sort(rng.choice(rows, size=max_samples, replace=False))
+    subsample = subsample_rows(rows.size, max_samples, random_state)
+    if subsample is not None:
+        rows = rows[subsample]
     X = features.reshape(-1, n_features)[rows].astype(np.float64)
     opts = {"smoothing": smoothing, "valid": ok, "spacing": spacing, "n_iter": n_iter}
     if log_prob_fn is None:
