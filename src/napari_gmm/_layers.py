@@ -159,6 +159,11 @@ def _unwrap(obj):
     return getattr(obj, "__wrapped__", obj)
 
 
+def image_layers(viewer: napari.viewer.Viewer) -> list:
+    """The viewer's Image layers, in layer-list order (choices of the widgets' image field)."""
+    return [layer for layer in viewer.layers if isinstance(layer, Image)]
+
+
 def spatial_transform(layer, channel_axis: int | None) -> tuple[tuple, tuple]:
     """Scale and translate of the spatial axes of an input layer.
 

@@ -30,7 +30,7 @@ from matplotlib.figure import Figure
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info
 
-from ._layers import spatial_transform
+from ._layers import image_layers, spatial_transform
 from ._plots import plot_noise_sweep
 from ._segment import segment
 from ._sweep import noise_sweep
@@ -144,9 +144,7 @@ class AnalysisWidget(Container):
         self.native.destroyed.connect(self._on_destroyed)
 
     def _image_choices(self, _widget=None) -> list:
-        from napari.layers import Image
-
-        return [layer for layer in self._viewer.layers if isinstance(layer, Image)]
+        return image_layers(self._viewer)
 
     def _add_canvas(self, figure: Figure, before, min_height: int) -> FigureCanvasQTAgg:
         """Embed a matplotlib figure in the widget, before the magicgui widget `before`."""

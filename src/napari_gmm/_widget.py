@@ -24,7 +24,7 @@ from magicgui.widgets import (
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info, show_warning
 
-from ._layers import job_outputs, put_outputs, spatial_transform
+from ._layers import image_layers, job_outputs, put_outputs, spatial_transform
 from ._result import UNCERTAINTY_KINDS
 from ._validation import COVARIANCE_TYPES, INIT_PARAMS
 from ._worker import segment_job
@@ -189,9 +189,7 @@ class GMMWidget(Container):
 
     # ----------------------------------------------------------------- choices
     def _image_choices(self, _widget=None) -> list:
-        from napari.layers import Image
-
-        return [layer for layer in self._viewer.layers if isinstance(layer, Image)]
+        return image_layers(self._viewer)
 
     def _axis_choices(self, _widget=None) -> list:
         layer = self.image.value if hasattr(self, "image") else None
