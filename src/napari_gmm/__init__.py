@@ -1,21 +1,28 @@
 """Gaussian-mixture segmentation of images, for napari and scripts.
 
-The core (everything exported here) needs only numpy, scipy and scikit-learn; the napari
-widgets live in ``napari_gmm._widget`` and are imported by napari through the manifest.
+Layout (imports point one way, adapters -> core):
+
+- :mod:`napari_gmm.core`: the maths (numpy, scipy, scikit-learn only);
+- :mod:`napari_gmm.io`: image and model files;
+- :mod:`napari_gmm.cli`: the ``napari-gmm`` command line;
+- ``napari_gmm._napari``: the napari widgets, layers and commands, loaded through ``napari.yaml``.
+
+Everything exported here is core or io: importing it never imports napari or Qt.
 """
 
 __version__ = "0.1.0"
 
-from ._density import mixture_density, mixture_log_density
-from ._features import pixel_features
-from ._fit import MAX_SAMPLES, GMMConvergenceWarning
-from ._io import load_model, save_model
-from ._metrics import Comparison, compare_labels, match_labels
-from ._noise import add_gaussian_noise
-from ._result import Segmentation, uncertainty
-from ._segment import MAX_DISTINCT, segment
-from ._selection import Selection, select_n_components
-from ._sweep import noise_sweep
+from .core._density import mixture_density, mixture_log_density
+from .core._features import pixel_features
+from .core._fit import MAX_SAMPLES, GMMConvergenceWarning
+from .core._metrics import Comparison, compare_labels, match_labels
+from .core._noise import add_gaussian_noise
+from .core._options import MAX_DISTINCT
+from .core._result import Segmentation, uncertainty
+from .core._segment import segment
+from .core._selection import Selection, select_n_components
+from .core._sweep import noise_sweep
+from .io._models import load_model, save_model
 
 __all__ = [
     "MAX_DISTINCT",

@@ -1,0 +1,156 @@
+"""The result of a segmentation, and uncertainty maps of posteriors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.mixture import GaussianMixture
+
+from ._validation import check_choice
+
+UNCERTAINTY_KINDS = ("1 - max posterior", "margin", "entropy")
+
+
+@dataclass(frozen=True, eq=False)
+class Segmentation:
+    """Result of :func:`napari_gmm.segment`.
+
+    Attributes
+    ----------
+    labels : ndarray of unsigned int, spatial shape
+        Class of each pixel, 1..K with 1 the darkest class; 0 for non-finite pixels.
+    probability : ndarray of float32, spatial shape
+        Posterior probability of the chosen class (the max posterior); 0 for non-finite pixels.
+    model : sklearn.mixture.GaussianMixture
+        The fitted mixture; component ``k - 1`` is label ``k``.
+    converged : bool
+        Whether EM met ``tol`` before ``max_iter``.
+    n_iter : int
+        EM iterations of the best initialisation.
+    log_likelihood : float
+        Mean log-likelihood per valid pixel, over every valid pixel of the image.
+    bic, aic : float
+        Bayesian and Akaike information criteria over every valid pixel (lower is better).
+    lower_bounds : tuple of float
+        Mean log-likelihood lower bound after each EM iteration (the convergence trace).
+    method : str
+        ``'exact (distinct values)'``, ``'all pixels'`` or ``'subsample'``.
+    n_valid : int
+        Number of finite pixels (the others are labelled 0).
+    n_fit_samples : int
+        Rows EM ran on: distinct values on the exact path, else pixels.
+    elapsed : float
+        Wall-clock seconds of the whole segmentation.
+    posteriors : ndarray of float32, shape (*spatial, K), or None
+        Per-class posterior maps, when asked for with ``return_posteriors=True``.
+    smoothing : float
+        Strength of the spatial prior used (0 = plain per-pixel EM).
+    selection : Selection or None
+        The BIC/AIC comparison of candidate K when ``n_components='auto'``.
+    """
+
+    labels: np.ndarray
+    probability: np.ndarray
+    model: GaussianMixture
+    converged: bool
+    n_iter: int
+    log_likelihood: float
+    bic: float
+    aic: float
+    lower_bounds: tuple[float, ...]
+    method: str
+    n_valid: int
+    n_fit_samples: int
+    elapsed: float
+    posteriors: np.ndarray | None = field(default=None, repr=False)
+    smoothing: float = 0.0
+    selection: object = field(default=None, repr=False)
+
+    @property
+    def n_components(self) -> int:
+        return self.model.n_components
+
+    def uncertainty(self, kind: str = "margin") -> np.ndarray:
+        """Per-pixel uncertainty map in [0, 1] (see :func:`napari_gmm.uncertainty`).
+
+        ``'1 - max posterior'`` needs only the stored probability; ``'margin'`` and
+        ``'entropy'`` need the posteriors (``return_posteriors=True``).
+        """
+        check_choice("kind", kind, UNCERTAINTY_KINDS)
+        if kind == "1 - max posterior":
+            out = 1.0 - self.probability
+            out[self.labels == 0] = 0.0
+            return out
+        if self.posteriors is None:
+            raise ValueError(
+                f"The {kind!r} uncertainty needs the per-class posteriors, which this result "
+                "does not keep. Call segment(..., return_posteriors=True)."
+            )
+        return uncertainty(self.posteriors, kind)
+
+    def summary(self) -> dict:
+        """Plain-Python summary of the fit (JSON-serialisable), e.g. for layer metadata."""
+        from ._model_dict import model_to_dict
+
+        return {
+            "n_components": int(self.n_components),
+            "covariance_type": self.model.covariance_type,
+            "converged": bool(self.converged),
+            "n_iter": int(self.n_iter),
+            "log_likelihood": float(self.log_likelihood),
+            "bic": float(self.bic),
+            "aic": float(self.aic),
+            "method": self.method,
+            "n_valid": int(self.n_valid),
+            "n_fit_samples": int(self.n_fit_samples),
+            "smoothing": float(self.smoothing),
+            "elapsed_s": float(self.elapsed),
+            "lower_bounds": [float(v) for v in self.lower_bounds],
+            "model": model_to_dict(self.model),
+        }
+
+
+def uncertainty(posteriors, kind: str = "margin") -> np.ndarray:
+    """Uncertainty map from per-class posteriors.
+
+    Parameters
+    ----------
+    posteriors : ndarray, shape (..., K)
+        Class posteriors along the last axis (rows summing to 1; all-zero rows are treated as
+        invalid pixels and get 0).
+    kind : {'1 - max posterior', 'margin', 'entropy'}, default='margin'
+        ``'margin'`` is 1 - (p1 - p2) with p1 >= p2 the two largest posteriors (ilastik's
+        uncertainty); ``'entropy'`` is the Shannon entropy divided by log(K).
+
+    Returns
+    -------
+    ndarray of float32, shape (...)
+        0 = certain, 1 = maximally uncertain.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = np.array([[1.0, 0.0], [0.5, 0.5], [0.75, 0.25]])
+    >>> uncertainty(p, "margin")
+    array([0. , 1. , 0.5], dtype=float32)
+    """
+    check_choice("kind", kind, UNCERTAINTY_KINDS)
+    p = np.asarray(posteriors, dtype=np.float32)
+    k = p.shape[-1]
+    invalid = ~p.any(axis=-1)
+    if kind == "1 - max posterior":
+        out = 1.0 - p.max(axis=-1)
+    elif kind == "margin":
+        if k == 1:
+            out = np.zeros(p.shape[:-1], dtype=np.float32)
+        else:
+            top2 = np.partition(p, k - 2, axis=-1)[..., k - 2 :]
+            out = 1.0 - (top2[..., 1] - top2[..., 0])
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            terms = np.where(p > 0, p * np.log(p), 0.0)
+        out = -terms.sum(axis=-1) / np.log(k) if k > 1 else np.zeros(p.shape[:-1])
+    out = np.clip(out, 0.0, 1.0).astype(np.float32)
+    out[invalid] = 0.0
+    return out

@@ -1,0 +1,262 @@
+"""Choose the number of classes by fitting mixtures of several sizes and comparing BIC/AIC."""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.mixture import GaussianMixture
+
+from ._features import PixelData, pixel_data
+from ._fit import MAX_SAMPLES, count_distinct, fit_on_distinct, fit_on_pixels, subsample_rows
+from ._options import MAX_DISTINCT, check_params, compress_if_integer
+from ._validation import check_choice, check_int, check_progress
+
+CRITERIA = ("bic", "aic")
+
+#: Smallest covariance regularisation used for integer images: the variance of the uniform
+#: rounding error of unit quantisation steps (Sheppard's correction).
+QUANTISATION_VARIANCE = 1.0 / 12.0
+
+
+@dataclass(frozen=True, eq=False)
+class Selection:
+    """Mixtures of several sizes fitted to one image, with their information criteria.
+
+    Attributes
+    ----------
+    best : int
+        The candidate number of components with the smallest `criterion`.
+    criterion : str
+        'bic' or 'aic'.
+    candidates : tuple of int
+        The numbers of components that were fitted, ascending.
+    bic, aic, log_likelihood : tuple of float
+        Per candidate: criteria and mean log-likelihood per sample of the data they were
+        computed on (all valid pixels, or the subsample: see `method`).
+    converged : tuple of bool
+    n_iter : tuple of int
+    models : tuple of sklearn.mixture.GaussianMixture
+        The fitted mixtures, components in intensity order.
+    n_samples : int
+        The number of samples n in the criteria.
+    method : str
+        'exact (distinct values)', 'all pixels' or 'subsample'.
+    """
+
+    best: int
+    criterion: str
+    candidates: tuple[int, ...]
+    bic: tuple[float, ...]
+    aic: tuple[float, ...]
+    log_likelihood: tuple[float, ...]
+    converged: tuple[bool, ...]
+    n_iter: tuple[int, ...]
+    models: tuple[GaussianMixture, ...]
+    n_samples: int
+    method: str
+
+    def to_records(self) -> list[dict]:
+        """One dict per candidate (K, bic, aic, log_likelihood, converged, n_iter)."""
+        return [
+            {
+                "K": k,
+                "bic": b,
+                "aic": a,
+                "log_likelihood": ll,
+                "converged": c,
+                "n_iter": it,
+            }
+            for k, b, a, ll, c, it in zip(
+                self.candidates,
+                self.bic,
+                self.aic,
+                self.log_likelihood,
+                self.converged,
+                self.n_iter,
+                strict=True,
+            )
+        ]
+
+
+def _check_candidates(candidates) -> tuple[int, ...]:
+    hint = " Pass the numbers of classes to try, e.g. candidates=range(1, 9)."
+    try:
+        values = list(candidates)
+    except TypeError:
+        raise TypeError(
+            f"candidates must be an iterable of ints >= 1, got {type(candidates).__name__} "
+            f"({candidates!r}).{hint}"
+        ) from None
+    if not values:
+        raise ValueError(f"candidates is empty; at least one number of classes is needed.{hint}")
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(
+                f"candidates must hold ints >= 1, got {type(value).__name__} ({value!r}) "
+                f"in {values!r}.{hint}"
+            )
+        check_int("each candidate", value, minimum=1, hint=hint)
+    return tuple(sorted({int(v) for v in values}))
+
+
+def select_n_components(
+    image,
+    candidates=range(1, 9),
+    *,
+    criterion="bic",
+    channel_axis=None,
+    covariance_type="full",
+    random_state=None,
+    n_init=1,
+    tol=1e-3,
+    max_iter=100,
+    reg_covar=1e-6,
+    max_samples=MAX_SAMPLES,
+    max_distinct=MAX_DISTINCT,
+    progress=None,
+) -> Selection:
+    """Fit a mixture for each candidate number of classes and pick the best by BIC or AIC.
+
+    The pixels are read (and, for integer images, compressed) once and every candidate is
+    fitted on the same data, so the criteria are comparable:
+
+    * integer images with at most `max_distinct` distinct values/colours take the exact
+      path (EM on the distinct values weighted by their counts); the criteria use the
+      likelihood of every valid pixel, n = number of valid pixels;
+    * otherwise one seeded random subsample of at most `max_samples` valid pixels is drawn
+      and reused for every candidate; the criteria use the likelihood of that subsample,
+      n = its size. Evaluating a mixture on pixels it was not fitted on would mix the fit
+      with a held-out score, and BIC/AIC assume the data the maximum likelihood was
+      reached on.
+
+    Integer images are quantised: their values are exact multiples of one, so extra
+    components can collapse onto single values, whose density then grows without bound as
+    the variance shrinks to `reg_covar`, and BIC keeps adding components. For integer
+    images the covariance regularisation is therefore at least 1/12, the variance of the
+    rounding error of unit steps: a Gaussian then cannot be narrower than the bin it
+    describes.
+
+    Parameters
+    ----------
+    image : ndarray
+        Gray (any number of spatial axes) or multichannel image (with `channel_axis`).
+    candidates : iterable of int, default=range(1, 9)
+        Numbers of components to try (sorted, duplicates removed). Candidates larger than
+        the number of distinct valid values/colours (of the subsample, on that path) are
+        skipped with a warning; a ValueError is raised when none remain.
+    criterion : {'bic', 'aic'}, default='bic'
+        The criterion minimised. BIC penalises more and suits segmentation; AIC tends to
+        choose more components on large images.
+    channel_axis, covariance_type, random_state, n_init, tol, max_iter, reg_covar
+        As in :func:`napari_gmm.segment`.
+    max_samples, max_distinct : int
+        As in :func:`napari_gmm.segment`.
+    progress : callable or None, default=None
+        Called as ``progress(done, total)`` after each candidate; an exception it raises
+        (e.g. a cancellation) stops the selection.
+
+    Returns
+    -------
+    Selection
+
+    Raises
+    ------
+    TypeError, ValueError
+        For invalid images or options: empty or non-int candidates, an unknown criterion.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_gmm.core._synthetic import make_class_image
+    >>> image, _ = make_class_image((64, 64), n_classes=3, sigma=10, seed=0)
+    >>> sel = select_n_components(image, range(1, 6), random_state=0)
+    >>> sel.best, sel.candidates, sel.n_samples, sel.method
+    (3, (1, 2, 3, 4, 5), 4096, 'exact (distinct values)')
+    >>> [r["K"] for r in sel.to_records()]
+    [1, 2, 3, 4, 5]
+    """
+    ks = _check_candidates(candidates)
+    criterion = check_choice("criterion", criterion, CRITERIA)
+    params = check_params(
+        1, covariance_type, tol, max_iter, n_init, "kmeans", reg_covar, random_state
+    )
+    max_samples = check_int("max_samples", max_samples, minimum=1)
+    max_distinct = check_int("max_distinct", max_distinct, minimum=0)
+    report = check_progress(progress, "progress(done, total)")
+
+    data = pixel_data(image, channel_axis)
+    if data.is_integer:
+        params["reg_covar"] = max(params["reg_covar"], QUANTISATION_VARIANCE)
+    compressed = compress_if_integer(data, max_distinct)
+    if compressed is not None:
+        n_distinct = compressed.values.shape[0]
+        n = data.n_valid
+    else:
+        idx = subsample_rows(data.n_valid, max_samples, random_state)
+        X = np.asarray(data.valid_features(), dtype=np.float64)
+        if idx is not None:
+            X = X[idx]
+        sample = PixelData(X, (X.shape[0],), None, X.shape[0])
+        n_distinct = count_distinct(X)
+        n = X.shape[0]
+
+    kept = tuple(k for k in ks if k <= n_distinct)
+    what = "values" if data.n_features == 1 else "colours"
+    if not kept:
+        raise ValueError(
+            f"Every candidate {list(ks)} exceeds the {n_distinct} distinct valid {what} of "
+            f"the image, so no mixture can be fitted. Use candidates <= {n_distinct}."
+        )
+    if len(kept) < len(ks):
+        warnings.warn(
+            f"Skipped candidates {[k for k in ks if k > n_distinct]}: the image has only "
+            f"{n_distinct} distinct valid {what}.",
+            UserWarning,
+            stacklevel=2,
+        )
+
+    rows = []
+    for done, k in enumerate(kept, start=1):
+        params["n_components"] = k
+        if compressed is not None:
+            gmm, info = fit_on_distinct(compressed, params)
+            ll = float(np.dot(compressed.counts, gmm.score_samples(compressed.values)) / n)
+        else:
+            gmm, info = fit_on_pixels(sample, params, max_samples=n)
+            ll = float(gmm.score(X))
+        p = gmm._n_parameters()
+        rows.append(
+            (
+                float(-2.0 * ll * n + p * np.log(n)),
+                float(-2.0 * ll * n + 2.0 * p),
+                ll,
+                bool(gmm.converged_),
+                int(gmm.n_iter_),
+                gmm,
+            )
+        )
+        report(done, len(kept))
+
+    bic, aic, lls, conv, iters, models = (tuple(col) for col in zip(*rows, strict=True))
+    scores = bic if criterion == "bic" else aic
+    method = (
+        info.method
+        if compressed is not None
+        else ("subsample" if idx is not None else "all pixels")
+    )
+    return Selection(
+        best=kept[int(np.argmin(scores))],
+        criterion=criterion,
+        candidates=kept,
+        bic=bic,
+        aic=aic,
+        log_likelihood=lls,
+        converged=conv,
+        n_iter=iters,
+        models=models,
+        n_samples=int(n),
+        method=method,
+    )
