@@ -12,17 +12,18 @@ Everything exported here is core or io: importing it never imports napari or Qt.
 
 __version__ = "0.1.0"
 
+from .core._apply import apply_model
 from .core._density import mixture_density, mixture_log_density
 from .core._features import pixel_features
 from .core._fit import MAX_SAMPLES, GMMConvergenceWarning
 from .core._metrics import Comparison, compare_labels, match_labels
+from .core._model_file import load_model, save_model
 from .core._noise import add_gaussian_noise
 from .core._options import MAX_DISTINCT
 from .core._result import Segmentation, uncertainty
 from .core._segment import segment
 from .core._selection import Selection, select_n_components
 from .core._sweep import noise_sweep
-from .io._models import load_model, save_model
 
 __all__ = [
     "MAX_DISTINCT",
@@ -33,6 +34,7 @@ __all__ = [
     "Selection",
     "__version__",
     "add_gaussian_noise",
+    "apply_model",
     "compare_labels",
     "load_model",
     "match_labels",

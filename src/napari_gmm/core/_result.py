@@ -89,9 +89,18 @@ class Segmentation:
             )
         return uncertainty(self.posteriors, kind)
 
+    def save_model(self, path):
+        """Save the fitted mixture as a JSON model file (see :func:`napari_gmm.save_model`).
+
+        Apply it to other images with :func:`napari_gmm.apply_model`; returns the path.
+        """
+        from ._model_file import save_model
+
+        return save_model(self.model, path)
+
     def summary(self) -> dict:
         """Plain-Python summary of the fit (JSON-serialisable), e.g. for layer metadata."""
-        from ._model_dict import model_to_dict
+        from ._model_file import model_to_dict
 
         return {
             "n_components": int(self.n_components),

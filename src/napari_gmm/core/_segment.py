@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
-
+from ._apply import iter_apply, make_result
 from ._features import pixel_data
 from ._fit import MAX_SAMPLES, fit_on_distinct, fit_on_pixels
 from ._options import DEFAULTS, MAX_DISTINCT, check_params, compress_if_integer
-from ._predict import Prediction, iter_predict_chunked, mean_log_likelihood, predict_distinct
 from ._result import Segmentation
 from ._selection import select_n_components
-from ._smooth import check_scale, check_smoothing, regularize
+from ._smooth import check_scale, check_smoothing
 from ._validation import check_int, check_progress
 
 
@@ -190,53 +188,20 @@ def iter_segment(image, n_components=3, **options):
         gmm, info = fit_on_distinct(compressed, params)
     else:
         gmm, info = fit_on_pixels(data, params, max_samples=max_samples)
-    yield 0.6, "predicting pixels"
-
-    if smoothing > 0:
-        yield 0.5, "spatial regularisation"
-        gmm, labels, prob, q = regularize(
-            gmm,
-            data,
-            compressed,
-            smoothing=smoothing,
-            scale=scale,
-            max_samples=max_samples,
-            random_state=params["random_state"],
-        )
-        yield 0.9, "log-likelihood"
-        ll = mean_log_likelihood(gmm, data, compressed)
-        pred = Prediction(labels, prob, ll, q if want_post else None)
-    elif compressed is not None:
-        pred = predict_distinct(gmm, data, compressed, posteriors=want_post)
-    else:
-        chunks = iter_predict_chunked(gmm, data, posteriors=want_post)
-        while True:
-            try:
-                fraction = next(chunks)
-            except StopIteration as stop:
-                pred = stop.value
-                break
-            yield 0.6 + 0.39 * fraction, "predicting pixels"
-    n_params = gmm._n_parameters()
-    n = data.n_valid
-    ll = pred.log_likelihood
-    result = Segmentation(
-        labels=data.to_spatial(pred.labels),
-        probability=data.to_spatial(pred.probability),
-        model=gmm,
-        converged=bool(gmm.converged_),
-        n_iter=int(gmm.n_iter_),
-        log_likelihood=float(ll),
-        bic=float(-2.0 * ll * n + n_params * np.log(n)),
-        aic=float(-2.0 * ll * n + 2.0 * n_params),
-        lower_bounds=tuple(float(v) for v in getattr(gmm, "lower_bounds_", ())),
-        method=info.method,
-        n_valid=n,
-        n_fit_samples=info.n_fit_samples,
-        elapsed=time.perf_counter() - start,
-        posteriors=None if pred.posteriors is None else data.to_spatial(pred.posteriors),
-        smoothing=smoothing,
-        selection=selection,
+    yield 0.5, "predicting pixels"
+    steps = iter_apply(
+        gmm, data, compressed, smoothing=smoothing, scale=scale, max_samples=max_samples,
+        random_state=params["random_state"], posteriors=want_post, reestimate=True,
+    )  # fmt: skip
+    while True:
+        try:
+            fraction = next(steps)
+        except StopIteration as stop:
+            gmm, pred = stop.value
+            break
+        yield 0.5 + 0.49 * fraction, "spatial regularisation" if smoothing else "predicting pixels"
+    result = make_result(
+        gmm, data, pred, info, start=start, smoothing=smoothing, selection=selection
     )
     yield 1.0, "done"
     return result

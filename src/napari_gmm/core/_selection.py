@@ -12,6 +12,7 @@ from sklearn.mixture import GaussianMixture
 from ._features import PixelData, pixel_data
 from ._fit import MAX_SAMPLES, count_distinct, fit_on_distinct, fit_on_pixels, subsample_rows
 from ._options import MAX_DISTINCT, check_params, compress_if_integer
+from ._sklearn_private import n_parameters
 from ._validation import check_choice, check_int, check_progress
 
 CRITERIA = ("bic", "aic")
@@ -227,7 +228,7 @@ def select_n_components(
         else:
             gmm, info = fit_on_pixels(sample, params, max_samples=n)
             ll = float(gmm.score(X))
-        p = gmm._n_parameters()
+        p = n_parameters(gmm)
         rows.append(
             (
                 float(-2.0 * ll * n + p * np.log(n)),

@@ -23,6 +23,7 @@ __all__ = [
     "compute_precision_cholesky",
     "estimate_gaussian_parameters",
     "estimate_log_gaussian_prob",
+    "n_parameters",
     "set_parameters",
     "weighted_log_prob",
 ]
@@ -51,3 +52,8 @@ def weighted_log_prob(gmm: GaussianMixture, X) -> np.ndarray:
 def set_parameters(gmm: GaussianMixture, params) -> None:
     """Set ``(weights, means, covariances, precisions_cholesky)`` and derived precisions."""
     gmm._set_parameters(params)
+
+
+def n_parameters(gmm: GaussianMixture) -> int:
+    """Number of free parameters of the mixture (for BIC/AIC)."""
+    return int(gmm._n_parameters())

@@ -51,13 +51,19 @@ def check_smoothing(smoothing) -> float:
     return float(smoothing)
 
 
-def regularize(gmm, data: PixelData, compressed, *, smoothing, scale, max_samples, random_state):
-    """Re-estimate `gmm` with Potts-regularised posteriors and return it with them.
+def regularize(
+    gmm, data: PixelData, compressed, *, smoothing, scale, max_samples, random_state,
+    reestimate=True,
+):  # fmt: skip
+    """Potts-regularised posteriors of `gmm` (and, with `reestimate`, an HMRF-EM update).
+
+    With ``reestimate=False`` the mixture is used as given (its class order is kept).
 
     Returns
     -------
     gmm : GaussianMixture
-        Re-estimated copy, components in ascending intensity order.
+        Re-estimated copy, components in ascending intensity order (`gmm` itself when
+        `reestimate` is False).
     labels : (n_pixels,) unsigned int
         argmax of the posteriors + 1 (0 for invalid pixels).
     probability : (n_pixels,) float32
@@ -74,14 +80,19 @@ def regularize(gmm, data: PixelData, compressed, *, smoothing, scale, max_sample
         smoothing=smoothing,
         valid=valid,
         spacing=scale,
-        n_rounds=1,
+        n_rounds=1 if reestimate else 0,
         n_iter=SWEEPS,
         max_samples=max_samples,
         random_state=seed,
         log_prob_fn=lambda model: data.to_spatial(pixel_log_prob(model, data, compressed)),
     )
-    order = component_order(new)
-    order_components(new)
-    q = q.reshape(-1, q.shape[-1])[:, order]
+    q = q.reshape(-1, q.shape[-1])
+    if not reestimate:
+        return_model = gmm
+    else:
+        order = component_order(new)
+        order_components(new)
+        q = q[:, order]
+        return_model = new
     labels, probability = posterior_labels(q)
-    return new, labels, probability, q
+    return return_model, labels, probability, q

@@ -1,6 +1,5 @@
-"""Files: images for the command line, fitted models as JSON."""
+"""Image files for the command line and scripts (model files live in ``core._model_file``)."""
 
 from ._images import read_image, write_tiff
-from ._models import load_model, save_model
 
-__all__ = ["load_model", "read_image", "save_model", "write_tiff"]
+__all__ = ["read_image", "write_tiff"]

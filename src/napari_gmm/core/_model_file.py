@@ -1,6 +1,12 @@
-"""A fitted GaussianMixture as a plain dict of lists and numbers, and back (no pickle)."""
+"""Model files: a fitted GaussianMixture as JSON of plain lists and numbers (never pickle).
+
+Part of the core because applying a saved model (:func:`napari_gmm.apply_model`) needs it.
+"""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import numpy as np
 from sklearn.mixture import GaussianMixture
@@ -51,3 +57,20 @@ def model_from_dict(data: dict) -> GaussianMixture:
     except KeyError as err:
         raise ValueError(f"Not a saved napari-gmm model: missing field {err}.") from err
     return gmm
+
+
+def save_model(gmm: GaussianMixture, path) -> Path:
+    """Save a fitted mixture as JSON."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(model_to_dict(gmm), indent=1))
+    return path
+
+
+def load_model(path) -> GaussianMixture:
+    """Load a mixture saved by :func:`save_model`."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not a JSON model file: {err}") from err
+    return model_from_dict(data)

@@ -1,0 +1,191 @@
+"""The apply stage: a fitted mixture + an image -> labels, probability (and posteriors).
+
+A segmentation is two stages with a small object between them: *fit* (pixels -> mixture,
+a few KB) and *apply* (mixture + pixels -> per-pixel results). :func:`segment` runs both;
+:func:`apply_model` runs the second alone, so one model can label many images or frames
+with classes that mean the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from sklearn.mixture import GaussianMixture
+
+from ._features import PixelData, pixel_data
+from ._fit import FitInfo
+from ._options import MAX_DISTINCT, compress_if_integer
+from ._predict import Prediction, iter_predict_chunked, mean_log_likelihood, predict_distinct
+from ._result import Segmentation
+from ._sklearn_private import n_parameters
+from ._smooth import check_scale, check_smoothing, regularize
+from ._validation import check_int, check_progress
+
+#: ``Segmentation.method`` of a result of :func:`apply_model`.
+APPLIED = "applied model"
+
+
+def iter_apply(
+    gmm, data: PixelData, compressed, *, smoothing, scale, max_samples, random_state,
+    posteriors, reestimate,
+):  # fmt: skip
+    """Generator: yields the fraction done in [0, 1]; returns ``(gmm, Prediction)``.
+
+    With ``smoothing > 0`` the posteriors are mean-field Potts posteriors; `reestimate`
+    then also re-estimates the mixture once from them (HMRF-EM) and orders the new
+    components by intensity. Without it the given model and its class order are kept.
+    """
+    if smoothing > 0:
+        yield 0.0
+        gmm, labels, prob, q = regularize(
+            gmm,
+            data,
+            compressed,
+            smoothing=smoothing,
+            scale=scale,
+            max_samples=max_samples,
+            random_state=random_state,
+            reestimate=reestimate,
+        )
+        yield 0.9
+        ll = mean_log_likelihood(gmm, data, compressed)
+        return gmm, Prediction(labels, prob, ll, q if posteriors else None)
+    if compressed is not None:
+        return gmm, predict_distinct(gmm, data, compressed, posteriors=posteriors)
+    pred = yield from iter_predict_chunked(gmm, data, posteriors=posteriors)
+    return gmm, pred
+
+
+def make_result(gmm, data: PixelData, pred: Prediction, info: FitInfo, *, start, **extra):
+    """Assemble the :class:`Segmentation` of one image (criteria over every valid pixel)."""
+    n = data.n_valid
+    ll = pred.log_likelihood
+    n_params = n_parameters(gmm)
+    return Segmentation(
+        labels=data.to_spatial(pred.labels),
+        probability=data.to_spatial(pred.probability),
+        model=gmm,
+        converged=bool(gmm.converged_),
+        n_iter=int(gmm.n_iter_),
+        log_likelihood=float(ll),
+        bic=float(-2.0 * ll * n + n_params * np.log(n)),
+        aic=float(-2.0 * ll * n + 2.0 * n_params),
+        lower_bounds=tuple(float(v) for v in getattr(gmm, "lower_bounds_", ())),
+        method=info.method,
+        n_valid=n,
+        n_fit_samples=info.n_fit_samples,
+        elapsed=time.perf_counter() - start,
+        posteriors=None if pred.posteriors is None else data.to_spatial(pred.posteriors),
+        **extra,
+    )
+
+
+def check_model(model) -> GaussianMixture:
+    """A fitted GaussianMixture, or one loaded from a model file path."""
+    if isinstance(model, GaussianMixture):
+        if not hasattr(model, "means_"):
+            raise ValueError(
+                "The GaussianMixture is not fitted. Fit it first, or pass a segmentation's "
+                "model (seg.model) or a model file saved with save_model."
+            )
+        return model
+    if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
+        from ._model_file import load_model
+
+        return load_model(model)
+    raise TypeError(
+        "model must be a fitted sklearn GaussianMixture (e.g. seg.model) or the path of a "
+        f"model file saved with napari_gmm.save_model, got {type(model).__name__}."
+    )
+
+
+def apply_model(
+    model,
+    image,
+    *,
+    channel_axis=None,
+    smoothing=0.0,
+    scale=None,
+    return_posteriors=False,
+    max_distinct=MAX_DISTINCT,
+    progress=None,
+) -> Segmentation:
+    """Label an image with an already fitted mixture (no fitting).
+
+    Parameters
+    ----------
+    model : sklearn.mixture.GaussianMixture or path-like
+        A fitted mixture (e.g. ``seg.model`` of another image) or a model file written by
+        :func:`napari_gmm.save_model` / ``Segmentation.save_model``.
+    image : ndarray
+        Image with as many channels as the model has features (see :func:`segment`).
+    channel_axis : int or None, default=None
+        Axis holding the channels; None for gray images.
+    smoothing : float, default=0.0
+        Potts prior strength (see :func:`segment`); the mixture itself is not re-estimated.
+    scale : sequence of float or None, default=None
+        Physical pixel size per spatial axis, for the prior.
+    return_posteriors : bool, default=False
+        Also keep the per-class posterior maps.
+    max_distinct : int, default=262_144
+        Integer images with at most this many distinct values are predicted by lookup table.
+    progress : callable or None, default=None
+        Called as ``progress(fraction, stage)``.
+
+    Returns
+    -------
+    Segmentation
+        Label ``k`` is the model's component ``k - 1`` (the model's class order is kept, so
+        classes mean the same thing on every image); ``method == 'applied model'``, and the
+        log-likelihood, BIC and AIC are those of the model on this image.
+
+    Raises
+    ------
+    TypeError
+        If `model` is neither a GaussianMixture nor a path.
+    ValueError
+        If the model is not fitted, or its number of features differs from the image's
+        channels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import napari_gmm as ng
+    >>> first = np.array([[10, 10, 200], [10, 200, 200]], dtype=np.uint8)
+    >>> model = ng.segment(first, 2, random_state=0).model
+    >>> ng.apply_model(model, np.array([[190, 15], [12, 230]], dtype=np.uint8)).labels
+    array([[2, 1],
+           [1, 2]], dtype=uint8)
+    """
+    report = check_progress(progress, "progress(fraction, stage)")
+    start = time.perf_counter()
+    gmm = check_model(model)
+    smoothing = check_smoothing(smoothing)
+    max_distinct = check_int("max_distinct", max_distinct, minimum=0)
+    data = pixel_data(image, channel_axis)
+    n_features = gmm.means_.shape[1]
+    if data.n_features != n_features:
+        raise ValueError(
+            f"The model was fitted on {n_features} channel(s) but the image has "
+            f"{data.n_features} (shape {np.shape(image)}, channel_axis={channel_axis}). Pass "
+            "the channel_axis the model was fitted with, or a model of this kind of image."
+        )
+    scale = check_scale(scale, len(data.spatial_shape))
+    report(0.05, "reading pixels")
+    compressed = compress_if_integer(data, max_distinct)
+    steps = iter_apply(
+        gmm, data, compressed, smoothing=smoothing, scale=scale, max_samples=200_000,
+        random_state=0, posteriors=bool(return_posteriors), reestimate=False,
+    )  # fmt: skip
+    while True:
+        try:
+            fraction = next(steps)
+        except StopIteration as stop:
+            gmm, pred = stop.value
+            break
+        report(0.1 + 0.89 * fraction, "predicting pixels")
+    info = FitInfo(method=APPLIED, n_fit_samples=0)
+    result = make_result(gmm, data, pred, info, start=start, smoothing=smoothing)
+    report(1.0, "done")
+    return result
