@@ -86,6 +86,7 @@ def test_batch_with_out_dir(tmp_path):
         "img0_probability.tif",
         "img1_labels.tif",
         "img1_probability.tif",
+        "napari-gmm-summary.csv",
     ]
 
 
@@ -98,20 +99,20 @@ def _one_line_error(capsys, match):
 
 
 def test_missing_file(tmp_path, capsys):
-    assert main(["segment", str(tmp_path / "nope.tif"), "-k", "2"]) == 2
+    assert main(["segment", str(tmp_path / "nope.tif"), "-k", "2", "-q"]) == 1
     _one_line_error(capsys, "No such image file")
 
 
 def test_unreadable_image(tmp_path, capsys):
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"this is not a png")
-    assert main(["segment", str(bad), "-k", "2"]) == 2
+    assert main(["segment", str(bad), "-k", "2", "-q"]) == 1
     _one_line_error(capsys, "Cannot read")
 
 
 def test_too_many_components(gray_tiff, capsys):
     tifffile.imwrite(gray_tiff, np.zeros((4, 4), np.uint8))
-    assert main(["segment", str(gray_tiff), "-k", "2"]) == 2
+    assert main(["segment", str(gray_tiff), "-k", "2", "-q"]) == 1
     _one_line_error(capsys, "only 1 distinct valid values")
 
 
@@ -158,7 +159,7 @@ def test_non_convergence_is_a_one_line_warning(gray_tiff, capsys):
         == 0
     )
     err = capsys.readouterr().err
-    assert err.startswith("napari-gmm: warning: EM did not converge")
+    assert err.startswith(f"napari-gmm: warning: {gray_tiff}: EM did not converge")
 
 
 def test_help_documents_everything(capsys):

@@ -1,0 +1,58 @@
+"""``napari-gmm apply MODEL INPUT...``: label images with a saved model (no fitting).
+
+Label k is the model's class k on every input, so classes mean the same thing across a
+batch (e.g. a model fitted on a reference image applied to a whole experiment).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..io._formats import WRITERS
+from ._common import add_input_arguments, add_output_arguments
+
+
+def add_parser(sub) -> None:
+    app = sub.add_parser(
+        "apply",
+        help="label images or folders with a saved model (napari-gmm segment --model)",
+        description="Apply a model file (JSON, written by 'napari-gmm segment --model' or "
+        "Segmentation.save_model) to images: label k = the model's class k everywhere. "
+        "Writes label and probability TIFFs per input and a summary CSV; a failing input "
+        "is reported and skipped (exit status 1).",
+    )
+    app.add_argument("model", type=Path, metavar="MODEL", help="model file (JSON)")
+    add_input_arguments(app, frames=False)
+    add_output_arguments(app, WRITERS)
+    app.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    from ..core._model_file import load_model
+    from ._batch import run_batch
+
+    if not args.model.is_file():
+        raise FileNotFoundError(f"No such model file: {args.model}")
+    gmm = load_model(args.model)
+    return run_batch(args, lambda job: _apply_one(args, gmm, job))
+
+
+def _apply_one(args, gmm, job) -> dict:
+    from ..core._apply import apply_model
+    from ..io._formats import load_image
+    from ._outputs import output_paths, report, write_outputs
+    from ._prepare import prepare
+
+    paths = output_paths(args, job)
+    loaded = load_image(job.path)
+    prep = prepare(loaded, args.channel_axis, args.time_axis, args.scale)
+    seg = apply_model(
+        gmm,
+        prep.image,
+        channel_axis=prep.channel_axis,
+        time_axis=prep.time_axis,
+        smoothing=args.smoothing,
+        scale=prep.scale,
+    )
+    write_outputs(args, paths, seg, prep, loaded)
+    return report(args, job, seg, paths, what="applied ")

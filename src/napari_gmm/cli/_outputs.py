@@ -1,0 +1,50 @@
+"""Write one input's results (labels, probability, noisy image) and its summary row."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..io._formats import WRITERS
+from ._batch import Job, check_outputs
+from ._prepare import Prepared
+
+
+def output_paths(args, job: Job, explicit: dict | None = None, *, noisy: bool = False) -> dict:
+    """Where this input's outputs go: `explicit` names by role (one input) or
+    ``<stem>_<role><suffix>``; fails if one exists (without --overwrite)."""
+    explicit = explicit or {}
+    suffix = WRITERS[args.output_format].suffix
+    roles = ("labels", "probability", "noisy") if noisy else ("labels", "probability")
+    paths = {role: explicit.get(role) or job.output(role, suffix) for role in roles}
+    paths["noisy"] = paths.get("noisy")
+    paths["model"] = explicit.get("model")
+    check_outputs(job, paths.values(), args.overwrite)
+    return paths
+
+
+def write_outputs(args, paths: dict, seg, prep: Prepared, loaded, noisy=None) -> None:
+    """Labels and probability with the input's remaining axes and pixel sizes."""
+    write = WRITERS[args.output_format].write
+    if noisy is not None and paths["noisy"] is not None:
+        write(paths["noisy"], noisy, prep.axes, loaded)
+    write(paths["labels"], seg.labels, prep.label_axes, loaded)
+    write(paths["probability"], seg.probability, prep.label_axes, loaded)
+
+
+def report(args, job: Job, seg, paths: dict, what: str = "") -> dict:
+    """Print the one-line result (unless --quiet) and return the summary row."""
+    if not args.quiet:
+        frames = f" frames={len(seg.frames)} ({seg.frame_mode})" if seg.frames else ""
+        print(
+            f"{job.path}: {what}K={seg.n_components} converged={seg.converged} "
+            f"iterations={seg.n_iter} log-likelihood={seg.log_likelihood:.4f} "
+            f"BIC={seg.bic:.1f}{frames} ({seg.elapsed:.2f} s) -> {paths['labels']}, "
+            f"{paths['probability']}"
+        )
+    return {
+        "K": seg.n_components,
+        "converged": bool(seg.converged),
+        "n_iter": seg.n_iter,
+        "BIC": f"{seg.bic:.6g}",
+        "labels": str(Path(paths["labels"])),
+    }

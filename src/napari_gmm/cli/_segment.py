@@ -1,0 +1,131 @@
+"""``napari-gmm segment INPUT... -k K``: fit a mixture to every input and write its labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..core._validation import COVARIANCE_TYPES, INIT_PARAMS
+from ..io._formats import WRITERS
+from ._common import add_input_arguments, add_output_arguments, n_components_type, sigma_type
+
+#: Options that name one output file, so they need a single input.
+SINGLE_OUTPUTS = ("labels", "probability", "noisy", "model")
+
+
+def add_parser(sub) -> None:
+    seg = sub.add_parser(
+        "segment",
+        help="segment images or folders of images, writing label and probability TIFFs",
+        description="Segment images into K classes (label 1 = darkest class). Writes a label "
+        "TIFF (uint8/uint16, 0 = non-finite pixel) and a float32 probability TIFF (max "
+        "posterior) per input, compressed, with the input's axes and pixel size, and a "
+        "summary CSV. Reads TIFF (ImageJ, OME: axes and voxel size) and PNG/JPEG/... "
+        "(imageio). A failing input is reported and skipped; the exit status is 1 if any "
+        "failed.",
+    )
+    add_input_arguments(seg)
+    seg.add_argument(
+        "-k",
+        "--n-components",
+        type=n_components_type,
+        required=True,
+        metavar="K",
+        help="number of classes (Gaussians), or 'auto' to choose it by BIC",
+    )
+    seg.add_argument(
+        "--covariance-type",
+        choices=COVARIANCE_TYPES,
+        default="full",
+        help="shape of the component covariances (default: full)",
+    )
+    seg.add_argument(
+        "--noise",
+        type=sigma_type,
+        default=None,
+        metavar="SIGMA",
+        help="add Gaussian noise of this standard deviation (intensity units; "
+        "comma-separated for one per channel) before segmenting",
+    )
+    seg.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        metavar="S",
+        help="random seed for noise, initialisation and subsampling",
+    )
+    seg.add_argument("--tol", type=float, default=1e-3, help="EM stopping threshold")
+    seg.add_argument("--max-iter", type=int, default=100, help="largest number of EM iterations")
+    seg.add_argument("--n-init", type=int, default=1, help="number of initialisations")
+    seg.add_argument(
+        "--init",
+        choices=INIT_PARAMS,
+        default="kmeans",
+        help="initialisation method (default: kmeans)",
+    )
+    for role, what in (
+        ("labels", "label TIFF (default: <input stem>_labels.tif in --out-dir or next to it)"),
+        ("probability", "probability TIFF (default: <input stem>_probability.tif)"),
+        ("noisy", "noisy image, with --noise"),
+        ("model", "fitted model as JSON (time series: see the README)"),
+    ):
+        seg.add_argument(
+            f"--{role}",
+            type=Path,
+            default=None,
+            metavar="OUT",
+            help=f"write the {what}; one input only",
+        )
+    add_output_arguments(seg, WRITERS)
+    seg.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    from ._batch import expand_inputs, run_batch
+
+    single = [f"--{n}" for n in SINGLE_OUTPUTS if getattr(args, n) is not None]
+    if single and (len(args.inputs) > 1 or len(expand_inputs(args.inputs)) > 1):
+        raise ValueError(
+            f"{', '.join(single)} name(s) one file but several inputs were given; use "
+            "--out-dir for several inputs."
+        )
+    if args.noisy is not None and args.noise is None:
+        raise ValueError("--noisy needs --noise SIGMA (there is no noisy image otherwise).")
+    return run_batch(args, lambda job: _segment_one(args, job))
+
+
+def _segment_one(args, job) -> dict:
+    from ..core._model_file import save_model
+    from ..core._noise import add_gaussian_noise
+    from ..core._segment import segment
+    from ..io._formats import load_image
+    from ._outputs import output_paths, report, write_outputs
+    from ._prepare import prepare
+
+    explicit = {role: getattr(args, role) for role in SINGLE_OUTPUTS}
+    paths = output_paths(args, job, explicit, noisy=args.noise is not None)
+    loaded = load_image(job.path)
+    prep = prepare(loaded, args.channel_axis, args.time_axis, args.scale)
+    image, noisy = prep.image, None
+    if args.noise is not None:
+        image = noisy = add_gaussian_noise(
+            image, args.noise, seed=args.seed, channel_axis=prep.channel_axis
+        )
+    seg = segment(
+        image,
+        args.n_components,
+        channel_axis=prep.channel_axis,
+        time_axis=prep.time_axis,
+        frames=args.frames,
+        covariance_type=args.covariance_type,
+        tol=args.tol,
+        max_iter=args.max_iter,
+        n_init=args.n_init,
+        init_params=args.init,
+        random_state=args.seed,
+        smoothing=args.smoothing,
+        scale=prep.scale,
+    )
+    write_outputs(args, paths, seg, prep, loaded, noisy)
+    if paths["model"] is not None:
+        save_model(seg.model, paths["model"])
+    return report(args, job, seg, paths)

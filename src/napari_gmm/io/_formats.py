@@ -1,0 +1,143 @@
+"""Image files with their axes and pixel sizes, behind small reader and writer registries.
+
+A reader turns a path into a :class:`LoadedImage` (array + axis letters + physical pixel
+size per axis); a writer saves an output array, carrying the axes and pixel sizes of the
+image it was computed from. TIFF (ImageJ, OME and plain) and the formats imageio reads are
+registered here; other formats plug in with :func:`register_reader` / :func:`register_writer`
+without touching the command line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+#: Suffixes of the image files picked up from a folder given as input (lower case).
+IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedImage:
+    """An image read from a file, with what the file says about its axes.
+
+    Attributes
+    ----------
+    data : array
+        The pixels (numpy, or a lazy array from another reader).
+    axes : str or None
+        One letter per axis of `data`, tifffile's convention: ``T`` time, ``C`` channel,
+        ``Z``, ``Y``, ``X`` space, ``S`` samples (RGB), ``Q``/``I`` unknown. None: unknown.
+    spacing : dict
+        Physical pixel size by axis letter (``'X'``, ``'Y'``, ``'Z'``, in `unit`) and the
+        frame interval (``'T'``), for the axes the file describes.
+    unit : str or None
+        Unit of the spatial sizes (e.g. ``'µm'``).
+    kind : str
+        ``'imagej'``, ``'ome'``, ``'tiff'`` or ``'other'``: how outputs are written back.
+    path : Path
+        The file.
+    extra : dict
+        Reader-specific details that writers may reuse (e.g. TIFF resolution tags).
+    """
+
+    data: object
+    axes: str | None
+    spacing: dict = field(default_factory=dict)
+    unit: str | None = None
+    kind: str = "other"
+    path: Path | None = None
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reader:
+    """``matches(path)`` says whether `read` handles the path (a file, or a folder such as a
+    zarr store); ``read(path)`` returns a :class:`LoadedImage`."""
+
+    name: str
+    matches: Callable[[Path], bool]
+    read: Callable[[Path], LoadedImage]
+
+
+@dataclass(frozen=True)
+class Writer:
+    """``write(path, array, axes, like)`` saves `array` (axis letters `axes` or None) with
+    the pixel sizes of `like`; `suffix` ends the output names."""
+
+    name: str
+    suffix: str
+    write: Callable[..., Path]
+
+
+READERS: list[Reader] = []
+WRITERS: dict[str, Writer] = {}
+
+
+def register_reader(reader: Reader, *, first: bool = True) -> None:
+    """Add a reader; ``first`` puts it before the built-in ones."""
+    READERS.insert(0, reader) if first else READERS.append(reader)
+
+
+def register_writer(writer: Writer) -> None:
+    """Add (or replace) the writer of an output format, by name."""
+    WRITERS[writer.name] = writer
+
+
+def find_reader(path: Path) -> Reader | None:
+    """The first reader that handles `path`, or None."""
+    return next((r for r in READERS if r.matches(path)), None)
+
+
+def is_image_path(path: Path) -> bool:
+    """Whether a path is an image a reader handles (used when listing folders)."""
+    return find_reader(path) is not None
+
+
+def load_image(path) -> LoadedImage:
+    """Read an image with its axes and pixel sizes.
+
+    Raises
+    ------
+    FileNotFoundError
+        If nothing exists at `path`.
+    ValueError
+        If no reader handles it or it cannot be decoded.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"No such image file: {path}")
+    reader = find_reader(path)
+    if reader is None and path.is_file():
+        reader = READERS[-1]  # imageio: let it try any file suffix
+    if reader is None:
+        raise ValueError(f"{path} is not an image file any reader handles.")
+    return reader.read(path)
+
+
+def _read_imageio(path: Path) -> LoadedImage:
+    from ._images import read_image
+
+    return LoadedImage(np.asarray(read_image(path)), None, path=path)
+
+
+def _is_tiff(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in (".tif", ".tiff")
+
+
+def _is_other_image(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def _register_builtins() -> None:
+    from ._tiff import read_tiff, write_tiff_like
+
+    READERS.extend(
+        [Reader("tiff", _is_tiff, read_tiff), Reader("imageio", _is_other_image, _read_imageio)]
+    )
+    register_writer(Writer("tiff", ".tif", write_tiff_like))
+
+
+_register_builtins()
