@@ -186,3 +186,24 @@ def test_time_axis_must_leave_a_spatial_axis():
     with pytest.raises(ValueError, match="same axis"):
         ng.apply_model(ng.segment(np.arange(6.0), 2).model, np.ones((2, 3)), time_axis=0,
                        channel_axis=0)  # fmt: skip
+
+
+def test_iter_apply_model_yields_frames_and_returns_the_result(bleaching):
+    from napari_gmm.core._apply import iter_apply_model
+
+    series = bleaching[0][:4]
+    model = ng.segment(series[0], 2, random_state=0).model
+    steps = iter_apply_model(model, series, time_axis=0, smoothing=1.0)
+    stages = []
+    while True:
+        try:
+            stages.append(next(steps)[1])
+        except StopIteration as stop:
+            seg = stop.value
+            break
+    assert any(stage.startswith("frame 4/4") for stage in stages)
+    np.testing.assert_array_equal(
+        seg.labels, ng.apply_model(model, series, time_axis=0, smoothing=1.0).labels
+    )
+    with pytest.raises(TypeError, match="Unknown"):
+        next(iter_apply_model(model, series, colour=True))

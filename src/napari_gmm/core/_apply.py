@@ -25,6 +25,8 @@ from ._validation import check_int, check_progress
 
 #: ``Segmentation.method`` of a result of :func:`apply_model`.
 APPLIED = "applied model"
+#: Keyword options of :func:`iter_apply_model` besides `time_axis`.
+APPLY_OPTIONS = ("channel_axis", "smoothing", "scale", "return_posteriors", "max_distinct")
 
 
 def iter_apply(
@@ -209,35 +211,50 @@ def apply_model(
     (2, 2, 3)
     """
     report = check_progress(progress, "progress(fraction, stage)")
-    start = time.perf_counter()
-    gmm = check_model(model)
-    opts = {
-        "smoothing": smoothing,
-        "return_posteriors": return_posteriors,
-        "max_distinct": max_distinct,
-    }
-    if time_axis is None:
-        steps = iter_apply_image(gmm, image, channel_axis=channel_axis, scale=scale, **opts)
-    else:
-        split = split_frames(image, time_axis, channel_axis, scale)
-        check_smoothing(smoothing)
-        steps = iter_frames(
-            split,
-            lambda frame: iter_apply_image(
-                gmm, frame, channel_axis=split.channel_axis, scale=split.scale, **opts
-            ),
-        )
+    steps = iter_apply_model(
+        model, image, channel_axis=channel_axis, time_axis=time_axis, smoothing=smoothing,
+        scale=scale, return_posteriors=return_posteriors, max_distinct=max_distinct,
+    )  # fmt: skip
     while True:
         try:
             fraction, stage = next(steps)
         except StopIteration as stop:
-            result = stop.value
-            break
+            return stop.value
         report(fraction, stage)
-    if time_axis is not None:
-        result = stack_frames(
-            result, split, mode="shared", model=gmm, method=APPLIED, n_fit_samples=0,
-            start=start, smoothing=float(smoothing),
-        )  # fmt: skip
-        report(1.0, "done")
+
+
+def iter_apply_model(model, image, *, time_axis=None, **options):
+    """Generator form of :func:`apply_model`: yields ``(fraction, stage)`` progress steps
+    and returns the :class:`Segmentation` (as ``StopIteration.value``).
+
+    Takes the same arguments as :func:`apply_model` except `progress`; with `time_axis`
+    the stages read ``'frame i/n: ...'``, so a worker thread can cancel between frames.
+    """
+    start = time.perf_counter()
+    unknown = set(options) - set(APPLY_OPTIONS)
+    if unknown:
+        raise TypeError(
+            f"Unknown apply option(s) {sorted(unknown)}; allowed: {sorted(APPLY_OPTIONS)}."
+        )
+    gmm = check_model(model)
+    options = dict(options)
+    channel_axis = options.pop("channel_axis", None)
+    scale = options.pop("scale", None)
+    if time_axis is None:
+        return (yield from iter_apply_image(
+            gmm, image, channel_axis=channel_axis, scale=scale, **options
+        ))  # fmt: skip
+    split = split_frames(image, time_axis, channel_axis, scale)
+    smoothing = check_smoothing(options.get("smoothing", 0.0))
+    frames = yield from iter_frames(
+        split,
+        lambda frame: iter_apply_image(
+            gmm, frame, channel_axis=split.channel_axis, scale=split.scale, **options
+        ),
+    )
+    result = stack_frames(
+        frames, split, mode="shared", model=gmm, method=APPLIED, n_fit_samples=0,
+        start=start, smoothing=smoothing,
+    )  # fmt: skip
+    yield 1.0, "done"
     return result
