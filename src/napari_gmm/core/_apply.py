@@ -15,6 +15,8 @@ from sklearn.mixture import GaussianMixture
 
 from ._features import PixelData, pixel_data
 from ._fit import FitInfo
+from ._lazy_fit import is_dask_array
+from ._lazy_segment import apply_model_lazy
 from ._options import MAX_DISTINCT, compress_if_integer
 from ._predict import Prediction, iter_predict_chunked, mean_log_likelihood, predict_distinct
 from ._result import Segmentation
@@ -161,6 +163,10 @@ def apply_model(
     report = check_progress(progress, "progress(fraction, stage)")
     start = time.perf_counter()
     gmm = check_model(model)
+    if is_dask_array(image):  # lazy, out-of-core path (core/_lazy_segment.py)
+        return apply_model_lazy(gmm, image, channel_axis=channel_axis, smoothing=smoothing,
+            scale=scale, return_posteriors=return_posteriors, max_distinct=max_distinct,
+            report=report, method=APPLIED)  # fmt: skip
     smoothing = check_smoothing(smoothing)
     max_distinct = check_int("max_distinct", max_distinct, minimum=0)
     data = pixel_data(image, channel_axis)
