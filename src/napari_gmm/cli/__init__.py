@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 
 from ..core._validation import COVARIANCE_TYPES, INIT_PARAMS
+from ._zarr import add_zarr_arguments, is_zarr_path, segment_zarr
 
 EXIT_USAGE = 2
 
@@ -150,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder for the default output names",
     )
     seg.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    add_zarr_arguments(seg)
     seg.set_defaults(handler=_cmd_segment)
 
     demo = sub.add_parser(
@@ -206,6 +208,9 @@ def _cmd_segment(args) -> int:
         raise ValueError("--noisy needs --noise SIGMA (there is no noisy image otherwise).")
     for name in args.inputs:
         path = Path(name)
+        if is_zarr_path(path):  # out of core, with dask (cli/_zarr.py)
+            segment_zarr(args, path)
+            continue
         image, axis = _resolve_channel_axis(read_image(path), args.channel_axis, path)
         out = _outputs(args, path)
         if args.noise is not None:
