@@ -54,6 +54,6 @@ def test_read_errors(tmp_path):
         read_zarr(tmp_path / "missing.zarr")
     group = zarr.open_group(str(tmp_path / "g.zarr"), mode="w")
     group.create_array("raw", shape=(2, 2), dtype="u1")
-    with pytest.raises(ValueError, match="without OME-Zarr 'multiscales'.*raw"):
+    with pytest.raises(ValueError, match=r"without OME-Zarr 'multiscales'.*raw"):
         read_zarr(tmp_path / "g.zarr")
     assert read_zarr(tmp_path / "g.zarr", "raw").data.shape == (2, 2)

@@ -170,7 +170,7 @@ def segment_zarr(args, path: Path) -> None:
                         axes=axes,
                         name=name,
                         compute=False,
-                    )  # fmt: skip
+                    )
                 )
         results = _compute(tasks, client, args.quiet)
     if tiffs:

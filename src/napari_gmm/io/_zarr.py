@@ -107,9 +107,10 @@ def read_zarr(path, component: str | None = None) -> ZarrImage:
     meta = _multiscales(dict(node.attrs))
     if meta is None:
         arrays = sorted(name for name, _ in node.arrays())
+        example = arrays[0] if arrays else "0"
         raise ValueError(
             f"{path} is a zarr group without OME-Zarr 'multiscales' metadata; its arrays: "
-            f"{arrays or 'none'}. Name the array to read (e.g. {path}/{arrays[0] if arrays else '0'})."
+            f"{arrays or 'none'}. Name the array to read (e.g. component {example!r})."
         )
     levels, scales, translations = [], [], []
     for dataset in meta["datasets"]:
