@@ -130,3 +130,13 @@ def test_lazy_errors_are_clear():
         ng.segment(da.zeros((4, 4), chunks=2), "auto")
     with pytest.raises(ValueError, match="only 1 distinct"):
         ng.segment(da.zeros((4, 4), chunks=2, dtype=np.uint8), 2)
+
+
+def test_smoothing_m_step_uses_the_in_memory_subsample():
+    image = make_class_image((30, 36, 34), n_classes=3, sigma=50, seed=6, dtype="uint16")[0]
+    opts = {"random_state": 1, "smoothing": 1.0, "max_samples": 3000}
+    ref = ng.segment(image, 3, **opts)
+    seg = ng.segment(da.from_array(image, chunks=(11, 13, 17)), 3, **opts)
+    np.testing.assert_allclose(seg.model.means_, ref.model.means_, rtol=1e-9)
+    np.testing.assert_allclose(seg.model.covariances_, ref.model.covariances_, rtol=1e-7)
+    assert (seg.labels.compute() == ref.labels).mean() >= 0.999

@@ -107,12 +107,13 @@ def _smooth_block(block, models, order, smoothing, scale, sweeps, max_distinct, 
 
 
 def _stats_block(block, gmm, smoothing, scale, sweeps, max_distinct, depth, numblocks,
-                 block_id):  # fmt: skip
+                 block_id, select=None):  # fmt: skip
     """HMRF M-step sufficient statistics of a halo block's own voxels.
 
     Returns ``(nk, S1, S2)`` with ``nk = sum q``, ``S1 = sum q (x - m)`` and
     ``S2 = sum q (x - m)(x - m)^T`` per class, centred on the model means ``m`` (for
-    accuracy with large intensities).
+    accuracy with large intensities). `select`: coordinates of the voxels to sum over
+    (inside the block's own voxels), None for all.
     """
     k, c = gmm.means_.shape
     pads = _pads(block_id, numblocks, depth)
@@ -120,8 +121,10 @@ def _stats_block(block, gmm, smoothing, scale, sweeps, max_distinct, depth, numb
     if not np.isfinite(block).any():
         return np.zeros(k), np.zeros((k, c)), np.zeros((k, c, c))
     q, _ = _potts_block(block, [gmm], smoothing, scale, sweeps, max_distinct)
-    q = q[inner].reshape(-1, k).astype(np.float64)
-    X = np.asarray(block[inner], dtype=np.float64).reshape(-1, c)
+    q, X = q[inner], np.asarray(block[inner], dtype=np.float64)
+    if select is not None:
+        q, X = q[select], X[select]
+    q, X = q.reshape(-1, k).astype(np.float64), X.reshape(-1, c)
     ok = np.isfinite(X).all(axis=1) & (q.sum(axis=1) > 0)
     q, X = q[ok], X[ok]
     nk = q.sum(axis=0)
@@ -150,17 +153,42 @@ def overlapped(pixels: LazyPixels, depth: int):
     return arr, da.overlap.overlap(arr, depth=depths, boundary="none")
 
 
-def lazy_stats(pixels: LazyPixels, gmm, *, smoothing, scale, sweeps, max_distinct):
-    """Delayed ``(nk, S1, S2)`` over every voxel: the HMRF M-step reduction."""
+def lazy_stats(pixels: LazyPixels, gmm, *, smoothing, scale, sweeps, max_distinct, rows=None):
+    """Delayed ``(nk, S1, S2)``: the HMRF M-step reduction over every voxel, or over the
+    voxels of flat indices `rows` (sorted)."""
     from dask import delayed
 
     arr, halo = overlapped(pixels, sweeps)
     blocks = halo.to_delayed()
+    select = _select_by_block(rows, arr.chunks[:-1], pixels.spatial_shape)
     args = (gmm, smoothing, scale, sweeps, max_distinct, sweeps, arr.numblocks)
-    parts = [
-        delayed(_stats_block)(blocks[index], *args, index) for index in np.ndindex(*blocks.shape)
-    ]
+    parts = []
+    for index in np.ndindex(*blocks.shape):
+        chosen = None if select is None else select.get(index[:-1], ())
+        if chosen == ():
+            continue
+        parts.append(delayed(_stats_block)(blocks[index], *args, index, chosen))
     return tree_sum(parts)
+
+
+def _select_by_block(rows, chunks, shape):
+    """Local coordinates of the voxels of flat indices `rows`, grouped by block index."""
+    if rows is None:
+        return None
+    coords = np.unravel_index(rows, shape)
+    starts = [np.concatenate([[0], np.cumsum(c)]) for c in chunks]
+    which = [np.searchsorted(s, c, side="right") - 1 for s, c in zip(starts, coords, strict=True)]
+    keys = np.ravel_multi_index(which, [len(c) for c in chunks])
+    order = np.argsort(keys, kind="stable")
+    uniq, first = np.unique(keys[order], return_index=True)
+    select = {}
+    for key, part in zip(uniq, np.split(order, first[1:]), strict=True):
+        block = np.unravel_index(key, [len(c) for c in chunks])
+        select[tuple(int(b) for b in block)] = tuple(
+            (c[part] - s[b]).astype(np.int32)
+            for c, s, b in zip(coords, starts, block, strict=True)
+        )
+    return select
 
 
 def lazy_outputs(pixels: LazyPixels, models, *, order=None, smoothing=0.0, scale=None,

@@ -220,11 +220,11 @@ def _block_sample(block, offset, shape, rate, seed, index):
     flat = np.ravel_multi_index(
         tuple(c + o for c, o in zip(coords, offset, strict=True)), shape
     ).astype(np.int64)
-    return data.features[rows].astype(np.float64), flat
+    return data.features[rows].astype(np.float64), flat, data.n_valid
 
 
 def lazy_sample(pixels: LazyPixels, max_samples: int, seed: int):
-    """Delayed ``(values, flat_indices)`` of the seeded sample of valid pixels."""
+    """Delayed ``(values in C order, n_valid)``: the seeded sample, and all valid pixels."""
     from dask import delayed
 
     arr = pixels.array
@@ -245,7 +245,7 @@ def _concat_sample(parts):
     values = np.concatenate([p[0] for p in parts])
     flat = np.concatenate([p[1] for p in parts])
     order = np.argsort(flat, kind="stable")
-    return values[order]
+    return values[order], sum(p[2] for p in parts)
 
 
 def sample_pixel_data(sample: np.ndarray, n_valid: int | None = None) -> PixelData:

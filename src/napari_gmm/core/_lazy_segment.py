@@ -22,7 +22,14 @@ import time
 
 import numpy as np
 
-from ._fit import FitInfo, component_order, fit_on_distinct, fit_on_pixels, order_components
+from ._fit import (
+    FitInfo,
+    component_order,
+    fit_on_distinct,
+    fit_on_pixels,
+    order_components,
+    subsample_rows,
+)
 from ._lazy_apply import lazy_outputs, lazy_stats
 from ._lazy_fit import (
     histogram_to_compressed,
@@ -58,16 +65,30 @@ def lazy_compressed(pixels, max_distinct: int):
 
 
 def lazy_fit(pixels, params: dict, *, max_samples: int, max_distinct: int):
-    """Fit the mixture of a dask image: ``(gmm, FitInfo, Compressed or None)``."""
+    """Fit the mixture of a dask image: ``(gmm, FitInfo, Compressed or None, n_valid)``."""
     compressed = lazy_compressed(pixels, max_distinct)
     if compressed is not None:
         gmm, info = fit_on_distinct(compressed, params)
-        return gmm, info, compressed
+        return gmm, info, compressed, compressed.n_pixels
     seed = _seed(params.get("random_state"))
-    (sample,) = _compute(lazy_sample(pixels, max_samples, seed))
+    ((sample, n_valid),) = _compute(lazy_sample(pixels, max_samples, seed))
     gmm, info = fit_on_pixels(sample_pixel_data(sample), params, max_samples=max_samples)
     method = "all pixels" if max_samples >= pixels.n_pixels else "subsample"
-    return gmm, FitInfo(method, info.n_fit_samples), None
+    return gmm, FitInfo(method, info.n_fit_samples), None, n_valid
+
+
+def mstep_rows(pixels, n_valid: int, max_samples: int, random_state):
+    """Flat indices of the voxels of the HMRF M-step: the in-memory path's subsample.
+
+    In memory the M-step runs on a seeded subsample of at most `max_samples` valid voxels
+    (:func:`~._spatial.hmrf_em`). When every voxel is valid the same indices are drawn here,
+    so the re-estimated mixture is the in-memory one; with non-finite voxels (whose ranks
+    among the valid ones would need one more pass) every valid voxel is used (None).
+    """
+    if n_valid <= max_samples or n_valid != pixels.n_pixels:
+        return None
+    seed = _seed(random_state)
+    return subsample_rows(n_valid, max_samples, seed)
 
 
 def score(pixels, gmm, compressed) -> tuple[float, int]:
@@ -179,19 +200,17 @@ def iter_segment_lazy(image, n_components, **options):
     scale = check_scale(opts["scale"], len(pixels.spatial_shape))
     want_post = bool(opts["return_posteriors"])
     yield 0.05, "reading pixels"
-    gmm, info, compressed = lazy_fit(
+    gmm, info, compressed, n_valid = lazy_fit(
         pixels, params, max_samples=max_samples, max_distinct=max_distinct
     )
     yield 0.5, "fitting mixture"
     models, order = [gmm], None
     if smoothing > 0:
         yield 0.55, "spatial regularisation"
-        (stats,) = _compute(
-            lazy_stats(pixels, gmm, smoothing=smoothing, scale=scale, sweeps=SWEEPS,
-                       max_distinct=max_distinct)
-        )  # fmt: skip
-        n_valid = compressed.n_pixels if compressed is not None else float(stats[0].sum())
-        new = m_step_from_stats(gmm, stats, n_valid)
+        rows = mstep_rows(pixels, n_valid, max_samples, params["random_state"])
+        stats = lazy_stats(pixels, gmm, smoothing=smoothing, scale=scale, sweeps=SWEEPS,
+                           max_distinct=max_distinct, rows=rows)  # fmt: skip
+        new = m_step_from_stats(gmm, _compute(stats)[0], n_valid if rows is None else rows.size)
         order = component_order(new)
         models = [gmm, copy.deepcopy(new)]
         gmm = order_components(new)
