@@ -140,3 +140,14 @@ def test_smoothing_m_step_uses_the_in_memory_subsample():
     np.testing.assert_allclose(seg.model.means_, ref.model.means_, rtol=1e-9)
     np.testing.assert_allclose(seg.model.covariances_, ref.model.covariances_, rtol=1e-7)
     assert (seg.labels.compute() == ref.labels).mean() >= 0.999
+
+
+@pytest.mark.parametrize("kind", ["1 - max posterior", "margin", "entropy"])
+def test_lazy_uncertainty_maps(kind):
+    image = _image((30, 41))
+    ref = ng.segment(image, 3, random_state=0, return_posteriors=True)
+    seg = ng.segment(da.from_array(image, chunks=(9, 14)), 3, random_state=0,
+                     return_posteriors=True)  # fmt: skip
+    umap = seg.uncertainty(kind)
+    assert isinstance(umap, da.Array) and umap.dtype == np.float32
+    np.testing.assert_allclose(umap.compute(), ref.uncertainty(kind), atol=1e-7)
