@@ -29,11 +29,27 @@ def run_and_wait(qtbot, widget):
 def test_dask_layer_gives_lazy_labels_and_probability(viewer_widget, qtbot):
     viewer, widget = viewer_widget
     image = make_class_image((12, 40, 44), n_classes=3, sigma=30, seed=2)[0]
-    layer = viewer.add_image(da.from_array(image, chunks=(4, 20, 22)), name="vol")
+    calls = []
+
+    def counted(block):
+        calls.append(block.shape)
+        return block
+
+    data = da.from_array(image, chunks=(4, 20, 22)).map_blocks(counted, dtype=image.dtype)
+    n_blocks = data.npartitions
+    layer = viewer.add_image(data, name="vol")
+    n_shown = len(calls)  # the plane napari shows of the input
     widget.image.value = layer
     widget.uncertainty.value = "margin"
     run_and_wait(qtbot, widget)
+    assert len(calls) - n_shown == n_blocks  # the fit read every block once (histogram)
     labels, prob = viewer.layers["vol labels"], viewer.layers["vol probability"]
+    before = len(calls)
+    viewer.dims.set_current_step(0, 7)  # show another plane
+    qtbot.waitUntil(lambda: len(calls) > before, timeout=TIMEOUT_MS)
+    qtbot.wait(200)
+    shown = len(calls) - before
+    assert 0 < shown <= n_blocks // 3  # only the blocks of the plane on screen
     uncertainty = viewer.layers["vol uncertainty"]
     for out in (labels, prob, uncertainty):
         assert isinstance(out.data, da.Array)
