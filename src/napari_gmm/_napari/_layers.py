@@ -147,7 +147,7 @@ def put_outputs(
 
 def _compatible(layer, cls, out: Output) -> bool:
     """Whether `layer` can take the data of `out` in place."""
-    if not isinstance(layer, cls) or layer.multiscale:
+    if not isinstance(layer, cls) or layer.multiscale or isinstance(out.data, list):
         return False
     if cls is Image and bool(layer.rgb) != bool(out.rgb):
         return False

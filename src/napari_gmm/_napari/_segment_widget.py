@@ -27,6 +27,7 @@ from napari.utils.notifications import show_error, show_info, show_warning
 from ..core._result import UNCERTAINTY_KINDS
 from ..core._validation import COVARIANCE_TYPES, INIT_PARAMS
 from ._layers import image_layers, job_outputs, put_outputs, spatial_transform
+from ._lazy_layers import layer_data
 from ._worker import segment_job
 
 if TYPE_CHECKING:
@@ -237,16 +238,10 @@ class GMMWidget(Container):
         if layer is None:
             show_info("Add or select an image layer to segment first.")
             return None
-        if layer.multiscale:
-            show_error(
-                f"Layer {layer.name!r} is multiscale; GMM Segmentation needs a single-scale "
-                "image. Add one resolution level as a new layer and segment that."
-            )
-            return None
         job = self._job_options(layer)
         worker = create_worker(
             segment_job,
-            layer.data,
+            layer_data(layer),  # multiscale: the list of levels
             options=job["segment"],
             noise_sigma=job["noise_sigma"],
             seed=job["seed"],

@@ -15,6 +15,7 @@ from ..core._fit import GMMConvergenceWarning
 from ..core._noise import add_gaussian_noise
 from ..core._result import Segmentation
 from ..core._segment import iter_segment
+from ._lazy_layers import is_multiscale, iter_segment_multiscale, posterior_stack, uncertainty_map
 
 #: Errors caused by the input or the options; they are reported to the user, not raised.
 USER_ERRORS = (ValueError, TypeError, MemoryError)
@@ -103,13 +104,16 @@ def segment_job(
     caught: list[warnings.WarningMessage] = []
     try:
         noisy = None
+        multiscale = is_multiscale(image)  # a list of levels (see _lazy_layers.py)
+        if noise_sigma > 0 and multiscale:
+            raise ValueError("Noise cannot be added to a multiscale layer; set it to 0.")
         if noise_sigma > 0:
             yield 0.0, "adding noise"
             noisy = add_gaussian_noise(
                 image, noise_sigma, seed=seed, channel_axis=options.get("channel_axis")
             )
         need_posteriors = posteriors or uncertainty in ("margin", "entropy")
-        steps = iter_segment(
+        steps = (iter_segment_multiscale if multiscale else iter_segment)(
             image if noisy is None else noisy,
             **options,
             random_state=seed,
@@ -127,10 +131,8 @@ def segment_job(
                 finally:
                     caught.extend(record)
             yield step
-        umap = None if uncertainty is None else seg.uncertainty(uncertainty)
-        post = None
-        if posteriors:
-            post = np.ascontiguousarray(np.moveaxis(seg.posteriors, -1, 0))
+        umap = uncertainty_map(seg, uncertainty)  # lazy for dask layers
+        post = posterior_stack(seg) if posteriors else None
     except USER_ERRORS as err:
         return JobResult(error=str(err) or type(err).__name__)
     except RuntimeError as err:

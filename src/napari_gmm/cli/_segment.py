@@ -7,6 +7,7 @@ from pathlib import Path
 from ..core._validation import COVARIANCE_TYPES, INIT_PARAMS
 from ..io._formats import WRITERS
 from ._common import add_input_arguments, add_output_arguments, n_components_type, sigma_type
+from ._zarr import add_zarr_arguments, is_zarr_path
 
 #: Options that name one output file, so they need a single input.
 SINGLE_OUTPUTS = ("labels", "probability", "noisy", "model")
@@ -76,6 +77,7 @@ def add_parser(sub) -> None:
             help=f"write the {what}; one input only",
         )
     add_output_arguments(seg, WRITERS)
+    add_zarr_arguments(seg)
     seg.set_defaults(handler=run)
 
 
@@ -101,6 +103,10 @@ def _segment_one(args, job) -> dict:
     from ._outputs import output_paths, report, write_outputs
     from ._prepare import prepare
 
+    if is_zarr_path(job.path):  # out of core, with dask (cli/_zarr.py)
+        from ._zarr import segment_zarr
+
+        return segment_zarr(args, job)
     explicit = {role: getattr(args, role) for role in SINGLE_OUTPUTS}
     paths = output_paths(args, job, explicit, noisy=args.noise is not None)
     loaded = load_image(job.path)

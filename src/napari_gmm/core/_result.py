@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.mixture import GaussianMixture
 
+from ._lazy_fit import is_dask_array
 from ._validation import check_choice
 
 UNCERTAINTY_KINDS = ("1 - max posterior", "margin", "entropy")
@@ -89,6 +90,8 @@ class Segmentation:
         ``'entropy'`` need the posteriors (``return_posteriors=True``).
         """
         check_choice("kind", kind, UNCERTAINTY_KINDS)
+        if is_dask_array(self.probability):  # lazy results of a dask image: a lazy map
+            return lazy_uncertainty(self, kind)
         if kind == "1 - max posterior":
             out = 1.0 - self.probability
             out[self.labels == 0] = 0.0
@@ -187,3 +190,18 @@ def uncertainty(posteriors, kind: str = "margin") -> np.ndarray:
     out = np.clip(out, 0.0, 1.0).astype(np.float32)
     out[invalid] = 0.0
     return out
+
+
+def lazy_uncertainty(seg: Segmentation, kind: str):
+    """:meth:`Segmentation.uncertainty` of lazy (dask) results, block by block."""
+    import numpy as np
+
+    if kind == "1 - max posterior":
+        return (1.0 - seg.probability).astype(np.float32) * (seg.labels > 0)
+    if seg.posteriors is None:
+        raise ValueError(
+            f"The {kind!r} uncertainty needs the per-class posteriors, which this result "
+            "does not keep. Call segment(..., return_posteriors=True)."
+        )
+    post = seg.posteriors.rechunk({seg.posteriors.ndim - 1: -1})
+    return post.map_blocks(uncertainty, kind, drop_axis=post.ndim - 1, dtype=np.float32)

@@ -7,6 +7,8 @@ import time
 from ._apply import iter_apply, make_result
 from ._features import pixel_data
 from ._fit import MAX_SAMPLES, fit_on_distinct, fit_on_pixels
+from ._lazy_fit import is_dask_array
+from ._lazy_segment import iter_segment_lazy
 from ._options import DEFAULTS, MAX_DISTINCT, check_params, compress_if_integer
 from ._result import Segmentation
 from ._selection import select_n_components
@@ -168,6 +170,8 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
     arguments as :func:`segment` except `progress`; with `time_axis`, stages read
     ``'frame i/n: ...'`` and a consumer can cancel between frames.
     """
+    if time_axis is None and is_dask_array(image):  # lazy, out of core (core/_lazy_segment.py)
+        return (yield from iter_segment_lazy(image, n_components, **options))
     start = time.perf_counter()
     opts = dict(DEFAULTS)
     unknown = set(options) - set(opts)

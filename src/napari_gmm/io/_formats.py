@@ -131,11 +131,24 @@ def _is_other_image(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
 
 
+def _read_zarr(path: Path) -> LoadedImage:
+    from ._zarr import read_zarr
+
+    image = read_zarr(path)
+    axes = None if image.axes is None else "".join(a.upper() for a in image.axes)
+    return LoadedImage(image.data, axes, kind="zarr", path=path, extra={"zarr": image})
+
+
 def _register_builtins() -> None:
     from ._tiff import read_tiff, write_tiff_like
+    from ._zarr import is_zarr_path
 
     READERS.extend(
-        [Reader("tiff", _is_tiff, read_tiff), Reader("imageio", _is_other_image, _read_imageio)]
+        [
+            Reader("zarr", is_zarr_path, _read_zarr),
+            Reader("tiff", _is_tiff, read_tiff),
+            Reader("imageio", _is_other_image, _read_imageio),
+        ]
     )
     register_writer(Writer("tiff", ".tif", write_tiff_like))
 

@@ -1,0 +1,214 @@
+"""``napari-gmm segment volume.zarr``: zarr / OME-Zarr in, chunked OME-Zarr out, on dask.
+
+The volume is never loaded: the fit reads it block by block (exact histogram of integer
+volumes, a seeded sample of float ones) and labels / probability are written block by block,
+together, with a progress bar. ``--workers N`` runs the blocks on a local dask cluster of N
+processes, ``--scheduler ADDRESS`` on a running dask.distributed scheduler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from pathlib import Path
+
+from ..io._images import TIFF_SUFFIXES
+from ..io._zarr import is_zarr_path, read_zarr, write_ome_zarr
+
+__all__ = ["add_zarr_arguments", "is_zarr_path", "segment_zarr"]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value
+
+
+def add_zarr_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of zarr / OME-Zarr inputs (dask scheduling, output format)."""
+    group = parser.add_argument_group(
+        "zarr / OME-Zarr inputs",
+        "Inputs ending in .zarr (a zarr array or an OME-Zarr image) are segmented out of "
+        "core with dask; labels and probability are written as chunked OME-Zarr "
+        "(<stem>_labels.zarr, <stem>_probability.zarr) unless --labels/--probability name "
+        "a .tif file.",
+    )
+    group.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="address of a dask.distributed scheduler to run on (e.g. tcp://host:8786)",
+    )
+    group.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="run on a local dask cluster of N worker processes (default: threads)",
+    )
+    group.add_argument(
+        "--component",
+        default=None,
+        metavar="PATH",
+        help="array or image group inside the zarr store (default: the store itself)",
+    )
+
+
+@contextlib.contextmanager
+def dask_client(scheduler: str | None, workers: int | None):
+    """A dask.distributed client for the run, or the default threaded scheduler."""
+    if scheduler is None and workers is None:
+        yield None
+        return
+    if scheduler is not None and workers is not None:
+        raise ValueError("Give either --scheduler ADDRESS or --workers N, not both.")
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        with Client(scheduler) as client:
+            yield client
+        return
+    with (
+        LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def _compute(tasks, client, quiet: bool):
+    """Compute dask collections together, with a progress bar over the blocks."""
+    import dask
+
+    if client is not None:
+        from distributed import progress
+
+        futures = client.compute(tasks)
+        if not quiet:
+            progress(futures)
+            print()
+        return client.gather(futures)
+    if quiet:
+        return dask.compute(*tasks)
+    from dask.diagnostics import ProgressBar
+
+    with ProgressBar():
+        return dask.compute(*tasks)
+
+
+def _channel_axis(choice, image) -> int | None:
+    if choice == "none":
+        return None
+    if choice == "auto":
+        if image.channel_axis is not None:
+            return image.channel_axis
+        shape = image.data.shape
+        return -1 if image.axes is None and len(shape) == 3 and shape[-1] in (3, 4) else None
+    return choice
+
+
+def _drop(values, axis):
+    values = list(values)
+    if axis is not None:
+        del values[axis % len(values)]
+    return values
+
+
+def _smoothing_scale(args, scale, image):
+    """--scale if given, else the voxel size of OME-Zarr metadata (None without it)."""
+    given = getattr(args, "scale", None)
+    if given is not None:
+        return given
+    return scale if image.axes is not None else None
+
+
+def segment_zarr(args, job) -> dict:
+    """Segment one zarr / OME-Zarr input as the ``segment`` subcommand asks.
+
+    Returns the input's summary row (see ``cli/_batch.py``).
+    """
+    from .. import save_model, segment
+    from ._batch import check_outputs
+
+    path = job.path
+
+    if args.noise is not None:
+        raise ValueError(
+            f"--noise is not available for zarr inputs ({path}): adding noise would write a "
+            "new volume. Segment the volume as it is, or add noise to a TIFF."
+        )
+    image = read_zarr(path, args.component)
+    axis = _channel_axis(args.channel_axis, image)
+    data = image.data
+    if axis is not None and args.channel_axis == "auto" and data.shape[axis] == 4:
+        index = [slice(None)] * data.ndim
+        index[axis] = slice(0, 3)
+        data = data[tuple(index)]  # RGBA: alpha dropped, as for TIFF inputs
+    out_labels = args.labels or job.output("labels", ".zarr")
+    out_prob = args.probability or job.output("probability", ".zarr")
+    check_outputs(job, (out_labels, out_prob, args.model), args.overwrite)
+    if args.overwrite:
+        import shutil
+
+        for out in (out_labels, out_prob):
+            if Path(out).is_dir():
+                shutil.rmtree(out)
+    scale = _drop(image.scales[0], axis)
+    translation = _drop(image.translations[0], axis)
+    axes = None if image.axes is None else _drop(image.axes, axis)
+    with dask_client(args.scheduler, args.workers) as client:
+        seg = segment(
+            data,
+            args.n_components,
+            channel_axis=axis,
+            covariance_type=args.covariance_type,
+            tol=args.tol,
+            max_iter=args.max_iter,
+            n_init=args.n_init,
+            init_params=args.init,
+            random_state=args.seed,
+            smoothing=args.smoothing,
+            scale=_smoothing_scale(args, scale, image),
+        )
+        tasks, tiffs = [], []
+        for out, array, name in ((out_labels, seg.labels, "labels"),
+                                 (out_prob, seg.probability, "probability")):  # fmt: skip
+            if Path(out).suffix.lower() in TIFF_SUFFIXES:
+                tiffs.append((out, len(tasks)))
+                tasks.append(array)
+            else:
+                tasks.extend(
+                    write_ome_zarr(
+                        out,
+                        array,
+                        scale=scale,
+                        translation=translation,
+                        axes=axes,
+                        name=name,
+                        compute=False,
+                    )
+                )
+        results = _compute(tasks, client, args.quiet)
+    if tiffs:
+        from ..io._images import write_tiff
+
+        for out, index in tiffs:
+            write_tiff(out, results[index])
+    if args.model is not None:
+        save_model(seg.model, args.model)
+    if not args.quiet:
+        print(
+            f"{path}: K={seg.n_components} converged={seg.converged} iterations={seg.n_iter} "
+            f"log-likelihood={seg.log_likelihood:.4f} BIC={seg.bic:.1f} ({seg.method}) -> "
+            f"{out_labels}, {out_prob}"
+        )
+    return {
+        "K": seg.n_components,
+        "converged": bool(seg.converged),
+        "n_iter": seg.n_iter,
+        "BIC": f"{seg.bic:.6g}",
+        "labels": str(Path(out_labels)),
+    }

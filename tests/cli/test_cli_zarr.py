@@ -1,0 +1,61 @@
+"""The CLI on zarr / OME-Zarr volumes: out of core, OME-Zarr outputs, dask clusters."""
+
+import dask.array as da
+import numpy as np
+import pytest
+import tifffile
+
+import napari_gmm as ng
+from napari_gmm.cli import main
+from napari_gmm.core._synthetic import make_class_image
+from napari_gmm.io._zarr import read_zarr, write_ome_zarr
+
+
+@pytest.fixture
+def volume(tmp_path):
+    image = make_class_image((20, 30, 26), n_classes=3, sigma=30, seed=3, dtype="uint8")[0]
+    path = tmp_path / "vol.zarr"
+    write_ome_zarr(path, da.from_array(image, chunks=(8, 16, 13)), scale=(2.0, 0.5, 0.5),
+                   translation=(4.0, 0.0, 0.0))  # fmt: skip
+    return path, image
+
+
+def test_zarr_round_trip(volume, capsys):
+    path, image = volume
+    assert main(["segment", str(path), "-k", "3", "--seed", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "exact (distinct values)" in out
+    labels = read_zarr(path.parent / "vol_labels.zarr")
+    prob = read_zarr(path.parent / "vol_probability.zarr")
+    assert labels.scales == [(2.0, 0.5, 0.5)] and labels.translations == [(4.0, 0.0, 0.0)]
+    assert labels.data.chunksize == (8, 16, 13)
+    ref = ng.segment(image, 3, random_state=0)
+    np.testing.assert_array_equal(labels.data.compute(), ref.labels)
+    np.testing.assert_array_equal(prob.data.compute(), ref.probability)
+
+
+def test_zarr_to_tiff_with_smoothing_on_a_scheduler(volume, tmp_path, capsys):
+    distributed = pytest.importorskip("distributed")
+    path, image = volume
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
+        argv = ["segment", str(path), "-k", "3", "--seed", "0", "--smoothing", "1", "-q",
+                "--labels", str(tmp_path / "l.tif"), "--probability", str(tmp_path / "p.zarr"),
+                "--scheduler", cluster.scheduler_address]  # fmt: skip
+        assert main(argv) == 0
+    assert capsys.readouterr().out == ""
+    assert read_zarr(tmp_path / "p.zarr").data.dtype == np.float32
+    ref = ng.segment(image, 3, random_state=0, smoothing=1.0, scale=(2.0, 0.5, 0.5))
+    assert (tifffile.imread(tmp_path / "l.tif") == ref.labels).mean() >= 0.999
+
+
+def test_zarr_errors(volume, capsys):
+    path, _ = volume
+    assert main(["segment", str(path), "-k", "3", "--noise", "5"]) == 2
+    assert "--noise is not available for zarr" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["segment", str(path), "-k", "3", "--workers", "0"])
+    assert "--workers: must be an integer >= 1" in capsys.readouterr().err
+    assert main(["segment", str(path.parent / "nope.zarr"), "-k", "3"]) == 2
+    assert "No such zarr store" in capsys.readouterr().err
