@@ -143,9 +143,7 @@ def test_hmrf_em_kernel_matches_numpy(ndim, covariance_type):
     [((32, 28), None, None), ((6, 16, 14), None, (3.0, 1.0, 1.0)), ((20, 24), 3, None)],
 )
 def test_segment_smoothing_kernel_matches_numpy(shape, n_channels, scale):
-    image, _ = make_class_image(
-        shape, 3, sigma=35, dtype="float32", n_channels=n_channels, seed=2
-    )
+    image, _ = make_class_image(shape, 3, sigma=35, dtype="float32", n_channels=n_channels, seed=2)
     image = image.copy()
     image.flat[::37] = np.nan
     axis = None if n_channels is None else -1
@@ -161,7 +159,7 @@ def test_segment_smoothing_kernel_matches_numpy(shape, n_channels, scale):
     assert np.abs(a.probability - b.probability).max() < 1e-4
     assert np.abs(a.posteriors - b.posteriors).max() < 1e-4
     assert np.isclose(a.log_likelihood, b.log_likelihood, rtol=1e-6)
-    assert np.all(b.labels[np.isnan(image).reshape(b.labels.shape + (-1,)).any(-1)] == 0)
+    assert np.all(b.labels[np.isnan(image).reshape((*b.labels.shape, -1)).any(-1)] == 0)
 
 
 def test_kernels_are_deterministic_across_thread_counts():

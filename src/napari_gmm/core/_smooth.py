@@ -7,9 +7,9 @@ import numbers
 import numpy as np
 from sklearn.utils import check_random_state
 
+from ._backend import use_numba
 from ._features import PixelData
 from ._fit import component_order, order_components
-from ._backend import use_numba
 from ._predict import label_dtype, pixel_log_prob
 from ._spatial import drive, iter_hmrf_em, posterior_labels
 

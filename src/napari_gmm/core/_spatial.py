@@ -18,9 +18,9 @@ import copy
 import numpy as np
 from scipy import ndimage
 
+from ._backend import use_numba
 from ._features import PixelData
 from ._fit import subsample_rows
-from ._backend import use_numba
 from ._predict import pixel_log_prob
 from ._sklearn_private import (
     compute_precision_cholesky,
@@ -429,7 +429,7 @@ def iter_hmrf_em(
                 break
             done += 1
             yield done / total
-        return gmm, q.reshape(ok.shape + (q.shape[-1],))
+        return gmm, q.reshape((*ok.shape, q.shape[-1]))
     opts = {"smoothing": smoothing, "valid": ok, "spacing": spacing, "n_iter": n_iter}
     if log_prob_fn is None:
 
