@@ -60,6 +60,12 @@ def kernel_params(gmm) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def pixel_wlp(features, i, means, prec, const, d, out):
     """Weighted log-probabilities of pixel `i` into `out` (K,); `d` (C,) is scratch."""
     n_comp, n_chan = means.shape
+    if n_chan == 1:  # gray images: the same arithmetic without the loop overhead
+        x = float(features[i, 0])
+        for k in range(n_comp):
+            y = (x - means[k, 0]) * prec[k, 0, 0]
+            out[k] = const[k] - 0.5 * (y * y)
+        return
     for k in range(n_comp):
         for a in range(n_chan):
             d[a] = features[i, a] - means[k, a]
@@ -74,25 +80,34 @@ def pixel_wlp(features, i, means, prec, const, d, out):
 
 @njit(cache=True, fastmath=False, inline="always")
 def softmax_row(z, q_out, i):
-    """Write softmax(z) to row `i` of `q_out`; return (argmax, max posterior, log-sum-exp).
+    """Write softmax(z) to row `i` of `q_out` (unless it has no rows).
 
-    As in :func:`._predict.summarize`: the first maximum wins ties.
+    Returns (argmax, max posterior, max of z, sum of exp(z - max)); as
+    :func:`._predict.summarize`, the first maximum wins ties. ``exp(0) = 1`` exactly, so
+    the maximum's term is not evaluated.
     """
     n_comp = z.shape[0]
     best = 0
+    top = z[0]
     for k in range(1, n_comp):
-        if z[k] > z[best]:
+        if z[k] > top:
+            top = z[k]
             best = k
-    top = z[best]
     total = 0.0
     for k in range(n_comp):
-        z[k] = np.exp(z[k] - top)
-        total += z[k]
+        e = 1.0 if k == best else np.exp(z[k] - top)
+        z[k] = e
+        total += e
     inv = 1.0 / total
     if q_out.shape[0] > 0:
         for k in range(n_comp):
             q_out[i, k] = z[k] * inv
-    return best, inv, top + np.log(total)
+    return best, inv, top, total
+
+
+#: Products of the per-pixel sums of exponentials are taken to the log when above this
+#: (each factor is at most K): one log per many pixels instead of one per pixel.
+_LOG_EVERY = 1e200
 
 
 @njit(cache=True, parallel=True, fastmath=False)
@@ -113,6 +128,7 @@ def estep_kernel(features, valid, means, prec, const, labels, prob, post):
         z = np.empty(n_comp)
         d = np.empty(n_chan)
         acc = 0.0
+        prod = 1.0
         for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
             if check and not valid[i]:
                 if write:
@@ -122,12 +138,17 @@ def estep_kernel(features, valid, means, prec, const, labels, prob, post):
                     post[i, k] = 0.0
                 continue
             pixel_wlp(features, i, means, prec, const, d, z)
-            best, p, lse = softmax_row(z, post, i)
-            acc += lse
+            best, p, top, tot = softmax_row(z, post, i)
+            # log-likelihood: sum of top + log(tot), the logs taken of running products
+            acc += top
+            prod *= tot
+            if prod > _LOG_EVERY:
+                acc += np.log(prod)
+                prod = 1.0
             if write:
                 labels[i] = best + 1
                 prob[i] = p
-        partial[b] = acc
+        partial[b] = acc + np.log(prod)
     total = 0.0
     for b in range(n_blocks):  # fixed order: independent of the thread count
         total += partial[b]

@@ -23,42 +23,36 @@ from ._nb_estep import pixel_wlp, softmax_row
 
 
 @njit(cache=True, fastmath=False, inline="always")
-def _add_neighbour(q, j, w, nb, valid, check):
-    """Add `w` * q[j] to `nb`; return the weight counted (0 for an invalid neighbour)."""
-    if check and not valid[j]:
-        return 0.0
-    for k in range(nb.shape[0]):
-        nb[k] += w * q[j, k]
-    return w
+def _neighbour(i, j, exists, w, valid, check):
+    """(index, weight) of a face neighbour: weight 0 (and index `i`) if absent/invalid."""
+    if not exists or (check and not valid[j]):
+        return i, 0.0
+    return j, w
 
 
 @njit(cache=True, fastmath=False, inline="always")
-def _add_prior(z, q_in, i, pos, shape, weights, beta, nb, valid, check):
+def _add_prior(z, q_in, i, pos, shape, weights, beta, valid, check):
     """Add ``beta * mean_nb(q_in)`` of voxel `i` at `pos` (z, y, x) to `z` (K,).
 
-    The mean is over the valid face neighbours that exist, weighted by `weights` (z, y, x),
-    visited in a fixed order (-z, +z, -y, +y, -x, +x).
+    The mean is over the valid face neighbours that exist, weighted by `weights` (z, y, x)
+    and added in a fixed order (-z, +z, -y, +y, -x, +x). Absent neighbours get weight 0,
+    so the loop over classes is branch-free.
     """
     nz, ny, nx = shape[0], shape[1], shape[2]
-    for k in range(nb.shape[0]):
-        nb[k] = 0.0
-    present = 0.0
-    if pos[0] > 0:
-        present += _add_neighbour(q_in, i - ny * nx, weights[0], nb, valid, check)
-    if pos[0] < nz - 1:
-        present += _add_neighbour(q_in, i + ny * nx, weights[0], nb, valid, check)
-    if pos[1] > 0:
-        present += _add_neighbour(q_in, i - nx, weights[1], nb, valid, check)
-    if pos[1] < ny - 1:
-        present += _add_neighbour(q_in, i + nx, weights[1], nb, valid, check)
-    if pos[2] > 0:
-        present += _add_neighbour(q_in, i - 1, weights[2], nb, valid, check)
-    if pos[2] < nx - 1:
-        present += _add_neighbour(q_in, i + 1, weights[2], nb, valid, check)
+    plane = ny * nx
+    j0, w0 = _neighbour(i, i - plane, pos[0] > 0, weights[0], valid, check)
+    j1, w1 = _neighbour(i, i + plane, pos[0] < nz - 1, weights[0], valid, check)
+    j2, w2 = _neighbour(i, i - nx, pos[1] > 0, weights[1], valid, check)
+    j3, w3 = _neighbour(i, i + nx, pos[1] < ny - 1, weights[1], valid, check)
+    j4, w4 = _neighbour(i, i - 1, pos[2] > 0, weights[2], valid, check)
+    j5, w5 = _neighbour(i, i + 1, pos[2] < nx - 1, weights[2], valid, check)
+    present = w0 + w1 + w2 + w3 + w4 + w5
     if present > 0.0:
         s = beta / present
-        for k in range(nb.shape[0]):
-            z[k] += s * nb[k]
+        for k in range(z.shape[0]):
+            acc = w0 * q_in[j0, k] + w1 * q_in[j1, k] + w2 * q_in[j2, k]
+            acc += w3 * q_in[j3, k] + w4 * q_in[j4, k] + w5 * q_in[j5, k]
+            z[k] += s * acc
 
 
 @njit(cache=True, parallel=True, fastmath=False)
@@ -83,7 +77,6 @@ def potts_sweep(features, valid, shape, weights, beta, means, prec, const, q_in,
     for r in prange(shape[0] * ny):
         z = np.empty(n_comp)
         d = np.empty(n_chan)
-        nb = np.empty(n_comp)
         pos = np.empty(3, dtype=np.int64)
         pos[0] = r // ny
         pos[1] = r - pos[0] * ny
@@ -96,7 +89,7 @@ def potts_sweep(features, valid, shape, weights, beta, means, prec, const, q_in,
             pixel_wlp(features, i, means, prec, const, d, z)
             if beta > 0.0:
                 pos[2] = x_idx
-                _add_prior(z, q_in, i, pos, shape, weights, beta, nb, valid, check)
+                _add_prior(z, q_in, i, pos, shape, weights, beta, valid, check)
             softmax_row(z, q_out, i)
 
 
@@ -108,7 +101,6 @@ def potts_sweep_lp(log_prob, valid, shape, weights, beta, q_in, q_out):
     check = valid.shape[0] > 0
     for r in prange(shape[0] * ny):
         z = np.empty(n_comp)
-        nb = np.empty(n_comp)
         pos = np.empty(3, dtype=np.int64)
         pos[0] = r // ny
         pos[1] = r - pos[0] * ny
@@ -122,7 +114,7 @@ def potts_sweep_lp(log_prob, valid, shape, weights, beta, q_in, q_out):
                 z[k] = log_prob[i, k]
             if beta > 0.0:
                 pos[2] = x_idx
-                _add_prior(z, q_in, i, pos, shape, weights, beta, nb, valid, check)
+                _add_prior(z, q_in, i, pos, shape, weights, beta, valid, check)
             softmax_row(z, q_out, i)
 
 
