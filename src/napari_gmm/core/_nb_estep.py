@@ -18,6 +18,8 @@ block order afterwards, so results do not depend on the number of threads.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from numba import njit, prange
 
@@ -25,6 +27,11 @@ from numba import njit, prange
 BLOCK = 1 << 14
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
+
+#: Held around every kernel call. numba's fallback threading layer ('workqueue', used where
+#: neither TBB nor OpenMP is installed) must not run parallel kernels from two threads at
+#: once; each kernel already uses every core, so serialising costs no throughput.
+KERNEL_LOCK = threading.Lock()
 
 
 def kernel_params(gmm) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -189,10 +196,12 @@ def estep(features, valid, params, labels=None, prob=None, post=None) -> float:
         labels, prob = np.zeros(0, np.uint8), np.zeros(0, np.float32)
     if post is None:
         post = np.zeros((0, k), np.float32)
-    return float(estep_kernel(features, _valid_arg(valid), *params, labels, prob, post))
+    with KERNEL_LOCK:
+        return float(estep_kernel(features, _valid_arg(valid), *params, labels, prob, post))
 
 
 def log_prob(features, valid, params, out) -> np.ndarray:
     """Run :func:`log_prob_kernel` into `out` (N, K) float32."""
-    log_prob_kernel(features, _valid_arg(valid), *params, out)
+    with KERNEL_LOCK:
+        log_prob_kernel(features, _valid_arg(valid), *params, out)
     return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._nb_estep import kernel_params
+from ._nb_estep import KERNEL_LOCK, kernel_params
 from ._nb_potts import finish_kernel, potts_sweep, potts_sweep_lp
 
 #: Largest number of spatial axes the kernels handle (more fall back to numpy).
@@ -58,7 +58,10 @@ class Sweeper:
     def plain(self, gmm, out) -> np.ndarray:
         """Unregularised posteriors of `gmm` into `out` (N, K) float32."""
         params = kernel_params(gmm)
-        potts_sweep(self.features, self.valid, self.shape, self.weights, 0.0, *params, out, out)
+        with KERNEL_LOCK:
+            potts_sweep(
+                self.features, self.valid, self.shape, self.weights, 0.0, *params, out, out
+            )
         return out
 
     def iter_sweeps(self, gmm, q, n_iter):
@@ -67,10 +70,11 @@ class Sweeper:
         if self.spare is None:
             self.spare = np.empty_like(q)
         for _ in range(n_iter if self.beta > 0 else 0):
-            potts_sweep(
-                self.features, self.valid, self.shape, self.weights, self.beta, *params,
-                q, self.spare,
-            )  # fmt: skip
+            with KERNEL_LOCK:
+                potts_sweep(
+                    self.features, self.valid, self.shape, self.weights, self.beta, *params,
+                    q, self.spare,
+                )  # fmt: skip
             q, self.spare = self.spare, q
             yield
         return q
@@ -86,7 +90,8 @@ def iter_potts_lp(log_prob, ok, spatial_shape, axis_weights, beta, q, n_iter):
     valid = _NO_VALID if ok is None else np.ascontiguousarray(ok, dtype=bool)
     spare = np.empty_like(q)
     for _ in range(n_iter):
-        potts_sweep_lp(log_prob, valid, shape, weights, float(beta), q, spare)
+        with KERNEL_LOCK:
+            potts_sweep_lp(log_prob, valid, shape, weights, float(beta), q, spare)
         q, spare = spare, q
         yield
     return q
@@ -96,7 +101,8 @@ def plain_lp(log_prob, ok, spatial_shape, out):
     """Softmax of log-probabilities (N, K) into `out` (0 where not `ok`)."""
     shape, weights = as_volume(spatial_shape, (0.0,) * len(spatial_shape))
     valid = _NO_VALID if ok is None else np.ascontiguousarray(ok, dtype=bool)
-    potts_sweep_lp(log_prob, valid, shape, weights, 0.0, out, out)
+    with KERNEL_LOCK:
+        potts_sweep_lp(log_prob, valid, shape, weights, 0.0, out, out)
     return out
 
 
@@ -105,5 +111,6 @@ def finish(q, order, label_dtype):
     n = q.shape[0]
     labels = np.empty(n, dtype=label_dtype)
     prob = np.empty(n, dtype=np.float32)
-    finish_kernel(q, np.ascontiguousarray(order, dtype=np.int64), labels, prob)
+    with KERNEL_LOCK:
+        finish_kernel(q, np.ascontiguousarray(order, dtype=np.int64), labels, prob)
     return labels, prob
