@@ -13,6 +13,7 @@ Everything exported here is core or io: importing it never imports napari or Qt.
 __version__ = "0.1.0"
 
 from .core._apply import apply_model
+from .core._backend import get_backend, set_backend, use_backend
 from .core._density import mixture_density, mixture_log_density
 from .core._features import pixel_features
 from .core._fit import MAX_SAMPLES, GMMConvergenceWarning
@@ -36,6 +37,7 @@ __all__ = [
     "add_gaussian_noise",
     "apply_model",
     "compare_labels",
+    "get_backend",
     "load_model",
     "match_labels",
     "mixture_density",
@@ -45,5 +47,7 @@ __all__ = [
     "save_model",
     "segment",
     "select_n_components",
+    "set_backend",
     "uncertainty",
+    "use_backend",
 ]

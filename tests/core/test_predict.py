@@ -95,6 +95,7 @@ def test_segment_restores_blas_threads(two_blas_threads, dtype):
 
 def test_chunked_prediction_does_not_hold_the_limit_between_chunks(two_blas_threads, monkeypatch):
     monkeypatch.setattr(_predict, "CHUNK_ROWS", 100)
+    monkeypatch.setattr(_predict, "KERNEL_ROWS", 100)
     image = np.random.default_rng(1).normal(size=(30, 20)).astype(np.float32)
     seg = ng.segment(image, 2, random_state=0)
     data = pixel_data(image)

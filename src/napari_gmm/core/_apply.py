@@ -22,7 +22,7 @@ from ._options import MAX_DISTINCT, compress_if_integer
 from ._predict import Prediction, iter_predict_chunked, mean_log_likelihood, predict_distinct
 from ._result import Segmentation
 from ._sklearn_private import n_parameters
-from ._smooth import check_scale, check_smoothing, regularize
+from ._smooth import check_scale, check_smoothing, iter_regularize, scaled
 from ._validation import check_int, check_progress
 
 #: ``Segmentation.method`` of a result of :func:`apply_model`.
@@ -43,16 +43,11 @@ def iter_apply(
     """
     if smoothing > 0:
         yield 0.0
-        gmm, labels, prob, q = regularize(
-            gmm,
-            data,
-            compressed,
-            smoothing=smoothing,
-            scale=scale,
-            max_samples=max_samples,
-            random_state=random_state,
-            reestimate=reestimate,
-        )
+        steps = iter_regularize(
+            gmm, data, compressed, smoothing=smoothing, scale=scale, max_samples=max_samples,
+            random_state=random_state, reestimate=reestimate,
+        )  # fmt: skip
+        gmm, labels, prob, q = yield from scaled(steps, 0.9)
         yield 0.9
         ll = mean_log_likelihood(gmm, data, compressed)
         return gmm, Prediction(labels, prob, ll, q if posteriors else None)

@@ -10,12 +10,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._backend import use_numba
 from ._features import PixelData
 from ._fit import single_threaded_blas
 from ._sklearn_private import weighted_log_prob
 
 #: Pixels evaluated at once on the chunked route.
 CHUNK_ROWS = 1 << 17
+#: Pixels per call of the compiled E-step (a progress step; no temporaries to bound).
+KERNEL_ROWS = 1 << 21
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,6 +83,17 @@ def iter_predict_chunked(gmm, data: PixelData, *, posteriors=False):
     prob = np.zeros(n, dtype=np.float32)
     post = np.zeros((n, k), dtype=np.float32) if posteriors else None
     total_ll = 0.0
+    if use_numba():
+        from ._nb_estep import estep, kernel_params
+
+        params = kernel_params(gmm)
+        for start in range(0, n, KERNEL_ROWS):
+            rows = slice(start, min(start + KERNEL_ROWS, n))
+            mask = None if data.valid is None else data.valid[rows]
+            q = None if post is None else post[rows]
+            total_ll += estep(data.features[rows], mask, params, labels[rows], prob[rows], q)
+            yield rows.stop / n
+        return Prediction(labels, prob, total_ll / data.n_valid, post)
     for start in range(0, n, CHUNK_ROWS):
         stop = min(start + CHUNK_ROWS, n)
         rows = slice(start, stop)
@@ -114,6 +128,11 @@ def pixel_log_prob(gmm, data: PixelData, compressed=None) -> np.ndarray:
             wlp = weighted_log_prob(gmm, compressed.values)
         return compressed.take(wlp.astype(np.float32))
     n, k = data.n_pixels, gmm.n_components
+    if use_numba():
+        from ._nb_estep import kernel_params, log_prob
+
+        out = np.empty((n, k), dtype=np.float32)
+        return log_prob(data.features, data.valid, kernel_params(gmm), out)
     out = np.zeros((n, k), dtype=np.float32)
     with single_threaded_blas():
         for start in range(0, n, CHUNK_ROWS):
@@ -129,6 +148,10 @@ def pixel_log_prob(gmm, data: PixelData, compressed=None) -> np.ndarray:
 
 def mean_log_likelihood(gmm, data: PixelData, compressed=None) -> float:
     """Mean log-likelihood of the mixture over every valid pixel (chunked or by table)."""
+    if compressed is None and use_numba():
+        from ._nb_estep import estep, kernel_params
+
+        return estep(data.features, data.valid, kernel_params(gmm)) / data.n_valid
     with single_threaded_blas():
         if compressed is not None:
             lse = gmm.score_samples(compressed.values)

@@ -7,10 +7,11 @@ import numbers
 import numpy as np
 from sklearn.utils import check_random_state
 
+from ._backend import use_numba
 from ._features import PixelData
 from ._fit import component_order, order_components
-from ._predict import pixel_log_prob
-from ._spatial import hmrf_em, posterior_labels
+from ._predict import label_dtype, pixel_log_prob
+from ._spatial import drive, iter_hmrf_em, posterior_labels
 
 #: Mean-field sweeps per round of HMRF-EM in the pipeline. On held-out synthetic images
 #: (2D 3-class sigma 40, 3D 2-class sigma 0.65 x gap) 6 sweeps are within 0.3 % accuracy of
@@ -53,11 +54,12 @@ def check_smoothing(smoothing) -> float:
 
 def regularize(
     gmm, data: PixelData, compressed, *, smoothing, scale, max_samples, random_state,
-    reestimate=True,
+    reestimate=True, progress=None,
 ):  # fmt: skip
     """Potts-regularised posteriors of `gmm` (and, with `reestimate`, an HMRF-EM update).
 
     With ``reestimate=False`` the mixture is used as given (its class order is kept).
+    `progress`, if given, is called as ``progress(fraction)`` after every mean-field sweep.
 
     Returns
     -------
@@ -71,10 +73,22 @@ def regularize(
     posteriors : (n_pixels, K) float32
         Regularised posteriors (all 0 for invalid pixels), in label order.
     """
+    steps = iter_regularize(
+        gmm, data, compressed, smoothing=smoothing, scale=scale, max_samples=max_samples,
+        random_state=random_state, reestimate=reestimate,
+    )  # fmt: skip
+    return drive(steps, progress)
+
+
+def iter_regularize(
+    gmm, data: PixelData, compressed, *, smoothing, scale, max_samples, random_state,
+    reestimate=True,
+):  # fmt: skip
+    """Generator form of :func:`regularize`: yields the fraction done after every sweep."""
     seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
     valid = None if data.valid is None else data.to_spatial(data.valid)
     features = data.to_spatial(data.features)
-    new, q = hmrf_em(
+    new, q = yield from iter_hmrf_em(
         gmm,
         features,
         smoothing=smoothing,
@@ -87,12 +101,27 @@ def regularize(
         log_prob_fn=lambda model: data.to_spatial(pixel_log_prob(model, data, compressed)),
     )
     q = q.reshape(-1, q.shape[-1])
-    if not reestimate:
-        return_model = gmm
-    else:
+    return_model = new if reestimate else gmm
+    order = np.arange(q.shape[1])
+    if reestimate:
         order = component_order(new)
         order_components(new)
-        q = q[:, order]
-        return_model = new
+    if use_numba():
+        # in place: no second (n_pixels, K) buffer, no int64 argmax temporaries
+        from ._potts_fused import finish
+
+        labels, probability = finish(q, order, label_dtype(q.shape[1]))
+        return return_model, labels, probability, q
+    q = q[:, order]
     labels, probability = posterior_labels(q)
     return return_model, labels, probability, q
+
+
+def scaled(steps, factor: float):
+    """Re-yield the fractions of a generator times `factor`; return its value."""
+    while True:
+        try:
+            fraction = next(steps)
+        except StopIteration as stop:
+            return stop.value
+        yield factor * fraction

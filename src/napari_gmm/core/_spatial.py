@@ -18,6 +18,7 @@ import copy
 import numpy as np
 from scipy import ndimage
 
+from ._backend import use_numba
 from ._features import PixelData
 from ._fit import subsample_rows
 from ._predict import pixel_log_prob
@@ -32,6 +33,8 @@ from ._sklearn_private import (
 #: 6 and 12, and 8 is within 0.5 % of the best in every case. Larger values erode 1-pixel-wide
 #: structures more at high noise (their pixels have at most half their neighbours in class).
 POTTS_SCALE = 8.0
+#: Most spatial axes the compiled kernels handle (more run on the numpy route).
+MAX_KERNEL_NDIM = 3
 
 
 def neighbour_kernel(ndim: int, spacing=None) -> np.ndarray:
@@ -108,7 +111,7 @@ def _neighbour_sum(q, out, axis_weights, tmp=None):
 
 
 def potts_posteriors(
-    log_prob, *, smoothing=1.0, valid=None, spacing=None, n_iter=10, init=None
+    log_prob, *, smoothing=1.0, valid=None, spacing=None, n_iter=10, init=None, progress=None
 ) -> np.ndarray:
     """Posteriors regularised by a Potts prior over face neighbours (mean-field updates).
 
@@ -132,6 +135,9 @@ def potts_posteriors(
     init : array of shape log_prob.shape, optional
         Starting posteriors, e.g. from a previous round; default the plain posteriors.
         Returned as they are when ``n_iter=0``; ignored when ``smoothing=0``.
+    progress : callable, optional
+        Called as ``progress(fraction)`` after every sweep; an exception it raises (e.g. a
+        cancellation) stops the sweeps.
 
     Returns
     -------
@@ -151,6 +157,28 @@ def potts_posteriors(
     >>> int(lp[2, 2].argmax() + 1), int(posterior_labels(q)[0][2, 2])
     (2, 1)
     """
+    steps = iter_potts_posteriors(
+        log_prob, smoothing=smoothing, valid=valid, spacing=spacing, n_iter=n_iter, init=init
+    )
+    return drive(steps, progress)
+
+
+def drive(steps, progress=None):
+    """Run a generator that yields fractions done; call ``progress(fraction)`` on each."""
+    while True:
+        try:
+            fraction = next(steps)
+        except StopIteration as stop:
+            return stop.value
+        if progress is not None:
+            progress(fraction)
+
+
+def iter_potts_posteriors(
+    log_prob, *, smoothing=1.0, valid=None, spacing=None, n_iter=10, init=None
+):
+    """Generator form of :func:`potts_posteriors`: yields the fraction of sweeps done after
+    each sweep and returns the posteriors."""
     log_prob = np.asarray(log_prob)
     if log_prob.ndim < 2 or log_prob.shape[-1] < 1 or log_prob.size == 0:
         raise ValueError(
@@ -162,8 +190,6 @@ def potts_posteriors(
         raise ValueError(f"smoothing must be a finite number >= 0, got {smoothing!r}.")
     if int(n_iter) != n_iter or n_iter < 0:
         raise ValueError(f"n_iter must be an integer >= 0, got {n_iter!r}.")
-    lp = np.moveaxis(log_prob, -1, 0).astype(np.float32, order="C")  # (K, *shape), a copy
-    ok = np.isfinite(lp.max(axis=0))  # NaN or all -inf rows cannot be normalised
     if valid is not None:
         valid = np.asarray(valid)
         if valid.shape != shape or valid.dtype != bool:
@@ -171,19 +197,24 @@ def potts_posteriors(
                 f"valid must be a boolean array of the spatial shape {shape}, got "
                 f"{valid.dtype} {valid.shape}."
             )
+    if init is not None and np.shape(init) != log_prob.shape:
+        raise ValueError(
+            f"init must have the shape of log_prob {log_prob.shape}, got {np.shape(init)}."
+        )
+    beta = float(smoothing) * POTTS_SCALE
+    if use_numba() and len(shape) <= MAX_KERNEL_NDIM:
+        q = yield from _iter_potts_numba(log_prob, shape, beta, valid, spacing, n_iter, init)
+        return q
+    lp = np.moveaxis(log_prob, -1, 0).astype(np.float32, order="C")  # (K, *shape), a copy
+    ok = np.isfinite(lp.max(axis=0))  # NaN or all -inf rows cannot be normalised
+    if valid is not None:
         ok &= valid
     invalid = None if ok.all() else ~ok
     if invalid is not None:
         lp[:, invalid] = 0.0
-    beta = float(smoothing) * POTTS_SCALE
     if init is None or beta == 0:
         q = _softmax_(lp.copy())
     else:
-        init = np.asarray(init)
-        if init.shape != log_prob.shape:
-            raise ValueError(
-                f"init must have the shape of log_prob {log_prob.shape}, got {init.shape}."
-            )
         q = np.moveaxis(init, -1, 0).astype(np.float32, order="C")
     if invalid is not None:
         q[:, invalid] = 0.0
@@ -196,7 +227,7 @@ def potts_posteriors(
         del present
         nb = np.empty_like(q)
         tmp = np.empty_like(q) if len(set(axis_weights)) > 1 else None
-        for _ in range(int(n_iter)):
+        for sweep in range(int(n_iter)):
             _neighbour_sum(q, nb, axis_weights, tmp)
             nb *= scale
             nb += lp
@@ -204,9 +235,36 @@ def potts_posteriors(
             if invalid is not None:
                 nb[:, invalid] = 0.0
             q, nb = nb, q
+            yield (sweep + 1) / n_iter
         del nb, tmp
     del lp
     return np.ascontiguousarray(np.moveaxis(q, 0, -1))
+
+
+def _iter_potts_numba(log_prob, shape, beta, valid, spacing, n_iter, init):
+    """The compiled route of :func:`iter_potts_posteriors` (same arguments, validated)."""
+    from ._potts_fused import iter_potts_lp, plain_lp
+
+    k = log_prob.shape[-1]
+    lp = np.ascontiguousarray(log_prob.reshape(-1, k), dtype=np.float32)
+    ok = np.isfinite(lp.max(axis=1))
+    if valid is not None:
+        ok &= valid.reshape(-1)
+    ok = None if ok.all() else ok
+    if init is None or beta == 0:
+        q = plain_lp(lp, ok, shape, np.empty_like(lp))
+    else:
+        q = np.array(np.reshape(init, (-1, k)), dtype=np.float32, order="C")
+        if ok is not None:
+            q[~ok] = 0.0
+    if beta > 0 and n_iter > 0:
+        axis_weights = _axis_weights(neighbour_kernel(len(shape), spacing))
+        steps = iter_potts_lp(lp, ok, shape, axis_weights, beta, q, int(n_iter))
+        for sweep in range(int(n_iter)):
+            next(steps)
+            yield (sweep + 1) / n_iter
+        q = drive(steps)
+    return q.reshape(log_prob.shape)
 
 
 def posterior_labels(posteriors) -> tuple[np.ndarray, np.ndarray]:
@@ -272,19 +330,7 @@ def _image_log_prob(gmm, features: np.ndarray, ok: np.ndarray) -> np.ndarray:
     return data.to_spatial(pixel_log_prob(gmm, data))
 
 
-def hmrf_em(
-    gmm,
-    features,
-    *,
-    smoothing=1.0,
-    valid=None,
-    spacing=None,
-    n_rounds=1,
-    n_iter=10,
-    max_samples=200_000,
-    random_state=0,
-    log_prob_fn=None,
-):
+def hmrf_em(gmm, features, *, progress=None, **options):
     """Re-estimate a fitted mixture with Potts-regularised posteriors (HMRF-EM).
 
     Each round: E-step (weighted log-likelihoods of the current mixture), mean-field Potts
@@ -310,7 +356,11 @@ def hmrf_em(
     log_prob_fn : callable, optional
         ``log_prob_fn(gmm) -> (*spatial_shape, K)`` weighted log-probabilities of every pixel
         (e.g. from a lookup table on the distinct values of an integer image); by default
-        they are computed from `features` in chunks.
+        they are computed from `features` in chunks. The numba backend recomputes them
+        from `features` inside its fused sweep instead (same values, less memory).
+    progress : callable, optional
+        Called as ``progress(fraction)`` after every mean-field sweep; an exception it
+        raises (e.g. a cancellation) stops the work.
 
     Returns
     -------
@@ -318,6 +368,24 @@ def hmrf_em(
         A re-estimated copy of the mixture.
     posteriors : ndarray of float32, shape (*spatial_shape, K)
     """
+    return drive(iter_hmrf_em(gmm, features, **options), progress)
+
+
+def iter_hmrf_em(
+    gmm,
+    features,
+    *,
+    smoothing=1.0,
+    valid=None,
+    spacing=None,
+    n_rounds=1,
+    n_iter=10,
+    max_samples=200_000,
+    random_state=0,
+    log_prob_fn=None,
+):
+    """Generator form of :func:`hmrf_em`: yields the fraction of sweeps done after each
+    sweep and returns ``(gmm, posteriors)``."""
     features = np.asarray(features)
     n_features = gmm.means_.shape[1]
     if features.ndim < 2 or features.shape[-1] != n_features:
@@ -339,29 +407,91 @@ def hmrf_em(
         raise ValueError("There are no valid pixels (finite features inside `valid`) to segment.")
     if int(n_rounds) != n_rounds or n_rounds < 0:
         raise ValueError(f"n_rounds must be an integer >= 0, got {n_rounds!r}.")
+    if not np.isfinite(smoothing) or smoothing < 0:
+        raise ValueError(f"smoothing must be a finite number >= 0, got {smoothing!r}.")
+    if int(n_iter) != n_iter or n_iter < 0:
+        raise ValueError(f"n_iter must be an integer >= 0, got {n_iter!r}.")
     gmm = copy.deepcopy(gmm)
     subsample = subsample_rows(rows.size, max_samples, random_state)
     if subsample is not None:
         rows = rows[subsample]
     X = features.reshape(-1, n_features)[rows].astype(np.float64)
+    n_rounds, n_iter = int(n_rounds), int(n_iter)
+    total = max(1, (n_rounds + 1) * n_iter)
+    if use_numba() and ok.ndim <= MAX_KERNEL_NDIM:
+        steps = _iter_hmrf_numba(gmm, features, ok, X, rows, smoothing, spacing, n_rounds, n_iter)
+        done = 0
+        while True:
+            try:
+                next(steps)
+            except StopIteration as stop:
+                q = stop.value
+                break
+            done += 1
+            yield done / total
+        return gmm, q.reshape((*ok.shape, q.shape[-1]))
     opts = {"smoothing": smoothing, "valid": ok, "spacing": spacing, "n_iter": n_iter}
     if log_prob_fn is None:
 
         def log_prob_fn(model):
             return _image_log_prob(model, features, ok)
 
-    q = potts_posteriors(log_prob_fn(gmm), **opts)
-    for _ in range(int(n_rounds)):
-        weights, means, covs, prec_chol = m_step_from_posteriors(
-            X, q.reshape(-1, q.shape[-1])[rows], gmm.covariance_type, gmm.reg_covar
-        )
-        # a component the prior has emptied keeps its previous shape, with ~zero weight
-        empty = weights * rows.size < 1.0
-        if empty.any():
-            means[empty] = gmm.means_[empty]
-            if gmm.covariance_type != "tied":
-                covs[empty] = gmm.covariances_[empty]
-                prec_chol[empty] = gmm.precisions_cholesky_[empty]
-        set_parameters(gmm, (weights, means, covs, prec_chol))
-        q = potts_posteriors(log_prob_fn(gmm), init=q, **opts)
+    q = None
+    for r in range(n_rounds + 1):
+        if r > 0:
+            update_mixture(gmm, X, q.reshape(-1, q.shape[-1])[rows])
+        steps = iter_potts_posteriors(log_prob_fn(gmm), init=q, **opts)
+        q = None  # the previous posteriors are only needed as the start
+        while True:
+            try:
+                fraction = next(steps)
+            except StopIteration as stop:
+                q = stop.value
+                break
+            yield (r * n_iter + fraction * n_iter) / total
     return gmm, q
+
+
+def update_mixture(gmm, X, q_rows) -> None:
+    """One weighted M-step of `gmm` in place from posteriors `q_rows` of the rows `X`."""
+    weights, means, covs, prec_chol = m_step_from_posteriors(
+        X, q_rows, gmm.covariance_type, gmm.reg_covar
+    )
+    # a component the prior has emptied keeps its previous shape, with ~zero weight
+    empty = weights * X.shape[0] < 1.0
+    if empty.any():
+        means[empty] = gmm.means_[empty]
+        if gmm.covariance_type != "tied":
+            covs[empty] = gmm.covariances_[empty]
+            prec_chol[empty] = gmm.precisions_cholesky_[empty]
+    set_parameters(gmm, (weights, means, covs, prec_chol))
+
+
+def _iter_hmrf_numba(gmm, features, ok, X, rows, smoothing, spacing, n_rounds, n_iter):
+    """Compiled HMRF-EM: fused sweeps on (N, K) float32 buffers; yields after each sweep.
+
+    Holds the features, the mask (only when some pixels are invalid) and two posterior
+    buffers; the log-probabilities are recomputed inside each sweep.
+    """
+    from ._potts_fused import Sweeper
+
+    shape = ok.shape
+    flat_ok = ok.reshape(-1)
+    axis_weights = _axis_weights(neighbour_kernel(len(shape), spacing))
+    beta = float(smoothing) * POTTS_SCALE
+    sweeper = Sweeper(
+        features.reshape(-1, features.shape[-1]),
+        None if flat_ok.all() else flat_ok,
+        shape,
+        axis_weights,
+        beta,
+    )
+    q = sweeper.plain(gmm, np.empty((flat_ok.size, gmm.n_components), dtype=np.float32))
+    for r in range(n_rounds + 1):
+        if r > 0:
+            update_mixture(gmm, X, q[rows])
+            if beta == 0:
+                q = sweeper.plain(gmm, q)
+        q = yield from sweeper.iter_sweeps(gmm, q, n_iter)
+    sweeper.release()
+    return q
