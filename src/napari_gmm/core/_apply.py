@@ -19,7 +19,8 @@ from ._options import MAX_DISTINCT, compress_if_integer
 from ._predict import Prediction, iter_predict_chunked, mean_log_likelihood, predict_distinct
 from ._result import Segmentation
 from ._sklearn_private import n_parameters
-from ._smooth import check_scale, check_smoothing, regularize
+from ._auto_smoothing import estimate_smoothing
+from ._smooth import check_marginals, check_scale, check_smoothing, regularize
 from ._validation import check_int, check_progress
 
 #: ``Segmentation.method`` of a result of :func:`apply_model`.
@@ -28,7 +29,7 @@ APPLIED = "applied model"
 
 def iter_apply(
     gmm, data: PixelData, compressed, *, smoothing, scale, max_samples, random_state,
-    posteriors, reestimate,
+    posteriors, reestimate, marginals="mean-field",
 ):  # fmt: skip
     """Generator: yields the fraction done in [0, 1]; returns ``(gmm, Prediction)``.
 
@@ -47,6 +48,7 @@ def iter_apply(
             max_samples=max_samples,
             random_state=random_state,
             reestimate=reestimate,
+            marginals=marginals,
         )
         yield 0.9
         ll = mean_log_likelihood(gmm, data, compressed)
@@ -106,6 +108,7 @@ def apply_model(
     *,
     channel_axis=None,
     smoothing=0.0,
+    marginals="mean-field",
     scale=None,
     return_posteriors=False,
     max_distinct=MAX_DISTINCT,
@@ -122,8 +125,10 @@ def apply_model(
         Image with as many channels as the model has features (see :func:`segment`).
     channel_axis : int or None, default=None
         Axis holding the channels; None for gray images.
-    smoothing : float, default=0.0
+    smoothing : float or 'auto', default=0.0
         Potts prior strength (see :func:`segment`); the mixture itself is not re-estimated.
+    marginals : {'mean-field', 'gibbs'}, default='mean-field'
+        How posteriors are computed with smoothing (see :func:`segment`).
     scale : sequence of float or None, default=None
         Physical pixel size per spatial axis, for the prior.
     return_posteriors : bool, default=False
@@ -172,11 +177,15 @@ def apply_model(
             "the channel_axis the model was fitted with, or a model of this kind of image."
         )
     scale = check_scale(scale, len(data.spatial_shape))
+    marginals = check_marginals(marginals)
     report(0.05, "reading pixels")
     compressed = compress_if_integer(data, max_distinct)
+    if smoothing == "auto":
+        smoothing = estimate_smoothing(gmm, data, compressed, scale=scale, reestimate=False)[0]
     steps = iter_apply(
         gmm, data, compressed, smoothing=smoothing, scale=scale, max_samples=200_000,
         random_state=0, posteriors=bool(return_posteriors), reestimate=False,
+        marginals=marginals,
     )  # fmt: skip
     while True:
         try:

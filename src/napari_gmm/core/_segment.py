@@ -10,7 +10,8 @@ from ._fit import MAX_SAMPLES, fit_on_distinct, fit_on_pixels
 from ._options import DEFAULTS, MAX_DISTINCT, check_params, compress_if_integer
 from ._result import Segmentation
 from ._selection import select_n_components
-from ._smooth import check_scale, check_smoothing
+from ._auto_smoothing import estimate_smoothing
+from ._smooth import check_marginals, check_scale, check_smoothing
 from ._validation import check_int, check_progress
 
 
@@ -29,6 +30,7 @@ def segment(
     max_samples=MAX_SAMPLES,
     max_distinct=MAX_DISTINCT,
     smoothing=0.0,
+    marginals="mean-field",
     scale=None,
     return_posteriors=False,
     progress=None,
@@ -76,7 +78,15 @@ def segment(
         e^8 towards it). The posteriors are then computed by mean-field updates and the
         mixture is re-estimated once from them (HMRF-EM, as in FSL FAST / ANTs Atropos);
         labels and probability come from these regularised posteriors. Only spatial axes
-        are smoothed, never channels.
+        are smoothed, never channels. ``'auto'`` estimates the strength from the image
+        (stochastic EM with maximum pseudo-likelihood, see
+        :func:`napari_gmm.core._auto_smoothing.estimate_smoothing`); the chosen value is
+        ``result.smoothing``.
+    marginals : {'mean-field', 'gibbs'}, default='mean-field'
+        With smoothing: how the posteriors (probability, uncertainty) are computed.
+        Mean-field posteriors are over-confident (~1 nearly everywhere); ``'gibbs'`` gives
+        calibrated Potts posterior marginals by Gibbs sampling (seeded by `random_state`,
+        about 5x the cost of the mean-field updates), and labels are their argmax.
     scale : sequence of float or None, default=None
         Physical pixel size per spatial axis (e.g. a napari layer's ``scale``), so that
         the prior weighs neighbours by 1/distance in anisotropic volumes. None: isotropic.
@@ -133,6 +143,7 @@ def segment(
         max_samples=max_samples,
         max_distinct=max_distinct,
         smoothing=smoothing,
+        marginals=marginals,
         scale=scale,
         return_posteriors=return_posteriors,
     )
@@ -188,10 +199,18 @@ def iter_segment(image, n_components=3, **options):
         gmm, info = fit_on_distinct(compressed, params)
     else:
         gmm, info = fit_on_pixels(data, params, max_samples=max_samples)
+    marginals = check_marginals(opts["marginals"])
+    if smoothing == "auto":
+        yield 0.4, "estimating the smoothing strength"
+        smoothing = estimate_smoothing(
+            gmm, data, compressed, scale=scale, random_state=params["random_state"],
+            max_samples=max_samples,
+        )[0]  # fmt: skip
     yield 0.5, "predicting pixels"
     steps = iter_apply(
         gmm, data, compressed, smoothing=smoothing, scale=scale, max_samples=max_samples,
         random_state=params["random_state"], posteriors=want_post, reestimate=True,
+        marginals=marginals,
     )  # fmt: skip
     while True:
         try:

@@ -10,7 +10,8 @@ from sklearn.utils import check_random_state
 from ._features import PixelData
 from ._fit import component_order, order_components
 from ._predict import pixel_log_prob
-from ._spatial import hmrf_em, posterior_labels
+from ._gibbs import gibbs_marginals
+from ._spatial import POTTS_SCALE, hmrf_em, posterior_labels
 
 #: Mean-field sweeps per round of HMRF-EM in the pipeline. On held-out synthetic images
 #: (2D 3-class sigma 40, 3D 2-class sigma 0.65 x gap) 6 sweeps are within 0.3 % accuracy of
@@ -36,12 +37,18 @@ def check_scale(scale, n_spatial: int):
     return tuple(values)
 
 
-def check_smoothing(smoothing) -> float:
-    """Validate the Potts prior strength (0 = off)."""
+#: Ways of computing the posteriors under the Potts prior (``marginals=``).
+MARGINALS = ("mean-field", "gibbs")
+
+
+def check_smoothing(smoothing):
+    """Validate the Potts prior strength (0 = off): a float, or 'auto' (estimated)."""
+    if isinstance(smoothing, str) and smoothing == "auto":
+        return "auto"
     if isinstance(smoothing, bool) or not isinstance(smoothing, numbers.Real):
         raise TypeError(
-            f"smoothing must be a number >= 0 (0 = off, 1.0 = recommended), got "
-            f"{type(smoothing).__name__} ({smoothing!r})."
+            f"smoothing must be a number >= 0 (0 = off, 1.0 = recommended) or 'auto' "
+            f"(estimated from the image), got {type(smoothing).__name__} ({smoothing!r})."
         )
     if not np.isfinite(smoothing) or smoothing < 0:
         raise ValueError(
@@ -51,13 +58,26 @@ def check_smoothing(smoothing) -> float:
     return float(smoothing)
 
 
+def check_marginals(marginals) -> str:
+    """Validate ``marginals`` ('mean-field' or 'gibbs')."""
+    if marginals not in MARGINALS:
+        raise ValueError(
+            f"marginals must be one of {MARGINALS}, got {marginals!r}. 'gibbs' gives "
+            "calibrated posteriors with smoothing; 'mean-field' is faster."
+        )
+    return marginals
+
+
 def regularize(
     gmm, data: PixelData, compressed, *, smoothing, scale, max_samples, random_state,
-    reestimate=True,
+    reestimate=True, marginals="mean-field",
 ):  # fmt: skip
     """Potts-regularised posteriors of `gmm` (and, with `reestimate`, an HMRF-EM update).
 
     With ``reestimate=False`` the mixture is used as given (its class order is kept).
+    With ``marginals='gibbs'`` the returned posteriors (and labels = their argmax) are the
+    Potts posterior marginals of the final mixture by Gibbs sampling, started from the
+    mean-field posteriors (:func:`._gibbs.gibbs_marginals`); otherwise the mean-field ones.
 
     Returns
     -------
@@ -94,5 +114,12 @@ def regularize(
         order_components(new)
         q = q[:, order]
         return_model = new
+    if marginals == "gibbs":
+        lp = data.to_spatial(pixel_log_prob(return_model, data, compressed))
+        q = gibbs_marginals(
+            lp, smoothing * POTTS_SCALE, valid=valid, spacing=scale, seed=seed,
+            init=data.to_spatial(q),
+        ).reshape(q.shape)  # fmt: skip
+        del lp
     labels, probability = posterior_labels(q)
     return return_model, labels, probability, q
