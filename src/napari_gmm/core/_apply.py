@@ -13,13 +13,13 @@ import time
 import numpy as np
 from sklearn.mixture import GaussianMixture
 
+from ._auto_smoothing import estimate_smoothing
 from ._features import PixelData, pixel_data
 from ._fit import FitInfo
 from ._options import MAX_DISTINCT, compress_if_integer
 from ._predict import Prediction, iter_predict_chunked, mean_log_likelihood, predict_distinct
 from ._result import Segmentation
 from ._sklearn_private import n_parameters
-from ._auto_smoothing import estimate_smoothing
 from ._smooth import check_marginals, check_scale, check_smoothing, regularize
 from ._validation import check_int, check_progress
 

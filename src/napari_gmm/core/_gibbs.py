@@ -77,9 +77,7 @@ class PottsGibbs:
         self.axis_weights = _axis_weights(kernel)
         present = ndimage.correlate(ok.astype(np.float32), kernel, mode="constant")
         self.present = present
-        self.scale = np.divide(
-            float(beta), present, out=np.zeros_like(present), where=present > 0
-        )
+        self.scale = np.divide(float(beta), present, out=np.zeros_like(present), where=present > 0)
         if labels is not None:
             self.z = np.array(labels, dtype=np.intp)
         else:

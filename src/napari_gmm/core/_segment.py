@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 
 from ._apply import iter_apply, make_result
+from ._auto_smoothing import estimate_smoothing
 from ._features import pixel_data
 from ._fit import MAX_SAMPLES, fit_on_distinct, fit_on_pixels
 from ._options import DEFAULTS, MAX_DISTINCT, check_params, compress_if_integer
 from ._result import Segmentation
 from ._selection import select_n_components
-from ._auto_smoothing import estimate_smoothing
 from ._smooth import check_marginals, check_scale, check_smoothing
 from ._validation import check_int, check_progress
 

@@ -9,8 +9,8 @@ from sklearn.utils import check_random_state
 
 from ._features import PixelData
 from ._fit import component_order, order_components
-from ._predict import pixel_log_prob
 from ._gibbs import gibbs_marginals
+from ._predict import pixel_log_prob
 from ._spatial import POTTS_SCALE, hmrf_em, posterior_labels
 
 #: Mean-field sweeps per round of HMRF-EM in the pipeline. On held-out synthetic images
