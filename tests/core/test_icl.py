@@ -28,7 +28,7 @@ def _skewed(kind, k, seed, shape=(96, 96)):
 @pytest.mark.parametrize("kind", ["gamma", "lognormal", "textured"])
 @pytest.mark.parametrize("k", [2, 3])
 def test_icl_finds_true_number_of_non_gaussian_classes(kind, k):
-    image, truth = _skewed(kind, k, seed=k)
+    image, _ = _skewed(kind, k, seed=k)
     chosen = {select_n_components(image, range(1, 9), criterion="icl", random_state=s).best
               for s in (0, 1)}  # fmt: skip
     assert chosen == {k}

@@ -106,7 +106,7 @@ def test_candidates_above_distinct_values_are_skipped():
         ({"candidates": [True]}, TypeError, "candidates must hold ints"),
         ({"candidates": 3}, TypeError, "candidates must be an iterable"),
         ({"candidates": [0, 2]}, ValueError, "each candidate must be an int >= 1, got 0"),
-        ({"criterion": "BIC"}, ValueError, "criterion must be one of 'bic', 'aic', 'icl'; got 'BIC'"),
+        ({"criterion": "BIC"}, ValueError, "must be one of 'bic', 'aic', 'icl'; got 'BIC'"),
         ({"progress": 1}, TypeError, "progress must be a callable"),
         ({"covariance_type": "round"}, ValueError, "covariance_type must be one of"),
     ],

@@ -362,8 +362,6 @@ def quantile_init(points, weights, k: int, params: dict) -> dict:
     cov_type, reg = params["covariance_type"], params["reg_covar"]
     nk, _, covariances = estimate_gaussian_parameters(X, resp, reg, cov_type)
     chol = compute_precision_cholesky(covariances, cov_type)
-    if cov_type in ("full", "tied"):
-        precisions = chol @ np.swapaxes(chol, -1, -2)
-    else:
-        precisions = chol**2
+    full = cov_type in ("full", "tied")
+    precisions = chol @ np.swapaxes(chol, -1, -2) if full else chol**2
     return {"weights_init": nk / nk.sum(), "means_init": means, "precisions_init": precisions}
