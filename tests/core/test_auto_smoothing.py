@@ -22,8 +22,8 @@ def _accuracy(image, truth, smoothing, **kw):
 @pytest.mark.parametrize(
     "case",
     [
-        ("2D fine regions", lambda: make_class_image((96, 96), 3, sigma=30, feature_size=1, seed=1)),
-        ("2D large regions", lambda: make_class_image((96, 96), 3, sigma=40, feature_size=4, seed=1)),
+        ("2D fine", lambda: make_class_image((96, 96), 3, sigma=30, feature_size=1, seed=1)),
+        ("2D large", lambda: make_class_image((96, 96), 3, sigma=40, feature_size=4, seed=1)),
         ("3D", lambda: make_class_image((20, 40, 40), 2, sigma=30, feature_size=1.5, seed=2)),
         ("thin lines", lambda: make_line_image((96, 96), widths=(1, 1, 2), sigma=30, seed=3)),
     ],
