@@ -157,3 +157,10 @@ def estimate_smoothing(
                 break
             set_parameters(gmm, (weights, means, covs, prec))
     return float(np.clip(beta / POTTS_SCALE, 0.0, MAX_SMOOTHING)), tuple(history)
+
+
+def recorded_smoothing(smoothing, frames) -> float:
+    """The strength to record for a time series: the mean of the frames' when 'auto'."""
+    if smoothing == "auto":
+        return float(np.mean([f.smoothing for f in frames]))
+    return float(smoothing)

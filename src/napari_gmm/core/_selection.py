@@ -21,6 +21,13 @@ from ._validation import check_choice, check_int, check_progress
 
 CRITERIA = ("bic", "aic", "icl")
 
+#: ``n_components='auto'``: a segmentation has at least two classes; ICL (see
+#: :func:`napari_gmm.select_n_components`) gives the same K for every seed and a plausible K
+#: (2-3) on scikit-image's camera, coins, cell and moon, where BIC picks 6-8.
+AUTO_CANDIDATES = range(2, 9)
+AUTO_CRITERION = "icl"
+
+
 #: Smallest covariance regularisation used for integer images: the variance of the uniform
 #: rounding error of unit quantisation steps (Sheppard's correction).
 QUANTISATION_VARIANCE = 1.0 / 12.0
