@@ -31,6 +31,7 @@ import copy
 
 import numpy as np
 from scipy.optimize import minimize_scalar
+from sklearn.utils import check_random_state
 
 from ._features import PixelData
 from ._fit import subsample_rows
@@ -47,6 +48,28 @@ N_ROUNDS = 8
 SWEEPS = 5
 #: Starting strength (the recommended fixed value).
 START = 1.0
+#: Largest number of pixels the estimate runs on (a central block of larger images).
+MAX_PIXELS = 1 << 22
+
+
+def central_crop(data: PixelData, max_pixels: int) -> PixelData:
+    """The central block of about `max_pixels` pixels, same aspect ratio, as PixelData.
+
+    Examples
+    --------
+    >>> from napari_gmm.core._features import pixel_data
+    >>> crop = central_crop(pixel_data(np.arange(100.0).reshape(10, 10)), 16)
+    >>> crop.spatial_shape, crop.features[:, 0].reshape(4, 4)[0].tolist()
+    ((4, 4), [33.0, 34.0, 35.0, 36.0])
+    """
+    shape = data.spatial_shape
+    factor = min(1.0, (max_pixels / float(np.prod(shape))) ** (1.0 / len(shape)))
+    new = tuple(max(3, int(n * factor)) if n > 3 else n for n in shape)
+    box = tuple(slice((n - m) // 2, (n - m) // 2 + m) for n, m in zip(shape, new, strict=True))
+    features = data.to_spatial(data.features)[box].reshape(-1, data.n_features)
+    valid = None if data.valid is None else data.to_spatial(data.valid)[box].ravel()
+    n_valid = features.shape[0] if valid is None else int(valid.sum())
+    return PixelData(np.ascontiguousarray(features), new, valid, n_valid)
 
 
 def pseudo_likelihood_beta(labels_onehot, share, *, upper=MAX_SMOOTHING * POTTS_SCALE):
@@ -82,12 +105,17 @@ def pseudo_likelihood_beta(labels_onehot, share, *, upper=MAX_SMOOTHING * POTTS_
     if t.shape[0] == 0:
         return 0.0
     agree = float((t * m).sum())
+    # the shares take few distinct values (neighbour counts): evaluate each once
+    codes = np.round(m * 4096.0).astype(np.int32)
+    distinct, inverse = np.unique(codes, axis=0, return_inverse=True)
+    counts = np.bincount(inverse.ravel(), minlength=distinct.shape[0]).astype(np.float64)
+    m = distinct / 4096.0
 
     def negative(b):
         z = b * m
         top = z.max(axis=1)
         lse = np.log(np.exp(z - top[:, None]).sum(axis=1)) + top
-        return -(b * agree - float(lse.sum())) / t.shape[0]
+        return -(b * agree - float(counts @ lse)) / t.shape[0]
 
     return float(minimize_scalar(negative, bounds=(0.0, upper), method="bounded").x)
 
@@ -108,7 +136,7 @@ def estimate_smoothing(
         Distinct values of an integer image (lookup-table log-likelihoods).
     scale : sequence of float, optional
         Physical pixel size per spatial axis.
-    random_state : int
+    random_state : int, RandomState or None
         Seed of the Gibbs sampler and of the M-step subsample.
     reestimate : bool, default True
         Re-estimate the mixture between rounds (False: keep `gmm`, as ``apply_model`` does).
@@ -117,16 +145,24 @@ def estimate_smoothing(
     n_rounds, sweeps : int
         Stochastic-EM rounds and Gibbs sweeps per round.
 
+    Images of more than `MAX_PIXELS` pixels are estimated on a central block of about that
+    many pixels (the strength is a local property of the class geometry and the noise).
+
     Returns
     -------
     smoothing : float
-        In ``[0, MAX_SMOOTHING]``.
+        The mean of the second half of the rounds' estimates (stochastic EM iterates
+        fluctuate around the estimate), in ``[0, MAX_SMOOTHING]``. Rounds stop early when
+        the re-estimated mixture would lose a class (the strength of that round is
+        dropped): the prior is then too strong for the classes of this image.
     history : tuple of float
         The estimate after each round.
     """
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(check_random_state(random_state).randint(2**31 - 1))
     gmm = copy.deepcopy(gmm)
     k = gmm.n_components
+    if data.n_pixels > MAX_PIXELS:
+        data, compressed = central_crop(data, MAX_PIXELS), None
     valid = None if data.valid is None else data.to_spatial(data.valid)
     rows = np.arange(data.n_pixels) if data.valid is None else np.flatnonzero(data.valid)
     pick = subsample_rows(rows.size, max_samples, int(rng.integers(2**31)))
@@ -146,17 +182,24 @@ def estimate_smoothing(
         z = sampler.z.copy()
         onehot = sampler.onehot().reshape(k, -1).T
         share = sampler.share().reshape(k, -1).T
-        beta = pseudo_likelihood_beta(onehot, share)
-        history.append(beta / POTTS_SCALE)
+        new_beta = pseudo_likelihood_beta(onehot, share)
         if reestimate:
             q = (marginals.reshape(k, -1)[:, rows] / sweeps).T
             weights, means, covs, prec = m_step_from_posteriors(
                 X, q, gmm.covariance_type, gmm.reg_covar
             )
-            if np.any(weights * rows.size < 1.0):  # a class vanished: keep the last mixture
+            if np.any(weights * rows.size < 1.0):
+                # the prior emptied a class: the new strength is too strong for this
+                # image's classes; keep the estimates of the rounds before
                 break
             set_parameters(gmm, (weights, means, covs, prec))
-    return float(np.clip(beta / POTTS_SCALE, 0.0, MAX_SMOOTHING)), tuple(history)
+        beta = new_beta
+        history.append(beta / POTTS_SCALE)
+    if not history:
+        return START, ()
+    # stochastic EM iterates fluctuate around the estimate: average the second half
+    estimate = float(np.mean(history[len(history) // 2 :]))
+    return float(np.clip(estimate, 0.0, MAX_SMOOTHING)), tuple(history)
 
 
 def recorded_smoothing(smoothing, frames) -> float:

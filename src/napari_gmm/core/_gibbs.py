@@ -83,7 +83,8 @@ class PottsGibbs:
         else:
             start = lp if init is None else np.moveaxis(np.asarray(init), -1, 0)
             self.z = np.asarray(start).argmax(axis=0).astype(np.intp)
-        self.parity = _parity(self.shape)
+        parity = _parity(self.shape)
+        self.masks = (~parity & ok, parity & ok)  # the two colours, valid pixels only
         self._onehot = np.empty_like(lp)
         self._nb = np.empty_like(lp)
         self._tmp = np.empty_like(lp) if len(set(self.axis_weights)) > 1 else None
@@ -98,18 +99,17 @@ class PottsGibbs:
 
     def sweep(self, accumulate=None):
         """One sweep (both colours); add the conditionals to `accumulate` (K, *spatial)."""
-        for colour in (False, True):
+        for mask in self.masks:
             _neighbour_sum(self.onehot(), self._nb, self.axis_weights, self._tmp)
             cond = self._nb
             cond *= self.scale
             cond += self.lp
             _softmax_(cond)
-            mask = (self.parity == colour) & self.ok
             u = self.rng.random(self.shape, dtype=np.float32)
             new = (np.cumsum(cond[:-1], axis=0) < u).sum(axis=0)
-            self.z[mask] = new[mask]
+            np.copyto(self.z, new, where=mask)
             if accumulate is not None:
-                accumulate[:, mask] += cond[:, mask]
+                np.add(accumulate, cond, out=accumulate, where=mask)
 
     def share(self) -> np.ndarray:
         """Weighted share (K, *spatial) of each pixel's valid neighbours in each class."""
