@@ -81,7 +81,9 @@ def test_aic_criterion_and_records():
     assert sel.best == sel.candidates[int(np.argmin(sel.aic))]
     records = sel.to_records()
     assert [r["K"] for r in records] == [1, 2, 3]
-    assert set(records[0]) == {"K", "bic", "aic", "log_likelihood", "converged", "n_iter"}
+    assert set(records[0]) == {
+        "K", "bic", "aic", "icl", "log_likelihood", "converged", "n_iter"
+    }  # fmt: skip
     assert records[2]["aic"] == sel.aic[2]
     with pytest.raises(AttributeError):
         sel.best = 1  # frozen
@@ -104,7 +106,7 @@ def test_candidates_above_distinct_values_are_skipped():
         ({"candidates": [True]}, TypeError, "candidates must hold ints"),
         ({"candidates": 3}, TypeError, "candidates must be an iterable"),
         ({"candidates": [0, 2]}, ValueError, "each candidate must be an int >= 1, got 0"),
-        ({"criterion": "BIC"}, ValueError, "criterion must be one of 'bic', 'aic'; got 'BIC'"),
+        ({"criterion": "BIC"}, ValueError, "must be one of 'bic', 'aic', 'icl'; got 'BIC'"),
         ({"progress": 1}, TypeError, "progress must be a callable"),
         ({"covariance_type": "round"}, ValueError, "covariance_type must be one of"),
     ],

@@ -55,10 +55,12 @@ def test_criteria_marks_chosen_k(gray):
 
     selection = select_n_components(gray[0], range(1, 5), random_state=0)
     ax = plot_criteria(selection, _axes())
-    bic, aic, marker = ax.lines
+    bic, aic, icl, marker = ax.lines
     np.testing.assert_allclose(bic.get_xdata(), selection.candidates)
     np.testing.assert_allclose(bic.get_ydata(), selection.bic)
     np.testing.assert_allclose(aic.get_ydata(), selection.aic)
+    np.testing.assert_allclose(icl.get_ydata(), selection.icl)
+    assert "BIC (chooses K)" in [t.get_text() for t in ax.get_legend().get_texts()]
     assert selection.best == 3
     assert list(marker.get_xdata()) == [3, 3]
 

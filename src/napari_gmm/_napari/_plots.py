@@ -62,7 +62,7 @@ def plot_noise_sweep(records_plain, records_smooth=None, ax=None):
 
 
 def plot_criteria(selection, ax=None):
-    """BIC and AIC against the number of components, the chosen K marked.
+    """BIC, AIC (and ICL) against the number of components, the chosen K marked.
 
     Parameters
     ----------
@@ -75,12 +75,18 @@ def plot_criteria(selection, ax=None):
     Returns
     -------
     matplotlib.axes.Axes
-        Lines: BIC, AIC, then a vertical line at the chosen K (its ``get_xdata()``).
+        Lines: BIC, AIC, ICL (when the selection has it), then a vertical line at the
+        chosen K (its ``get_xdata()``). The legend names the criterion that chose K.
     """
     ax = _axes(ax)
     ks = np.asarray(selection.candidates, dtype=float)
-    for name, values, style in (("BIC", selection.bic, "-o"), ("AIC", selection.aic, "--s")):
-        ax.plot(ks, np.asarray(values, dtype=float), style, ms=4, label=name)
+    curves = [("BIC", selection.bic, "-o"), ("AIC", selection.aic, "--s")]
+    if getattr(selection, "icl", ()):
+        curves.append(("ICL", selection.icl, "-.^"))
+    chosen = str(getattr(selection, "criterion", "")).upper()
+    for name, values, style in curves:
+        label = f"{name} (chooses K)" if name == chosen else name
+        ax.plot(ks, np.asarray(values, dtype=float), style, ms=4, label=label)
     best = float(selection.best)
     ax.axvline(best, color="tab:red", lw=1.5, alpha=0.7, label=f"chosen K = {selection.best}")
     ax.set_xticks(ks)

@@ -13,6 +13,7 @@ import time
 import numpy as np
 from sklearn.mixture import GaussianMixture
 
+from ._auto_smoothing import estimate_smoothing, recorded_smoothing
 from ._features import PixelData, pixel_data
 from ._fit import FitInfo
 from ._frames import iter_frames, split_frames, stack_frames
@@ -22,18 +23,20 @@ from ._options import MAX_DISTINCT, compress_if_integer
 from ._predict import Prediction, iter_predict_chunked, mean_log_likelihood, predict_distinct
 from ._result import Segmentation
 from ._sklearn_private import n_parameters
-from ._smooth import check_scale, check_smoothing, iter_regularize, scaled
+from ._smooth import check_marginals, check_scale, check_smoothing, iter_regularize, scaled
 from ._validation import check_int, check_progress
 
 #: ``Segmentation.method`` of a result of :func:`apply_model`.
 APPLIED = "applied model"
 #: Keyword options of :func:`iter_apply_model` besides `time_axis`.
-APPLY_OPTIONS = ("channel_axis", "smoothing", "scale", "return_posteriors", "max_distinct")
+APPLY_OPTIONS = (
+    "channel_axis", "smoothing", "marginals", "scale", "return_posteriors", "max_distinct",
+)  # fmt: skip
 
 
 def iter_apply(
     gmm, data: PixelData, compressed, *, smoothing, scale, max_samples, random_state,
-    posteriors, reestimate,
+    posteriors, reestimate, marginals="mean-field",
 ):  # fmt: skip
     """Generator: yields the fraction done in [0, 1]; returns ``(gmm, Prediction)``.
 
@@ -45,7 +48,7 @@ def iter_apply(
         yield 0.0
         steps = iter_regularize(
             gmm, data, compressed, smoothing=smoothing, scale=scale, max_samples=max_samples,
-            random_state=random_state, reestimate=reestimate,
+            random_state=random_state, reestimate=reestimate, marginals=marginals,
         )  # fmt: skip
         gmm, labels, prob, q = yield from scaled(steps, 0.9)
         yield 0.9
@@ -102,7 +105,7 @@ def check_model(model) -> GaussianMixture:
 
 def iter_apply_image(
     gmm, image, *, channel_axis=None, smoothing=0.0, scale=None, return_posteriors=False,
-    max_distinct=MAX_DISTINCT, max_samples=200_000, random_state=0,
+    max_distinct=MAX_DISTINCT, max_samples=200_000, random_state=0, marginals="mean-field",
 ):  # fmt: skip
     """Generator form of :func:`apply_model` on one image (`gmm` checked already).
 
@@ -120,11 +123,17 @@ def iter_apply_image(
             "the channel_axis the model was fitted with, or a model of this kind of image."
         )
     scale = check_scale(scale, len(data.spatial_shape))
+    marginals = check_marginals(marginals)
     yield 0.05, "reading pixels"
     compressed = compress_if_integer(data, max_distinct)
+    if smoothing == "auto":
+        smoothing = estimate_smoothing(
+            gmm, data, compressed, scale=scale, random_state=random_state, reestimate=False
+        )[0]
     steps = iter_apply(
         gmm, data, compressed, smoothing=smoothing, scale=scale, max_samples=max_samples,
         random_state=random_state, posteriors=bool(return_posteriors), reestimate=False,
+        marginals=marginals,
     )  # fmt: skip
     while True:
         try:
@@ -146,6 +155,7 @@ def apply_model(
     channel_axis=None,
     time_axis=None,
     smoothing=0.0,
+    marginals="mean-field",
     scale=None,
     return_posteriors=False,
     max_distinct=MAX_DISTINCT,
@@ -166,8 +176,10 @@ def apply_model(
         Axis holding the frames of a time series: the model labels every frame, frame by
         frame (smoothing stays within a frame). The result's ``frames`` holds each frame's
         result. None: every axis except `channel_axis` is spatial.
-    smoothing : float, default=0.0
+    smoothing : float or 'auto', default=0.0
         Potts prior strength (see :func:`segment`); the mixture itself is not re-estimated.
+    marginals : {'mean-field', 'gibbs'}, default='mean-field'
+        How posteriors are computed with smoothing (see :func:`segment`).
     scale : sequence of float or None, default=None
         Physical pixel size per spatial axis, for the prior (with `time_axis`, a value
         for the time axis may be included, e.g. a napari layer's ``scale``: it is ignored).
@@ -214,7 +226,8 @@ def apply_model(
             max_distinct=max_distinct, report=report, method=APPLIED)  # fmt: skip
     steps = iter_apply_model(
         model, image, channel_axis=channel_axis, time_axis=time_axis, smoothing=smoothing,
-        scale=scale, return_posteriors=return_posteriors, max_distinct=max_distinct,
+        marginals=marginals, scale=scale, return_posteriors=return_posteriors,
+        max_distinct=max_distinct,
     )  # fmt: skip
     while True:
         try:
@@ -255,7 +268,7 @@ def iter_apply_model(model, image, *, time_axis=None, **options):
     )
     result = stack_frames(
         frames, split, mode="shared", model=gmm, method=APPLIED, n_fit_samples=0,
-        start=start, smoothing=smoothing,
+        start=start, smoothing=recorded_smoothing(smoothing, frames),
     )  # fmt: skip
     yield 1.0, "done"
     return result

@@ -29,6 +29,7 @@ DEFAULTS = {
     "max_samples": MAX_SAMPLES,
     "max_distinct": MAX_DISTINCT,
     "smoothing": 0.0,
+    "marginals": "mean-field",
     "scale": None,
     "return_posteriors": False,
 }

@@ -5,15 +5,16 @@ from __future__ import annotations
 import time
 
 from ._apply import iter_apply, make_result
+from ._auto_smoothing import estimate_smoothing
 from ._features import pixel_data
 from ._fit import MAX_SAMPLES, fit_on_distinct, fit_on_pixels
 from ._lazy_fit import is_dask_array
 from ._lazy_segment import iter_segment_lazy
 from ._options import DEFAULTS, MAX_DISTINCT, check_params, compress_if_integer
 from ._result import Segmentation
-from ._selection import select_n_components
+from ._selection import AUTO_CANDIDATES, AUTO_CRITERION, select_n_components
 from ._series import iter_segment_series
-from ._smooth import check_scale, check_smoothing
+from ._smooth import check_marginals, check_scale, check_smoothing
 from ._validation import check_int, check_progress
 
 
@@ -32,6 +33,7 @@ def segment(
     max_samples=MAX_SAMPLES,
     max_distinct=MAX_DISTINCT,
     smoothing=0.0,
+    marginals="mean-field",
     scale=None,
     return_posteriors=False,
     time_axis=None,
@@ -47,8 +49,10 @@ def segment(
         Pixels that are not finite (NaN/inf in any channel) are left out of the fit.
     n_components : int or 'auto', default=3
         Number of classes (Gaussians); at most the number of distinct valid pixel values.
-        'auto' picks it by BIC among 1..8 with :func:`napari_gmm.select_n_components`
-        (same options); the selection is kept in ``result.selection``.
+        'auto' picks it among 2..8 by ICL (BIC + 2 x classification entropy, from a
+        deterministic start, so the same K for every seed) with
+        :func:`napari_gmm.select_n_components` (same options); the selection, with the
+        BIC, AIC and ICL of every candidate, is kept in ``result.selection``.
     channel_axis : int or None, default=None
         Axis holding the channels (-1 for RGB). None: every axis is spatial (gray image).
     covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
@@ -81,7 +85,15 @@ def segment(
         e^8 towards it). The posteriors are then computed by mean-field updates and the
         mixture is re-estimated once from them (HMRF-EM, as in FSL FAST / ANTs Atropos);
         labels and probability come from these regularised posteriors. Only spatial axes
-        are smoothed, never channels.
+        are smoothed, never channels. ``'auto'`` estimates the strength from the image
+        (stochastic EM with maximum pseudo-likelihood, see
+        :func:`napari_gmm.core._auto_smoothing.estimate_smoothing`); the chosen value is
+        ``result.smoothing``.
+    marginals : {'mean-field', 'gibbs'}, default='mean-field'
+        With smoothing: how the posteriors (probability, uncertainty) are computed.
+        Mean-field posteriors are over-confident (~1 nearly everywhere); ``'gibbs'`` gives
+        calibrated Potts posterior marginals by Gibbs sampling (seeded by `random_state`,
+        about 5x the cost of the mean-field updates), and labels are their argmax.
     scale : sequence of float or None, default=None
         Physical pixel size per spatial axis (e.g. a napari layer's ``scale``), so that
         the prior weighs neighbours by 1/distance in anisotropic volumes. None: isotropic.
@@ -148,6 +160,7 @@ def segment(
         max_samples=max_samples,
         max_distinct=max_distinct,
         smoothing=smoothing,
+        marginals=marginals,
         scale=scale,
         return_posteriors=return_posteriors,
         time_axis=time_axis,
@@ -217,10 +230,18 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
         gmm, info = fit_on_distinct(compressed, params)
     else:
         gmm, info = fit_on_pixels(data, params, max_samples=max_samples)
+    marginals = check_marginals(opts["marginals"])
+    if smoothing == "auto":
+        yield 0.4, "estimating the smoothing strength"
+        smoothing = estimate_smoothing(
+            gmm, data, compressed, scale=scale, random_state=params["random_state"],
+            max_samples=max_samples,
+        )[0]  # fmt: skip
     yield 0.5, "predicting pixels"
     steps = iter_apply(
         gmm, data, compressed, smoothing=smoothing, scale=scale, max_samples=max_samples,
         random_state=params["random_state"], posteriors=want_post, reestimate=True,
+        marginals=marginals,
     )  # fmt: skip
     while True:
         try:
@@ -237,13 +258,14 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
 
 
 def _auto_components(image, choice: str, opts: dict):
-    """Choose the number of components by BIC (generator: yields progress, returns it)."""
+    """Choose the number of components by ICL (generator: yields progress, returns it)."""
     if choice != "auto":
         raise ValueError(
             f"n_components must be an int >= 1 or 'auto', got {choice!r}. Use e.g. "
-            "n_components=3, or 'auto' to choose it by BIC."
+            "n_components=3, or 'auto' to choose it by ICL."
         )
     yield 0.01, "choosing the number of classes"
     keys = ("channel_axis", "covariance_type", "random_state", "n_init", "tol", "max_iter",
             "reg_covar", "max_samples", "max_distinct")  # fmt: skip
-    return select_n_components(image, **{key: opts[key] for key in keys})
+    options = {key: opts[key] for key in keys}
+    return select_n_components(image, AUTO_CANDIDATES, criterion=AUTO_CRITERION, **options)

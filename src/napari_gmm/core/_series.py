@@ -19,11 +19,12 @@ from __future__ import annotations
 import time
 
 from ._apply import iter_apply_image
+from ._auto_smoothing import recorded_smoothing
 from ._features import pixel_data
 from ._fit import fit_on_distinct, fit_on_pixels
 from ._frames import check_frames, iter_frames, split_frames, stack_frames
 from ._options import check_params, compress_if_integer
-from ._selection import select_n_components
+from ._selection import AUTO_CANDIDATES, AUTO_CRITERION, select_n_components
 from ._smooth import check_smoothing
 from ._validation import check_int
 
@@ -53,7 +54,7 @@ def iter_segment_series(image, n_components, iter_one, time_axis, frames, opts: 
             results, split, mode="each", model=results[0].model,
             method=f"{', '.join(methods)}, each frame",
             n_fit_samples=sum(f.n_fit_samples for f in results), start=start,
-            smoothing=smoothing,
+            smoothing=recorded_smoothing(smoothing, results),
         )  # fmt: skip
     if mode == "shared":
         yield 0.0, f"fitting one mixture on all {n} frames"
@@ -70,6 +71,7 @@ def iter_segment_series(image, n_components, iter_one, time_axis, frames, opts: 
         "channel_axis": split.channel_axis,
         "scale": split.scale,
         "smoothing": smoothing,
+        "marginals": opts["marginals"],
         "return_posteriors": opts["return_posteriors"],
         "max_distinct": opts["max_distinct"],
         "max_samples": opts["max_samples"],
@@ -82,7 +84,7 @@ def iter_segment_series(image, n_components, iter_one, time_axis, frames, opts: 
     )
     return stack_frames(
         results, split, mode=mode, model=gmm, method=method, n_fit_samples=n_fit,
-        start=start, smoothing=smoothing, selection=selection,
+        start=start, smoothing=recorded_smoothing(smoothing, results), selection=selection,
     )  # fmt: skip
 
 
@@ -111,13 +113,14 @@ def _fit_all_frames(split, n_components, opts):
         if n_components != "auto":
             raise ValueError(
                 f"n_components must be an int >= 1 or 'auto', got {n_components!r}. Use e.g. "
-                "n_components=3, or 'auto' to choose it by BIC."
+                "n_components=3, or 'auto' to choose it by ICL."
             )
         keys = ("covariance_type", "random_state", "n_init", "tol", "max_iter", "reg_covar",
                 "max_samples", "max_distinct")  # fmt: skip
         selection = select_n_components(
-            split.image, channel_axis=channel_axis, **{key: opts[key] for key in keys}
-        )
+            split.image, AUTO_CANDIDATES, criterion=AUTO_CRITERION, channel_axis=channel_axis,
+            **{key: opts[key] for key in keys},
+        )  # fmt: skip
         n_components = selection.best
     params = check_params(
         n_components, opts["covariance_type"], opts["tol"], opts["max_iter"], opts["n_init"],

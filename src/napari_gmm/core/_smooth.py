@@ -10,8 +10,9 @@ from sklearn.utils import check_random_state
 from ._backend import use_numba
 from ._features import PixelData
 from ._fit import component_order, order_components
+from ._gibbs import gibbs_marginals
 from ._predict import label_dtype, pixel_log_prob
-from ._spatial import drive, iter_hmrf_em, posterior_labels
+from ._spatial import POTTS_SCALE, drive, iter_hmrf_em, posterior_labels
 
 #: Mean-field sweeps per round of HMRF-EM in the pipeline. On held-out synthetic images
 #: (2D 3-class sigma 40, 3D 2-class sigma 0.65 x gap) 6 sweeps are within 0.3 % accuracy of
@@ -37,12 +38,18 @@ def check_scale(scale, n_spatial: int):
     return tuple(values)
 
 
-def check_smoothing(smoothing) -> float:
-    """Validate the Potts prior strength (0 = off)."""
+#: Ways of computing the posteriors under the Potts prior (``marginals=``).
+MARGINALS = ("mean-field", "gibbs")
+
+
+def check_smoothing(smoothing):
+    """Validate the Potts prior strength (0 = off): a float, or 'auto' (estimated)."""
+    if isinstance(smoothing, str) and smoothing == "auto":
+        return "auto"
     if isinstance(smoothing, bool) or not isinstance(smoothing, numbers.Real):
         raise TypeError(
-            f"smoothing must be a number >= 0 (0 = off, 1.0 = recommended), got "
-            f"{type(smoothing).__name__} ({smoothing!r})."
+            f"smoothing must be a number >= 0 (0 = off, 1.0 = recommended) or 'auto' "
+            f"(estimated from the image), got {type(smoothing).__name__} ({smoothing!r})."
         )
     if not np.isfinite(smoothing) or smoothing < 0:
         raise ValueError(
@@ -52,14 +59,27 @@ def check_smoothing(smoothing) -> float:
     return float(smoothing)
 
 
+def check_marginals(marginals) -> str:
+    """Validate ``marginals`` ('mean-field' or 'gibbs')."""
+    if marginals not in MARGINALS:
+        raise ValueError(
+            f"marginals must be one of {MARGINALS}, got {marginals!r}. 'gibbs' gives "
+            "calibrated posteriors with smoothing; 'mean-field' is faster."
+        )
+    return marginals
+
+
 def regularize(
     gmm, data: PixelData, compressed, *, smoothing, scale, max_samples, random_state,
-    reestimate=True, progress=None,
+    reestimate=True, marginals="mean-field", progress=None,
 ):  # fmt: skip
     """Potts-regularised posteriors of `gmm` (and, with `reestimate`, an HMRF-EM update).
 
     With ``reestimate=False`` the mixture is used as given (its class order is kept).
     `progress`, if given, is called as ``progress(fraction)`` after every mean-field sweep.
+    With ``marginals='gibbs'`` the returned posteriors (and labels = their argmax) are the
+    Potts posterior marginals of the final mixture by Gibbs sampling, started from the
+    mean-field posteriors (:func:`._gibbs.gibbs_marginals`); otherwise the mean-field ones.
 
     Returns
     -------
@@ -75,14 +95,14 @@ def regularize(
     """
     steps = iter_regularize(
         gmm, data, compressed, smoothing=smoothing, scale=scale, max_samples=max_samples,
-        random_state=random_state, reestimate=reestimate,
+        random_state=random_state, reestimate=reestimate, marginals=marginals,
     )  # fmt: skip
     return drive(steps, progress)
 
 
 def iter_regularize(
     gmm, data: PixelData, compressed, *, smoothing, scale, max_samples, random_state,
-    reestimate=True,
+    reestimate=True, marginals="mean-field",
 ):  # fmt: skip
     """Generator form of :func:`regularize`: yields the fraction done after every sweep."""
     seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
@@ -106,13 +126,20 @@ def iter_regularize(
     if reestimate:
         order = component_order(new)
         order_components(new)
-    if use_numba():
+    if use_numba() and marginals != "gibbs":
         # in place: no second (n_pixels, K) buffer, no int64 argmax temporaries
         from ._potts_fused import finish
 
         labels, probability = finish(q, order, label_dtype(q.shape[1]))
         return return_model, labels, probability, q
     q = q[:, order]
+    if marginals == "gibbs":
+        lp = data.to_spatial(pixel_log_prob(return_model, data, compressed))
+        q = gibbs_marginals(
+            lp, smoothing * POTTS_SCALE, valid=valid, spacing=scale, seed=seed,
+            init=data.to_spatial(q),
+        ).reshape(q.shape)  # fmt: skip
+        del lp
     labels, probability = posterior_labels(q)
     return return_model, labels, probability, q
 

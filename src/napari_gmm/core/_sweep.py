@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._calibration import calibration
 from ._metrics import compare_labels
 from ._noise import add_gaussian_noise
 from ._segment import segment
@@ -57,7 +58,11 @@ def noise_sweep(
         One record per sigma with ``sigma``, ``ari``, ``dice`` (mean over classes after
         Hungarian matching), ``dice_per_class``, ``accuracy`` (fraction of pixels whose
         matched label equals the reference's), ``against`` ('reference' or 'clean
-        segmentation'), ``converged``, ``n_iter``, ``log_likelihood``, ``seconds``.
+        segmentation'), ``ece`` (expected calibration error of the probability map) and
+        ``uncertainty_auc`` (ROC AUC of ``1 - probability`` against the wrong pixels; NaN
+        when none is wrong) from :func:`napari_gmm.core._calibration.calibration`, with the
+        reliability curve as ``reliability`` (``(confidence, accuracy, counts)``),
+        ``converged``, ``n_iter``, ``log_likelihood``, ``seconds``.
 
     Examples
     --------
@@ -82,6 +87,7 @@ def noise_sweep(
         noisy = add_gaussian_noise(image, sigma, seed=rng, channel_axis=axis)
         seg = segment(noisy, n_components, **segment_kwargs)
         cmp = compare_labels(reference, seg.labels, ignore=0)
+        cal = calibration(reference, seg.labels, seg.probability, ignore=0)
         records.append(
             {
                 "sigma": sigma,
@@ -90,6 +96,9 @@ def noise_sweep(
                 "dice_per_class": cmp.dice,
                 "accuracy": cmp.accuracy,
                 "against": against,
+                "ece": cal.ece,
+                "uncertainty_auc": cal.auc,
+                "reliability": (cal.confidence, cal.accuracy, cal.counts),
                 "converged": seg.converged,
                 "n_iter": seg.n_iter,
                 "log_likelihood": seg.log_likelihood,
