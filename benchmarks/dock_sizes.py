@@ -5,7 +5,7 @@ Run under Xvfb with a 1920x1080 screen::
     xvfb-run -a -s "-screen 0 1920x1080x24" python benchmarks/dock_sizes.py --prefix docs/after
 
 Prints each dock's size hint and minimum size, and the window height with each dock alone
-and with all three docked (tabified to the right, as napari docks them); saves
+and with all three docked (stacked on the right, as napari docks them, in a 1920x1040 window); saves
 ``<prefix>-segmentation.png``, ``<prefix>-noise-study.png``, ``<prefix>-diagnostics.png`` and
 ``<prefix>-all.png`` after running each widget once on the 2D sample.
 """
@@ -71,10 +71,12 @@ def main(argv=None) -> int:
                    check_contrast=False)  # fmt: skip
         viewer.close()
     viewer = napari.Viewer(show=True)
-    viewer.window._qt_window.resize(1200, 700)
+    viewer.window._qt_window.resize(1920, 1040)  # a 1920x1080 screen less a task bar
     viewer.open_sample(PLUGIN, "classes_2d")
     for name in DOCKS:
-        viewer.window.add_plugin_dock_widget(PLUGIN, name, tabify=False)
+        _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, name, tabify=False)
+        if args.prefix:
+            _run(widget, name)
     _settle(viewer)
     total = viewer.window._qt_window.height()
     if args.prefix:
