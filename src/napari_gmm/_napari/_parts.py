@@ -130,13 +130,11 @@ class ClassLegend(Label):
             text = ", ".join(f"{v:.4g}" for v in values)
             self.rows.append((k, colour, text if values.size == 1 else f"({text})"))
         cells = "".join(
-            f"<tr><td align='right'>{k}</td><td style='background:{c}'>&nbsp;&nbsp;&nbsp;&nbsp;"
-            f"</td><td>&nbsp;mean {m}</td></tr>"
+            f"<tr><td style='background:{c}'>&nbsp;&nbsp;&nbsp;&nbsp;"
+            f"</td><td>&nbsp;class {k}: mean {m}</td></tr>"
             for k, c, m in self.rows
         )
-        self.value = (
-            f"<table cellspacing='2'><tr><th>class</th><th></th><th></th></tr>{cells}</table>"
-        )
+        self.value = f"<table cellspacing='2'>{cells}</table>"
         self.visible = bool(self.rows)
 
     def clear(self) -> None:
@@ -149,6 +147,7 @@ class PlotCanvas(FigureCanvasQTAgg):
     def __init__(self, viewer: napari.viewer.Viewer, *, min_height: int = 180):
         super().__init__(Figure(figsize=(4, 2.5), layout="constrained"))
         self._viewer = viewer
+        self._applied: dict[str, str] | None = None
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(200, min_height)
         viewer.events.theme.connect(self._theme_changed)
@@ -168,7 +167,9 @@ class PlotCanvas(FigureCanvasQTAgg):
 
     def redraw(self) -> None:
         """Apply the theme to everything drawn in the figure, then draw."""
-        style_figure(self.figure, self.colours())
+        colours = self.colours()
+        style_figure(self.figure, colours, previous=self._applied)
+        self._applied = colours
         self.draw_idle()
 
     def _theme_changed(self, *_) -> None:
@@ -180,9 +181,16 @@ def _disconnect(emitter, callback) -> None:
         emitter.disconnect(callback)
 
 
-def style_figure(figure: Figure, colours: dict[str, str]) -> None:
-    """Colour a drawn figure: backgrounds, spines, ticks, labels, legends; black lines to text."""
+def style_figure(figure: Figure, colours: dict[str, str], previous=None) -> None:
+    """Colour a drawn figure: backgrounds, spines, ticks, labels, legends.
+
+    Text and lines drawn in black (matplotlib's default) or in the `previous` theme's text
+    colour take the text colour, so that they stay readable on a dark background.
+    """
     text = colours["text"]
+    plain = {(0.0, 0.0, 0.0)}
+    if previous is not None:
+        plain.add(to_rgba(previous["text"])[:3])
     figure.set_facecolor(colours["background"])
     for sub in getattr(figure, "subfigs", []):
         sub.set_facecolor(colours["background"])
@@ -194,11 +202,11 @@ def style_figure(figure: Figure, colours: dict[str, str]) -> None:
             spine.set_color(colours["grid"])
         ax.tick_params(colors=text, which="both")
         for label in (ax.xaxis.label, ax.yaxis.label, ax.title):
-            if to_rgba(label.get_color())[:3] == (0.0, 0.0, 0.0):
+            if to_rgba(label.get_color())[:3] in plain:
                 label.set_color(text)
         ax.yaxis.get_offset_text().set_color(text)
         for line in ax.get_lines():
-            if to_rgba(line.get_color())[:3] == (0.0, 0.0, 0.0):
+            if to_rgba(line.get_color())[:3] in plain:
                 line.set_color(text)
         if ax.get_legend() is not None:
             _style_legend(ax.get_legend(), colours)
