@@ -5,7 +5,8 @@ Run under Xvfb with a 1920x1080 screen::
     xvfb-run -a -s "-screen 0 1920x1080x24" python benchmarks/dock_sizes.py --prefix docs/after
 
 Prints each dock's size hint and minimum size, and the window height with each dock alone
-and with all three docked (stacked on the right, as napari docks them, in a 1920x1040 window); saves
+(1200x700 window) and with all three docked (stacked on the right, as napari docks them,
+in a 1920x1040 window); saves
 ``<prefix>-segmentation.png``, ``<prefix>-noise-study.png``, ``<prefix>-diagnostics.png`` and
 ``<prefix>-all.png`` after running each widget once on the 2D sample.
 """
