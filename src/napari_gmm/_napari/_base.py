@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from magicgui.widgets import ComboBox, Container, PushButton
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtCore import QSize, Qt
+from qtpy.QtCore import QEvent, QObject, QSize, Qt
 from qtpy.QtWidgets import QFrame, QScrollArea
 
 from ._layers import _unwrap
@@ -90,6 +90,8 @@ class DockWidget(Container):
         self.run_button.changed.connect(self.run)
         self.cancel_button.changed.connect(self.cancel)
         self.native.destroyed.connect(self._on_destroyed)
+        self._watch = _UndockWatch(self._on_undocked)
+        self.native.installEventFilter(self._watch)
         _LIVE.add(self)
 
     def _fit_width(self) -> None:
@@ -238,6 +240,12 @@ class DockWidget(Container):
             if self._cancel.is_set():  # also when the job stopped itself on cancellation
                 self._on_aborted()
 
+    def _on_undocked(self) -> None:
+        """The dock was closed (napari takes the widget out of it): stop the running job."""
+        if self._worker is not None:
+            self.cancel()
+            show_info(f"The {self.title} dock was closed; its run was cancelled.")
+
     def _on_destroyed(self, *_) -> None:
         """The dock (or the viewer) was closed: stop the job, touch no widget any more."""
         self._closed = True
@@ -261,3 +269,16 @@ class _Scroll(QScrollArea):
         hint = self.widget().minimumSizeHint()
         bar = self.verticalScrollBar().sizeHint().width()
         return QSize(hint.width() + bar, min(hint.height(), MIN_HEIGHT))
+
+
+class _UndockWatch(QObject):
+    """Calls `callback` when the watched widget loses its parent (its dock was closed)."""
+
+    def __init__(self, callback):
+        super().__init__()
+        self._callback = callback
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.ParentChange and obj.parent() is None:
+            self._callback()
+        return False
