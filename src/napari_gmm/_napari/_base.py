@@ -278,7 +278,7 @@ class _UndockWatch(QObject):
         super().__init__()
         self._callback = callback
 
-    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
+    def eventFilter(self, obj, event) -> bool:
         if event.type() == QEvent.Type.ParentChange and obj.parent() is None:
             self._callback()
         return False

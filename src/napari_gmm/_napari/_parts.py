@@ -229,12 +229,18 @@ class Tabs(Container):
         super().__init__(labels=False, **kwargs)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
+        self.pages = [page for _, page in pages if isinstance(page, Container)]
         for title, page in pages:
             if isinstance(page, Container):  # fields at the top of the page, not spread out
                 page.native.layout().addStretch(1)
             self.tabs.addTab(getattr(page, "native", page), title)
         self.native.layout().addWidget(self.tabs)
         self.native.layout().setContentsMargins(0, 0, 0, 0)
+
+    def reset_choices(self, *_) -> None:
+        """Refresh the choices of the fields on every page (they are not magicgui children)."""
+        for page in self.pages:
+            page.reset_choices()
 
     def select(self, title: str) -> None:
         """Show the page called `title`."""

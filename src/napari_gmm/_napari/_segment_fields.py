@@ -13,6 +13,17 @@ from ..core._validation import COVARIANCE_TYPES, INIT_PARAMS
 from ._layers import spatial_transform
 from ._parts import CHANNEL_LABELS, TIME_LABELS, describe_axis, find_axis, is_own_output
 
+
+def core_has_time_axis() -> bool:
+    """Whether the core's ``segment`` takes ``time_axis`` (else the time fields are hidden)."""
+    import inspect
+
+    from ..core._options import DEFAULTS
+    from ..core._segment import segment
+
+    return "time_axis" in DEFAULTS or "time_axis" in inspect.signature(segment).parameters
+
+
 #: Choice of an axis field meaning "no such axis".
 NONE = "none"
 #: Choices of the frames field: label -> ``frames`` keyword of the core.
@@ -114,6 +125,8 @@ class InputSection(Container):
 
     def _time_choices(self, _widget=None) -> list:
         layer = self._image.value
+        if not core_has_time_axis():
+            return [(NONE, NONE)]
         spatial = 3 if layer is not None and not layer.rgb else 4
         if layer is None or layer.multiscale or layer.data.ndim < spatial:
             return [(NONE, NONE)]
@@ -135,6 +148,7 @@ class InputSection(Container):
         ]
 
     def _show_frames(self, *_) -> None:
+        self.time_axis.visible = core_has_time_axis()
         self.frames.visible = self.time_axis.value not in (NONE, None)
         self.channels.visible = bool(self.channels.choices)
 
@@ -146,7 +160,7 @@ class InputSection(Container):
         "channel_names"}``; raises ValueError for a contradictory choice.
         """
         data = layer.data
-        extra = list(self.channels.value) if self.channels.visible else []
+        extra = [other for other in self.channels.value if other is not layer]
         axis = -1 if layer.rgb else self.channel_axis.value
         axis = None if axis in (NONE, None) else int(axis)
         time = self.time_axis.value

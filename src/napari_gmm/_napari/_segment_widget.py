@@ -15,16 +15,15 @@ from magicgui.widgets import (
     CheckBox,
     ComboBox,
     Container,
-    FileEdit,
     FloatSpinBox,
-    PushButton,
     SpinBox,
 )
-from napari.utils.notifications import show_error, show_info, show_warning
+from napari.utils.notifications import show_info, show_warning
 
 from ..core._result import UNCERTAINTY_KINDS
 from ._base import DockWidget
 from ._layers import job_outputs, put_outputs
+from ._model_section import ModelSection
 from ._parts import ClassLegend, Tabs, form
 from ._segment_fields import NONE, InputSection, KField, em_fields
 from ._worker import segment_job
@@ -118,12 +117,6 @@ class GMMWidget(DockWidget):
         self.uncertainty = ComboBox(name="uncertainty", label="uncertainty map",
                                     choices=(NO_UNCERTAINTY, *UNCERTAINTY_KINDS))
         self.posteriors = CheckBox(name="posteriors", text="add per-class posterior maps")
-        self.model_path = FileEdit(name="model_path", label="save to", mode="w",
-                                   filter="*.json")
-        self.save_button = PushButton(name="save_button", text="Save model…")
-        self.apply_path = FileEdit(name="apply_path", label="model file", mode="r",
-                                   filter="*.json")
-        self.apply_button = PushButton(name="apply_button", text="Apply model…")
         # fmt: on
         options = Container(
             widgets=[
@@ -135,8 +128,9 @@ class GMMWidget(DockWidget):
             ]
         )  # fmt: skip
         em = Container(widgets=[self.tol, self.max_iter, self.n_init, self.init])
-        model = Container(widgets=[self.model_path, self.save_button, self.apply_path,
-                                   self.apply_button])  # fmt: skip
+        self.model_section = model = ModelSection()
+        self.model_path, self.apply_path = model.model_path, model.apply_path
+        self.save_button, self.apply_button = model.save_button, model.apply_button
         self.sections = Tabs([("input", self.input), ("options", options), ("EM", em),
                               ("model", model)], name="sections")  # fmt: skip
         self.legend = ClassLegend(name="legend")
@@ -226,12 +220,9 @@ class GMMWidget(DockWidget):
             self._fail(f"GMM segmentation of {job['source']!r} failed: {result.error}")
             return
         seg = result.segmentation
-        segment_options = job["segment"]
-        job["segment"] = {k: v for k, v in segment_options.items() if k != "model"}
         layers = put_outputs(self._viewer, job["source"], job_outputs(job, result),
                              scale=job["scale"], translate=job["translate"],
                              keep=(job["layer"],))  # fmt: skip
-        job["segment"] = segment_options
         self.last_segmentation = seg
         self.status.success(fit_summary_text(seg))
         if result.class_means is not None:
@@ -247,35 +238,16 @@ class GMMWidget(DockWidget):
 
     # ------------------------------------------------------------------ models
     def save_model(self, *_, path=None):
-        """Save the model of the last result to `path` (default: the *save to* field).
-
-        Returns the path written, or None (a message says why).
-        """
-        path = Path(path) if path is not None else self.model_path.value
-        if self.last_segmentation is None:
-            show_info("Segment an image first; then its model can be saved.")
-            return None
-        if path is None or str(path) in ("", ".") or Path(path).is_dir():
-            show_info("Choose a model file to write first (e.g. model.json).")
-            return None
-        try:
-            written = self.last_segmentation.save_model(path)
-        except (OSError, ValueError, TypeError) as err:
-            show_error(f"Could not save the model to {str(path)!r}: {err}")
-            return None
-        show_info(f"Saved the model (K={self.last_segmentation.n_components}) to {written}.")
-        return written
+        """Save the last fitted model to `path` (default: *save to*); returns the path."""
+        return self.model_section.save(self.last_segmentation, path)
 
     def apply_model(self, *_, path=None):
         """Label the selected layer with the model file `path` (default: *model file*).
 
         The model's class order is kept (label k = its component k-1). Returns the worker.
         """
-        path = Path(path) if path is not None else self.apply_path.value
-        if path is None or not Path(path).is_file():
-            show_info("Choose an existing model file (.json) to apply first.")
-            return None
-        return self.run(model=Path(path))
+        path = self.model_section.model_file(path)
+        return None if path is None else self.run(model=path)
 
 
 def fit_summary_text(seg: Segmentation) -> str:
