@@ -15,6 +15,7 @@ from sklearn.mixture import GaussianMixture
 
 from ._features import PixelData, pixel_data
 from ._fit import FitInfo
+from ._frames import iter_frames, split_frames, stack_frames
 from ._options import MAX_DISTINCT, compress_if_integer
 from ._predict import Prediction, iter_predict_chunked, mean_log_likelihood, predict_distinct
 from ._result import Segmentation
@@ -100,11 +101,51 @@ def check_model(model) -> GaussianMixture:
     )
 
 
+def iter_apply_image(
+    gmm, image, *, channel_axis=None, smoothing=0.0, scale=None, return_posteriors=False,
+    max_distinct=MAX_DISTINCT, max_samples=200_000, random_state=0,
+):  # fmt: skip
+    """Generator form of :func:`apply_model` on one image (`gmm` checked already).
+
+    Yields ``(fraction, stage)`` and returns the :class:`Segmentation`.
+    """
+    start = time.perf_counter()
+    smoothing = check_smoothing(smoothing)
+    max_distinct = check_int("max_distinct", max_distinct, minimum=0)
+    data = pixel_data(image, channel_axis)
+    n_features = gmm.means_.shape[1]
+    if data.n_features != n_features:
+        raise ValueError(
+            f"The model was fitted on {n_features} channel(s) but the image has "
+            f"{data.n_features} (shape {np.shape(image)}, channel_axis={channel_axis}). Pass "
+            "the channel_axis the model was fitted with, or a model of this kind of image."
+        )
+    scale = check_scale(scale, len(data.spatial_shape))
+    yield 0.05, "reading pixels"
+    compressed = compress_if_integer(data, max_distinct)
+    steps = iter_apply(
+        gmm, data, compressed, smoothing=smoothing, scale=scale, max_samples=max_samples,
+        random_state=random_state, posteriors=bool(return_posteriors), reestimate=False,
+    )  # fmt: skip
+    while True:
+        try:
+            fraction = next(steps)
+        except StopIteration as stop:
+            gmm, pred = stop.value
+            break
+        yield 0.1 + 0.89 * fraction, "predicting pixels"
+    info = FitInfo(method=APPLIED, n_fit_samples=0)
+    result = make_result(gmm, data, pred, info, start=start, smoothing=smoothing)
+    yield 1.0, "done"
+    return result
+
+
 def apply_model(
     model,
     image,
     *,
     channel_axis=None,
+    time_axis=None,
     smoothing=0.0,
     scale=None,
     return_posteriors=False,
@@ -122,16 +163,22 @@ def apply_model(
         Image with as many channels as the model has features (see :func:`segment`).
     channel_axis : int or None, default=None
         Axis holding the channels; None for gray images.
+    time_axis : int or None, default=None
+        Axis holding the frames of a time series: the model labels every frame, frame by
+        frame (smoothing stays within a frame). The result's ``frames`` holds each frame's
+        result. None: every axis except `channel_axis` is spatial.
     smoothing : float, default=0.0
         Potts prior strength (see :func:`segment`); the mixture itself is not re-estimated.
     scale : sequence of float or None, default=None
-        Physical pixel size per spatial axis, for the prior.
+        Physical pixel size per spatial axis, for the prior (with `time_axis`, a value
+        for the time axis may be included, e.g. a napari layer's ``scale``: it is ignored).
     return_posteriors : bool, default=False
         Also keep the per-class posterior maps.
     max_distinct : int, default=262_144
         Integer images with at most this many distinct values are predicted by lookup table.
     progress : callable or None, default=None
-        Called as ``progress(fraction, stage)``.
+        Called as ``progress(fraction, stage)`` (stage ``'frame i/n: ...'`` for a series);
+        an exception it raises (e.g. a cancellation) stops the work.
 
     Returns
     -------
@@ -146,7 +193,7 @@ def apply_model(
         If `model` is neither a GaussianMixture nor a path.
     ValueError
         If the model is not fitted, or its number of features differs from the image's
-        channels.
+        channels, or for a bad `time_axis`.
 
     Examples
     --------
@@ -157,35 +204,40 @@ def apply_model(
     >>> ng.apply_model(model, np.array([[190, 15], [12, 230]], dtype=np.uint8)).labels
     array([[2, 1],
            [1, 2]], dtype=uint8)
+    >>> series = np.stack([first, first // 2 + 100])  # (T, Y, X)
+    >>> ng.apply_model(model, series, time_axis=0).labels.shape
+    (2, 2, 3)
     """
     report = check_progress(progress, "progress(fraction, stage)")
     start = time.perf_counter()
     gmm = check_model(model)
-    smoothing = check_smoothing(smoothing)
-    max_distinct = check_int("max_distinct", max_distinct, minimum=0)
-    data = pixel_data(image, channel_axis)
-    n_features = gmm.means_.shape[1]
-    if data.n_features != n_features:
-        raise ValueError(
-            f"The model was fitted on {n_features} channel(s) but the image has "
-            f"{data.n_features} (shape {np.shape(image)}, channel_axis={channel_axis}). Pass "
-            "the channel_axis the model was fitted with, or a model of this kind of image."
+    opts = {
+        "smoothing": smoothing,
+        "return_posteriors": return_posteriors,
+        "max_distinct": max_distinct,
+    }
+    if time_axis is None:
+        steps = iter_apply_image(gmm, image, channel_axis=channel_axis, scale=scale, **opts)
+    else:
+        split = split_frames(image, time_axis, channel_axis, scale)
+        check_smoothing(smoothing)
+        steps = iter_frames(
+            split,
+            lambda frame: iter_apply_image(
+                gmm, frame, channel_axis=split.channel_axis, scale=split.scale, **opts
+            ),
         )
-    scale = check_scale(scale, len(data.spatial_shape))
-    report(0.05, "reading pixels")
-    compressed = compress_if_integer(data, max_distinct)
-    steps = iter_apply(
-        gmm, data, compressed, smoothing=smoothing, scale=scale, max_samples=200_000,
-        random_state=0, posteriors=bool(return_posteriors), reestimate=False,
-    )  # fmt: skip
     while True:
         try:
-            fraction = next(steps)
+            fraction, stage = next(steps)
         except StopIteration as stop:
-            gmm, pred = stop.value
+            result = stop.value
             break
-        report(0.1 + 0.89 * fraction, "predicting pixels")
-    info = FitInfo(method=APPLIED, n_fit_samples=0)
-    result = make_result(gmm, data, pred, info, start=start, smoothing=smoothing)
-    report(1.0, "done")
+        report(fraction, stage)
+    if time_axis is not None:
+        result = stack_frames(
+            result, split, mode="shared", model=gmm, method=APPLIED, n_fit_samples=0,
+            start=start, smoothing=float(smoothing),
+        )  # fmt: skip
+        report(1.0, "done")
     return result

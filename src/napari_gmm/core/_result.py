@@ -48,6 +48,14 @@ class Segmentation:
         Strength of the spatial prior used (0 = plain per-pixel EM).
     selection : Selection or None
         The BIC/AIC comparison of candidate K when ``n_components='auto'``.
+    frames : tuple of Segmentation
+        Time series (``time_axis`` given): the result of every frame, each with its own
+        labels, probability and model; empty for a single image.
+    time_axis : int or None
+        Time series: the axis of `labels` (and `probability`) that holds the frames.
+    frame_mode : {'each', 'shared'}, int or None
+        Time series: how the frames were fitted: ``'each'`` on its own, ``'shared'`` one
+        model on all frames, or the index of the reference frame the model was fitted on.
     """
 
     labels: np.ndarray
@@ -66,6 +74,9 @@ class Segmentation:
     posteriors: np.ndarray | None = field(default=None, repr=False)
     smoothing: float = 0.0
     selection: object = field(default=None, repr=False)
+    frames: tuple = field(default=(), repr=False)
+    time_axis: int | None = None
+    frame_mode: str | int | None = None
 
     @property
     def n_components(self) -> int:
@@ -117,7 +128,20 @@ class Segmentation:
             "elapsed_s": float(self.elapsed),
             "lower_bounds": [float(v) for v in self.lower_bounds],
             "model": model_to_dict(self.model),
+            **(self._frames_summary() if self.frames else {}),
         }
+
+    def _frames_summary(self) -> dict:
+        keys = ("n_components", "converged", "n_iter", "bic", "n_valid")
+        return {
+            "time_axis": int(self.time_axis),
+            "frame_mode": self.frame_mode,
+            "frames": [
+                dict(zip(keys, (int(f.n_components), bool(f.converged), int(f.n_iter),
+                                float(f.bic), int(f.n_valid)), strict=True))
+                for f in self.frames
+            ],
+        }  # fmt: skip
 
 
 def uncertainty(posteriors, kind: str = "margin") -> np.ndarray:

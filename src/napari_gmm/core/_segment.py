@@ -10,6 +10,7 @@ from ._fit import MAX_SAMPLES, fit_on_distinct, fit_on_pixels
 from ._options import DEFAULTS, MAX_DISTINCT, check_params, compress_if_integer
 from ._result import Segmentation
 from ._selection import select_n_components
+from ._series import iter_segment_series
 from ._smooth import check_scale, check_smoothing
 from ._validation import check_int, check_progress
 
@@ -31,6 +32,8 @@ def segment(
     smoothing=0.0,
     scale=None,
     return_posteriors=False,
+    time_axis=None,
+    frames="each",
     progress=None,
 ) -> Segmentation:
     """Segment an image by fitting a Gaussian mixture to its pixel values with EM.
@@ -82,6 +85,16 @@ def segment(
         the prior weighs neighbours by 1/distance in anisotropic volumes. None: isotropic.
     return_posteriors : bool, default=False
         Also keep the per-class posterior maps, shape (*spatial, K), float32.
+    time_axis : int or None, default=None
+        Axis holding the frames of a time series, e.g. 0 for (T, Y, X) or (T, Z, Y, X).
+        Frames are never smoothed across; ``result.frames`` holds every frame's result and
+        ``result.labels`` stacks their labels along the time axis. None: a single image.
+    frames : {'each', 'shared'} or int, default='each'
+        With `time_axis`: ``'each'`` fits every frame on its own (classes ordered by
+        intensity in every frame; follows bleaching; ``result.model`` is the first frame's
+        model), ``'shared'`` fits one mixture on all frames and applies it to each, an int
+        fits on that frame and applies its model to all. With ``'shared'`` or an int,
+        ``result.model`` is that one model, applied as it is to every frame.
     progress : callable or None, default=None
         Called as ``progress(fraction, stage)`` with fraction in [0, 1]; an exception it
         raises (e.g. a cancellation) stops the segmentation.
@@ -135,6 +148,8 @@ def segment(
         smoothing=smoothing,
         scale=scale,
         return_posteriors=return_posteriors,
+        time_axis=time_axis,
+        frames=frames,
     )
     while True:
         try:
@@ -144,13 +159,14 @@ def segment(
         report(fraction, stage)
 
 
-def iter_segment(image, n_components=3, **options):
+def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **options):
     """Generator form of :func:`segment`: yields ``(fraction, stage)`` progress steps and
     returns the :class:`Segmentation` (as ``StopIteration.value``).
 
     Work between two steps is bounded (one fit, or one chunk of pixels), so a consumer such
     as a napari worker thread can report progress and cancel at every step. Takes the same
-    arguments as :func:`segment` except `progress`.
+    arguments as :func:`segment` except `progress`; with `time_axis`, stages read
+    ``'frame i/n: ...'`` and a consumer can cancel between frames.
     """
     start = time.perf_counter()
     opts = dict(DEFAULTS)
@@ -160,6 +176,15 @@ def iter_segment(image, n_components=3, **options):
             f"Unknown segmentation option(s) {sorted(unknown)}; allowed: {sorted(opts)}."
         )
     opts.update(options)
+    if time_axis is not None:
+        return (yield from iter_segment_series(
+            image, n_components, iter_segment, time_axis, frames, opts
+        ))  # fmt: skip
+    if frames != "each":
+        raise ValueError(
+            f"frames={frames!r} needs a time axis: pass time_axis (e.g. time_axis=0 for a "
+            "(T, Y, X) series), or leave frames='each' for a single image."
+        )
     selection = None
     if isinstance(n_components, str):
         selection = yield from _auto_components(image, n_components, opts)

@@ -1,0 +1,132 @@
+"""Segment a time series: every frame on its own, one shared model, or a reference frame.
+
+Called by :func:`napari_gmm.segment` / ``iter_segment`` when ``time_axis`` is given:
+
+* ``frames='each'``: every frame is segmented on its own (its own mixture, classes ordered
+  by intensity in every frame), which follows bleaching or drifting intensities;
+* ``frames='shared'``: one mixture is fitted on the pixels of all frames (the exact
+  histogram of an integer series, else a seeded sample) and applied to every frame, so a
+  class means the same intensity range in every frame;
+* ``frames=<int>``: the mixture is fitted on that reference frame (the full single-image
+  pipeline, HMRF re-estimation included) and applied to every frame.
+
+Smoothing only ever runs within a frame. The shared or reference model is applied as it is
+(no per-frame re-estimation), so the classes stay identical across frames.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ._apply import iter_apply_image
+from ._features import pixel_data
+from ._fit import fit_on_distinct, fit_on_pixels
+from ._frames import check_frames, iter_frames, split_frames, stack_frames
+from ._options import check_params, compress_if_integer
+from ._selection import select_n_components
+from ._smooth import check_smoothing
+from ._validation import check_int
+
+#: Share of the progress bar taken by the fit in the shared and reference-frame modes.
+FIT_SHARE = 0.3
+
+
+def iter_segment_series(image, n_components, iter_one, time_axis, frames, opts: dict):
+    """Generator: segment the frames of `image` along `time_axis`; returns a Segmentation.
+
+    `iter_one(image, n_components, **opts)` is the single-image segmentation generator
+    (``iter_segment``, passed in so that imports point one way); `opts` holds every
+    segmentation option (validated here or by `iter_one`).
+    """
+    start = time.perf_counter()
+    split = split_frames(image, time_axis, opts["channel_axis"], opts["scale"])
+    mode = check_frames(frames, split.n_frames)
+    smoothing = check_smoothing(opts["smoothing"])
+    frame_opts = {**opts, "channel_axis": split.channel_axis, "scale": split.scale}
+    n = split.n_frames
+    if mode == "each":
+        results = yield from iter_frames(
+            split, lambda frame: iter_one(frame, n_components, **frame_opts)
+        )
+        methods = sorted({f.method for f in results})
+        return stack_frames(
+            results, split, mode="each", model=results[0].model,
+            method=f"{', '.join(methods)}, each frame",
+            n_fit_samples=sum(f.n_fit_samples for f in results), start=start,
+            smoothing=smoothing,
+        )  # fmt: skip
+    if mode == "shared":
+        yield 0.0, f"fitting one mixture on all {n} frames"
+        gmm, info, selection = _fit_all_frames(split, n_components, opts)
+        method = f"{info.method}, shared by {n} frames"
+        n_fit = info.n_fit_samples
+    else:
+        steps = iter_one(split.frame(mode), n_components, **frame_opts)
+        ref = yield from _scaled(steps, FIT_SHARE, f"fitting on frame {mode + 1}/{n}")
+        gmm, selection, n_fit = ref.model, ref.selection, ref.n_fit_samples
+        method = f"{ref.method}, fitted on frame {mode}"
+    yield FIT_SHARE, f"applying the model to {n} frames"
+    apply_opts = {
+        "channel_axis": split.channel_axis,
+        "scale": split.scale,
+        "smoothing": smoothing,
+        "return_posteriors": opts["return_posteriors"],
+        "max_distinct": opts["max_distinct"],
+        "max_samples": opts["max_samples"],
+    }
+    results = yield from iter_frames(
+        split,
+        lambda frame: iter_apply_image(gmm, frame, **apply_opts),
+        start=FIT_SHARE,
+        span=1.0 - FIT_SHARE,
+    )
+    return stack_frames(
+        results, split, mode=mode, model=gmm, method=method, n_fit_samples=n_fit,
+        start=start, smoothing=smoothing, selection=selection,
+    )  # fmt: skip
+
+
+def _scaled(steps, span, label):
+    """Forward a ``(fraction, stage)`` generator, scaling fractions to [0, span]."""
+    while True:
+        try:
+            fraction, stage = next(steps)
+        except StopIteration as stop:
+            return stop.value
+        yield span * fraction, f"{label}: {stage}"
+
+
+def _fit_all_frames(split, n_components, opts):
+    """One mixture on the pixels of every frame: the time axis only enumerates pixels here.
+
+    Integer series take the exact path (EM on the distinct values of all frames weighted
+    by their counts); others a seeded random sample of ``max_samples`` pixels of all frames.
+    """
+    max_samples = check_int("max_samples", opts["max_samples"], minimum=1)
+    max_distinct = check_int("max_distinct", opts["max_distinct"], minimum=0)
+    # the whole series with time as one more pixel axis: only used to gather pixels
+    channel_axis = opts["channel_axis"]
+    selection = None
+    if isinstance(n_components, str):
+        if n_components != "auto":
+            raise ValueError(
+                f"n_components must be an int >= 1 or 'auto', got {n_components!r}. Use e.g. "
+                "n_components=3, or 'auto' to choose it by BIC."
+            )
+        keys = ("covariance_type", "random_state", "n_init", "tol", "max_iter", "reg_covar",
+                "max_samples", "max_distinct")  # fmt: skip
+        selection = select_n_components(
+            split.image, channel_axis=channel_axis, **{key: opts[key] for key in keys}
+        )
+        n_components = selection.best
+    params = check_params(
+        n_components, opts["covariance_type"], opts["tol"], opts["max_iter"], opts["n_init"],
+        opts["init_params"], opts["reg_covar"], opts["random_state"],
+    )  # fmt: skip
+    data = pixel_data(split.image, channel_axis)
+    compressed = compress_if_integer(data, max_distinct)
+    if compressed is not None:
+        gmm, info = fit_on_distinct(compressed, params)
+    else:
+        gmm, info = fit_on_pixels(data, params, max_samples=max_samples)
+    return gmm, info, selection
