@@ -145,6 +145,7 @@ def test_time_series(seg, qtbot, mode):
     layer = viewer.add_image(np.stack(frames), name="movie", axis_labels=("t", "y", "x"))
     widget.image.value = layer
     widget.input.frames.value = mode
+    viewer.dims.set_current_step(0, 2)
     stages = []
     worker = widget.run()
     worker.yielded.connect(lambda step: stages.append(step[1]))
@@ -156,4 +157,32 @@ def test_time_series(seg, qtbot, mode):
     if mode == "each frame":  # every frame finds its three classes despite the bleaching
         for frame in labels.data:
             assert set(np.unique(frame)) == {1, 2, 3}
-    assert stages
+        assert any(stage.startswith("frame 3/3") for stage in stages)  # per-frame progress
+    options = labels.metadata["napari-gmm"]["options"]
+    assert options["time_axis"] == 0
+    assert options["frames"] == (2 if mode.startswith("fit on") else FRAME_MODES[mode])
+
+
+@needs_time_axis
+def test_time_series_cancel_and_apply_model(seg, qtbot, tmp_path):
+    viewer, widget = seg
+    frames = np.stack([classes(seed, (128, 128))[0] for seed in range(12)]).astype(np.float32)
+    layer = viewer.add_image(frames, name="movie", axis_labels=("t", "y", "x"))
+    widget.image.value = layer
+    widget.smoothing.value = 1.0
+    worker = widget.run()
+    widget.cancel()
+    qtbot.waitUntil(lambda: not widget.running, timeout=TIMEOUT_MS)
+    qtbot.wait(50)
+    assert worker.abort_requested and "movie labels" not in viewer.layers
+    assert widget.summary.value.startswith("cancelled")
+
+    widget.smoothing.value = 0.0
+    widget.image.value = viewer.add_image(classes(5)[0], name="still")
+    run_and_wait(qtbot, widget)
+    path = widget.save_model(path=tmp_path / "m.json")
+    widget.image.value = layer
+    widget.apply_model(path=path)
+    qtbot.waitUntil(lambda: not widget.running, timeout=TIMEOUT_MS)
+    qtbot.wait(50)
+    assert viewer.layers["movie labels"].data.shape == frames.shape

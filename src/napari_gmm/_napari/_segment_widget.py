@@ -190,7 +190,8 @@ class GMMWidget(DockWidget):
         if axes["time_axis"] is not None:
             options.update(time_axis=axes["time_axis"], frames=axes["frames"])
         if model is not None:
-            options = {k: options[k] for k in ("channel_axis", "smoothing", "scale")}
+            keys = ("channel_axis", "smoothing", "scale", "time_axis")
+            options = {k: options[k] for k in keys if k in options}
             options["model"] = str(model) if isinstance(model, str | Path) else "in memory"
         uncertainty = self.uncertainty.value
         verb = "applying the model to" if model is not None else "segmenting"

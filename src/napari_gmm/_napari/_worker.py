@@ -98,7 +98,7 @@ def segment_job(
         Also return the per-class posterior maps.
     model : GaussianMixture, path-like or None
         Apply this fitted model (:func:`napari_gmm.apply_model` with ``channel_axis``,
-        ``smoothing`` and ``scale`` of `options`) instead of fitting one.
+        ``smoothing``, ``scale`` and ``time_axis`` of `options`) instead of fitting one.
     cancel : threading.Event or None
         Stops :func:`napari_gmm.apply_model` at its next progress step when set.
     relay : callable or None
@@ -181,7 +181,7 @@ def _apply_steps(model, image, options, posteriors, cancel, relay):
             relay((fraction, stage))
 
     yield 0.0, "applying the model"
-    keys = ("channel_axis", "smoothing", "scale")
+    keys = ("channel_axis", "smoothing", "scale", "time_axis")
     return apply_model(model, image, **{k: options[k] for k in keys if k in options},
                        return_posteriors=posteriors, progress=progress)  # fmt: skip
 
