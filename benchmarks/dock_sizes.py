@@ -44,7 +44,8 @@ def _settle(viewer):
 def _run(widget, name):
     if hasattr(widget, "run"):
         if name == "Noise study":
-            widget.sigmas.value = "0:40:20"
+            widget.sigmas.value = "0:60:10"
+            widget.smoothing.value = True
         widget.run()
         _wait(widget)
 

@@ -14,6 +14,7 @@ from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.colors import to_hex, to_rgba
 from matplotlib.figure import Figure
 from napari.layers import Image
+from qtpy.QtCore import QEvent, QObject, QRect, Qt
 from qtpy.QtWidgets import QSizePolicy, QTabWidget
 
 from ._layers import MARK
@@ -87,10 +88,21 @@ class StatusPanel(Container):
         self.progress = ProgressBar(name="progress", min=0, max=100, value=0)
         self.text = Label(name="summary", value="")
         self.text.native.setWordWrap(True)
-        self.text.native.setMinimumHeight(3 * self.text.native.fontMetrics().height())
         self.margins = (0, 0, 0, 0)
         self.extend([self.progress, self.text])
+        # nested layouts do not give a word-wrapped label its height: set it from the text
+        self._resized = _OnResize(self._fit_text)
+        self.text.native.installEventFilter(self._resized)
+        self.text.changed.connect(self._fit_text)
+        self._fit_text()
         self.result = ""  # the text of the last success
+
+    def _fit_text(self, *_) -> None:
+        label = self.text.native
+        width = max(label.width(), 200)
+        flags = int(Qt.TextFlag.TextWordWrap.value)
+        rect = label.fontMetrics().boundingRect(QRect(0, 0, width, 100_000), flags, label.text())
+        label.setMinimumHeight(max(rect.height(), 2 * label.fontMetrics().height()) + 4)
 
     def busy(self, text: str) -> None:
         self.progress.value = 0
@@ -110,6 +122,19 @@ class StatusPanel(Container):
         self.progress.value = 0
         previous = f"\n(previous result, still shown: {self.result})" if self.result else ""
         self.text.value = f"⚠ {text}{previous}"
+
+
+class _OnResize(QObject):
+    """Calls `callback` after the watched widget was resized."""
+
+    def __init__(self, callback):
+        super().__init__()
+        self._callback = callback
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QEvent.Type.Resize:
+            self._callback()
+        return False
 
 
 class ClassLegend(Label):
