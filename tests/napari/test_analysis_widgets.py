@@ -116,7 +116,9 @@ def test_diagnostics_plots_and_actions(make_napari_viewer, qtbot, image_truth):
 
     fit = widget.last_fit
     assert fit.selection.best == 3 and fit.segmentation.n_components == 3
-    criteria, trace, _twin, components = widget.figure.axes
+    (criteria,) = widget.canvases["criteria"].figure.axes
+    trace, _twin = widget.canvases["convergence"].figure.axes
+    (components,) = widget.canvases["components"].figure.axes
     assert len(criteria.lines[0].get_xdata()) == 5
     assert list(criteria.lines[-1].get_xdata()) == [3, 3]
     assert len(trace.lines[0].get_xdata()) == fit.segmentation.n_iter
@@ -159,7 +161,8 @@ def test_diagnostics_cancel(make_napari_viewer, qtbot, image_truth):
     widget.cancel()
     qtbot.waitUntil(lambda: not widget.running, timeout=TIMEOUT_MS)
     qtbot.wait(50)
-    assert widget.last_fit is None and widget.figure.axes == []
+    assert widget.last_fit is None
+    assert all(canvas.figure.axes == [] for canvas in widget.canvases.values())
     assert widget.summary.value == "cancelled" and len(viewer.layers) == n_layers
     assert widget.compare_kmeans() is None
 

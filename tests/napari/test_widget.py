@@ -55,8 +55,8 @@ def test_widget_fields_and_layer_choices(viewer_widget):
     assert widget.uncertainty.choices == ("none", "1 - max posterior", "margin", "entropy")
     assert (widget.tol.value, widget.max_iter.value, widget.n_init.value) == (1e-3, 100, 1)
     assert widget.init.value == "kmeans"
-    assert not widget.tol.native.isVisibleTo(widget.native)  # the viewer is not shown
-    widget.show_advanced.value = True
+    assert not widget.tol.native.isVisibleTo(widget.native)  # in the "EM" tab
+    widget.sections.select("EM")
     assert widget.tol.native.isVisibleTo(widget.native)
     assert widget.image.choices == ()
 
@@ -271,7 +271,7 @@ def test_unexpected_error_is_reported(viewer_widget, qtbot, notifications, monke
     run_and_wait(qtbot, widget)
     errors = notifications(NotificationSeverity.ERROR)
     assert len(errors) == 1 and "broken" in errors[0].message
-    assert widget.summary.value.startswith("failed")
+    assert widget.summary.value.startswith("⚠") and "broken" in widget.summary.value
     assert own_layers(viewer) == []
     assert widget.run_button.enabled and not widget.cancel_button.enabled
 

@@ -2,99 +2,31 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, PushButton, SpinBox
-from matplotlib.figure import Figure
-from napari.utils.notifications import show_error, show_info
+from napari.utils.notifications import show_info
 
-from ..core._density import mixture_log_density
-from ..core._features import pixel_features
-from ..core._metrics import compare_labels
-from ..core._segment import iter_segment, segment
-from ..core._selection import select_n_components
+from ..core._segment import segment
 from ..core._validation import COVARIANCE_TYPES
+from ._base import DockWidget, find_widget
+from ._diagnostics_job import Fit, diagnostics_job, kmeans_labels, log_density
 from ._layers import Output, own_layers, put_outputs, spatial_transform
+from ._parts import PlotCanvas, Tabs, form, row
 from ._plots import plot_components, plot_criteria, plot_trace
-from ._study_widget import AnalysisWidget, Cancelled
-from ._worker import USER_ERRORS, JobError
+from ._worker import USER_ERRORS
 
 if TYPE_CHECKING:
     import napari
 
-    from ..core._result import Segmentation
-    from ..core._selection import Selection
-
-#: Largest number of pixels k-means is fitted on (all pixels are then predicted).
-KMEANS_MAX_SAMPLES = 200_000
-#: Largest number of pixels kept for the components plot.
-PLOT_SAMPLES = 50_000
 #: Side of the downsampled plane of the live preview.
 PREVIEW_SIDE = 256
+#: Plugin and dock names of the segmentation widget (for "Use K").
+PLUGIN, SEGMENTATION = "napari-gmm", "GMM Segmentation"
 
 
-@dataclass(eq=False)
-class Fit:
-    """The last diagnostics run: what was fitted and how."""
-
-    selection: Selection
-    segmentation: Segmentation
-    features: np.ndarray
-    data: np.ndarray
-    source: str
-    layer: object
-    channel_axis: int | None
-    scale: tuple
-    translate: tuple
-    seed: int
-    tol: float
-
-
-def diagnostics_job(image, candidates, *, criterion, covariance_type, seed, channel_axis,
-                    cancel, relay):  # fmt: skip
-    """Generator: choose K with :func:`select_n_components`, then segment with it.
-
-    Yields ``(done, total)`` progress (out of 100); `cancel` (an Event) stops the selection
-    between candidates and `relay` forwards its progress. Returns ``{"selection",
-    "segmentation", "features"}``, ``{"error": message}`` or None when cancelled.
-    """
-    common = {"channel_axis": channel_axis, "covariance_type": covariance_type,
-              "random_state": seed}  # fmt: skip
-
-    def progress(done, total):
-        if cancel.is_set():
-            raise Cancelled
-        relay((80 * done / total, 100))
-
-    try:
-        try:
-            selection = select_n_components(image, candidates, criterion=criterion,
-                                            progress=progress, **common)  # fmt: skip
-        except Cancelled:
-            return None
-        yield 80, 100
-        steps = iter_segment(image, selection.best, **common)
-        while True:
-            try:
-                fraction, _ = next(steps)
-            except StopIteration as stop:
-                seg = stop.value
-                break
-            yield 80 + 20 * fraction, 100
-        features = pixel_features(image, channel_axis)
-        if features.shape[0] > PLOT_SAMPLES:
-            rng = np.random.default_rng(0)
-            features = features[rng.choice(features.shape[0], PLOT_SAMPLES, replace=False)]
-    except USER_ERRORS as err:
-        return {"error": str(err) or type(err).__name__}
-    except RuntimeError as err:
-        raise JobError(f"{type(err).__name__}: {err}") from err
-    return {"selection": selection, "segmentation": seg, "features": features}
-
-
-class ModelDiagnosticsWidget(AnalysisWidget):
+class ModelDiagnosticsWidget(DockWidget):
     """Dock widget choosing the number of classes and showing how well the mixture fits.
 
     Parameters
@@ -107,12 +39,12 @@ class ModelDiagnosticsWidget(AnalysisWidget):
     image, k_min, k_max, covariance_type, criterion, seed : widgets
         Input image layer (RGB: segmented on its colours); candidate K range; covariance
         shape; ``'bic'`` or ``'aic'``; seed of the fits.
-    run_button, cancel_button, progress, summary : widgets
-        Start (:meth:`run`), stop (:meth:`cancel`), progress, and the result in words.
-    figure, canvas : Figure, FigureCanvasQTAgg
-        Criteria against K, convergence trace, and fitted components.
-    kmeans_button, outlier_button : PushButton
-        :meth:`compare_kmeans` and :meth:`outlier_map` on the last fit.
+    run_button, cancel_button, status : widgets
+        Start (:meth:`run`), stop (:meth:`cancel`), progress and the result in words.
+    canvases : dict of str -> PlotCanvas
+        Tabs ``'criteria'`` (against K), ``'convergence'`` (EM trace) and ``'components'``.
+    use_k_button, kmeans_button, outlier_button : PushButton
+        :meth:`use_k`, :meth:`compare_kmeans` and :meth:`outlier_map` on the last fit.
     live_preview : CheckBox
         When checked, changing ``k_min`` or ``k_max`` segments a downsampled plane with
         that K into ``"<name> preview"`` (:meth:`preview`).
@@ -123,10 +55,9 @@ class ModelDiagnosticsWidget(AnalysisWidget):
     title = "model diagnostics"
 
     def __init__(self, viewer: napari.viewer.Viewer):
-        super().__init__(viewer)
+        super().__init__(viewer, run_text="Fit and diagnose")
         self.last_fit: Fit | None = None
         self.kmeans_ari: float | None = None
-        self._pending: dict = {}
         # fmt: off
         self.k_min = SpinBox(name="k_min", label="K from", min=1, max=20, value=1)
         self.k_max = SpinBox(name="k_max", label="K to", min=1, max=20, value=6)
@@ -134,24 +65,30 @@ class ModelDiagnosticsWidget(AnalysisWidget):
                                         choices=COVARIANCE_TYPES, value="full")
         self.criterion = ComboBox(name="criterion", label="criterion", choices=("bic", "aic"))
         self.seed = SpinBox(name="seed", label="seed", min=0, max=2**31 - 1, value=0)
-        self.kmeans_button = PushButton(name="kmeans_button", text="k-means comparison")
+        self.use_k_button = PushButton(name="use_k_button", text="Use K in GMM Segmentation",
+                                       enabled=False)
+        self.kmeans_button = PushButton(name="kmeans_button", text="k-means")
         self.outlier_button = PushButton(name="outlier_button", text="outlier map")
         self.live_preview = CheckBox(name="live_preview", text="live preview (K spin boxes)")
         # fmt: on
-        self.run_button.text = "Fit and diagnose"
-        self.extend([self.image, self.k_min, self.k_max, self.covariance_type, self.criterion,
-                     self.seed, self.run_button, self.cancel_button, self.progress,
-                     self.summary, self.kmeans_button, self.outlier_button,
-                     self.live_preview])  # fmt: skip
-        self.figure = Figure(figsize=(5, 7.5), layout="constrained")
-        self.canvas = self._add_canvas(self.figure, self.kmeans_button, 600)
-        self.summary.native.setWordWrap(True)
-        self.summary.native.setMinimumHeight(4 * self.summary.native.fontMetrics().height())
+        self.canvases = {
+            name: PlotCanvas(viewer, min_height=150)
+            for name in ("criteria", "convergence", "components")
+        }  # fmt: skip
+        self.sections = Tabs(list(self.canvases.items()), name="sections")
+        fields = form(self.image, row(self.k_min, self.k_max, label="K from, to"),
+                      row(self.covariance_type, self.criterion, label="covariance"),
+                      self.seed)  # fmt: skip
+        actions = row(self.kmeans_button, self.outlier_button)
+        self.body.extend([fields, self.buttons, self.status, self.sections, self.use_k_button,
+                          actions, self.live_preview])  # fmt: skip
+        self.use_k_button.changed.connect(self.use_k)
         self.kmeans_button.changed.connect(self.compare_kmeans)
         self.outlier_button.changed.connect(self.outlier_map)
         self.k_min.changed.connect(self.preview)
         self.k_max.changed.connect(self.preview)
         self.live_preview.changed.connect(lambda on: on and self.preview(self.k_max.value))
+        self._fit_width()
 
     # --------------------------------------------------------------------- run
     def run(self, *_):
@@ -165,43 +102,39 @@ class ModelDiagnosticsWidget(AnalysisWidget):
         axis = -1 if layer.rgb else None
         data = np.asarray(layer.data)
         scale, translate = spatial_transform(layer, axis)
-        self._pending = {"data": data, "source": layer.name, "layer": layer,
-                         "channel_axis": axis, "scale": scale, "translate": translate,
-                         "seed": int(self.seed.value), "tol": 1e-3}  # fmt: skip
-        self.summary.value = f"choosing K in {lo}..{hi} for {layer.name!r}…"
-        relay = _Relay()
-        worker = self._start(diagnostics_job, data, range(lo, hi + 1),
-                             criterion=self.criterion.value,
-                             covariance_type=self.covariance_type.value,
-                             seed=int(self.seed.value), channel_axis=axis,
-                             cancel=self._cancel, relay=relay)  # fmt: skip
-        relay.signal = worker.yielded
-        return worker
+        job = {"data": data, "source": layer.name, "layer": layer, "channel_axis": axis,
+               "scale": scale, "translate": translate, "seed": int(self.seed.value),
+               "tol": 1e-3}  # fmt: skip
+        return self._start({**job, "data_ref": layer.data,
+                            "busy": f"choosing K in {lo}..{hi} for {layer.name!r}…"},
+                           diagnostics_job, data, range(lo, hi + 1),
+                           criterion=self.criterion.value,
+                           covariance_type=self.covariance_type.value,
+                           seed=int(self.seed.value), channel_axis=axis,
+                           cancel=self._cancel, relay=self._relay)  # fmt: skip
 
     def _on_done(self, result) -> None:
-        if self._stale() or result is None:
-            return
-        if "error" in result:
-            self.summary.value = "failed (see message)"
-            show_error(f"Model diagnostics failed: {result['error']}")
-            return
-        self.last_fit = Fit(selection=result["selection"],
-                                  segmentation=result["segmentation"],
-                                  features=result["features"], **self._pending)  # fmt: skip
+        fields = {k: v for k, v in self._job.items() if k in Fit.__dataclass_fields__}
+        self.last_fit = Fit(selection=result["selection"], segmentation=result["segmentation"],
+                            features=result["features"], **fields)  # fmt: skip
         self.kmeans_ari = None
-        self.progress.value = 100
         self.draw()
-        self.summary.value = self._summary_text()
+        self.status.success(self._summary_text())
+        self.use_k_button.enabled = True
+        self.use_k_button.text = f"Use K={self.last_fit.selection.best} in GMM Segmentation"
 
     def draw(self) -> None:
         """Redraw the three plots from :attr:`last_fit`."""
         fit = self.last_fit
-        self.figure.clear()
-        top, middle, bottom = self.figure.subfigures(3, 1, height_ratios=(1, 1, 1.2))
-        plot_criteria(fit.selection, top.add_subplot())
-        plot_trace(fit.segmentation.lower_bounds, fit.tol, middle.add_subplot())
-        plot_components(fit.features, fit.segmentation.model, fig=bottom)
-        self.canvas.draw_idle()
+        for canvas in self.canvases.values():
+            canvas.figure.clear()
+        plot_criteria(fit.selection, self.canvases["criteria"].figure.add_subplot())
+        plot_trace(fit.segmentation.lower_bounds, fit.tol,
+                   self.canvases["convergence"].figure.add_subplot())  # fmt: skip
+        plot_components(fit.features, fit.segmentation.model,
+                        fig=self.canvases["components"].figure)  # fmt: skip
+        for canvas in self.canvases.values():
+            canvas.redraw()
 
     def _summary_text(self) -> str:
         fit = self.last_fit
@@ -214,10 +147,28 @@ class ModelDiagnosticsWidget(AnalysisWidget):
         return text
 
     # ----------------------------------------------------------------- actions
+    def use_k(self, *_):
+        """Set the chosen K in the *GMM Segmentation* dock (opened if needed); returns it."""
+        from ._segment_widget import GMMWidget
+
+        if self.last_fit is None:
+            show_info("Run the diagnostics first.")
+            return None
+        widget = find_widget(self._viewer, GMMWidget)
+        if widget is None:
+            _, widget = self._viewer.window.add_plugin_dock_widget(PLUGIN, SEGMENTATION)
+        widget.use_k(self.last_fit.selection.best)
+        if self.last_fit.layer in widget.image.choices:
+            widget.image.value = self.last_fit.layer
+        return widget
+
     def _put(self, fit_or_layer, role: str, output: Output, scale, translate):
         """Create or update one output layer, leaving the other outputs of the input alone."""
         source = fit_or_layer.name if hasattr(fit_or_layer, "name") else fit_or_layer.source
         layer = fit_or_layer if hasattr(fit_or_layer, "name") else fit_or_layer.layer
+        if not any(other is layer for other in self._viewer.layers):
+            show_info(f"The layer {source!r} of the last fit was removed; run again.")
+            return None
         others = [lay for r, lay in own_layers(self._viewer, source).items() if r != role]
         return put_outputs(self._viewer, source, [output], scale=scale, translate=translate,
                            keep=(layer, *others))[0]  # fmt: skip
@@ -225,30 +176,14 @@ class ModelDiagnosticsWidget(AnalysisWidget):
     def compare_kmeans(self, *_):
         """Cluster the last fit's pixels with k-means (same K); add ``"<name> kmeans"``.
 
-        Fitted on at most :data:`KMEANS_MAX_SAMPLES` pixels, then every pixel is predicted;
-        labels 1..K are ordered by centroid intensity. Returns the layer (or None).
+        Labels 1..K are ordered by centroid intensity. Returns the layer (or None).
         """
-        from sklearn.cluster import KMeans
-
         fit = self.last_fit
         if fit is None:
             show_info("Run the diagnostics first.")
             return None
-        features = pixel_features(fit.data, fit.channel_axis)
-        valid = np.all(np.isfinite(features), axis=1)
-        points = features[valid]
-        rng = np.random.default_rng(fit.seed)
-        sample = points
-        if points.shape[0] > KMEANS_MAX_SAMPLES:
-            sample = points[rng.choice(points.shape[0], KMEANS_MAX_SAMPLES, replace=False)]
-        k = fit.segmentation.n_components
-        kmeans = KMeans(n_clusters=k, n_init=3, random_state=fit.seed).fit(sample)
-        order = np.argsort(np.argsort(kmeans.cluster_centers_.sum(axis=1)))
-        flat = np.zeros(features.shape[0], dtype=np.uint8)
-        flat[valid] = order[kmeans.predict(points)] + 1
-        labels = flat.reshape(fit.segmentation.labels.shape)
-        self.kmeans_ari = compare_labels(fit.segmentation.labels, labels, ignore=0).ari
-        self.summary.value = self._summary_text()
+        labels, self.kmeans_ari = kmeans_labels(fit)
+        self.status.success(self._summary_text())
         out = Output("kmeans", "labels", labels, create={"opacity": 0.6, "visible": False},
                      info={"ari_vs_gmm": self.kmeans_ari})  # fmt: skip
         return self._put(fit, "kmeans", out, fit.scale, fit.translate)
@@ -262,17 +197,8 @@ class ModelDiagnosticsWidget(AnalysisWidget):
         if fit is None:
             show_info("Run the diagnostics first.")
             return None
-        model = fit.segmentation.model
-        density = mixture_log_density(fit.data, model.weights_, model.means_,
-                                      model.covariances_, channel_axis=fit.channel_axis,
-                                      covariance_type=model.covariance_type)  # fmt: skip
-        finite = density[np.isfinite(density)]
-        limits = (
-            (float(np.percentile(finite, 0.5)), float(finite.max())) if finite.size else (0, 1)
-        )
-        if limits[0] >= limits[1]:
-            limits = (limits[0] - 1.0, limits[1])
-        out = Output("log-density", "image", density.astype(np.float32),
+        density, limits = log_density(fit)
+        out = Output("log-density", "image", density,
                      create={"colormap": "inferno", "visible": True},
                      update={"contrast_limits": limits})  # fmt: skip
         return self._put(fit, "log-density", out, fit.scale, fit.translate)
@@ -298,19 +224,9 @@ class ModelDiagnosticsWidget(AnalysisWidget):
                           covariance_type=self.covariance_type.value,
                           random_state=int(self.seed.value))  # fmt: skip
         except USER_ERRORS as err:
-            self.summary.value = f"preview failed: {err}"
+            self.status.failure(f"preview failed: {err}")
             return None
         plane_scale = tuple(s * st for s, st in zip(scale[-2:], strides, strict=True))
         out = Output("preview", "labels", seg.labels, create={"opacity": 0.6},
                      info={"n_components": int(k), "strides": strides})  # fmt: skip
         return self._put(layer, "preview", out, plane_scale, translate[-2:])
-
-
-class _Relay:
-    """Forwards progress reported inside a blocking call to a worker's ``yielded`` signal."""
-
-    signal = None
-
-    def __call__(self, value) -> None:
-        if self.signal is not None:
-            self.signal.emit(value)

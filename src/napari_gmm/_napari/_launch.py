@@ -80,7 +80,7 @@ def screenshot(path: str, sample: str = "classes_2d", timeout: float = 120.0) ->
         widget.noise_sigma.value = 15.0
         widget.uncertainty.value = "margin"
         widget.smoothing.value = 1.0
-        widget.show_advanced.value = True
+        widget.sections.select("options")
         if widget.run() is None:
             raise RuntimeError("The segmentation did not start.")
         wait_for(widget, timeout)

@@ -1,15 +1,8 @@
-"""The *Noise study* dock widget: segmentation quality against added Gaussian noise.
-
-Also holds :class:`AnalysisWidget`, the worker and plot plumbing shared with the *Model
-diagnostics* widget. Layers are read when a run starts and only touched in the main thread.
-"""
+"""The *Noise study* dock widget: segmentation quality against added Gaussian noise."""
 
 from __future__ import annotations
 
 import csv
-import logging
-import math
-import threading
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,216 +11,36 @@ from magicgui.widgets import (
     ComboBox,
     Container,
     FileEdit,
-    Label,
     LineEdit,
-    ProgressBar,
     PushButton,
     SpinBox,
     Table,
 )
-from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
-from matplotlib.figure import Figure
-from napari.qt.threading import create_worker
-from napari.utils.notifications import show_error, show_info
+from napari.utils.notifications import show_info
 
-from ..core._segment import segment
-from ..core._sweep import noise_sweep
-from ._layers import image_layers, spatial_transform
+from ._base import DockWidget
+from ._layers import spatial_transform
+from ._parts import PlotCanvas, Tabs, form, row
 from ._plots import plot_noise_sweep
-from ._worker import USER_ERRORS, JobError
+from ._study_job import (
+    CONFIRM_FITS,
+    SMOOTHING,
+    count_fits,
+    noise_study_job,
+    parse_sigmas,
+)
 
 if TYPE_CHECKING:
     import napari
 
-_log = logging.getLogger(__name__)
-
 #: Choice of the ground-truth field meaning "compare with the clean segmentation".
 NO_TRUTH = "none"
-#: Smoothing strength of the "compare with smoothing" condition.
-SMOOTHING = 1.0
 #: Columns of the results table and of the CSV file (record keys).
 COLUMNS = ("smoothing", "sigma", "ari", "dice", "accuracy", "against", "converged", "n_iter",
            "log_likelihood", "seconds")  # fmt: skip
 
 
-class Cancelled(Exception):
-    """Raised by a progress callback to stop a computation that was cancelled."""
-
-
-def parse_sigmas(text: str) -> list[float]:
-    """Noise levels from a list ``"0, 10, 20"`` or a range ``"start:stop:step"``.
-
-    The stop of a range is included when the steps land on it exactly.
-
-    >>> parse_sigmas("0:60:20"), parse_sigmas("5, 7.5 10")
-    ([0.0, 20.0, 40.0, 60.0], [5.0, 7.5, 10.0])
-    """
-    text = text.strip()
-    try:
-        if ":" in text:
-            parts = [float(p) for p in text.split(":")]
-            if len(parts) != 3:
-                raise ValueError
-            start, stop, step = parts
-            if step <= 0 or stop < start:
-                raise ValueError
-            count = math.floor((stop - start) / step + 1e-9) + 1
-            values = [start + i * step for i in range(count)]
-        else:
-            values = [float(p) for p in text.replace(",", " ").split()]
-    except ValueError:
-        raise ValueError(
-            f"Cannot read the noise levels {text!r}: give a list such as '0, 10, 20' or a "
-            "range start:stop:step such as '0:60:10' (step > 0, stop >= start)."
-        ) from None
-    if not values or not all(math.isfinite(v) and v >= 0 for v in values):
-        raise ValueError(f"The noise levels {text!r} must be finite and >= 0 (at least one).")
-    return values
-
-
-def noise_study_job(image, sigmas, *, n_components, seed, reference, conditions, **options):
-    """Generator: :func:`napari_gmm.noise_sweep` one noise level at a time, per condition.
-
-    Gives the records of ``noise_sweep(image, sigmas, seed=seed, smoothing=s, ...)`` for each
-    smoothing `s` in `conditions` (the same noise draws for every condition), yielding
-    ``(done, total)`` after each level so that the worker can report progress and stop.
-
-    Returns
-    -------
-    dict
-        ``{"records": {smoothing: list of dict}}``, or ``{"error": message}`` for bad input.
-    """
-    total, done = len(sigmas) * len(conditions), 0
-    results = {}
-    try:
-        for smoothing in conditions:
-            kwargs = {**options, "random_state": seed, "smoothing": smoothing}
-            ref, against = reference, "reference"
-            if ref is None:
-                ref = segment(image, n_components, **kwargs).labels
-                against = "clean segmentation"
-                yield done, total
-            rng = np.random.default_rng(seed)  # noise drawn in order of sigmas, as noise_sweep
-            records = []
-            for sigma in sigmas:
-                (record,) = noise_sweep(image, [sigma], n_components=n_components, seed=rng,
-                                        reference=ref, **kwargs)  # fmt: skip
-                records.append({**record, "against": against, "smoothing": smoothing})
-                done += 1
-                yield done, total
-            results[smoothing] = records
-    except USER_ERRORS as err:
-        return {"error": str(err) or type(err).__name__}
-    except RuntimeError as err:
-        raise JobError(f"{type(err).__name__}: {err}") from err
-    return {"records": results}
-
-
-class AnalysisWidget(Container):
-    """Base of the analysis dock widgets: an image choice, one worker at a time, figures."""
-
-    title = "analysis"
-
-    def __init__(self, viewer: napari.viewer.Viewer):
-        super().__init__(labels=True)
-        self._viewer = viewer
-        self._worker = None
-        self._cancel = threading.Event()
-        self._closed = False
-        self.image = ComboBox(name="image", label="image", choices=self._image_choices)
-        self.run_button = PushButton(name="run_button", text="Run")
-        self.cancel_button = PushButton(name="cancel_button", text="Cancel", enabled=False)
-        self.progress = ProgressBar(name="progress", label="progress", min=0, max=100, value=0)
-        self.summary = Label(name="summary", label="result", value="")
-        self.run_button.changed.connect(self.run)
-        self.cancel_button.changed.connect(self.cancel)
-        self.native.destroyed.connect(self._on_destroyed)
-
-    def _image_choices(self, _widget=None) -> list:
-        return image_layers(self._viewer)
-
-    def _add_canvas(self, figure: Figure, before, min_height: int) -> FigureCanvasQTAgg:
-        """Embed a matplotlib figure in the widget, before the magicgui widget `before`."""
-        canvas = FigureCanvasQTAgg(figure)
-        canvas.setMinimumHeight(min_height)
-        self.native.layout().insertWidget(self.index(before), canvas)
-        return canvas
-
-    def _check_image(self):
-        """The chosen image layer, or None (with a message) if it cannot be analysed."""
-        layer = self.image.value
-        if layer is None:
-            show_info("Add or select an image layer first.")
-        elif layer.multiscale:
-            show_error(f"Layer {layer.name!r} is multiscale; choose a single-scale image.")
-            layer = None
-        return layer
-
-    @property
-    def running(self) -> bool:
-        """Whether a run started by ``run()`` has not finished yet (cleared in main thread)."""
-        return self._worker is not None
-
-    def _start(self, job, *args, **kwargs):
-        """Start `job` in a worker thread, wired to the progress bar and the callbacks."""
-        self._cancel.clear()
-        worker = create_worker(job, *args, _ignore_errors=True, **kwargs)
-        worker.yielded.connect(self._on_yielded)
-        worker.returned.connect(self._on_done)
-        worker.errored.connect(self._on_errored)
-        worker.aborted.connect(self._on_aborted)
-        worker.finished.connect(self._on_finished)
-        self._worker = worker
-        self.run_button.enabled, self.cancel_button.enabled = False, True
-        self.progress.value = 0
-        worker.start()
-        return worker
-
-    def cancel(self, *_) -> None:
-        """Stop the running job at its next step; no result or layer is kept from it."""
-        if self._worker is not None:
-            self._cancel.set()
-            self._worker.quit()
-            self.summary.value = "cancelling…"
-
-    def _stale(self) -> bool:
-        return self._closed or self._worker is None or self._worker.abort_requested
-
-    def _on_destroyed(self, *_) -> None:
-        """The dock (or the viewer) was closed: stop the job, touch no widget any more."""
-        self._closed = True
-        if self._worker is not None:
-            self._cancel.set()
-            self._worker.quit()
-
-    def _on_yielded(self, step) -> None:
-        if not self._closed:
-            done, total = step
-            self.progress.value = round(100 * done / max(total, 1))
-
-    def _on_done(self, result) -> None:  # pragma: no cover - overridden
-        raise NotImplementedError
-
-    def _on_errored(self, exc: Exception) -> None:
-        _log.error("%s failed", self.title, exc_info=exc)
-        show_error(f"The {self.title} failed unexpectedly: {type(exc).__name__}: {exc}")
-        if not self._closed:
-            self.summary.value = "failed (see the error message)"
-
-    def _on_aborted(self) -> None:
-        if not self._closed:
-            self.progress.value = 0
-            self.summary.value = "cancelled"
-
-    def _on_finished(self) -> None:
-        self._worker = None
-        if not self._closed:
-            self.run_button.enabled, self.cancel_button.enabled = True, False
-            if self._cancel.is_set():  # also when the job stopped itself on cancellation
-                self._on_aborted()
-
-
-class NoiseStudyWidget(AnalysisWidget):
+class NoiseStudyWidget(DockWidget):
     """Dock widget measuring how segmentation quality falls as Gaussian noise is added.
 
     Parameters
@@ -244,10 +57,10 @@ class NoiseStudyWidget(AnalysisWidget):
         segmentation).
     run_button, cancel_button, progress, summary : widgets
         Start (:meth:`run`), stop (:meth:`cancel`), progress over levels x conditions, state.
-    canvas : FigureCanvasQTAgg
-        ARI and Dice against sigma, one pair of lines per condition.
+    canvas : PlotCanvas
+        ARI and Dice against sigma, one pair of lines per condition (tab *plot*).
     table : Table
-        One row per record (columns :data:`COLUMNS`).
+        One row per record (columns :data:`COLUMNS`; tab *table*).
     csv_path, save_button : FileEdit, PushButton
         Where and how to save the table (:meth:`to_csv`).
     records : dict of float -> list of dict
@@ -257,7 +70,7 @@ class NoiseStudyWidget(AnalysisWidget):
     title = "noise study"
 
     def __init__(self, viewer: napari.viewer.Viewer):
-        super().__init__(viewer)
+        super().__init__(viewer, run_text="Run noise study")
         self.records: dict[float, list[dict]] = {}
         # fmt: off
         self.n_components = SpinBox(name="n_components", label="classes (K)", min=1, max=20,
@@ -273,14 +86,17 @@ class NoiseStudyWidget(AnalysisWidget):
         self.csv_path = FileEdit(name="csv_path", label="CSV file", mode="w", filter="*.csv")
         self.save_button = PushButton(name="save_button", text="Save CSV")
         # fmt: on
-        self.run_button.text = "Run noise study"
-        self.extend([self.image, self.n_components, self.sigmas, self.smoothing, self.seed,
-                     self.ground_truth, self.run_button, self.cancel_button, self.progress,
-                     self.summary, self.table, self.csv_path, self.save_button])  # fmt: skip
-        self.figure = Figure(figsize=(5, 3.4), layout="constrained")
-        self.canvas = self._add_canvas(self.figure, self.table, 300)
-        self.table.native.setMinimumHeight(160)
+        self.canvas = PlotCanvas(viewer, min_height=160)
+        self.figure = self.canvas.figure
+        self.table.native.setMinimumHeight(120)
+        table = Container(widgets=[self.table, row(self.csv_path, self.save_button)],
+                          labels=False)  # fmt: skip
+        self.sections = Tabs([("plot", self.canvas), ("table", table)], name="sections")
+        self.body.extend([form(self.image, row(self.n_components, self.seed, label="K, seed"),
+                          self.sigmas, self.ground_truth), self.smoothing, self.buttons,
+                     self.status, self.sections])  # fmt: skip
         self.save_button.changed.connect(self._save_clicked)
+        self._fit_width()
 
     def _truth_choices(self, _widget=None) -> list:
         from napari.layers import Labels
@@ -292,6 +108,8 @@ class NoiseStudyWidget(AnalysisWidget):
 
     def run(self, *_):
         """Start the noise study in a worker thread.
+
+        Asks first (:meth:`confirm`) when it would take more than :data:`CONFIRM_FITS` fits.
 
         Returns
         -------
@@ -306,7 +124,7 @@ class NoiseStudyWidget(AnalysisWidget):
         try:
             sigmas = parse_sigmas(self.sigmas.value)
         except ValueError as err:
-            show_error(str(err))
+            self._fail(str(err))
             return None
         axis = -1 if layer.rgb else None
         data = np.asarray(layer.data)
@@ -316,35 +134,38 @@ class NoiseStudyWidget(AnalysisWidget):
         if truth is not None:
             reference = np.asarray(truth.data[0] if truth.multiscale else truth.data)
             if reference.shape != spatial:
-                show_error(f"Ground truth {truth.name!r} has shape {reference.shape}, the "
+                self._fail(f"Ground truth {truth.name!r} has shape {reference.shape}, the "
                            f"image {spatial}; they must match.")  # fmt: skip
                 return None
-        scale, _ = spatial_transform(layer, axis)
         conditions = (0.0, SMOOTHING) if self.smoothing.value else (0.0,)
-        self.summary.value = f"noise study of {layer.name!r}…"
-        return self._start(noise_study_job, data, sigmas, n_components=self.n_components.value,
-                           seed=int(self.seed.value), reference=reference,
-                           conditions=conditions, channel_axis=axis, scale=scale)  # fmt: skip
+        fits = count_fits(len(sigmas), len(conditions), reference is not None)
+        if fits > CONFIRM_FITS and not self.confirm(
+            f"This noise study runs {fits} fits of {data.size:,} values each "
+            f"({len(sigmas)} noise levels x {len(conditions)} condition(s)); it may take a "
+            "long time. Start it anyway?"
+        ):
+            self.status.text.value = f"not started ({fits} fits); use fewer noise levels"
+            return None
+        scale, _ = spatial_transform(layer, axis)
+        job = {"layer": layer, "source": layer.name, "data_ref": layer.data,
+               "busy": f"noise study of {layer.name!r} ({fits} fits)…"}  # fmt: skip
+        return self._start(job, noise_study_job, data, sigmas,
+                           n_components=self.n_components.value, seed=int(self.seed.value),
+                           reference=reference, conditions=conditions, channel_axis=axis,
+                           scale=scale)  # fmt: skip
 
     def _on_done(self, result) -> None:
-        if self._stale() or result is None:
-            return
-        if "error" in result:
-            self.summary.value = "failed (see message)"
-            show_error(f"Noise study failed: {result['error']}")
-            return
         self.records = result["records"]
-        self.progress.value = 100
         rows = self.rows()
         self.table.value = {"data": [list(r) for r in rows], "columns": list(COLUMNS),
                             "index": list(range(1, len(rows) + 1))}  # fmt: skip
         self.figure.clear()
         plain = self.records.get(0.0, [])
         plot_noise_sweep(plain, self.records.get(SMOOTHING), ax=self.figure.add_subplot())
-        self.canvas.draw_idle()
+        self.canvas.redraw()
         worst = min(rows, key=lambda r: r[2])
-        self.summary.value = (f"{len(rows)} fits against {plain[0]['against']}; lowest ARI "
-                              f"{worst[2]:.3f} at σ={worst[1]:g}")  # fmt: skip
+        self.status.success(f"{len(rows)} fits against {plain[0]['against']}; lowest ARI "
+                            f"{worst[2]:.3f} at σ={worst[1]:g}")  # fmt: skip
 
     def rows(self) -> list[tuple]:
         """The records of the last run as table rows (columns :data:`COLUMNS`)."""

@@ -11,9 +11,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..core._apply import apply_model
+from ..core._features import pixel_features
 from ..core._fit import GMMConvergenceWarning
 from ..core._noise import add_gaussian_noise
 from ..core._result import Segmentation
+from ..core._lazy_fit import is_dask_array
 from ..core._segment import iter_segment
 from ._lazy_layers import is_multiscale, iter_segment_multiscale, posterior_stack, uncertainty_map
 
@@ -48,6 +51,9 @@ class JobResult:
         reports).
     error : str or None
         Message of the error that stopped the job (bad input or options).
+    class_means : ndarray of float, shape (K, C), or None
+        Mean pixel value of each class ``k`` (row ``k - 1``) over the segmented image; NaN
+        for an empty class.
     """
 
     segmentation: Segmentation | None = None
@@ -56,6 +62,11 @@ class JobResult:
     posteriors: np.ndarray | None = None
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
+    class_means: np.ndarray | None = None
+
+
+class Cancelled(Exception):
+    """Raised by a progress callback to stop a computation that was cancelled."""
 
 
 def segment_job(
@@ -66,6 +77,9 @@ def segment_job(
     seed: int | None = None,
     uncertainty: str | None = None,
     posteriors: bool = False,
+    model=None,
+    cancel=None,
+    relay=None,
 ):
     """Generator: add noise (if asked), segment, derive the maps; yield progress.
 
@@ -84,6 +98,14 @@ def segment_job(
         One of :data:`napari_gmm.core._result.UNCERTAINTY_KINDS`, or None for no map.
     posteriors : bool, default False
         Also return the per-class posterior maps.
+    model : GaussianMixture, path-like or None
+        Apply this fitted model (:func:`napari_gmm.apply_model` with ``channel_axis``,
+        ``smoothing``, ``scale`` and ``time_axis`` of `options`) instead of fitting one.
+    cancel : threading.Event or None
+        Stops :func:`napari_gmm.apply_model` at its next progress step when set.
+    relay : callable or None
+        Receives the ``(fraction, stage)`` progress of :func:`napari_gmm.apply_model` (it
+        runs in one call, so its steps cannot be yielded).
 
     Yields
     ------
@@ -113,12 +135,18 @@ def segment_job(
                 image, noise_sigma, seed=seed, channel_axis=options.get("channel_axis")
             )
         need_posteriors = posteriors or uncertainty in ("margin", "entropy")
-        steps = (iter_segment_multiscale if multiscale else iter_segment)(
-            image if noisy is None else noisy,
-            **options,
-            random_state=seed,
-            return_posteriors=need_posteriors,
-        )
+        image = image if noisy is None else noisy
+        if model is not None:
+            if multiscale:
+                raise ValueError(
+                    "A model file cannot be applied to a multiscale layer yet; apply it to "
+                    "one level added as its own layer."
+                )
+            steps = _apply_steps(model, image, options, need_posteriors, cancel, relay)
+        else:
+            steps = (iter_segment_multiscale if multiscale else iter_segment)(
+                image, **options, random_state=seed, return_posteriors=need_posteriors
+            )
         while True:
             # one bounded step at a time, so that the warnings of this thread are kept
             with warnings.catch_warnings(record=True) as record:
@@ -133,6 +161,13 @@ def segment_job(
             yield step
         umap = uncertainty_map(seg, uncertainty)  # lazy for dask layers
         post = posterior_stack(seg) if posteriors else None
+        if multiscale or is_dask_array(image):
+            # lazy results: the legend shows the components' means (nothing is computed)
+            means = np.asarray(seg.model.means_, dtype=float)
+        else:
+            means = class_means(image, seg.labels, options.get("channel_axis"), seg.n_components)
+    except Cancelled:
+        return None
     except USER_ERRORS as err:
         return JobResult(error=str(err) or type(err).__name__)
     except RuntimeError as err:
@@ -143,5 +178,36 @@ def segment_job(
         )
     )
     return JobResult(
-        segmentation=seg, noisy=noisy, uncertainty=umap, posteriors=post, warnings=messages
-    )
+        segmentation=seg, noisy=noisy, uncertainty=umap, posteriors=post, warnings=messages,
+        class_means=means,
+    )  # fmt: skip
+
+
+def _apply_steps(model, image, options, posteriors, cancel, relay):
+    """Generator wrapping :func:`napari_gmm.apply_model` like ``iter_segment``."""
+
+    def progress(fraction, stage):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled
+        if relay is not None:
+            relay((fraction, stage))
+
+    yield 0.0, "applying the model"
+    keys = ("channel_axis", "smoothing", "scale", "time_axis")
+    return apply_model(model, image, **{k: options[k] for k in keys if k in options},
+                       return_posteriors=posteriors, progress=progress)  # fmt: skip
+
+
+def class_means(image, labels, channel_axis, n_components: int) -> np.ndarray:
+    """Mean pixel value of each class 1..K: a ``(K, C)`` array (NaN for an empty class)."""
+    features = pixel_features(image, channel_axis)
+    flat = np.asarray(labels).ravel()
+    if flat.size != features.shape[0]:  # e.g. a layout the core changed: no legend values
+        return np.full((n_components, features.shape[1]), np.nan)
+    counts = np.bincount(flat, minlength=n_components + 1)[1 : n_components + 1]
+    sums = np.stack(
+        [np.bincount(flat, weights=np.nan_to_num(column), minlength=n_components + 1)
+         for column in features.T], axis=1,
+    )[1 : n_components + 1]  # fmt: skip
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sums / counts[:, None]

@@ -1,0 +1,274 @@
+"""Widget parts shared by the dock widgets: input choices, axis names, status, legend, plots.
+
+Only for the main (GUI) thread. The layer helpers read layers; they never change them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING
+
+import numpy as np
+from magicgui.widgets import Container, Label, ProgressBar
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.colors import to_hex, to_rgba
+from matplotlib.figure import Figure
+from napari.layers import Image
+from qtpy.QtCore import QEvent, QObject, QRect, Qt
+from qtpy.QtWidgets import QSizePolicy, QTabWidget
+
+from ._layers import MARK
+
+if TYPE_CHECKING:
+    import napari
+
+#: Axis labels (lower case) taken to mean time.
+TIME_LABELS = ("t", "time", "frame", "frames")
+#: Axis labels (lower case) taken to mean channels.
+CHANNEL_LABELS = ("c", "ch", "channel", "channels")
+
+
+def is_own_output(layer) -> bool:
+    """Whether `layer` was made by this plugin (marked ``metadata["napari-gmm"]``)."""
+    return isinstance(layer.metadata.get(MARK), dict)
+
+
+def input_image_layers(viewer: napari.viewer.Viewer) -> list:
+    """The Image layers that can be analysed: the plugin's own outputs are left out."""
+    return [
+        layer for layer in viewer.layers if isinstance(layer, Image) and not is_own_output(layer)
+    ]
+
+
+def axis_label(layer, axis: int) -> str:
+    """The name of data axis `axis` of `layer` ('' when it only has napari's default name)."""
+    labels = tuple(getattr(layer, "axis_labels", ()) or ())
+    if layer.rgb or axis >= len(labels):
+        return ""
+    label = str(labels[axis]).strip()
+    return "" if label.lstrip("-").isdigit() else label
+
+
+def describe_axis(layer, axis: int) -> str:
+    """A data axis described by its label, index and length, e.g. ``'t (axis 0, 30)'``."""
+    size = layer.data.shape[axis]
+    label = axis_label(layer, axis)
+    return f"{label} (axis {axis}, {size})" if label else f"axis {axis} ({size})"
+
+
+def find_axis(layer, names) -> int | None:
+    """The first data axis whose label is one of `names` (case-insensitive), or None."""
+    if layer is None or layer.multiscale:
+        return None
+    for axis in range(layer.ndim):
+        if axis_label(layer, axis).lower() in names:
+            return axis
+    return None
+
+
+def form(*widgets, **kwargs) -> Container:
+    """A labelled column of fields (label on the left), without margins."""
+    box = Container(widgets=widgets, labels=True, **kwargs)
+    box.margins = (0, 0, 0, 0)
+    return box
+
+
+def row(*widgets, **kwargs) -> Container:
+    """Widgets side by side, without labels or margins."""
+    box = Container(widgets=widgets, layout="horizontal", labels=False, **kwargs)
+    box.margins = (0, 0, 0, 0)
+    return box
+
+
+class StatusPanel(Container):
+    """Progress bar and result text; a failure keeps the last result, marked as previous."""
+
+    def __init__(self, **kwargs):
+        super().__init__(labels=False, **kwargs)
+        self.progress = ProgressBar(name="progress", min=0, max=100, value=0)
+        self.text = Label(name="summary", value="")
+        self.text.native.setWordWrap(True)
+        self.margins = (0, 0, 0, 0)
+        self.extend([self.progress, self.text])
+        # nested layouts do not give a word-wrapped label its height: set it from the text
+        self._resized = _OnResize(self._fit_text)
+        self.text.native.installEventFilter(self._resized)
+        self.text.changed.connect(self._fit_text)
+        self._fit_text()
+        self.result = ""  # the text of the last success
+
+    def _fit_text(self, *_) -> None:
+        label = self.text.native
+        width = max(label.width(), 200)
+        flags = int(Qt.TextFlag.TextWordWrap.value)
+        rect = label.fontMetrics().boundingRect(QRect(0, 0, width, 100_000), flags, label.text())
+        label.setMinimumHeight(max(rect.height(), 2 * label.fontMetrics().height()) + 4)
+
+    def busy(self, text: str) -> None:
+        self.progress.value = 0
+        self.text.value = text
+
+    def step(self, fraction: float, text: str | None = None) -> None:
+        self.progress.value = round(100 * min(max(float(fraction), 0.0), 1.0))
+        if text is not None:
+            self.text.value = text
+
+    def success(self, text: str) -> None:
+        self.progress.value = 100
+        self.result = self.text.value = text
+
+    def failure(self, text: str) -> None:
+        """Show `text`; the last result (still shown by its layers/plots) is marked previous."""
+        self.progress.value = 0
+        previous = f"\n(previous result, still shown: {self.result})" if self.result else ""
+        self.text.value = f"⚠ {text}{previous}"
+
+
+class _OnResize(QObject):
+    """Calls `callback` after the watched widget was resized."""
+
+    def __init__(self, callback):
+        super().__init__()
+        self._callback = callback
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QEvent.Type.Resize:
+            self._callback()
+        return False
+
+
+class ClassLegend(Label):
+    """A legend of the classes: label number, colour swatch and the class's mean intensity."""
+
+    def __init__(self, **kwargs):
+        super().__init__(value="", **kwargs)
+        self.native.setWordWrap(True)
+        self.rows: list[tuple[int, str, str]] = []
+        self.visible = False
+
+    def show_classes(self, labels_layer, means) -> None:
+        """One row per class k = 1..K: colour of label k in `labels_layer`, `means[k-1]`."""
+        self.rows = []
+        for k, mean in enumerate(np.atleast_1d(means), start=1):
+            colour = to_hex(labels_layer.get_color(k), keep_alpha=False)
+            values = np.atleast_1d(mean)
+            text = ", ".join(f"{v:.4g}" for v in values)
+            self.rows.append((k, colour, text if values.size == 1 else f"({text})"))
+        cells = "".join(
+            f"<tr><td style='background:{c}'>&nbsp;&nbsp;&nbsp;&nbsp;"
+            f"</td><td>&nbsp;class {k}: mean {m}</td></tr>"
+            for k, c, m in self.rows
+        )
+        self.value = f"<table cellspacing='2'>{cells}</table>"
+        self.visible = bool(self.rows)
+
+    def clear(self) -> None:
+        self.rows, self.value, self.visible = [], "", False
+
+
+class PlotCanvas(FigureCanvasQTAgg):
+    """A matplotlib canvas that fills its dock and draws in the colours of napari's theme."""
+
+    def __init__(self, viewer: napari.viewer.Viewer, *, min_height: int = 180):
+        super().__init__(Figure(figsize=(4, 2.5), layout="constrained"))
+        self._viewer = viewer
+        self._applied: dict[str, str] | None = None
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(200, min_height)
+        viewer.events.theme.connect(self._theme_changed)
+        self.destroyed.connect(lambda *_: _disconnect(viewer.events.theme, self._theme_changed))
+
+    def colours(self) -> dict[str, str]:
+        """Background, panel, text and grid colours of the viewer's theme."""
+        from napari.utils.theme import get_theme
+
+        theme = get_theme(self._viewer.theme)
+        return {
+            "background": theme.background.as_hex(),
+            "panel": theme.foreground.as_hex(),
+            "text": theme.text.as_hex(),
+            "grid": theme.secondary.as_hex(),
+        }
+
+    def redraw(self) -> None:
+        """Apply the theme to everything drawn in the figure, then draw."""
+        colours = self.colours()
+        style_figure(self.figure, colours, previous=self._applied)
+        self._applied = colours
+        self.draw_idle()
+
+    def _theme_changed(self, *_) -> None:
+        self.redraw()
+
+
+def _disconnect(emitter, callback) -> None:
+    with contextlib.suppress(RuntimeError, TypeError, ValueError):  # gone with the viewer
+        emitter.disconnect(callback)
+
+
+def style_figure(figure: Figure, colours: dict[str, str], previous=None) -> None:
+    """Colour a drawn figure: backgrounds, spines, ticks, labels, legends.
+
+    Text and lines drawn in black (matplotlib's default) or in the `previous` theme's text
+    colour take the text colour, so that they stay readable on a dark background.
+    """
+    text = colours["text"]
+    plain = {(0.0, 0.0, 0.0)}
+    if previous is not None:
+        plain.add(to_rgba(previous["text"])[:3])
+    figure.set_facecolor(colours["background"])
+    for sub in getattr(figure, "subfigs", []):
+        sub.set_facecolor(colours["background"])
+    for artist in figure.legends:
+        _style_legend(artist, colours)
+    for ax in figure.get_axes():
+        ax.set_facecolor(colours["panel"])
+        for spine in ax.spines.values():
+            spine.set_color(colours["grid"])
+        ax.tick_params(colors=text, which="both")
+        for label in (ax.xaxis.label, ax.yaxis.label, ax.title):
+            if to_rgba(label.get_color())[:3] in plain:
+                label.set_color(text)
+        ax.yaxis.get_offset_text().set_color(text)
+        for line in ax.get_lines():
+            if to_rgba(line.get_color())[:3] in plain:
+                line.set_color(text)
+        if ax.get_legend() is not None:
+            _style_legend(ax.get_legend(), colours)
+
+
+def _style_legend(legend, colours) -> None:
+    legend.get_frame().set_facecolor(colours["panel"])
+    legend.get_frame().set_edgecolor(colours["grid"])
+    for item in legend.get_texts():
+        item.set_color(colours["text"])
+
+
+class Tabs(Container):
+    """A magicgui container holding a Qt tab widget; each page a magicgui widget (or Qt one).
+
+    Sections of a dock go in tabs so that the dock stays short enough to share the screen.
+    """
+
+    def __init__(self, pages: list[tuple[str, object]], **kwargs):
+        super().__init__(labels=False, **kwargs)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.pages = [page for _, page in pages if isinstance(page, Container)]
+        for title, page in pages:
+            if isinstance(page, Container):  # fields at the top of the page, not spread out
+                page.native.layout().addStretch(1)
+            self.tabs.addTab(getattr(page, "native", page), title)
+        self.native.layout().addWidget(self.tabs)
+        self.native.layout().setContentsMargins(0, 0, 0, 0)
+
+    def reset_choices(self, *_) -> None:
+        """Refresh the choices of the fields on every page (they are not magicgui children)."""
+        for page in self.pages:
+            page.reset_choices()
+
+    def select(self, title: str) -> None:
+        """Show the page called `title`."""
+        for index in range(self.tabs.count()):
+            if self.tabs.tabText(index) == title:
+                self.tabs.setCurrentIndex(index)
