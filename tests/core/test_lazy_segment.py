@@ -43,11 +43,12 @@ def test_smoothing_agrees_with_in_memory(shape, chunks):
                      + (2.0,))  # fmt: skip
     seg = ng.segment(da.from_array(image, chunks=chunks), 3, random_state=0, smoothing=1.0,
                      scale=(1.0,) * (len(shape) - 1) + (2.0,))  # fmt: skip
-    np.testing.assert_allclose(seg.model.means_, ref.model.means_, rtol=1e-9)
+    # float32 posteriors (compiled kernels) summed in another order: round-off only
+    np.testing.assert_allclose(seg.model.means_, ref.model.means_, rtol=1e-6)
     labels = seg.labels.compute()
     assert (labels == ref.labels).mean() >= 0.999
     np.testing.assert_allclose(seg.probability.compute(), ref.probability, atol=1e-4)
-    assert seg.log_likelihood == pytest.approx(ref.log_likelihood, rel=1e-9)
+    assert seg.log_likelihood == pytest.approx(ref.log_likelihood, rel=1e-6)
 
 
 @pytest.mark.parametrize("smoothing", [0.0, 1.0])
