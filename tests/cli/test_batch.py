@@ -152,3 +152,16 @@ def test_apply_a_model_to_a_folder(tmp_path, capsys):
     assert [r["K"] for r in rows] == ["2", "2", "2", ""]
     assert main(["apply", str(tmp_path / "missing.json"), str(batch)]) == 2
     assert "No such model file" in capsys.readouterr().err
+
+
+def test_auto_smoothing_and_gibbs_marginals_options(tmp_path, capsys):
+    image = make_class_image((48, 48), 3, sigma=45, seed=3)[0].astype(np.float32)
+    tifffile.imwrite(tmp_path / "noisy.tif", image)
+    args = ["segment", str(tmp_path / "noisy.tif"), "-k", "3", "--seed", "0",
+            "--smoothing", "auto", "--marginals", "gibbs"]  # fmt: skip
+    assert main(args) == 0
+    ref = ng.segment(image, 3, random_state=0, smoothing="auto", marginals="gibbs")
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "noisy_labels.tif"), ref.labels)
+    with pytest.raises(SystemExit):
+        main(["segment", str(tmp_path / "noisy.tif"), "-k", "3", "--smoothing", "strong"])
+    assert "must be a number >= 0 or 'auto'" in capsys.readouterr().err

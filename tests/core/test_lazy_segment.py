@@ -152,3 +152,17 @@ def test_lazy_uncertainty_maps(kind):
     umap = seg.uncertainty(kind)
     assert isinstance(umap, da.Array) and umap.dtype == np.float32
     np.testing.assert_allclose(umap.compute(), ref.uncertainty(kind), atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [({"smoothing": "auto"}, "smoothing='auto'"),
+     ({"smoothing": 1.0, "marginals": "gibbs"}, "marginals='gibbs'")],
+)  # fmt: skip
+def test_what_the_blockwise_path_lacks_is_refused(options, message):
+    image = da.from_array(_image((20, 24)), chunks=(10, 12))
+    with pytest.raises(ValueError, match=message):
+        ng.segment(image, 3, **options)
+    model = ng.segment(np.asarray(image), 3, random_state=0).model
+    with pytest.raises(ValueError, match=message):
+        ng.apply_model(model, image, **options)

@@ -67,7 +67,7 @@ def segment_layer(
     image : napari.layers.Image
         The layer (injected: the active layer). RGB layers are segmented on their colours.
     n_components : int or 'auto', default=3
-        Number of classes; 'auto' chooses it by BIC.
+        Number of classes; 'auto' chooses it by ICL.
     smoothing : float, default=0.0
         Potts prior strength (1.0 recommended for noisy images); uses the layer's scale.
     time_axis : int, 'auto' or None, default='auto'

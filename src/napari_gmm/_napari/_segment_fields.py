@@ -207,18 +207,39 @@ class InputSection(Container):
 
 
 class KField(Container):
-    """Number of classes: a spin box, or 'auto' (chosen by BIC in the core)."""
+    """Number of classes: a spin box, or 'auto' (chosen by ICL in the core)."""
 
     def __init__(self):
         super().__init__(layout="horizontal", labels=False, name="k_field", label="classes (K)")
         self.margins = (0, 0, 0, 0)
         self.n_components = SpinBox(name="n_components", min=1, max=20, value=3,
                                     tooltip="Number of classes (Gaussians) to fit.")  # fmt: skip
-        self.auto = CheckBox(name="auto_k", text="auto (BIC)",
-                             tooltip="Choose K in 1..8 by the BIC.")  # fmt: skip
+        self.auto = CheckBox(name="auto_k", text="auto (ICL)",
+                             tooltip="Choose K in 2..8 by ICL (BIC + classification "
+                             "entropy): the same K for every seed.")  # fmt: skip
         self.extend([self.n_components, self.auto])
         self.auto.changed.connect(lambda on: setattr(self.n_components, "enabled", not on))
 
     def read(self):
         """``'auto'`` or the chosen K."""
         return "auto" if self.auto.value else int(self.n_components.value)
+
+
+class SmoothingField(Container):
+    """Potts prior strength: a spin box, or 'auto' (estimated from the image by the core)."""
+
+    def __init__(self, spin: FloatSpinBox):
+        super().__init__(layout="horizontal", labels=False, name="smoothing_field",
+                         label="smoothing")  # fmt: skip
+        self.margins = (0, 0, 0, 0)
+        self.smoothing = spin
+        self.auto = CheckBox(name="auto_smoothing", text="auto",
+                             tooltip="Estimate the strength from the image (pseudo-"
+                             "likelihood on Gibbs samples); slower than a fixed "
+                             "value.")  # fmt: skip
+        self.extend([self.smoothing, self.auto])
+        self.auto.changed.connect(lambda on: setattr(self.smoothing, "enabled", not on))
+
+    def read(self):
+        """``'auto'`` or the chosen strength."""
+        return "auto" if self.auto.value else float(self.smoothing.value)

@@ -193,7 +193,7 @@ def _apply_steps(model, image, options, posteriors, cancel, relay):
             relay((fraction, stage))
 
     yield 0.0, "applying the model"
-    keys = ("channel_axis", "smoothing", "scale", "time_axis")
+    keys = ("channel_axis", "smoothing", "marginals", "scale", "time_axis")
     return apply_model(model, image, **{k: options[k] for k in keys if k in options},
                        return_posteriors=posteriors, progress=progress)  # fmt: skip
 

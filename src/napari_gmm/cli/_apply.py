@@ -52,6 +52,7 @@ def _apply_one(args, gmm, job) -> dict:
         channel_axis=prep.channel_axis,
         time_axis=prep.time_axis,
         smoothing=args.smoothing,
+        marginals=args.marginals,
         scale=prep.scale,
     )
     write_outputs(args, paths, seg, prep, loaded)

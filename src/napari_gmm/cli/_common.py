@@ -48,6 +48,17 @@ def sigma_type(text: str):
     return values[0] if len(values) == 1 else values
 
 
+def smoothing_type(text: str):
+    if text == "auto":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a number >= 0 or 'auto', got {text!r}"
+        ) from None
+
+
 def n_components_type(text: str):
     if text == "auto":
         return text
@@ -55,7 +66,7 @@ def n_components_type(text: str):
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"invalid int value: {text!r} (use an integer >= 1, or 'auto' to choose K by BIC)"
+            f"invalid int value: {text!r} (use an integer >= 1, or 'auto' to choose K by ICL)"
         ) from None
 
 
@@ -99,10 +110,17 @@ def add_input_arguments(parser: argparse.ArgumentParser, *, frames: bool = True)
         _add_frames(parser)
     parser.add_argument(
         "--smoothing",
-        type=float,
+        type=smoothing_type,
         default=0.0,
         metavar="BETA",
-        help="strength of the spatial (Potts) prior; 0 = off, 1 = recommended for noisy images",
+        help="strength of the spatial (Potts) prior; 0 = off, 1 = recommended for noisy "
+        "images, 'auto' = estimated from each image",
+    )
+    parser.add_argument(
+        "--marginals",
+        choices=("mean-field", "gibbs"),
+        default="mean-field",
+        help="posteriors with smoothing: 'gibbs' gives calibrated probabilities (slower)",
     )
     parser.add_argument(
         "--scale",

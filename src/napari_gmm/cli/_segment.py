@@ -31,7 +31,7 @@ def add_parser(sub) -> None:
         type=n_components_type,
         required=True,
         metavar="K",
-        help="number of classes (Gaussians), or 'auto' to choose it by BIC",
+        help="number of classes (Gaussians), or 'auto' to choose it by ICL among 2..8",
     )
     seg.add_argument(
         "--covariance-type",
@@ -129,6 +129,7 @@ def _segment_one(args, job) -> dict:
         init_params=args.init,
         random_state=args.seed,
         smoothing=args.smoothing,
+        marginals=args.marginals,
         scale=prep.scale,
     )
     write_outputs(args, paths, seg, prep, loaded, noisy)

@@ -18,7 +18,7 @@ from ._features import PixelData, pixel_data
 from ._fit import FitInfo
 from ._frames import iter_frames, split_frames, stack_frames
 from ._lazy_fit import is_dask_array
-from ._lazy_segment import apply_model_lazy
+from ._lazy_segment import apply_model_lazy, check_lazy_smoothing
 from ._options import MAX_DISTINCT, compress_if_integer
 from ._predict import Prediction, iter_predict_chunked, mean_log_likelihood, predict_distinct
 from ._result import Segmentation
@@ -221,6 +221,7 @@ def apply_model(
     """
     report = check_progress(progress, "progress(fraction, stage)")
     if time_axis is None and is_dask_array(image):  # lazy, out of core (core/_lazy_segment.py)
+        check_lazy_smoothing(check_smoothing(smoothing), marginals)
         return apply_model_lazy(check_model(model), image, channel_axis=channel_axis,
             smoothing=smoothing, scale=scale, return_posteriors=return_posteriors,
             max_distinct=max_distinct, report=report, method=APPLIED)  # fmt: skip

@@ -170,6 +170,21 @@ def make_lazy_result(gmm, pixels, outputs, ll, n_valid, info, *, start, **extra)
     )
 
 
+def check_lazy_smoothing(smoothing, marginals) -> None:
+    """Refuse what the blockwise path does not do (rather than silently do something else)."""
+    if smoothing == "auto":
+        raise ValueError(
+            "smoothing='auto' is not available for dask arrays yet: estimate it on a slice "
+            "or a coarse level (segment(np.asarray(image[...]), K, smoothing='auto').smoothing) "
+            "and pass that number."
+        )
+    if marginals != "mean-field":
+        raise ValueError(
+            f"marginals={marginals!r} is not available for dask arrays yet (Gibbs sampling "
+            "across blocks); use marginals='mean-field', or segment a numpy array."
+        )
+
+
 def iter_segment_lazy(image, n_components, **options):
     """:func:`~._segment.iter_segment` for a dask image (same options, same steps)."""
     from ._options import DEFAULTS, check_params
@@ -196,6 +211,7 @@ def iter_segment_lazy(image, n_components, **options):
     max_samples = check_int("max_samples", opts["max_samples"], minimum=1)
     max_distinct = check_int("max_distinct", opts["max_distinct"], minimum=0)
     smoothing = check_smoothing(opts["smoothing"])
+    check_lazy_smoothing(smoothing, opts.get("marginals", "mean-field"))
     pixels = lazy_pixels(image, opts["channel_axis"])
     scale = check_scale(opts["scale"], len(pixels.spatial_shape))
     want_post = bool(opts["return_posteriors"])
