@@ -16,7 +16,7 @@ from .core._apply import apply_model
 from .core._backend import get_backend, set_backend, use_backend
 from .core._density import mixture_density, mixture_log_density
 from .core._features import pixel_features
-from .core._fit import MAX_SAMPLES, GMMConvergenceWarning
+from .core._fit import MAX_SAMPLES, GMMConvergenceWarning, RegularizationWarning
 from .core._metrics import Comparison, compare_labels, match_labels
 from .core._model_file import load_model, save_model
 from .core._noise import add_gaussian_noise
@@ -25,12 +25,15 @@ from .core._result import Segmentation, uncertainty
 from .core._segment import segment
 from .core._selection import Selection, select_n_components
 from .core._sweep import noise_sweep
+from .core._validation import ChannelAxisWarning
 
 __all__ = [
     "MAX_DISTINCT",
     "MAX_SAMPLES",
+    "ChannelAxisWarning",
     "Comparison",
     "GMMConvergenceWarning",
+    "RegularizationWarning",
     "Segmentation",
     "Selection",
     "__version__",

@@ -24,7 +24,7 @@ from ._predict import Prediction, iter_predict_chunked, mean_log_likelihood, pre
 from ._result import Segmentation
 from ._sklearn_private import n_parameters
 from ._smooth import check_marginals, check_scale, check_smoothing, iter_regularize, scaled
-from ._validation import check_int, check_progress
+from ._validation import UNSET, check_int, check_progress, resolve_channel_axis
 
 #: ``Segmentation.method`` of a result of :func:`apply_model`.
 APPLIED = "applied model"
@@ -152,7 +152,7 @@ def apply_model(
     model,
     image,
     *,
-    channel_axis=None,
+    channel_axis=UNSET,
     time_axis=None,
     smoothing=0.0,
     marginals="mean-field",
@@ -171,7 +171,8 @@ def apply_model(
     image : ndarray
         Image with as many channels as the model has features (see :func:`segment`).
     channel_axis : int or None, default=None
-        Axis holding the channels; None for gray images.
+        Axis holding the channels; None for gray images (an image that looks like RGB(A)
+        without it gets a :class:`~napari_gmm.ChannelAxisWarning`, see :func:`segment`).
     time_axis : int or None, default=None
         Axis holding the frames of a time series: the model labels every frame, frame by
         frame (smoothing stays within a frame). The result's ``frames`` holds each frame's
@@ -220,6 +221,7 @@ def apply_model(
     (2, 2, 3)
     """
     report = check_progress(progress, "progress(fraction, stage)")
+    channel_axis = resolve_channel_axis(np.shape(image), channel_axis, time_axis)
     if time_axis is None and is_dask_array(image):  # lazy, out of core (core/_lazy_segment.py)
         check_lazy_smoothing(check_smoothing(smoothing), marginals)
         return apply_model_lazy(check_model(model), image, channel_axis=channel_axis,
@@ -253,7 +255,9 @@ def iter_apply_model(model, image, *, time_axis=None, **options):
         )
     gmm = check_model(model)
     options = dict(options)
-    channel_axis = options.pop("channel_axis", None)
+    channel_axis = resolve_channel_axis(
+        np.shape(image), options.pop("channel_axis", UNSET), time_axis, stacklevel=3
+    )
     scale = options.pop("scale", None)
     if time_axis is None:
         return (yield from iter_apply_image(

@@ -16,7 +16,8 @@ class PixelData:
     Attributes
     ----------
     features : (n_pixels, n_channels) ndarray
-        Pixel values in the image's own dtype (bool becomes uint8, float16 becomes float32).
+        Pixel values in the image's own dtype (bool becomes uint8, float16 becomes float32,
+        big-endian becomes native byte order).
         A view of the image whenever the memory layout allows; never written to.
     spatial_shape : tuple of int
         The image shape without the channel axis.
@@ -60,6 +61,10 @@ def pixel_data(image, channel_axis=None) -> PixelData:
         arr = arr.view(np.uint8)
     elif arr.dtype == np.float16:
         arr = arr.astype(np.float32)
+    elif not arr.dtype.isnative:
+        # big-endian data (e.g. from some TIFF or FITS files): the compiled kernels and
+        # np.bincount work on native byte order only, so convert once
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     if axis is None:
         spatial_shape = arr.shape
         features = arr.reshape(-1, 1)
@@ -84,7 +89,29 @@ def pixel_data(image, channel_axis=None) -> PixelData:
             f"All {features.shape[0]} pixels of the image are non-finite (NaN or inf), so "
             "there is nothing to fit. Check the image or replace invalid values first."
         )
+    if features.dtype.itemsize == 8 and features.dtype.kind == "f":
+        check_magnitude(features, valid)
     return PixelData(features, tuple(spatial_shape), valid, n_valid)
+
+
+#: Largest magnitude of a float64 pixel value: squared deviations and their sums over
+#: millions of pixels must stay far from float64's overflow at 1.8e308 (float32 images,
+#: whose values stay below 3.4e38, are always within it).
+MAX_MAGNITUDE = 1e100
+
+
+def check_magnitude(features: np.ndarray, valid: np.ndarray | None) -> None:
+    """Refuse float64 values so large that the mixture's variances would overflow."""
+    where = True if valid is None else valid[:, None]
+    hi = np.max(features, where=where, initial=-np.inf)
+    lo = np.min(features, where=where, initial=np.inf)
+    biggest = max(abs(float(hi)), abs(float(lo)))
+    if biggest > MAX_MAGNITUDE:
+        raise ValueError(
+            f"The image has values up to {biggest:.3g} in magnitude; the mixture's variances "
+            f"of values beyond {MAX_MAGNITUDE:.0e} overflow float64. Rescale the image first, "
+            "e.g. image / np.nanmax(np.abs(image))."
+        )
 
 
 def pixel_features(image, channel_axis=None) -> np.ndarray:

@@ -82,6 +82,41 @@ class GMMConvergenceWarning(ConvergenceWarning):
     """EM stopped at ``max_iter`` before the log-likelihood changed by less than ``tol``."""
 
 
+class RegularizationWarning(UserWarning):
+    """``reg_covar`` is not small against the image's variance: the mixture cannot resolve
+    classes finer than ``sqrt(reg_covar)`` intensity units and will merge them."""
+
+
+def warn_if_reg_covar_dominates(X: np.ndarray, reg_covar: float, *, integer: bool) -> None:
+    """Warn when `reg_covar` (absolute, squared intensity units) swamps the data's spread.
+
+    scikit-learn adds `reg_covar` to every covariance diagonal, so no class can be
+    narrower than ``sqrt(reg_covar)``. The default 1e-6 is tiny for images in grey levels
+    but not for float images in small units (values ~1e-4), where every class would merge
+    into one without a word. Warned when ``sqrt(reg_covar)`` exceeds 1/20 of the range of
+    the values (of the channel with the smallest non-zero range); for integer images,
+    whose classes are at least one unit apart, only beyond ``max(range / 20, 0.5)``.
+    """
+    if reg_covar <= 0 or X.shape[0] < 2:
+        return
+    spread = (X.max(axis=0) - X.min(axis=0)).astype(np.float64)
+    spread = spread[spread > 0]
+    limit = spread.min() / 20 if spread.size else np.inf
+    if integer:
+        limit = max(limit, 0.5)
+    if np.sqrt(reg_covar) > limit:
+        width = float(spread.min())
+        warnings.warn(
+            f"reg_covar={reg_covar:g} is not small against the range of the image's values "
+            f"({width:.3g} intensity units): no class can be narrower than "
+            f"sqrt(reg_covar)={np.sqrt(reg_covar):.3g}, so classes will merge. Rescale the "
+            "image (e.g. image / image.std()) or pass a smaller reg_covar (e.g. "
+            f"reg_covar={(width * 1e-3) ** 2:.1e}).",
+            RegularizationWarning,
+            stacklevel=5,
+        )
+
+
 @dataclass(frozen=True, eq=False)
 class FitInfo:
     """How a mixture was fitted."""
@@ -196,6 +231,7 @@ def fit_on_pixels(
         n_distinct = count_distinct(np.asarray(data.valid_features()))
         if n_distinct < n_components:
             check_n_components(n_components, n_distinct, _what(data))
+    warn_if_reg_covar_dominates(X, params["reg_covar"], integer=data.is_integer)
     if X.shape[0] < 2:
         # scikit-learn needs two samples; one pixel is fitted by the weighted EM
         from ._em import fit_weighted_gmm
@@ -215,6 +251,7 @@ def fit_on_distinct(compressed, params: dict) -> tuple[GaussianMixture, FitInfo]
     values, counts = compressed.values, compressed.counts
     what = "values" if values.shape[1] == 1 else "colours"
     check_n_components(params["n_components"], values.shape[0], what)
+    warn_if_reg_covar_dominates(values, params["reg_covar"], integer=True)
     with single_threaded_blas():
         gmm = run_em(lambda: fit_weighted_gmm(values, counts, **params), params["n_components"])
     return order_components(gmm), FitInfo("exact (distinct values)", values.shape[0])

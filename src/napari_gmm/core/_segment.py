@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
 from ._apply import iter_apply, make_result
 from ._auto_smoothing import estimate_smoothing
 from ._features import pixel_data
@@ -15,14 +17,14 @@ from ._result import Segmentation
 from ._selection import AUTO_CANDIDATES, AUTO_CRITERION, select_n_components
 from ._series import iter_segment_series
 from ._smooth import check_marginals, check_scale, check_smoothing
-from ._validation import check_int, check_progress
+from ._validation import UNSET, check_int, check_progress, resolve_channel_axis
 
 
 def segment(
     image,
     n_components=3,
     *,
-    channel_axis=None,
+    channel_axis=UNSET,
     covariance_type="full",
     tol=1e-3,
     max_iter=100,
@@ -55,6 +57,9 @@ def segment(
         BIC, AIC and ICL of every candidate, is kept in ``result.selection``.
     channel_axis : int or None, default=None
         Axis holding the channels (-1 for RGB). None: every axis is spatial (gray image).
+        When it is not given and the last axis has length 3 or 4 (and the others at least
+        8), the image looks like RGB(A): it is still segmented as gray, with a
+        :class:`~napari_gmm.ChannelAxisWarning`; pass ``channel_axis=None`` to confirm.
     covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
         Shape of the component covariances, as in scikit-learn's GaussianMixture.
     tol : float, default=1e-3
@@ -183,6 +188,9 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
     arguments as :func:`segment` except `progress`; with `time_axis`, stages read
     ``'frame i/n: ...'`` and a consumer can cancel between frames.
     """
+    options["channel_axis"] = resolve_channel_axis(
+        np.shape(image), options.get("channel_axis", UNSET), time_axis, stacklevel=3
+    )
     if time_axis is None and is_dask_array(image):  # lazy, out of core (core/_lazy_segment.py)
         return (yield from iter_segment_lazy(image, n_components, **options))
     start = time.perf_counter()

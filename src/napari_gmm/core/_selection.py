@@ -17,7 +17,7 @@ from ._sklearn_private import (
     estimate_gaussian_parameters,
     n_parameters,
 )
-from ._validation import check_choice, check_int, check_progress
+from ._validation import UNSET, check_choice, check_int, check_progress, resolve_channel_axis
 
 CRITERIA = ("bic", "aic", "icl")
 
@@ -130,7 +130,7 @@ def select_n_components(
     candidates=range(1, 9),
     *,
     criterion="bic",
-    channel_axis=None,
+    channel_axis=UNSET,
     covariance_type="full",
     random_state=None,
     n_init=1,
@@ -218,6 +218,7 @@ def select_n_components(
     max_distinct = check_int("max_distinct", max_distinct, minimum=0)
     report = check_progress(progress, "progress(done, total)")
 
+    channel_axis = resolve_channel_axis(np.shape(image), channel_axis)
     data = pixel_data(image, channel_axis)
     if data.is_integer:
         params["reg_covar"] = max(params["reg_covar"], QUANTISATION_VARIANCE)

@@ -8,6 +8,7 @@ from ._calibration import calibration
 from ._metrics import compare_labels
 from ._noise import add_gaussian_noise
 from ._segment import segment
+from ._validation import UNSET, resolve_channel_axis
 
 
 def _check_sigmas(sigmas) -> list:
@@ -74,7 +75,11 @@ def noise_sweep(
     ([0, 20], True)
     """
     sigmas = _check_sigmas(sigmas)
-    axis = segment_kwargs.get("channel_axis")
+    axis = resolve_channel_axis(
+        np.shape(image), segment_kwargs.get("channel_axis", UNSET),
+        segment_kwargs.get("time_axis"),
+    )  # fmt: skip
+    segment_kwargs["channel_axis"] = axis
     segment_kwargs.setdefault("random_state", seed)
     rng = np.random.default_rng(seed)
     if reference is None:

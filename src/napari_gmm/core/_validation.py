@@ -6,6 +6,7 @@ Every message says what was wrong, what is allowed, what was received and how to
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Iterable
 
 import numpy as np
@@ -52,9 +53,64 @@ def check_image(image, name: str = "image") -> np.ndarray:
     return arr
 
 
+class ChannelAxisWarning(UserWarning):
+    """The image looks multichannel (a last axis of 3 or 4: RGB/RGBA) but no `channel_axis`
+    was given, so it is segmented as a gray volume. Pass ``channel_axis=-1`` to segment the
+    colours jointly, or ``channel_axis=None`` to confirm the gray volume (no warning)."""
+
+
+class _Unset:
+    """Default of `channel_axis`: behaves as None, but tells "not given" from "None"."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "None"
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __reduce__(self):
+        return "UNSET"
+
+
+#: Default of the public functions' `channel_axis`: None, unless the image looks like RGB(A).
+UNSET = _Unset()
+
+
+def looks_multichannel(shape, time_axis=None) -> bool:
+    """Whether an image of this shape looks like RGB(A): >= 3 axes (besides time), the last
+    of length 3 or 4 and every other of length >= 8 (a volume of 3 or 4 planes along its
+    last axis is rare; a colour image is common)."""
+    shape = list(shape)
+    if time_axis is not None:
+        try:
+            del shape[int(time_axis) % len(shape)]
+        except (TypeError, ValueError, ZeroDivisionError):
+            return False  # a bad time_axis is reported by its own check
+    return len(shape) >= 3 and shape[-1] in (3, 4) and min(shape[:-1]) >= 8
+
+
+def resolve_channel_axis(shape, channel_axis, time_axis=None, *, stacklevel: int = 3):
+    """`channel_axis` as given; for the default (:data:`UNSET`) None, with a
+    :class:`ChannelAxisWarning` when the image looks like RGB(A)."""
+    if channel_axis is not UNSET:
+        return channel_axis
+    if looks_multichannel(shape, time_axis):
+        warnings.warn(
+            f"The image (shape {tuple(shape)}) looks like an RGB(A) image, but no "
+            "channel_axis was given, so it is segmented as a gray volume whose last axis "
+            "is spatial. Pass channel_axis=-1 to segment the colours jointly, or "
+            "channel_axis=None to confirm the gray volume and silence this warning.",
+            ChannelAxisWarning,
+            stacklevel=stacklevel + 1,
+        )
+    return None
+
+
 def check_channel_axis(ndim: int, channel_axis) -> int | None:
     """Normalise `channel_axis` to a non-negative int (or None) for an `ndim`-d image."""
-    if channel_axis is None:
+    if channel_axis is None or channel_axis is UNSET:
         return None
     if isinstance(channel_axis, bool) or not isinstance(channel_axis, numbers.Integral):
         raise TypeError(
