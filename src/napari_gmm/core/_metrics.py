@@ -52,7 +52,10 @@ def _check_pair(reference, labels):
                 f"Convert it with {name}.astype(int) if it holds whole numbers."
             )
     if ref.size == 0:
-        raise ValueError("reference and labels are empty; there is nothing to compare.")
+        raise ValueError(
+            "reference and labels are empty; there is nothing to compare. Pass label images "
+            "with at least one pixel."
+        )
     return ref.ravel(), lab.ravel()
 
 
@@ -109,7 +112,10 @@ def compare_labels(reference, labels, *, ignore=None) -> Comparison:
         keep = (ref != ignore) & (lab != ignore)
         ref, lab = ref[keep], lab[keep]
         if ref.size == 0:
-            raise ValueError(f"Every pixel has the ignored label {ignore}; nothing to compare.")
+            raise ValueError(
+                f"Every pixel has the ignored label {ignore}; nothing to compare. Check that "
+                "the right reference was given, or pass ignore=None to compare every pixel."
+            )
     mapping = match_labels(ref, lab)
     lut_keys = np.array(sorted(mapping), dtype=np.int64)
     matched = np.full(lab.shape, -1, dtype=np.int64)

@@ -101,6 +101,8 @@ def add_gaussian_noise(image, sigma, *, seed=None, channel_axis=None) -> np.ndar
         return noise.astype(arr.dtype, copy=False)
     noise = rng.standard_normal(arr.shape)
     noise *= s
+    if kind != "b" and arr.dtype.itemsize == 8:
+        return _add_offsets_64(arr, noise)
     noise += arr
     if kind == "b":
         return noise >= 0.5
@@ -112,3 +114,33 @@ def add_gaussian_noise(image, sigma, *, seed=None, channel_axis=None) -> np.ndar
     np.rint(noise, out=noise)
     np.clip(noise, lo, hi, out=noise)
     return noise.astype(arr.dtype)
+
+
+def _add_offsets_64(arr: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """`arr` (64-bit integers) plus the rounded noise, saturated at the dtype's limits.
+
+    Integers beyond 2**53 are not exact in float64, so the noise is rounded to integer
+    offsets and added in integer arithmetic (numpy has no saturating add: overflow is
+    detected and clipped here).
+    """
+    np.rint(noise, out=noise)
+    # int64 offsets: |noise| beyond ~9.2e18 (half the uint64 range) is truncated there
+    limit = float(np.nextafter(2.0**63, 0.0))
+    np.clip(noise, -limit, limit, out=noise)
+    offsets = noise.astype(np.int64)
+    native = arr.astype(arr.dtype.newbyteorder("="), copy=True)
+    info = np.iinfo(native.dtype)
+    with np.errstate(over="ignore"):
+        if native.dtype.kind == "i":
+            out = native + offsets  # wraps around on overflow
+            over = (offsets > 0) & (out < native)
+            under = (offsets < 0) & (out > native)
+        else:
+            up = np.where(offsets > 0, offsets, 0).astype(np.uint64)
+            down = np.where(offsets < 0, -offsets, 0).astype(np.uint64)
+            over = up > info.max - native
+            under = down > native
+            out = native + up - down
+    out[over] = info.max
+    out[under] = info.min
+    return out.astype(arr.dtype, copy=False)
