@@ -23,7 +23,7 @@ LAYOUTS = ("C", "F", "strided", "readonly", "memmap")
 
 #: Words one of which every error message must contain: it says how to fix the input.
 FIX_WORDS = re.compile(
-    r"\b(use|pass|give|rescale|choose|check|convert|increase|reduce|replace|remove|set|lower|raise|"
+    r"\b(use|pass|give|rescale|upgrade|install|choose|check|convert|increase|reduce|replace|remove|set|lower|raise|"
     r"fit|save|select|cast|compute|fewer|at least|at most|must|allowed|expected|only)\b",
     re.IGNORECASE,
 )
