@@ -50,8 +50,10 @@ SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "napari-gmm model file",
     "type": "object",
-    "required": ["n_components", "covariance_type", "weights_", "means_", "covariances_",
-                 "precisions_cholesky_", "n_features_in_"],  # fmt: skip
+    "required": [
+        "n_components", "covariance_type", "weights_", "means_", "covariances_",
+        "precisions_cholesky_", "n_features_in_",
+    ],
     "properties": {
         "format": {"const": FORMAT},
         "version": {"type": "integer", "minimum": 0, "maximum": VERSION},
