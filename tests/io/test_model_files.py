@@ -104,15 +104,18 @@ def test_tampered_fields_fail_clearly(saved, tmp_path, changes, match):
     assert "model.json" in str(info.value)
 
 
-def test_non_positive_definite_full_covariance(saved, tmp_path):
+def test_non_positive_definite_covariances(saved, tmp_path):
     _, data = saved
-    if data["covariance_type"] not in ("full", "tied"):
-        pytest.skip("matrices only")
     cov = np.asarray(data["covariances_"], dtype=float)
-    mats = cov.reshape(-1, 3, 3)
-    mats[0] = np.diag([1.0, -1.0, 1.0])  # symmetric, one negative eigenvalue
-    with pytest.raises(ValueError, match="positive definite"):
-        ng.load_model(write(tmp_path, tamper(data, covariances_=mats.reshape(cov.shape).tolist())))
+    if data["covariance_type"] in ("full", "tied"):
+        mats = cov.reshape(-1, 3, 3)
+        mats[0] = np.diag([1.0, -1.0, 1.0])  # symmetric, one negative eigenvalue
+        match = "positive definite"
+    else:
+        cov.reshape(-1)[0] = 0.0  # a zero variance
+        match = "must be positive"
+    with pytest.raises(ValueError, match=match):
+        ng.load_model(write(tmp_path, tamper(data, covariances_=cov.tolist())))
 
 
 @pytest.mark.parametrize("cut", [1, 10, 100, 0.5, 0.99])

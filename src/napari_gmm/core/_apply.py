@@ -21,6 +21,7 @@ from ._lazy_fit import is_dask_array
 from ._lazy_segment import apply_model_lazy, check_lazy_smoothing
 from ._options import MAX_DISTINCT, compress_if_integer
 from ._predict import Prediction, iter_predict_chunked, mean_log_likelihood, predict_distinct
+from ._resources import check_segmentation_memory
 from ._result import Segmentation
 from ._sklearn_private import n_parameters
 from ._smooth import check_marginals, check_scale, check_smoothing, iter_regularize, scaled
@@ -114,6 +115,10 @@ def iter_apply_image(
     start = time.perf_counter()
     smoothing = check_smoothing(smoothing)
     max_distinct = check_int("max_distinct", max_distinct, minimum=0)
+    check_segmentation_memory(
+        image, channel_axis, gmm.n_components, smoothing=smoothing,
+        posteriors=bool(return_posteriors), what="applying a model to",
+    )  # fmt: skip
     data = pixel_data(image, channel_axis)
     n_features = gmm.means_.shape[1]
     if data.n_features != n_features:

@@ -6,6 +6,7 @@ import numbers
 
 import numpy as np
 
+from ._resources import check_memory
 from ._validation import check_channel_axis, check_image
 
 
@@ -91,6 +92,9 @@ def add_gaussian_noise(image, sigma, *, seed=None, channel_axis=None) -> np.ndar
     arr = check_image(image)
     axis = check_channel_axis(arr.ndim, channel_axis)
     s = _check_sigma(sigma, arr.ndim, arr.shape, axis)
+    work_bytes = 4 if kind_is_small_float(arr.dtype) else 8
+    check_memory(arr.size * (work_bytes + arr.dtype.itemsize),
+                 f"adding noise to an image of shape {arr.shape} ({arr.dtype})")  # fmt: skip
     rng = np.random.default_rng(seed)
     kind = arr.dtype.kind
     if kind == "f":
@@ -114,6 +118,11 @@ def add_gaussian_noise(image, sigma, *, seed=None, channel_axis=None) -> np.ndar
     np.rint(noise, out=noise)
     np.clip(noise, lo, hi, out=noise)
     return noise.astype(arr.dtype)
+
+
+def kind_is_small_float(dtype) -> bool:
+    """Float images of at most 32 bits get float32 noise (others: float64)."""
+    return dtype.kind == "f" and dtype.itemsize <= 4
 
 
 def _add_offsets_64(arr: np.ndarray, noise: np.ndarray) -> np.ndarray:

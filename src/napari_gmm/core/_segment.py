@@ -13,6 +13,7 @@ from ._fit import MAX_SAMPLES, fit_on_distinct, fit_on_pixels
 from ._lazy_fit import is_dask_array
 from ._lazy_segment import iter_segment_lazy
 from ._options import DEFAULTS, MAX_DISTINCT, check_params, compress_if_integer
+from ._resources import check_segmentation_memory
 from ._result import Segmentation
 from ._selection import AUTO_CANDIDATES, AUTO_CRITERION, select_n_components
 from ._series import iter_segment_series
@@ -202,6 +203,11 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
         )
     opts.update(options)
     if time_axis is not None:
+        # the stacked outputs of every frame (each frame's working memory: per frame)
+        check_segmentation_memory(
+            image, opts["channel_axis"], n_components, smoothing=0.0,
+            posteriors=bool(opts["return_posteriors"]),
+        )  # fmt: skip
         return (yield from iter_segment_series(
             image, n_components, iter_segment, time_axis, frames, opts
         ))  # fmt: skip
@@ -210,6 +216,10 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
             f"frames={frames!r} needs a time axis: pass time_axis (e.g. time_axis=0 for a "
             "(T, Y, X) series), or leave frames='each' for a single image."
         )
+    check_segmentation_memory(
+        image, opts["channel_axis"], n_components, smoothing=opts["smoothing"],
+        posteriors=bool(opts["return_posteriors"]),
+    )  # fmt: skip
     selection = None
     if isinstance(n_components, str):
         selection = yield from _auto_components(image, n_components, opts)

@@ -12,6 +12,7 @@ from sklearn.mixture import GaussianMixture
 from ._features import PixelData, pixel_data
 from ._fit import MAX_SAMPLES, count_distinct, fit_on_distinct, fit_on_pixels, subsample_rows
 from ._options import MAX_DISTINCT, check_params, compress_if_integer
+from ._resources import check_segmentation_memory
 from ._sklearn_private import (
     compute_precision_cholesky,
     estimate_gaussian_parameters,
@@ -219,6 +220,8 @@ def select_n_components(
     report = check_progress(progress, "progress(done, total)")
 
     channel_axis = resolve_channel_axis(np.shape(image), channel_axis)
+    check_segmentation_memory(image, channel_axis, None, smoothing=0.0, posteriors=False,
+                              what="choosing the number of classes of")  # fmt: skip
     data = pixel_data(image, channel_axis)
     if data.is_integer:
         params["reg_covar"] = max(params["reg_covar"], QUANTISATION_VARIANCE)
