@@ -111,7 +111,8 @@ def write_tiff_like(path, array, axes: str | None, like: LoadedImage | None = No
 
     ImageJ inputs give ImageJ hyperstacks (axes, pixel size, z spacing, frame interval),
     OME-TIFF inputs OME-TIFF (PhysicalSize*, TimeIncrement), other inputs a TIFF with
-    tifffile's axes metadata and the input's resolution tags.
+    tifffile's axes metadata and the input's resolution tags. A 1-D array is written as
+    one row.
     """
     import tifffile
 
@@ -124,6 +125,9 @@ def write_tiff_like(path, array, axes: str | None, like: LoadedImage | None = No
     spacing = like.spacing if like is not None else {}
     if axes is not None and len(axes) != array.ndim:
         axes = None
+    if array.ndim < 2:  # a TIFF page has rows and columns: a 1-D result is one row
+        array = array.reshape(1, -1)
+        axes = "YX" if axes == "X" else None
     # never let tifffile guess RGB from a short leading axis (e.g. 3 frames)
     rgb = axes is not None and axes.endswith("S") and array.shape[-1] in (3, 4)
     options = {"compression": COMPRESSION, "photometric": "rgb" if rgb else "minisblack"}
