@@ -64,7 +64,8 @@ def test_segment_any_file_any_options(tmp_path_factory, dtype, shape, options, d
         assert len(err.strip().splitlines()) == 1, err
         assert not list(out.glob("*_labels.tif")) if out.exists() else True
         return
-    rows = list(csv.DictReader(open(out / "napari-gmm-summary.csv")))
+    with open(out / "napari-gmm-summary.csv") as f:
+        rows = list(csv.DictReader(f))
     assert len(rows) == 1
     if status == 1:
         assert rows[0]["error"] and err.strip()

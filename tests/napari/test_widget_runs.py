@@ -124,3 +124,16 @@ def test_long_noise_study_asks_first(make_napari_viewer, qtbot):
     assert worker is not None and len(questions) == 1
     wait(qtbot, widget)
     assert len(widget.rows()) == 4
+
+
+def test_too_big_for_memory_says_so_and_keeps_results(seg, qtbot, notifications, monkeypatch):
+    viewer, _, widget = seg
+    previous = first_run(qtbot, viewer, widget)
+    widget.image.value = viewer.layers["other"]
+    monkeypatch.setenv("NAPARI_GMM_AVAILABLE_MEMORY", "1000")
+    widget.run()
+    wait(qtbot, widget)
+    assert viewer.layers["other labels"].data is previous
+    assert own(viewer) == ["other labels", "other probability"]
+    errors = notifications(NotificationSeverity.ERROR)
+    assert any("needs at least" in m and "dask array" in m for m in errors), errors

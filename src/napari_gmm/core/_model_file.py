@@ -19,7 +19,7 @@ import numpy as np
 from sklearn.mixture import GaussianMixture
 
 from ._sklearn_private import compute_precision_cholesky
-from ._validation import COVARIANCE_TYPES, INIT_PARAMS
+from ._validation import COVARIANCE_TYPES, INIT_PARAMS, MAX_COMPONENTS
 
 #: ``format`` field of every model file.
 FORMAT = "napari-gmm model"
@@ -28,8 +28,7 @@ FORMAT = "napari-gmm model"
 VERSION = 1
 #: Largest model file read (bytes); a mixture of 1024 components over 16 channels takes ~10 MB.
 MAX_FILE_BYTES = 32 * 1024 * 1024
-#: Largest number of components and of channels (features) a model file may declare.
-MAX_COMPONENTS = 1024
+#: Largest number of channels (features) a model file may declare (components: MAX_COMPONENTS).
 MAX_FEATURES = 64
 
 _PARAMS = (

@@ -18,7 +18,14 @@ from ._sklearn_private import (
     estimate_gaussian_parameters,
     n_parameters,
 )
-from ._validation import UNSET, check_choice, check_int, check_progress, resolve_channel_axis
+from ._validation import (
+    MAX_COMPONENTS,
+    UNSET,
+    check_choice,
+    check_int,
+    check_progress,
+    resolve_channel_axis,
+)
 
 CRITERIA = ("bic", "aic", "icl")
 
@@ -123,6 +130,11 @@ def _check_candidates(candidates) -> tuple[int, ...]:
                 f"in {values!r}.{hint}"
             )
         check_int("each candidate", value, minimum=1, hint=hint)
+        if value > MAX_COMPONENTS:
+            raise ValueError(
+                f"candidate {value} is more classes than napari-gmm fits (at most "
+                f"{MAX_COMPONENTS}): such a fit would run for hours.{hint}"
+            )
     return tuple(sorted({int(v) for v in values}))
 
 

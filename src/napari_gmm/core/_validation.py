@@ -12,6 +12,8 @@ from collections.abc import Iterable
 import numpy as np
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+#: Most mixture components (classes) a segmentation or a model file may have.
+MAX_COMPONENTS = 1024
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 
 
@@ -173,6 +175,12 @@ def check_n_components(n_components, n_distinct: int | None = None, what: str = 
         minimum=1,
         hint=" It is the number of classes (Gaussians) to segment into, e.g. 3.",
     )
+    if n > MAX_COMPONENTS:
+        raise ValueError(
+            f"n_components={n} is more classes than napari-gmm fits (at most "
+            f"{MAX_COMPONENTS}): EM's cost grows with K and such a fit would run for hours. "
+            "Use fewer classes, e.g. n_components='auto' to choose among 2..8."
+        )
     if n_distinct is not None and n > n_distinct:
         raise ValueError(
             f"The image has only {n_distinct} distinct valid {what}; it cannot be segmented "
