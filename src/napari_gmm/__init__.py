@@ -21,6 +21,7 @@ from .core._metrics import Comparison, compare_labels, match_labels
 from .core._model_file import load_model, save_model
 from .core._noise import add_gaussian_noise
 from .core._options import MAX_DISTINCT
+from .core._resources import NotEnoughMemoryError
 from .core._result import Segmentation, uncertainty
 from .core._segment import segment
 from .core._selection import Selection, select_n_components
@@ -33,6 +34,7 @@ __all__ = [
     "ChannelAxisWarning",
     "Comparison",
     "GMMConvergenceWarning",
+    "NotEnoughMemoryError",
     "RegularizationWarning",
     "Segmentation",
     "Selection",

@@ -52,7 +52,7 @@ def test_segment_any_file_any_options(tmp_path_factory, dtype, shape, options, d
     folder = tmp_path_factory.mktemp("cli")
     image = data.draw(values(dtype, shape))
     path = folder / "in.tif"
-    tifffile.imwrite(path, image)
+    tifffile.imwrite(path, image, photometric="minisblack")
     before = path.read_bytes()
     out = folder / "out"
     status, err = _run(["segment", str(path), "--out-dir", str(out), "-q", *_args(options)])

@@ -8,7 +8,9 @@ import pytest
 
 import napari_gmm as ng
 from napari_gmm.core import _resources
-from napari_gmm.core._resources import NotEnoughMemoryError, available_memory
+from napari_gmm.core._resources import available_memory
+
+NotEnoughMemoryError = ng.NotEnoughMemoryError
 
 # 4e10 voxels that take no memory: any attempt to materialise them would fail or swap
 HUGE = np.broadcast_to(np.uint8(7), (200_000, 200_000))
