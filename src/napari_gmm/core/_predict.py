@@ -122,19 +122,30 @@ def iter_predict_chunked(gmm, data: PixelData, *, posteriors=False):
 
 
 def pixel_log_prob(gmm, data: PixelData, compressed=None) -> np.ndarray:
-    """Weighted log-probabilities of every pixel, (n_pixels, K) float32 (0 where invalid)."""
+    """Weighted log-probabilities of every pixel, (n_pixels, K) float32 (0 where invalid).
+
+    Rows whose every value would underflow float32 (pixels ~1e19 standard deviations from
+    every class) are stored relative to their maximum (:func:`_recentre_lost_rows`):
+    posteriors only depend on differences between classes.
+    """
     if compressed is not None:
         with single_threaded_blas():
             wlp = weighted_log_prob(gmm, compressed.values)
-        return compressed.take(wlp.astype(np.float32))
+        with np.errstate(over="ignore"):
+            lost = ~np.isfinite(wlp.astype(np.float32).max(axis=1))
+        lost &= np.isfinite(wlp.max(axis=1))
+        wlp[lost] -= wlp[lost].max(axis=1, keepdims=True)
+        with np.errstate(over="ignore"):
+            return compressed.take(wlp.astype(np.float32))
     n, k = data.n_pixels, gmm.n_components
     if use_numba():
         from ._nb_estep import kernel_params, log_prob
 
         out = np.empty((n, k), dtype=np.float32)
-        return log_prob(data.features, data.valid, kernel_params(gmm), out)
+        log_prob(data.features, data.valid, kernel_params(gmm), out)
+        return _recentre_lost_rows(out, gmm, data)
     out = np.zeros((n, k), dtype=np.float32)
-    with single_threaded_blas():
+    with single_threaded_blas(), np.errstate(over="ignore"):  # -1e40 -> -inf: recentred
         for start in range(0, n, CHUNK_ROWS):
             rows = slice(start, min(start + CHUNK_ROWS, n))
             X = data.features[rows]
@@ -143,6 +154,23 @@ def pixel_log_prob(gmm, data: PixelData, compressed=None) -> np.ndarray:
             else:
                 mask = data.valid[rows]
                 out[rows][mask] = weighted_log_prob(gmm, X[mask])
+    return _recentre_lost_rows(out, gmm, data)
+
+
+def _recentre_lost_rows(out, gmm, data: PixelData) -> np.ndarray:
+    """Rows of `out` that underflowed to -inf for every class, recomputed in float64 and
+    stored relative to their maximum (so that they keep their label; label 0 is for
+    non-finite pixels only)."""
+    lost = ~np.isfinite(out.max(axis=1))
+    if data.valid is not None:
+        lost &= data.valid
+    rows = np.flatnonzero(lost)
+    if rows.size:
+        with single_threaded_blas():
+            wlp = weighted_log_prob(gmm, data.features[rows])
+        top = wlp.max(axis=1, keepdims=True)
+        fine = np.isfinite(top[:, 0])
+        out[rows[fine]] = (wlp[fine] - top[fine]).astype(np.float32)
     return out
 
 

@@ -206,6 +206,7 @@ def iter_potts_posteriors(
         q = yield from _iter_potts_numba(log_prob, shape, beta, valid, spacing, n_iter, init)
         return q
     lp = np.moveaxis(log_prob, -1, 0).astype(np.float32, order="C")  # (K, *shape), a copy
+    _recentre_underflow(np.moveaxis(lp, 0, -1), log_prob)
     ok = np.isfinite(lp.max(axis=0))  # NaN or all -inf rows cannot be normalised
     if valid is not None:
         ok &= valid
@@ -241,12 +242,35 @@ def iter_potts_posteriors(
     return np.ascontiguousarray(np.moveaxis(q, 0, -1))
 
 
+def _recentre_underflow(lp32, log_prob) -> None:
+    """Fix rows of `lp32` (a float32 copy of `log_prob`, same layout (..., K)) that
+    underflowed to -inf for every class although `log_prob` is finite there.
+
+    A pixel far from every class (e.g. a model applied to an image of other intensities)
+    has log-probabilities like -1e40: finite in float64, -inf in float32, which would mark
+    it invalid (label 0, reserved for non-finite pixels). The posteriors only depend on
+    differences between classes, so such rows are stored relative to their maximum.
+    Costs one pass over `lp32`; `log_prob` is read only on the rows concerned.
+    """
+    if lp32.dtype == log_prob.dtype:
+        return
+    lost = np.flatnonzero(~np.isfinite(lp32.max(axis=-1)).reshape(-1))
+    if lost.size == 0:
+        return
+    rows = np.asarray(log_prob).reshape(-1, log_prob.shape[-1])[lost].astype(np.float64)
+    top = rows.max(axis=1, keepdims=True)
+    fine = np.isfinite(top[:, 0])
+    view = lp32.reshape(-1, lp32.shape[-1])
+    view[lost[fine]] = (rows[fine] - top[fine]).astype(np.float32)
+
+
 def _iter_potts_numba(log_prob, shape, beta, valid, spacing, n_iter, init):
     """The compiled route of :func:`iter_potts_posteriors` (same arguments, validated)."""
     from ._potts_fused import iter_potts_lp, plain_lp
 
     k = log_prob.shape[-1]
     lp = np.ascontiguousarray(log_prob.reshape(-1, k), dtype=np.float32)
+    _recentre_underflow(lp, log_prob.reshape(-1, k))
     ok = np.isfinite(lp.max(axis=1))
     if valid is not None:
         ok &= valid.reshape(-1)
