@@ -20,6 +20,7 @@ from .core._fit import MAX_SAMPLES, GMMConvergenceWarning
 from .core._metrics import Comparison, compare_labels, match_labels
 from .core._model_file import load_model, save_model
 from .core._noise import add_gaussian_noise
+from .core._objects import Objects, label_objects
 from .core._options import MAX_DISTINCT
 from .core._result import Segmentation, uncertainty
 from .core._segment import segment
@@ -31,6 +32,7 @@ __all__ = [
     "MAX_SAMPLES",
     "Comparison",
     "GMMConvergenceWarning",
+    "Objects",
     "Segmentation",
     "Selection",
     "__version__",
@@ -38,6 +40,7 @@ __all__ = [
     "apply_model",
     "compare_labels",
     "get_backend",
+    "label_objects",
     "load_model",
     "match_labels",
     "mixture_density",
