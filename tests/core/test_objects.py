@@ -6,6 +6,8 @@ import csv
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from skimage.measure import regionprops_table
 
 import napari_gmm as ng
@@ -222,7 +224,7 @@ def test_time_series_segmentation_objects():
 
 def test_absent_class_gives_no_objects_and_empty_columns(tmp_path):
     labels = np.array([[1, 1], [2, 1]])
-    objects = ng.label_objects(labels, 3, n_classes=3)
+    objects = ng.label_objects(labels, 3, n_classes=3, image=labels * 2.0, scale=(1, 2))
     assert objects.n_objects == 0
     assert not objects.labels.any()
     assert all(len(column) == 0 for column in objects.table.values())
@@ -260,6 +262,14 @@ def test_nan_pixels_are_left_out_of_the_means_and_inputs_are_not_modified():
     assert objects.table["intensity_mean"].tolist() == [100.0]
     assert np.array_equal(seg.labels, before_labels)
     assert np.array_equal(image, before_image, equal_nan=True)
+
+
+def test_one_dimensional_labels():
+    objects = ng.label_objects(np.array([1, 2, 2, 1, 2]), 2, scale=(0.5,))
+    assert objects.table["length"].tolist() == [2, 1]
+    assert objects.table["length_scaled"].tolist() == [1.0, 0.5]
+    assert objects.table["centroid-0"].tolist() == [1.5, 4.0]
+    assert [objects.table[f"bbox-{j}"].tolist() for j in (0, 1)] == [[1, 4], [3, 5]]
 
 
 def test_bool_labels_are_class_one():
@@ -323,3 +333,45 @@ def test_dask_labels_are_refused_with_advice():
     # a lazy image is fine (measured in memory), as long as the labels are computed
     objects = ng.label_objects(LABELS, 2, image=da.from_array(LABELS * 10.0, chunks=1))
     assert objects.table["intensity_mean"].tolist() == [20.0]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    shape=st.sampled_from([(7, 9), (4, 5, 6), (1, 13)]),
+    seed=st.integers(0, 2**16),
+    n_classes=st.integers(2, 4),
+    connectivity=st.integers(1, 3),
+    min_size=st.integers(0, 4),
+    data=st.data(),
+)
+def test_property_components_sizes_and_table_match_skimage(
+    shape, seed, n_classes, connectivity, min_size, data
+):
+    """Oracle: skimage.measure.label per class + a size filter, and regionprops_table."""
+    from skimage.measure import label
+
+    labels = np.random.default_rng(seed).integers(0, n_classes + 1, shape)
+    connectivity = min(connectivity, len(shape))
+    classes = data.draw(st.lists(st.integers(1, n_classes), min_size=1, unique=True))
+    objects = ng.label_objects(labels, classes, connectivity=connectivity, min_size=min_size,
+                               image=labels * 1.5, n_classes=n_classes)  # fmt: skip
+    expected_count = 0
+    for c in sorted(classes):
+        parts = label(labels == c, connectivity=connectivity)
+        sizes = np.bincount(parts.ravel())[1:]
+        expected_count += int((sizes >= max(min_size, 1)).sum())
+        kept = np.isin(parts, 1 + np.flatnonzero(sizes >= max(min_size, 1)))
+        assert np.array_equal(np.isin(objects.labels, objects.table["label"][
+            objects.table["class"] == c]) & (objects.labels > 0), kept)  # fmt: skip
+    assert objects.n_objects == expected_count
+    assert list(objects.table["label"]) == list(range(1, expected_count + 1))
+    if expected_count:
+        ref = regionprops_table(objects.labels, intensity_image=labels * 1.5,
+                                properties=(*PROPS, "intensity_mean"))  # fmt: skip
+        size = "area" if len(shape) == 2 else "volume"
+        assert np.array_equal(objects.table[size], ref["area"])
+        for key in ref:
+            if key not in ("area", "label"):
+                assert np.allclose(objects.table[key], ref[key]), key
+        for i, c in zip(objects.table["label"], objects.table["class"], strict=True):
+            assert set(np.unique(labels[objects.labels == i])) == {c}

@@ -95,6 +95,10 @@ def test_rerun_updates_the_objects_layer_and_unchecking_removes_it(viewer_widget
     assert set(first.features["class"]) == {3}
     expected = ng.segment(image, 3, random_state=0).objects(3)
     np.testing.assert_array_equal(first.data, expected.labels)
+    widget.objects_section.min_size.value = 10**6  # no object left: an empty table
+    run_and_wait(qtbot, widget)
+    assert viewer.layers["img objects"] is first and not first.data.any()
+    assert len(first.features) == 0 and widget.objects_section.count.value.startswith("0 ")
     widget.objects_section.active.value = False
     run_and_wait(qtbot, widget)
     assert "img objects" not in viewer.layers

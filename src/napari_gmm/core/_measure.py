@@ -90,7 +90,7 @@ def _bboxes(coords, ids, n: int) -> list:
 
 def _intensity_means(values, ids, n: int) -> dict:
     """Mean of the finite values of each channel per object (NaN when it has none)."""
-    values = values.reshape(len(ids), -1)
+    values = values[:, None] if values.ndim == 1 else values
     n_channels = values.shape[1]
     columns = {}
     for c in range(n_channels):
