@@ -20,6 +20,7 @@ from .core._fit import MAX_SAMPLES, GMMConvergenceWarning, RegularizationWarning
 from .core._metrics import Comparison, compare_labels, match_labels
 from .core._model_file import load_model, save_model
 from .core._noise import add_gaussian_noise
+from .core._objects import Objects, label_objects
 from .core._options import MAX_DISTINCT
 from .core._resources import NotEnoughMemoryError
 from .core._result import Segmentation, uncertainty
@@ -35,6 +36,7 @@ __all__ = [
     "Comparison",
     "GMMConvergenceWarning",
     "NotEnoughMemoryError",
+    "Objects",
     "RegularizationWarning",
     "Segmentation",
     "Selection",
@@ -43,6 +45,7 @@ __all__ = [
     "apply_model",
     "compare_labels",
     "get_backend",
+    "label_objects",
     "load_model",
     "match_labels",
     "mixture_density",

@@ -202,7 +202,27 @@ def job_outputs(job: dict, result: JobResult) -> list[Output]:
             outputs.append(Output(f"posterior {k}", "image", posterior, False, hidden, unit))
     info = {"summary": seg.summary(), "options": job_record(job)}
     outputs.append(Output("labels", "labels", seg.labels, create={"opacity": 0.6}, info=info))
+    if getattr(result, "objects", None) is not None:
+        outputs.append(objects_output(result.objects, job.get("objects")))
     return outputs
+
+
+def objects_output(objects, options=None) -> Output:
+    """The ``'<source> objects'`` Labels layer: instance labels, one features row per object.
+
+    The features' ``index`` column holds the object ids, so napari shows an object's row
+    (class, size, centroid, mean intensity...) in the status bar when hovering it.
+    `options` (those of ``label_objects``) are recorded in the layer's metadata.
+    """
+    features = {"index": objects.table["label"], **objects.table}
+    info = {"n_objects": objects.n_objects, "classes": [int(c) for c in objects.classes],
+            "options": {k: v for k, v in (options or {}).items() if k != "classes"}}  # fmt: skip
+    return Output("objects", "labels", objects.labels, update={"features": features}, info=info)
+
+
+def with_role(layers, role: str):
+    """The layer of `layers` (outputs of :func:`put_outputs`) that shows `role`."""
+    return next(layer for layer in layers if layer.metadata[MARK]["role"] == role)
 
 
 def job_record(job: dict) -> dict:

@@ -22,8 +22,9 @@ from napari.utils.notifications import show_info, show_warning
 
 from ..core._result import UNCERTAINTY_KINDS
 from ._base import DockWidget
-from ._layers import job_outputs, put_outputs
+from ._layers import job_outputs, put_outputs, with_role
 from ._model_section import ModelSection
+from ._objects_section import ObjectsSection
 from ._parts import ClassLegend, Tabs, form
 from ._segment_fields import NONE, InputSection, KField, SmoothingField, em_fields
 from ._worker import segment_job
@@ -78,6 +79,8 @@ class GMMWidget(DockWidget):
         Tab *EM*: EM options.
     model_path, save_button, apply_path, apply_button : widgets
         Tab *model*: save the last fitted model (JSON) / apply a model file to the image.
+    objects_section : ObjectsSection
+        Tab *objects*: also label objects of chosen classes (``"<name> objects"`` layer).
     run_button, cancel_button, status : widgets
         Start (:meth:`run`), stop (:meth:`cancel`); progress and result text.
     legend : ClassLegend
@@ -140,8 +143,10 @@ class GMMWidget(DockWidget):
         self.model_section = model = ModelSection()
         self.model_path, self.apply_path = model.model_path, model.apply_path
         self.save_button, self.apply_button = model.save_button, model.apply_button
+        self.objects_section = ObjectsSection()
         self.sections = Tabs([("input", self.input), ("options", options), ("EM", em),
-                              ("model", model)], name="sections")  # fmt: skip
+                              ("model", model), ("objects", self.objects_section)],
+                             name="sections")  # fmt: skip
         self.legend = ClassLegend(name="legend")
         self.body.extend([form(self.image, self.k_field, self.smoothing_field), self.buttons,
                           self.status, self.legend, self.sections])  # fmt: skip
@@ -184,7 +189,8 @@ class GMMWidget(DockWidget):
         return self._start(job, segment_job, job.pop("data"), options=job["segment"],
                            noise_sigma=job["noise_sigma"], seed=job["seed"],
                            uncertainty=job["uncertainty"], posteriors=job["posteriors"],
-                           model=model, cancel=self._cancel, relay=self._relay)  # fmt: skip
+                           model=model, cancel=self._cancel, relay=self._relay,
+                           objects=job["objects"])  # fmt: skip
 
     def _job_options(self, layer, model=None) -> dict:
         """Everything the job needs, read from the fields and the layer now."""
@@ -219,6 +225,7 @@ class GMMWidget(DockWidget):
             "seed": seed,
             "uncertainty": None if uncertainty == NO_UNCERTAINTY else uncertainty,
             "posteriors": bool(self.posteriors.value),
+            "objects": self.objects_section.read(axes["data"]),
             "scale": axes["scale"],
             "translate": axes["translate"],
             "rgb": bool(layer.rgb),
@@ -237,9 +244,9 @@ class GMMWidget(DockWidget):
                              scale=job["scale"], translate=job["translate"],
                              keep=(job["layer"],))  # fmt: skip
         self.last_segmentation = seg
-        self.status.success(fit_summary_text(seg))
+        self.status.success(fit_summary_text(seg) + self.objects_section.show(result.objects))
         if result.class_means is not None:
-            self.legend.show_classes(layers[-1], result.class_means)
+            self.legend.show_classes(with_role(layers, "labels"), result.class_means)
         if not seg.converged:
             show_warning(
                 f"EM did not converge in {seg.n_iter} iterations on {job['source']!r} "

@@ -54,6 +54,8 @@ class JobResult:
     class_means : ndarray of float, shape (K, C), or None
         Mean pixel value of each class ``k`` (row ``k - 1``) over the segmented image; NaN
         for an empty class.
+    objects : Objects or None
+        The objects of the chosen classes, when asked for (see ``segment_job(objects=)``).
     """
 
     segmentation: Segmentation | None = None
@@ -63,6 +65,7 @@ class JobResult:
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
     class_means: np.ndarray | None = None
+    objects: object = None
 
 
 class Cancelled(Exception):
@@ -80,6 +83,7 @@ def segment_job(
     model=None,
     cancel=None,
     relay=None,
+    objects: dict | None = None,
 ):
     """Generator: add noise (if asked), segment, derive the maps; yield progress.
 
@@ -106,6 +110,10 @@ def segment_job(
     relay : callable or None
         Receives the ``(fraction, stage)`` progress of :func:`napari_gmm.apply_model` (it
         runs in one call, so its steps cannot be yielded).
+    objects : dict or None
+        Options of :func:`napari_gmm.label_objects` (``classes``, ``min_size``,
+        ``fill_holes``) to also label objects, measured on the segmented image; a failure
+        there (e.g. a class beyond K) keeps the segmentation and becomes a warning.
 
     Yields
     ------
@@ -166,6 +174,10 @@ def segment_job(
             means = np.asarray(seg.model.means_, dtype=float)
         else:
             means = class_means(image, seg.labels, options.get("channel_axis"), seg.n_components)
+        found = None
+        if objects is not None:
+            yield 1.0, "labelling objects"
+            found = _objects(seg, image, options, objects, caught)
     except Cancelled:
         return None
     except USER_ERRORS as err:
@@ -179,8 +191,22 @@ def segment_job(
     )
     return JobResult(
         segmentation=seg, noisy=noisy, uncertainty=umap, posteriors=post, warnings=messages,
-        class_means=means,
+        class_means=means, objects=found,
     )  # fmt: skip
+
+
+def _objects(seg, image, options, objects, caught):
+    """The objects of `seg` measured on `image`, or None with the reason added to `caught`."""
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        try:
+            return seg.objects(image=image, channel_axis=options.get("channel_axis"),
+                               scale=options.get("scale"), **objects)  # fmt: skip
+        except USER_ERRORS as err:
+            warnings.warn(f"Objects were not labelled: {err}", UserWarning, stacklevel=1)
+            return None
+        finally:
+            caught.extend(record)
 
 
 def _apply_steps(model, image, options, posteriors, cancel, relay):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..io._formats import WRITERS
 from ._common import add_input_arguments, add_output_arguments
+from ._objects import add_objects_arguments, check_objects_options
 
 
 def add_parser(sub) -> None:
@@ -24,6 +25,7 @@ def add_parser(sub) -> None:
     app.add_argument("model", type=Path, metavar="MODEL", help="model file (JSON)")
     add_input_arguments(app, frames=False)
     add_output_arguments(app, WRITERS)
+    add_objects_arguments(app)
     app.set_defaults(handler=run)
 
 
@@ -33,6 +35,7 @@ def run(args) -> int:
 
     if not args.model.is_file():
         raise FileNotFoundError(f"No such model file: {args.model}")
+    check_objects_options(args)
     gmm = load_model(args.model)
     return run_batch(args, lambda job: _apply_one(args, gmm, job))
 
@@ -40,10 +43,12 @@ def run(args) -> int:
 def _apply_one(args, gmm, job) -> dict:
     from ..core._apply import apply_model
     from ..io._formats import load_image
+    from ._objects import find_objects, objects_paths, write_objects
     from ._outputs import output_paths, report, write_outputs
     from ._prepare import prepare
 
     paths = output_paths(args, job)
+    object_paths = objects_paths(args, job)
     loaded = load_image(job.path)
     prep = prepare(loaded, args.channel_axis, args.time_axis, args.scale)
     seg = apply_model(
@@ -55,5 +60,7 @@ def _apply_one(args, gmm, job) -> dict:
         marginals=args.marginals,
         scale=prep.scale,
     )
+    objects = find_objects(args, seg, prep.image, prep)
     write_outputs(args, paths, seg, prep, loaded)
-    return report(args, job, seg, paths, what="applied ")
+    row = report(args, job, seg, paths, what="applied ")
+    return {**row, **write_objects(args, object_paths, objects, prep, loaded)}

@@ -19,9 +19,10 @@ from ..io._formats import is_image_path
 from ._common import EXIT_SOME_FAILED, EXIT_USAGE
 
 #: What the subcommands write per input, as ``<stem>_<role><suffix>``.
-OUTPUT_ROLES = ("labels", "probability", "noisy")
+OUTPUT_ROLES = ("labels", "probability", "noisy", "objects")
 #: Columns of the summary table.
-SUMMARY_FIELDS = ("file", "K", "converged", "n_iter", "BIC", "time_s", "error", "labels")
+SUMMARY_FIELDS = ("file", "K", "converged", "n_iter", "BIC", "time_s", "error", "labels",
+                  "n_objects")  # fmt: skip
 SUMMARY_NAME = "napari-gmm-summary.csv"
 #: Per-input failures that are reported and skipped (anything else is a bug: traceback).
 INPUT_ERRORS = (ValueError, TypeError, OSError, MemoryError)

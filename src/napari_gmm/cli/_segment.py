@@ -7,6 +7,7 @@ from pathlib import Path
 from ..core._validation import COVARIANCE_TYPES, INIT_PARAMS
 from ..io._formats import WRITERS
 from ._common import add_input_arguments, add_output_arguments, n_components_type, sigma_type
+from ._objects import add_objects_arguments, check_objects_options
 from ._zarr import add_zarr_arguments, is_zarr_path
 
 #: Options that name one output file, so they need a single input.
@@ -77,6 +78,7 @@ def add_parser(sub) -> None:
             help=f"write the {what}; one input only",
         )
     add_output_arguments(seg, WRITERS)
+    add_objects_arguments(seg)
     add_zarr_arguments(seg)
     seg.set_defaults(handler=run)
 
@@ -92,6 +94,7 @@ def run(args) -> int:
         )
     if args.noisy is not None and args.noise is None:
         raise ValueError("--noisy needs --noise SIGMA (there is no noisy image otherwise).")
+    check_objects_options(args)
     return run_batch(args, lambda job: _segment_one(args, job))
 
 
@@ -100,9 +103,11 @@ def _segment_one(args, job) -> dict:
     from ..core._noise import add_gaussian_noise
     from ..core._segment import segment
     from ..io._formats import load_image
+    from ._objects import find_objects, objects_paths, write_objects
     from ._outputs import output_paths, report, write_outputs
     from ._prepare import prepare
 
+    object_paths = objects_paths(args, job)
     if is_zarr_path(job.path):  # out of core, with dask (cli/_zarr.py)
         from ._zarr import segment_zarr
 
@@ -132,7 +137,9 @@ def _segment_one(args, job) -> dict:
         marginals=args.marginals,
         scale=prep.scale,
     )
+    objects = find_objects(args, seg, image, prep)
     write_outputs(args, paths, seg, prep, loaded, noisy)
     if paths["model"] is not None:
         save_model(seg.model, paths["model"])
-    return report(args, job, seg, paths)
+    row = report(args, job, seg, paths)
+    return {**row, **write_objects(args, object_paths, objects, prep, loaded)}
