@@ -18,7 +18,9 @@ fresh subprocess, whose peak resident memory (``ru_maxrss``) is measured, not es
 The table gives the wall time per voxel, its ratio to the in-memory baseline of the same
 dtype and smoothing measured in this run (at the largest size both ran), the peak RSS and
 the peak RSS over the input size (target: < 0.5 at 10^9 voxels). Labels of the lazy and
-in-memory runs are compared where both ran. Timings on a shared machine are noisy.
+in-memory runs are compared where both ran. Timings on a shared machine are noisy. Each
+case fixes glibc's mmap threshold first, as ``napari-gmm segment`` does for zarr inputs
+(``cli._zarr.return_memory_to_the_os``), so that freed block buffers go back to the OS.
 """
 
 from __future__ import annotations
@@ -72,8 +74,10 @@ def run_case(args) -> dict:
     import zarr
 
     import napari_gmm as ng
+    from napari_gmm.cli._zarr import return_memory_to_the_os
     from napari_gmm.io._zarr import write_ome_zarr
 
+    return_memory_to_the_os()  # as the command line does for zarr inputs
     start = time.perf_counter()
     out = Path(args.out)
     if args.case == "lazy":

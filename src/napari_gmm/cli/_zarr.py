@@ -18,6 +18,32 @@ from ..io._zarr import is_zarr_path, read_zarr, write_ome_zarr
 __all__ = ["add_zarr_arguments", "is_zarr_path", "segment_zarr"]
 
 
+def return_memory_to_the_os() -> bool:
+    """Make glibc's malloc return freed block buffers to the OS (this process only).
+
+    glibc raises its mmap threshold after large buffers are freed, so the next buffers of
+    a few MB (the halo blocks of the Potts pass, one per thread) come from heap arenas that
+    are never trimmed: the resident memory then creeps up with the number of blocks.
+    Fixing the threshold at 128 KiB keeps block buffers in mmap, returned when freed
+    (measured on a 512^3 uint8 volume with smoothing: peak 690 -> 560 MB). The command
+    line owns its process, so it sets this; a library must not. Returns whether it was set
+    (False off glibc).
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        mallopt = libc.mallopt if libc is not None else None
+    except (OSError, AttributeError):
+        return False
+    if mallopt is None:
+        return False
+    m_mmap_threshold = -3
+    return bool(mallopt(m_mmap_threshold, 128 * 1024))
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -134,7 +160,7 @@ def segment_zarr(args, job) -> dict:
     from ._batch import check_outputs
 
     path = job.path
-
+    return_memory_to_the_os()
     if args.noise is not None:
         raise ValueError(
             f"--noise is not available for zarr inputs ({path}): adding noise would write a "

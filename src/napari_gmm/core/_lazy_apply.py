@@ -17,9 +17,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._backend import use_numba
 from ._lazy_fit import LazyPixels, block_pixel_data, tree_sum
 from ._predict import label_dtype, pixel_log_prob
-from ._spatial import posterior_labels, potts_posteriors
+from ._spatial import (
+    MAX_KERNEL_NDIM,
+    POTTS_SCALE,
+    _axis_weights,
+    drive,
+    neighbour_kernel,
+    posterior_labels,
+    potts_posteriors,
+)
 
 
 def _pack(labels, prob, post, spatial_shape, n_out):
@@ -78,6 +87,8 @@ def _block_log_prob(gmm, data, max_distinct):
 def _potts_block(block, models, smoothing, scale, sweeps, max_distinct):
     """Mean-field posteriors of a halo block: `sweeps` per model, warm-started in turn."""
     data = block_pixel_data(block)
+    if use_numba() and len(data.spatial_shape) <= MAX_KERNEL_NDIM:
+        return _potts_block_fused(data, models, smoothing, scale, sweeps), data
     valid = None if data.valid is None else data.to_spatial(data.valid)
     q = None
     for gmm in models:
@@ -86,6 +97,24 @@ def _potts_block(block, models, smoothing, scale, sweeps, max_distinct):
             lp, smoothing=smoothing, valid=valid, spacing=scale, n_iter=sweeps, init=q
         )
     return q, data
+
+
+def _potts_block_fused(data, models, smoothing, scale, sweeps):
+    """:func:`_potts_block` by the compiled sweeps that evaluate the log-densities from
+    the features inside each sweep (as the in-memory path does): the block holds its
+    features and two (N, K) float32 posterior buffers, no log-probability array."""
+    from ._potts_fused import Sweeper
+
+    shape = data.spatial_shape
+    axis_weights = _axis_weights(neighbour_kernel(len(shape), scale))
+    sweeper = Sweeper(data.features, data.valid, shape, axis_weights,
+                      float(smoothing) * POTTS_SCALE)  # fmt: skip
+    k = models[0].n_components
+    q = sweeper.plain(models[0], np.empty((data.n_pixels, k), dtype=np.float32))
+    for gmm in models:
+        q = drive(sweeper.iter_sweeps(gmm, q, sweeps))
+    sweeper.release()
+    return q.reshape(*shape, k)
 
 
 def _smooth_block(block, models, order, smoothing, scale, sweeps, max_distinct, want_post,
