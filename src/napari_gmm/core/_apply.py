@@ -60,11 +60,23 @@ def iter_apply(
     return gmm, pred
 
 
-def make_result(gmm, data: PixelData, pred: Prediction, info: FitInfo, *, start, **extra):
-    """Assemble the :class:`Segmentation` of one image (criteria over every valid pixel)."""
+def make_result(
+    gmm, data: PixelData, pred: Prediction, info: FitInfo, *, start, bias=None, **extra
+):
+    """Assemble the :class:`Segmentation` of one image (criteria over every valid pixel).
+
+    With a bias field (`bias`, a :class:`~._bias_fit.BiasResult`; `data` is then the
+    corrected pixels), the log-likelihood is that of the observed image (the Jacobian
+    ``-C log b`` added) and the field's coefficients count as parameters, so that BIC and
+    AIC compare segmentations with and without a field.
+    """
     n = data.n_valid
     ll = pred.log_likelihood
     n_params = n_parameters(gmm)
+    if bias is not None:
+        ll += bias.log_jacobian
+        n_params += bias.n_params
+        extra.update(bias_field=bias.field, corrected=bias.corrected)
     return Segmentation(
         labels=data.to_spatial(pred.labels),
         probability=data.to_spatial(pred.probability),

@@ -1,0 +1,311 @@
+"""A smooth multiplicative bias field estimated jointly with the mixture (ECM).
+
+Model: the observed pixel ``y_i`` (a vector of C channels) is a clean pixel ``x_i`` times a
+smooth positive field ``b_i`` shared by the channels, ``y_i = b_i x_i``, and the clean
+pixels follow the Gaussian mixture. The log-likelihood of the observed image is then
+
+    sum_i [ log sum_k pi_k N(y_i / b_i | mu_k, Sigma_k) - C log b_i ],
+
+the last term being the Jacobian of ``x = y / b``. It is maximised over the mixture and
+the field by expectation / conditional maximisation (ECM, Meng & Rubin 1993), as FSL FAST
+and ANTs Atropos estimate a bias field inside EM, on a seeded sample of pixels (the cost
+per round does not grow with the image):
+
+1. E-step: posteriors ``q_ik`` of the corrected sample ``z_i = y_i / b_i``;
+2. CM-step of the mixture: the weighted M-step on ``z`` (:func:`._spatial.update_mixture`);
+3. CM-step of the field: with ``u = 1 / b`` a polynomial (:mod:`._bias_basis`), the
+   expected complete log-likelihood is ``-sum_i [a_i u_i^2 / 2 - m_i u_i - C log u_i]``
+   with ``a_i = sum_k q_ik y_i' P_k y_i`` and ``m_i = sum_k q_ik y_i' P_k mu_k``
+   (``P_k`` the precisions): concave in the coefficients, maximised by damped Newton
+   steps; the log barrier keeps the field positive;
+4. the field is normalised to mean 1 and the mixture rescaled with it (the likelihood does
+   not change: a field and a mixture can trade a constant factor).
+
+Rounds stop when the field changes by less than ``TOL`` at every sampled pixel. ECM only
+finds a local maximum, and the start matters when the shading moves a class across the
+intensity of another, so two starts run and the higher likelihood wins: the field 1 (the
+plain fit) and the field of a few rounds of a ratio estimate (the weighted least-squares
+fit of ``y_i sum_k q_ik mu_k' P_k / sum_k q_ik mu_k' P_k mu_k``, which weighs bright
+classes most and pulls dark regions into place faster).
+
+Pixels that are <= 0 in every channel say nothing about a multiplicative gain and are left
+out of the field fit (they are still corrected and segmented); the field is defined on
+every pixel, non-finite ones included, and clipped to the range it takes on the fitted
+pixels. The field must vary more slowly than the classes: when single regions are a
+sizeable fraction of the image, a field of high order can explain part of the class layout.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._fit import single_threaded_blas
+from ._sklearn_private import set_parameters, weighted_log_prob
+from ._spatial import update_mixture
+from ._validation import check_int
+
+#: Values of ``bias_field=`` (None: off).
+BIAS_FIELDS = ("polynomial",)
+#: Default and largest total degree of the polynomial.
+DEFAULT_ORDER = 3
+MAX_ORDER = 6
+#: Largest number of pixels the field and the mixture are estimated on during the rounds.
+BIAS_SAMPLES = 50_000
+#: Stop when the field moves by less than this at every sampled pixel (it has mean 1).
+TOL = 2e-4
+#: Rounds of the ratio start and of the maximum-likelihood rounds.
+RATIO_ROUNDS = 30
+MAX_ROUNDS = 150
+#: Lowest value of the ratio start's field (its polynomial is not positive by construction).
+RATIO_FLOOR = 0.05
+#: Starts of the rounds, in the order they are tried.
+STARTS = ("plain", "ratio")
+
+
+def check_bias_field(bias_field):
+    """Validate ``bias_field`` (None or one of :data:`BIAS_FIELDS`)."""
+    if bias_field is None or (isinstance(bias_field, str) and bias_field in BIAS_FIELDS):
+        return bias_field
+    raise ValueError(
+        f"bias_field must be None (off) or one of {BIAS_FIELDS}, got {bias_field!r}. Use "
+        "bias_field='polynomial' to correct uneven illumination (a smooth multiplicative "
+        "field estimated with the mixture)."
+    )
+
+
+def check_bias_order(order) -> int:
+    """Validate ``bias_order``: the total degree of the polynomial field, 1..MAX_ORDER."""
+    hint = f" It is the total degree of the polynomial field; {DEFAULT_ORDER} suits most shading."
+    order = check_int("bias_order", order, minimum=1, hint=hint)
+    if order > MAX_ORDER:
+        raise ValueError(f"bias_order must be an int in 1..{MAX_ORDER}, got {order}.{hint}")
+    return order
+
+
+@dataclass(eq=False)
+class Block:
+    """The sampled pixels of one image (a frame of a series) and the field basis there."""
+
+    values: np.ndarray  # (n, C) float64 observed values
+    design: np.ndarray  # (n, n_terms) basis at those pixels
+    keep: np.ndarray  # (n,) bool: used by the field fit (not <= 0 in every channel)
+
+
+@dataclass(frozen=True, eq=False)
+class BiasEstimate:
+    """Result of :func:`estimate_bias`: the mixture and one inverse field per block."""
+
+    gmm: object  # GaussianMixture of the corrected values
+    coefs: tuple  # per block: coefficients of u = 1 / b in the basis
+    u_ranges: tuple  # per block: (min, max) of u on the sampled pixels
+    log_likelihood: float  # mean log-likelihood per sampled pixel, Jacobian included
+    n_rounds: int
+    start: str
+
+
+def make_block(features: np.ndarray, rows: np.ndarray, basis) -> Block:
+    """A :class:`Block` of the pixels `rows` (flat indices) of a (n_pixels, C) table."""
+    values = np.asarray(features[rows], dtype=np.float64)
+    keep = (values > 0).any(axis=1)
+    n_keep = int(keep.sum())
+    if n_keep < 2 * basis.n_terms:
+        raise ValueError(
+            f"A bias field of order {basis.order} has {basis.n_terms} coefficients, but only "
+            f"{n_keep} of the {len(rows)} sampled valid pixels are > 0 (it needs at least "
+            f"{2 * basis.n_terms}). Lower bias_order, pass a larger image, or use "
+            "bias_field=None."
+        )
+    return Block(values, basis.design(rows), keep)
+
+
+def _class_precisions(gmm) -> np.ndarray:
+    """The precision matrices of every component, (K, C, C), whatever the covariance type."""
+    k, c = gmm.means_.shape
+    prec = np.asarray(gmm.precisions_)
+    kind = gmm.covariance_type
+    if kind == "full":
+        return prec
+    if kind == "tied":
+        return np.broadcast_to(prec, (k, c, c))
+    if kind == "diag":
+        return prec[:, :, None] * np.eye(c)
+    return prec[:, None, None] * np.eye(c)
+
+
+def _posteriors(gmm, z: np.ndarray):
+    """Posteriors (n, K) and log-likelihoods (n,) of the rows `z`."""
+    wlp = weighted_log_prob(gmm, z)
+    top = wlp.max(axis=1, keepdims=True)
+    q = np.exp(wlp - top)
+    total = q.sum(axis=1, keepdims=True)
+    q /= total
+    return q, (top + np.log(total))[:, 0]
+
+
+def _rescale(gmm, s: float) -> None:
+    """The mixture of values multiplied by `s` (means x s, covariances x s^2), in place."""
+    set_parameters(gmm, (gmm.weights_, gmm.means_ * s, gmm.covariances_ * (s * s),
+                         gmm.precisions_cholesky_ / s))  # fmt: skip
+
+
+def _ratio_field(block: Block, q, gmm, prec) -> np.ndarray:
+    """Ratio start: weighted least squares of ``y mu'P / mu'P mu`` on the basis (> 0)."""
+    pm = np.stack([p @ mu for p, mu in zip(prec, gmm.means_, strict=True)])  # P_k mu_k
+    a = q @ np.einsum("kc,kc->k", pm, gmm.means_)  # sum_k q mu'P mu
+    b = np.sum(q * (block.values @ pm.T), axis=1)  # sum_k q mu'P y
+    w = np.where(block.keep, a, 0.0)
+    target = np.divide(b, a, out=np.ones_like(a), where=a > 0)
+    coef = _solve(_gram(block.design, w), block.design.T @ (w * target))
+    return np.maximum(block.design @ coef, RATIO_FLOOR)
+
+
+def _gram(design: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``D' diag(w) D``, with a tiny ridge so that a rank-deficient basis still solves."""
+    gram = (design * w[:, None]).T @ design
+    gram[np.diag_indices_from(gram)] += 1e-12 * np.trace(gram) + 1e-300
+    return gram
+
+
+def _solve(gram: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    try:
+        return np.linalg.solve(gram, rhs)
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(gram, rhs, rcond=None)[0]
+
+
+def _newton_inverse_field(block: Block, q, gmm, prec, coef, steps: int) -> np.ndarray:
+    """CM-step of the field: damped Newton on ``u = D c`` (concave objective, log barrier)."""
+    y = block.values
+    a = np.zeros(len(y))
+    m = np.zeros(len(y))
+    for k, (p, mu) in enumerate(zip(prec, gmm.means_, strict=True)):
+        py = y @ p  # P_k y (P_k symmetric)
+        a += q[:, k] * np.sum(py * y, axis=1)
+        m += q[:, k] * (py @ mu)
+    a *= block.keep
+    m *= block.keep
+    d, c_weight = block.design, y.shape[1] * block.keep
+
+    def objective(u):
+        return float(np.sum(0.5 * a * u * u - m * u - c_weight * np.log(u)))
+
+    u = d @ coef
+    value = objective(u)
+    for _ in range(steps):
+        grad = d.T @ (a * u - m - c_weight / u)
+        step = _solve(_gram(d, a + c_weight / (u * u)), grad)
+        decrement = float(grad @ step)
+        if decrement < 1e-12 * max(abs(value), 1.0):
+            break
+        t = 1.0
+        while t > 1e-8:  # backtracking: stay positive and go uphill in likelihood
+            new = coef - t * step
+            u_new = d @ new
+            if np.all(u_new > 0):
+                new_value = objective(u_new)
+                if new_value <= value - 0.25 * t * decrement:
+                    break
+            t *= 0.5
+        else:
+            break
+        coef, u, value = new, u_new, new_value
+    return coef
+
+
+def _rounds(gmm, blocks, fields, *, stage, fit_mixture, normalise, max_rounds):
+    """ECM rounds from the sampled `fields`; returns ``(gmm, fields, coefs, n_rounds)``."""
+    sizes = np.cumsum([len(b.values) for b in blocks])[:-1]
+    coefs = [np.eye(1, b.design.shape[1])[0] / float(np.mean(f)) for b, f in zip(
+        blocks, fields, strict=True)]  # fmt: skip
+    n_rounds = 0
+    for n_rounds in range(1, max_rounds + 1):
+        z = np.concatenate([b.values / f[:, None] for b, f in zip(blocks, fields, strict=True)])
+        q, _ = _posteriors(gmm, z)
+        if fit_mixture:
+            update_mixture(gmm, z, q)
+        prec = _class_precisions(gmm)
+        new_fields = []
+        for j, (block, qb) in enumerate(zip(blocks, np.split(q, sizes), strict=True)):
+            if stage == "ratio":
+                new_fields.append(_ratio_field(block, qb, gmm, prec))
+            else:
+                steps = 25 if n_rounds == 1 else 4
+                coefs[j] = _newton_inverse_field(block, qb, gmm, prec, coefs[j], steps)
+                new_fields.append(1.0 / (block.design @ coefs[j]))
+        if normalise:
+            s = float(np.mean(np.concatenate(new_fields)))
+            new_fields = [f / s for f in new_fields]
+            coefs = [c * s for c in coefs]
+            _rescale(gmm, s)
+        change = max(float(np.max(np.abs(n - o))) for n, o in zip(new_fields, fields, strict=True))
+        fields = new_fields
+        if change < TOL:
+            break
+    return gmm, fields, coefs, n_rounds
+
+
+def _sample_log_likelihood(gmm, blocks, coefs) -> float:
+    """Mean log-likelihood of the observed sampled pixels (Jacobian included)."""
+    total, n = 0.0, 0
+    for block, coef in zip(blocks, coefs, strict=True):
+        u = block.design @ coef
+        _, lse = _posteriors(gmm, block.values * u[:, None])
+        total += float(np.sum(lse + block.values.shape[1] * np.log(u)))
+        n += len(u)
+    return total / n
+
+
+def estimate_bias(gmm, blocks, *, fit_mixture=True, normalise=True) -> BiasEstimate:
+    """Estimate one field per block (and, with `fit_mixture`, the shared mixture).
+
+    Parameters
+    ----------
+    gmm : GaussianMixture
+        Starting mixture (fitted on the uncorrected pixels); not modified.
+    blocks : list of Block
+        The sampled pixels of each image (one block per frame for a shared series).
+    fit_mixture : bool, default True
+        Re-estimate the mixture between the field steps (False: the mixture is fixed, as
+        in ``apply_model``; the field then also takes up a global gain).
+    normalise : bool, default True
+        Keep the fields at mean 1 over all sampled pixels (rescaling the mixture).
+
+    Returns
+    -------
+    BiasEstimate
+        Of the start with the highest likelihood (see the module docstring).
+    """
+    with single_threaded_blas():  # tall, thin products: one BLAS thread is fastest
+        return _best_start(gmm, blocks, fit_mixture=fit_mixture, normalise=normalise)
+
+
+def _best_start(gmm, blocks, *, fit_mixture, normalise) -> BiasEstimate:
+    best = None
+    for start in STARTS:
+        model = copy.deepcopy(gmm)
+        fields = [np.ones(len(b.values)) for b in blocks]
+        n_rounds = 0
+        if start == "ratio":
+            model, fields, _, n_rounds = _rounds(
+                model, blocks, fields, stage="ratio", fit_mixture=fit_mixture,
+                normalise=normalise, max_rounds=RATIO_ROUNDS,
+            )  # fmt: skip
+        model, fields, coefs, more = _rounds(
+            model, blocks, fields, stage="ml", fit_mixture=fit_mixture, normalise=normalise,
+            max_rounds=MAX_ROUNDS,
+        )  # fmt: skip
+        ll = _sample_log_likelihood(model, blocks, coefs)
+        if best is None or ll > best.log_likelihood:
+            ranges = tuple((float(np.min(1 / f)), float(np.max(1 / f))) for f in fields)
+            best = BiasEstimate(model, tuple(coefs), ranges, ll, n_rounds + more, start)
+    return best
+
+
+def field_on_grid(basis, coef, u_range) -> np.ndarray:
+    """The field ``1 / u`` on every pixel, float32 (u clipped to its range on the sample)."""
+    u = basis.evaluate(coef)
+    np.clip(u, u_range[0], u_range[1], out=u)
+    return (1.0 / u).astype(np.float32)
