@@ -26,7 +26,8 @@ finds a local maximum, and the start matters when the shading moves a class acro
 intensity of another, so two starts run and the higher likelihood wins: the field 1 (the
 plain fit) and the field of a few rounds of a ratio estimate (the weighted least-squares
 fit of ``y_i sum_k q_ik mu_k' P_k / sum_k q_ik mu_k' P_k mu_k``, which weighs bright
-classes most and pulls dark regions into place faster).
+classes most and pulls dark regions into place faster); multichannel images with full or
+tied covariances get a third, from a diagonal-covariance mixture (see `estimate_bias`).
 
 Pixels that are <= 0 in every channel say nothing about a multiplicative gain and are left
 out of the field fit (they are still corrected and segmented); the field is defined on
@@ -38,12 +39,13 @@ sizeable fraction of the image, a field of high order can explain part of the cl
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from ._fit import single_threaded_blas
-from ._sklearn_private import set_parameters, weighted_log_prob
+from ._sklearn_private import compute_precision_cholesky, set_parameters, weighted_log_prob
 from ._spatial import update_mixture
 from ._validation import check_int
 
@@ -83,6 +85,11 @@ def check_bias_order(order) -> int:
     if order > MAX_ORDER:
         raise ValueError(f"bias_order must be an int in 1..{MAX_ORDER}, got {order}.{hint}")
     return order
+
+
+def n_terms(ndim: int, order: int) -> int:
+    """Coefficients of a polynomial of total degree `order` in `ndim` variables."""
+    return math.comb(order + ndim, ndim)
 
 
 @dataclass(eq=False)
@@ -258,7 +265,9 @@ def _sample_log_likelihood(gmm, blocks, coefs) -> float:
     return total / n
 
 
-def estimate_bias(gmm, blocks, *, fit_mixture=True, normalise=True) -> BiasEstimate:
+def estimate_bias(
+    gmm, blocks, *, fit_mixture=True, normalise=True, diagonal=None, free=None
+) -> BiasEstimate:
     """Estimate one field per block (and, with `fit_mixture`, the shared mixture).
 
     Parameters
@@ -272,36 +281,97 @@ def estimate_bias(gmm, blocks, *, fit_mixture=True, normalise=True) -> BiasEstim
         in ``apply_model``; the field then also takes up a global gain).
     normalise : bool, default True
         Keep the fields at mean 1 over all sampled pixels (rescaling the mixture).
+    diagonal : GaussianMixture, optional
+        A diagonal-covariance mixture fitted on the same pixels, for one more start: its
+        rounds run with diagonal covariances, then continue with `gmm`'s type. Used for
+        multichannel images with full or tied covariances, which can follow the direction
+        along which the shading moves every class (towards and away from the origin) and
+        merge classes in the plain fit.
+    free : GaussianMixture, optional
+        With a fixed mixture: a mixture fitted on the uncorrected pixels, for one more
+        start: rounds with that mixture free give the field's shape, the fixed mixture
+        its scale (a grid search), then rounds with the fixed mixture. The fixed mixture
+        itself can be a poor start when the image is much darker or brighter than the one
+        it was fitted on.
 
     Returns
     -------
     BiasEstimate
         Of the start with the highest likelihood (see the module docstring).
     """
-    with single_threaded_blas():  # tall, thin products: one BLAS thread is fastest
-        return _best_start(gmm, blocks, fit_mixture=fit_mixture, normalise=normalise)
-
-
-def _best_start(gmm, blocks, *, fit_mixture, normalise) -> BiasEstimate:
+    runs = [(start, gmm) for start in STARTS]
+    if not fit_mixture:
+        runs.append(("gain", gmm))
+    if free is not None and not fit_mixture:
+        runs.append(("free", free))
+    if diagonal is not None:
+        runs.append(("diagonal", diagonal))
     best = None
-    for start in STARTS:
-        model = copy.deepcopy(gmm)
-        fields = [np.ones(len(b.values)) for b in blocks]
-        n_rounds = 0
-        if start == "ratio":
-            model, fields, _, n_rounds = _rounds(
-                model, blocks, fields, stage="ratio", fit_mixture=fit_mixture,
-                normalise=normalise, max_rounds=RATIO_ROUNDS,
-            )  # fmt: skip
-        model, fields, coefs, more = _rounds(
-            model, blocks, fields, stage="ml", fit_mixture=fit_mixture, normalise=normalise,
-            max_rounds=MAX_ROUNDS,
-        )  # fmt: skip
-        ll = _sample_log_likelihood(model, blocks, coefs)
-        if best is None or ll > best.log_likelihood:
-            ranges = tuple((float(np.min(1 / f)), float(np.max(1 / f))) for f in fields)
-            best = BiasEstimate(model, tuple(coefs), ranges, ll, n_rounds + more, start)
+    with single_threaded_blas():  # tall, thin products: one BLAS thread is fastest
+        for start, first in runs:
+            est = _run(start, first, gmm, blocks, fit_mixture=fit_mixture, normalise=normalise)
+            if best is None or est.log_likelihood > best.log_likelihood:
+                best = est
     return best
+
+
+def _run(start, first, like, blocks, *, fit_mixture, normalise) -> BiasEstimate:
+    """The rounds from one start (see :data:`STARTS`; 'diagonal': from a diagonal model)."""
+    opts = {"fit_mixture": fit_mixture, "normalise": normalise}
+    model = copy.deepcopy(first)
+    fields = [np.ones(len(b.values)) for b in blocks]
+    n_rounds = 0
+    if start == "free":  # the field's shape with a mixture of its own, its scale from `like`
+        _, fields, _, n_rounds = _rounds(
+            model, blocks, fields, stage="ml", max_rounds=MAX_ROUNDS, fit_mixture=True,
+            normalise=True,
+        )  # fmt: skip
+        model = copy.deepcopy(like)
+    if start in ("gain", "free"):
+        gain = _best_gain(model, blocks, fields)
+        fields = [f * gain for f in fields]
+    if start == "ratio":
+        model, fields, _, n_rounds = _rounds(
+            model, blocks, fields, stage="ratio", max_rounds=RATIO_ROUNDS, **opts
+        )
+    model, fields, coefs, more = _rounds(
+        model, blocks, fields, stage="ml", max_rounds=MAX_ROUNDS, **opts
+    )
+    n_rounds += more
+    if start == "diagonal":  # continue with the covariance type asked for
+        model, fields, coefs, more = _rounds(
+            _as_type(model, like), blocks, fields, stage="ml", max_rounds=MAX_ROUNDS, **opts
+        )
+        n_rounds += more
+    ll = _sample_log_likelihood(model, blocks, coefs)
+    ranges = tuple((float(np.min(1 / f)), float(np.max(1 / f))) for f in fields)
+    return BiasEstimate(model, tuple(coefs), ranges, ll, n_rounds, start)
+
+
+def _best_gain(gmm, blocks, fields) -> float:
+    """The factor (1/4..4) of the fields under which the fixed mixture fits best."""
+    z = np.concatenate([b.values / f[:, None] for b, f in zip(blocks, fields, strict=True)])
+    gains = np.geomspace(0.25, 4.0, 49)
+    scores = [float(np.mean(_posteriors(gmm, z / g)[1])) - z.shape[1] * np.log(g) for g in gains]
+    return float(gains[int(np.argmax(scores))])
+
+
+def _as_type(diag, like):
+    """A copy of mixture `like` with the parameters of the diagonal mixture `diag`."""
+    kind = like.covariance_type
+    var = diag.covariances_  # (K, C)
+    if kind == "full":
+        covs = np.stack([np.diag(v) for v in var])
+    elif kind == "tied":
+        covs = np.diag(np.average(var, axis=0, weights=diag.weights_))
+    elif kind == "diag":
+        covs = var.copy()
+    else:
+        covs = var.mean(axis=1)
+    new = copy.deepcopy(like)
+    prec = compute_precision_cholesky(covs, kind)
+    set_parameters(new, (diag.weights_.copy(), diag.means_.copy(), covs, prec))
+    return new
 
 
 def field_on_grid(basis, coef, u_range) -> np.ndarray:

@@ -80,13 +80,21 @@ def fit_with_bias(gmm, data: PixelData, params: dict, *, order, max_samples, cha
     seed = _seed(params.get("random_state"))
     basis = PolynomialBasis(data.spatial_shape, order)
     rows = sample_rows(data, min(max_samples, BIAS_SAMPLES), seed)
-    est = estimate_bias(gmm, [make_block(data.features, rows, basis)])
+    diagonal = _diagonal_start(data, params, max_samples)
+    est = estimate_bias(gmm, [make_block(data.features, rows, basis)], diagonal=diagonal)
     field = field_on_grid(basis, est.coefs[0], est.u_ranges[0])
     s = _valid_mean(field, data)
     field /= np.float32(s)
     corrected, result = bias_result(data, field, channel_axis, basis.n_terms - 1)
     final, info = refit(est.gmm, corrected, params, s, max_samples=max_samples, seed=seed)
     return final, info, corrected, result
+
+
+def _diagonal_start(data: PixelData, params: dict, max_samples: int):
+    """A diagonal mixture of the uncorrected pixels, for multichannel full / tied fits."""
+    if data.n_features == 1 or params["covariance_type"] not in ("full", "tied"):
+        return None
+    return fit_on_pixels(data, {**params, "covariance_type": "diag"}, max_samples=max_samples)[0]
 
 
 def refit(gmm, corrected: PixelData, params: dict, s: float, *, max_samples, seed):
@@ -116,10 +124,54 @@ def bias_for_model(gmm, data: PixelData, *, order, random_state, channel_axis, f
     """
     if field is not None:
         return bias_result(data, np.asarray(field, dtype=np.float32), channel_axis, 0)
+    seed = _seed(random_state)
     basis = PolynomialBasis(data.spatial_shape, order)
-    rows = sample_rows(data, BIAS_SAMPLES, _seed(random_state))
+    rows = sample_rows(data, BIAS_SAMPLES, seed)
+    own = {"n_components": gmm.n_components, "covariance_type": gmm.covariance_type,
+           "reg_covar": gmm.reg_covar, "random_state": seed}  # fmt: skip
+    free = fit_on_pixels(data, own, max_samples=BIAS_SAMPLES)[0]
     est = estimate_bias(
-        gmm, [make_block(data.features, rows, basis)], fit_mixture=False, normalise=False
-    )
+        gmm, [make_block(data.features, rows, basis)], fit_mixture=False, normalise=False,
+        free=free,
+    )  # fmt: skip
     field = field_on_grid(basis, est.coefs[0], est.u_ranges[0])
     return bias_result(data, field, channel_axis, basis.n_terms)
+
+
+def fit_shared_with_bias(gmm, frames: list, params: dict, *, order, max_samples):
+    """One mixture for all frames and one field per frame: ``(gmm, FitInfo, fields)``.
+
+    `frames` holds the PixelData of every frame. The rounds run on a seeded sample of
+    every frame (the frames share the sample budget); the fields are normalised to mean 1
+    over the valid pixels of the whole series, and the mixture is refitted on the
+    corrected pixels of all frames.
+    """
+    seed = _seed(params.get("random_state"))
+    basis = PolynomialBasis(frames[0].spatial_shape, order)
+    per_frame = max(min(max_samples, BIAS_SAMPLES) // len(frames), 4 * basis.n_terms)
+    blocks = [
+        make_block(d.features, sample_rows(d, per_frame, seed + i), basis)
+        for i, d in enumerate(frames)
+    ]
+    raw = _concatenate(frames)
+    est = estimate_bias(gmm, blocks, diagonal=_diagonal_start(raw, params, max_samples))
+    fields = [field_on_grid(basis, c, r) for c, r in zip(est.coefs, est.u_ranges, strict=True)]
+    total = sum(_valid_mean(f, d) * d.n_valid for f, d in zip(fields, frames, strict=True))
+    s = total / sum(d.n_valid for d in frames)
+    for f in fields:
+        f /= np.float32(s)
+    corrected = _concatenate([corrected_data(d, f) for d, f in zip(frames, fields, strict=True)])
+    final, info = refit(est.gmm, corrected, params, s, max_samples=max_samples, seed=seed)
+    return final, info, fields
+
+
+def _concatenate(parts: list) -> PixelData:
+    """The pixels of several images as one (n_pixels, C) table."""
+    valid = None
+    if any(p.valid is not None for p in parts):
+        valid = np.concatenate(
+            [np.ones(p.n_pixels, bool) if p.valid is None else p.valid for p in parts]
+        )
+    n = sum(p.n_pixels for p in parts)
+    features = np.concatenate([p.features for p in parts])
+    return PixelData(features, (n,), valid, sum(p.n_valid for p in parts))
