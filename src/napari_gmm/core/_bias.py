@@ -44,8 +44,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._bias_steps import (
+    as_type,
+    class_precisions,
+    newton_inverse_field,
+    posteriors,
+    ratio_field,
+    rescale,
+)
 from ._fit import single_threaded_blas
-from ._sklearn_private import compute_precision_cholesky, set_parameters, weighted_log_prob
 from ._spatial import update_mixture
 from ._validation import check_int
 
@@ -61,8 +68,6 @@ TOL = 2e-4
 #: Rounds of the ratio start and of the maximum-likelihood rounds.
 RATIO_ROUNDS = 30
 MAX_ROUNDS = 150
-#: Lowest value of the ratio start's field (its polynomial is not positive by construction).
-RATIO_FLOOR = 0.05
 #: Starts of the rounds, in the order they are tried.
 STARTS = ("plain", "ratio")
 
@@ -72,9 +77,9 @@ def check_bias_field(bias_field):
     if bias_field is None or (isinstance(bias_field, str) and bias_field in BIAS_FIELDS):
         return bias_field
     raise ValueError(
-        f"bias_field must be None (off) or one of {BIAS_FIELDS}, got {bias_field!r}. Use "
-        "bias_field='polynomial' to correct uneven illumination (a smooth multiplicative "
-        "field estimated with the mixture)."
+        f"bias_field must be None (off) or {' or '.join(map(repr, BIAS_FIELDS))}, got "
+        f"{bias_field!r}. Use bias_field='polynomial' to correct uneven illumination (a "
+        "smooth multiplicative field estimated with the mixture)."
     )
 
 
@@ -92,15 +97,6 @@ def n_terms(ndim: int, order: int) -> int:
     return math.comb(order + ndim, ndim)
 
 
-@dataclass(eq=False)
-class Block:
-    """The sampled pixels of one image (a frame of a series) and the field basis there."""
-
-    values: np.ndarray  # (n, C) float64 observed values
-    design: np.ndarray  # (n, n_terms) basis at those pixels
-    keep: np.ndarray  # (n,) bool: used by the field fit (not <= 0 in every channel)
-
-
 @dataclass(frozen=True, eq=False)
 class BiasEstimate:
     """Result of :func:`estimate_bias`: the mixture and one inverse field per block."""
@@ -113,115 +109,6 @@ class BiasEstimate:
     start: str
 
 
-def make_block(features: np.ndarray, rows: np.ndarray, basis) -> Block:
-    """A :class:`Block` of the pixels `rows` (flat indices) of a (n_pixels, C) table."""
-    values = np.asarray(features[rows], dtype=np.float64)
-    keep = (values > 0).any(axis=1)
-    n_keep = int(keep.sum())
-    if n_keep < 2 * basis.n_terms:
-        raise ValueError(
-            f"A bias field of order {basis.order} has {basis.n_terms} coefficients, but only "
-            f"{n_keep} of the {len(rows)} sampled valid pixels are > 0 (it needs at least "
-            f"{2 * basis.n_terms}). Lower bias_order, pass a larger image, or use "
-            "bias_field=None."
-        )
-    return Block(values, basis.design(rows), keep)
-
-
-def _class_precisions(gmm) -> np.ndarray:
-    """The precision matrices of every component, (K, C, C), whatever the covariance type."""
-    k, c = gmm.means_.shape
-    prec = np.asarray(gmm.precisions_)
-    kind = gmm.covariance_type
-    if kind == "full":
-        return prec
-    if kind == "tied":
-        return np.broadcast_to(prec, (k, c, c))
-    if kind == "diag":
-        return prec[:, :, None] * np.eye(c)
-    return prec[:, None, None] * np.eye(c)
-
-
-def _posteriors(gmm, z: np.ndarray):
-    """Posteriors (n, K) and log-likelihoods (n,) of the rows `z`."""
-    wlp = weighted_log_prob(gmm, z)
-    top = wlp.max(axis=1, keepdims=True)
-    q = np.exp(wlp - top)
-    total = q.sum(axis=1, keepdims=True)
-    q /= total
-    return q, (top + np.log(total))[:, 0]
-
-
-def _rescale(gmm, s: float) -> None:
-    """The mixture of values multiplied by `s` (means x s, covariances x s^2), in place."""
-    set_parameters(gmm, (gmm.weights_, gmm.means_ * s, gmm.covariances_ * (s * s),
-                         gmm.precisions_cholesky_ / s))  # fmt: skip
-
-
-def _ratio_field(block: Block, q, gmm, prec) -> np.ndarray:
-    """Ratio start: weighted least squares of ``y mu'P / mu'P mu`` on the basis (> 0)."""
-    pm = np.stack([p @ mu for p, mu in zip(prec, gmm.means_, strict=True)])  # P_k mu_k
-    a = q @ np.einsum("kc,kc->k", pm, gmm.means_)  # sum_k q mu'P mu
-    b = np.sum(q * (block.values @ pm.T), axis=1)  # sum_k q mu'P y
-    w = np.where(block.keep, a, 0.0)
-    target = np.divide(b, a, out=np.ones_like(a), where=a > 0)
-    coef = _solve(_gram(block.design, w), block.design.T @ (w * target))
-    return np.maximum(block.design @ coef, RATIO_FLOOR)
-
-
-def _gram(design: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """``D' diag(w) D``, with a tiny ridge so that a rank-deficient basis still solves."""
-    gram = (design * w[:, None]).T @ design
-    gram[np.diag_indices_from(gram)] += 1e-12 * np.trace(gram) + 1e-300
-    return gram
-
-
-def _solve(gram: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    try:
-        return np.linalg.solve(gram, rhs)
-    except np.linalg.LinAlgError:
-        return np.linalg.lstsq(gram, rhs, rcond=None)[0]
-
-
-def _newton_inverse_field(block: Block, q, gmm, prec, coef, steps: int) -> np.ndarray:
-    """CM-step of the field: damped Newton on ``u = D c`` (concave objective, log barrier)."""
-    y = block.values
-    a = np.zeros(len(y))
-    m = np.zeros(len(y))
-    for k, (p, mu) in enumerate(zip(prec, gmm.means_, strict=True)):
-        py = y @ p  # P_k y (P_k symmetric)
-        a += q[:, k] * np.sum(py * y, axis=1)
-        m += q[:, k] * (py @ mu)
-    a *= block.keep
-    m *= block.keep
-    d, c_weight = block.design, y.shape[1] * block.keep
-
-    def objective(u):
-        return float(np.sum(0.5 * a * u * u - m * u - c_weight * np.log(u)))
-
-    u = d @ coef
-    value = objective(u)
-    for _ in range(steps):
-        grad = d.T @ (a * u - m - c_weight / u)
-        step = _solve(_gram(d, a + c_weight / (u * u)), grad)
-        decrement = float(grad @ step)
-        if decrement < 1e-12 * max(abs(value), 1.0):
-            break
-        t = 1.0
-        while t > 1e-8:  # backtracking: stay positive and go uphill in likelihood
-            new = coef - t * step
-            u_new = d @ new
-            if np.all(u_new > 0):
-                new_value = objective(u_new)
-                if new_value <= value - 0.25 * t * decrement:
-                    break
-            t *= 0.5
-        else:
-            break
-        coef, u, value = new, u_new, new_value
-    return coef
-
-
 def _rounds(gmm, blocks, fields, *, stage, fit_mixture, normalise, max_rounds):
     """ECM rounds from the sampled `fields`; returns ``(gmm, fields, coefs, n_rounds)``."""
     sizes = np.cumsum([len(b.values) for b in blocks])[:-1]
@@ -230,23 +117,23 @@ def _rounds(gmm, blocks, fields, *, stage, fit_mixture, normalise, max_rounds):
     n_rounds = 0
     for n_rounds in range(1, max_rounds + 1):
         z = np.concatenate([b.values / f[:, None] for b, f in zip(blocks, fields, strict=True)])
-        q, _ = _posteriors(gmm, z)
+        q, _ = posteriors(gmm, z)
         if fit_mixture:
             update_mixture(gmm, z, q)
-        prec = _class_precisions(gmm)
+        prec = class_precisions(gmm)
         new_fields = []
         for j, (block, qb) in enumerate(zip(blocks, np.split(q, sizes), strict=True)):
             if stage == "ratio":
-                new_fields.append(_ratio_field(block, qb, gmm, prec))
+                new_fields.append(ratio_field(block, qb, gmm, prec))
             else:
                 steps = 25 if n_rounds == 1 else 4
-                coefs[j] = _newton_inverse_field(block, qb, gmm, prec, coefs[j], steps)
+                coefs[j] = newton_inverse_field(block, qb, gmm, prec, coefs[j], steps)
                 new_fields.append(1.0 / (block.design @ coefs[j]))
         if normalise:
             s = float(np.mean(np.concatenate(new_fields)))
             new_fields = [f / s for f in new_fields]
             coefs = [c * s for c in coefs]
-            _rescale(gmm, s)
+            rescale(gmm, s)
         change = max(float(np.max(np.abs(n - o))) for n, o in zip(new_fields, fields, strict=True))
         fields = new_fields
         if change < TOL:
@@ -259,7 +146,7 @@ def _sample_log_likelihood(gmm, blocks, coefs) -> float:
     total, n = 0.0, 0
     for block, coef in zip(blocks, coefs, strict=True):
         u = block.design @ coef
-        _, lse = _posteriors(gmm, block.values * u[:, None])
+        _, lse = posteriors(gmm, block.values * u[:, None])
         total += float(np.sum(lse + block.values.shape[1] * np.log(u)))
         n += len(u)
     return total / n
@@ -289,44 +176,43 @@ def estimate_bias(
         merge classes in the plain fit.
     free : GaussianMixture, optional
         With a fixed mixture: a mixture fitted on the uncorrected pixels, for one more
-        start: rounds with that mixture free give the field's shape, the fixed mixture
-        its scale (a grid search), then rounds with the fixed mixture. The fixed mixture
-        itself can be a poor start when the image is much darker or brighter than the one
-        it was fitted on.
+        start: the estimate with that mixture free (every start, as for a segmentation)
+        gives the field's shape, the fixed mixture its scale (a grid search), then rounds
+        run with the fixed mixture. The fixed mixture itself is a poor start when the
+        shading moves classes across each other's intensities.
 
     Returns
     -------
     BiasEstimate
         Of the start with the highest likelihood (see the module docstring).
     """
-    runs = [(start, gmm) for start in STARTS]
-    if not fit_mixture:
-        runs.append(("gain", gmm))
+    # a fixed mixture: the field 1, the best gain, and the field's shape from `free`
+    runs = [(start, gmm, None) for start in (STARTS if fit_mixture else ("plain", "gain"))]
     if free is not None and not fit_mixture:
-        runs.append(("free", free))
-    if diagonal is not None:
-        runs.append(("diagonal", diagonal))
+        # the field's shape with a mixture of its own (every start), its scale from `gmm`
+        own = estimate_bias(free, blocks, diagonal=diagonal)
+        shape = [1.0 / (b.design @ c) for b, c in zip(blocks, own.coefs, strict=True)]
+        runs.append(("free", gmm, shape))
+    if diagonal is not None and fit_mixture:
+        runs.append(("diagonal", diagonal, None))
     best = None
     with single_threaded_blas():  # tall, thin products: one BLAS thread is fastest
-        for start, first in runs:
-            est = _run(start, first, gmm, blocks, fit_mixture=fit_mixture, normalise=normalise)
+        for start, first, fields in runs:
+            est = _run(start, first, gmm, blocks, fields, fit_mixture=fit_mixture,
+                       normalise=normalise)  # fmt: skip
             if best is None or est.log_likelihood > best.log_likelihood:
                 best = est
     return best
 
 
-def _run(start, first, like, blocks, *, fit_mixture, normalise) -> BiasEstimate:
-    """The rounds from one start (see :data:`STARTS`; 'diagonal': from a diagonal model)."""
+def _run(start, first, like, blocks, fields, *, fit_mixture, normalise) -> BiasEstimate:
+    """The rounds from one start: :data:`STARTS`, 'gain' and 'free' (a fixed mixture, from
+    the field 1 or from `fields` times the best gain), 'diagonal' (from a diagonal model)."""
     opts = {"fit_mixture": fit_mixture, "normalise": normalise}
     model = copy.deepcopy(first)
-    fields = [np.ones(len(b.values)) for b in blocks]
+    if fields is None:
+        fields = [np.ones(len(b.values)) for b in blocks]
     n_rounds = 0
-    if start == "free":  # the field's shape with a mixture of its own, its scale from `like`
-        _, fields, _, n_rounds = _rounds(
-            model, blocks, fields, stage="ml", max_rounds=MAX_ROUNDS, fit_mixture=True,
-            normalise=True,
-        )  # fmt: skip
-        model = copy.deepcopy(like)
     if start in ("gain", "free"):
         gain = _best_gain(model, blocks, fields)
         fields = [f * gain for f in fields]
@@ -340,7 +226,7 @@ def _run(start, first, like, blocks, *, fit_mixture, normalise) -> BiasEstimate:
     n_rounds += more
     if start == "diagonal":  # continue with the covariance type asked for
         model, fields, coefs, more = _rounds(
-            _as_type(model, like), blocks, fields, stage="ml", max_rounds=MAX_ROUNDS, **opts
+            as_type(model, like), blocks, fields, stage="ml", max_rounds=MAX_ROUNDS, **opts
         )
         n_rounds += more
     ll = _sample_log_likelihood(model, blocks, coefs)
@@ -352,26 +238,8 @@ def _best_gain(gmm, blocks, fields) -> float:
     """The factor (1/4..4) of the fields under which the fixed mixture fits best."""
     z = np.concatenate([b.values / f[:, None] for b, f in zip(blocks, fields, strict=True)])
     gains = np.geomspace(0.25, 4.0, 49)
-    scores = [float(np.mean(_posteriors(gmm, z / g)[1])) - z.shape[1] * np.log(g) for g in gains]
+    scores = [float(np.mean(posteriors(gmm, z / g)[1])) - z.shape[1] * np.log(g) for g in gains]
     return float(gains[int(np.argmax(scores))])
-
-
-def _as_type(diag, like):
-    """A copy of mixture `like` with the parameters of the diagonal mixture `diag`."""
-    kind = like.covariance_type
-    var = diag.covariances_  # (K, C)
-    if kind == "full":
-        covs = np.stack([np.diag(v) for v in var])
-    elif kind == "tied":
-        covs = np.diag(np.average(var, axis=0, weights=diag.weights_))
-    elif kind == "diag":
-        covs = var.copy()
-    else:
-        covs = var.mean(axis=1)
-    new = copy.deepcopy(like)
-    prec = compute_precision_cholesky(covs, kind)
-    set_parameters(new, (diag.weights_.copy(), diag.means_.copy(), covs, prec))
-    return new
 
 
 def field_on_grid(basis, coef, u_range) -> np.ndarray:

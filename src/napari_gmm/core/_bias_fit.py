@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ._bias import BIAS_SAMPLES, estimate_bias, field_on_grid, make_block
+from ._bias import BIAS_SAMPLES, estimate_bias, field_on_grid
 from ._bias_basis import PolynomialBasis
+from ._bias_steps import make_block
 from ._features import PixelData
 from ._fit import fit_on_pixels, subsample_rows
 
@@ -132,7 +133,7 @@ def bias_for_model(gmm, data: PixelData, *, order, random_state, channel_axis, f
     free = fit_on_pixels(data, own, max_samples=BIAS_SAMPLES)[0]
     est = estimate_bias(
         gmm, [make_block(data.features, rows, basis)], fit_mixture=False, normalise=False,
-        free=free,
+        free=free, diagonal=_diagonal_start(data, own, BIAS_SAMPLES),
     )  # fmt: skip
     field = field_on_grid(basis, est.coefs[0], est.u_ranges[0])
     return bias_result(data, field, channel_axis, basis.n_terms)

@@ -100,12 +100,10 @@ def iter_segment_series(image, n_components, iter_one, time_axis, frames, opts: 
         "bias_field": bias_field if mode != "shared" else None,
         "bias_order": opts["bias_order"],
     }
-    frame_index = iter(range(n))
+    frame_fields = iter(fields)  # iter_frames runs the frames in order
     results = yield from iter_frames(
         split,
-        lambda frame: iter_apply_image(
-            gmm, frame, field=fields[next(frame_index)], **apply_opts
-        ),
+        lambda frame: iter_apply_image(gmm, frame, field=next(frame_fields), **apply_opts),
         start=FIT_SHARE,
         span=1.0 - FIT_SHARE,
     )
