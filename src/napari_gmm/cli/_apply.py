@@ -9,7 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..io._formats import WRITERS
-from ._common import add_input_arguments, add_output_arguments
+from ._common import (
+    add_bias_arguments,
+    add_input_arguments,
+    add_output_arguments,
+    check_bias_arguments,
+)
 
 
 def add_parser(sub) -> None:
@@ -23,6 +28,7 @@ def add_parser(sub) -> None:
     )
     app.add_argument("model", type=Path, metavar="MODEL", help="model file (JSON)")
     add_input_arguments(app, frames=False)
+    add_bias_arguments(app)
     add_output_arguments(app, WRITERS)
     app.set_defaults(handler=run)
 
@@ -31,6 +37,7 @@ def run(args) -> int:
     from ..core._model_file import load_model
     from ._batch import run_batch
 
+    check_bias_arguments(args)
     if not args.model.is_file():
         raise FileNotFoundError(f"No such model file: {args.model}")
     gmm = load_model(args.model)
@@ -54,6 +61,8 @@ def _apply_one(args, gmm, job) -> dict:
         smoothing=args.smoothing,
         marginals=args.marginals,
         scale=prep.scale,
+        bias_field=args.bias_field,
+        bias_order=args.bias_order,
     )
     write_outputs(args, paths, seg, prep, loaded)
     return report(args, job, seg, paths, what="applied ")

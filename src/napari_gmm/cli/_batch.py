@@ -19,7 +19,7 @@ from ..io._formats import is_image_path
 from ._common import EXIT_SOME_FAILED, EXIT_USAGE
 
 #: What the subcommands write per input, as ``<stem>_<role><suffix>``.
-OUTPUT_ROLES = ("labels", "probability", "noisy")
+OUTPUT_ROLES = ("labels", "probability", "noisy", "corrected", "bias")
 #: Columns of the summary table.
 SUMMARY_FIELDS = ("file", "K", "converged", "n_iter", "BIC", "time_s", "error", "labels")
 SUMMARY_NAME = "napari-gmm-summary.csv"
