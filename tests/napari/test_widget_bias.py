@@ -155,3 +155,17 @@ def test_apply_model_with_a_field(seg, qtbot, tmp_path):
     assert np.mean(labels == truth) >= 0.95  # the model's classes, no matching
     assert "other bias field" in viewer.layers
     assert "applied model" in widget.summary.value and "bias field" in widget.summary.value
+
+
+def test_segment_command_takes_a_bias_field(make_napari_viewer):
+    from napari._app_model import get_app_model
+
+    viewer = make_napari_viewer()
+    image, truth = shaded(seed=4)
+    viewer.layers.selection.active = viewer.add_image(image, name="cells")
+    get_app_model().commands.execute_command("napari-gmm.segment", bias_field=BIAS).result()
+    labels = viewer.layers["cells labels"]
+    expected = ng.segment(image, 3, random_state=0, bias_field=BIAS, scale=(1.0, 1.0))
+    np.testing.assert_array_equal(labels.data, expected.labels)
+    assert ng.compare_labels(truth, labels.data).accuracy >= 0.95
+    assert labels.metadata["napari-gmm"]["options"]["bias_field"] == BIAS
