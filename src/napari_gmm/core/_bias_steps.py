@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._features import PixelData
 from ._sklearn_private import compute_precision_cholesky, set_parameters, weighted_log_prob
 
 #: Lowest value of the ratio start's field (its polynomial is not positive by construction).
@@ -151,3 +152,16 @@ def as_type(diag, like):
     prec = compute_precision_cholesky(covs, kind)
     set_parameters(new, (diag.weights_.copy(), diag.means_.copy(), covs, prec))
     return new
+
+
+def corrected_data(data: PixelData, field: np.ndarray) -> PixelData:
+    """The pixels divided by the field (float32; non-finite pixels stay invalid)."""
+    flat = field.reshape(-1, 1).astype(np.float64)
+    features = (data.features / flat).astype(np.float32)
+    return PixelData(features, data.spatial_shape, data.valid, data.n_valid)
+
+
+def valid_mean(values: np.ndarray, data: PixelData) -> float:
+    """Mean of a per-pixel array over the valid pixels of `data` (float64)."""
+    flat = values.reshape(-1)
+    return float(np.mean(flat if data.valid is None else flat[data.valid], dtype=np.float64))
