@@ -28,6 +28,9 @@ plain fit) and the field of a few rounds of a ratio estimate (the weighted least
 fit of ``y_i sum_k q_ik mu_k' P_k / sum_k q_ik mu_k' P_k mu_k``, which weighs bright
 classes most and pulls dark regions into place faster); multichannel images with full or
 tied covariances get a third, from a diagonal-covariance mixture (see `estimate_bias`).
+With a fixed mixture (``apply_model``) the starts are the field 1, the best constant gain,
+and the shape of the field estimated with a mixture of the image's own, scaled to the
+fixed mixture; the field is then not normalised.
 
 Pixels that are <= 0 in every channel say nothing about a multiplicative gain and are left
 out of the field fit (they are still corrected and segmented); the field is defined on
