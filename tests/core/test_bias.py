@@ -346,3 +346,12 @@ def test_field_step_is_the_conditional_maximum():
     scale = block.design.T @ np.abs(a * u)
     assert np.all(np.abs(gradient) <= 1e-6 * np.abs(scale))
     assert np.all(u > 0)
+
+
+def test_auto_k_is_chosen_on_the_corrected_image():
+    image, truth, _ = shaded_image((96, 96), "vignette", seed=0)
+    assert ng.segment(image, "auto", random_state=0).n_components == 2  # shading blurs K
+    seg = ng.segment(image, "auto", random_state=0, bias_field=BIAS)
+    assert seg.n_components == 3
+    assert seg.selection is not None and seg.selection.best == 3
+    assert accuracy(truth, seg.labels) >= 0.95

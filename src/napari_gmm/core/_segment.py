@@ -122,11 +122,12 @@ def segment(
         :mod:`napari_gmm.core._bias`). ``result.bias_field`` is the field (mean 1 over the
         valid pixels), ``result.corrected`` the corrected image, and the labels,
         probability and model are those of the corrected image. Pixels <= 0 in every
-        channel do not inform the field. With `time_axis`: one field per frame
-        (``frames='each'``; ``'shared'``: one mixture, one field per frame estimated with
-        it, which also evens out the frames' brightness; a reference frame: its model,
-        and a field per frame for that model). ``n_components='auto'`` is chosen on the
-        uncorrected image. None: off.
+        channel do not inform the field. With `smoothing` the field is also fitted under
+        the Potts prior. With `time_axis`: one field per frame (``frames='each'``;
+        ``'shared'``: one mixture, one field per frame estimated with it, which also
+        evens out the frames' brightness; a reference frame: its model, and a field per
+        frame for that model). ``n_components='auto'`` (single images) is chosen on the
+        image, then again on the image corrected with that K's field. None: off.
     bias_order : int, default=3
         Total degree of the polynomial field, 1..6 (1: a linear ramp; 2-3: vignetting and
         most smooth shading). Higher orders follow more complex shading but can start to
@@ -230,6 +231,13 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
     if isinstance(n_components, str):
         selection = yield from _auto_components(image, n_components, opts)
         n_components = selection.best
+        if check_bias_field(opts["bias_field"]) is not None:
+            # shading blurs the classes: choose again on the image corrected with this K
+            first = yield from _scaled_steps(
+                iter_segment(image, n_components, **{**options, "smoothing": 0.0}), 0.3
+            )
+            selection = yield from _auto_components(first.corrected, "auto", opts)
+            n_components = selection.best
     params = check_params(
         n_components,
         opts["covariance_type"],
@@ -303,6 +311,16 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
 def _channel_axis(image, channel_axis):
     """The non-negative channel axis of a (checked) image, or None."""
     return None if channel_axis is None else int(channel_axis) % np.ndim(image)
+
+
+def _scaled_steps(steps, span: float):
+    """Forward ``(fraction, stage)`` steps with fractions scaled to [0, span]."""
+    while True:
+        try:
+            fraction, stage = next(steps)
+        except StopIteration as stop:
+            return stop.value
+        yield span * fraction, stage
 
 
 def _auto_components(image, choice: str, opts: dict):
