@@ -105,6 +105,6 @@ def test_unknown_bias_field_is_an_argparse_error(shaded_tiff, capsys):
 def test_zarr_input_refuses_bias_field(tmp_path, capsys):
     image = shaded(shape=(8, 32, 32))[0]
     path = tmp_path / "vol.zarr"
-    write_ome_zarr(path, da.from_array(image, chunks=(4, 16, 16)))
+    write_ome_zarr(path, da.from_array(image, chunks=(4, 16, 16)), scale=(1.0, 1.0, 1.0))
     assert main(["segment", str(path), "-k", "3", "--bias-field", "polynomial"]) == 1
     assert "--bias-field is not available for zarr inputs" in capsys.readouterr().err
