@@ -15,7 +15,7 @@ from sklearn.mixture import GaussianMixture
 
 from ._auto_smoothing import estimate_smoothing, recorded_smoothing
 from ._bias import DEFAULT_ORDER, check_bias_field, check_bias_order, n_terms
-from ._bias_fit import iter_bias_for_model
+from ._bias_fit import iter_bias_for_model, staged
 from ._features import PixelData, pixel_data
 from ._fit import FitInfo
 from ._frames import iter_frames, split_frames, stack_frames
@@ -146,21 +146,12 @@ def iter_apply_image(
     yield 0.05, "reading pixels"
     bias = None
     if bias_field is not None or field is not None:
-        yield 0.07, "estimating the bias field"
         axis = None if channel_axis is None else int(channel_axis) % np.ndim(image)
-        data, bias, smoothing = yield from _bias_steps(
-            iter_bias_for_model(
-                gmm,
-                data,
-                order=bias_order,
-                random_state=random_state,
-                channel_axis=axis,
-                field=field,
-                smoothing=smoothing,
-                scale=scale,
-                max_samples=max_samples,
-            )
-        )
+        steps = iter_bias_for_model(
+            gmm, data, order=bias_order, random_state=random_state, channel_axis=axis,
+            field=field, smoothing=smoothing, scale=scale, max_samples=max_samples,
+        )  # fmt: skip
+        data, bias, smoothing = yield from staged(steps, 0.07, 0.03, "estimating the bias field")
     compressed = None if bias is not None else compress_if_integer(data, max_distinct)
     if smoothing == "auto":
         smoothing = estimate_smoothing(
@@ -182,16 +173,6 @@ def iter_apply_image(
     result = make_result(gmm, data, pred, info, start=start, smoothing=smoothing, bias=bias)
     yield 1.0, "done"
     return result
-
-
-def _bias_steps(steps):
-    """Forward the bias-field generator's fractions as ``(fraction, stage)`` steps."""
-    while True:
-        try:
-            fraction = next(steps)
-        except StopIteration as stop:
-            return stop.value
-        yield 0.07 + 0.03 * fraction, "estimating the bias field"
 
 
 def apply_model(

@@ -85,6 +85,17 @@ def denoised(data: PixelData, scale=None) -> np.ndarray:
     return out
 
 
+def staged(steps, start: float, span: float, stage: str):
+    """Forward a generator's fractions as ``(start + span * fraction, stage)``; return its
+    value (how the pipelines report the bias field's progress)."""
+    while True:
+        try:
+            fraction = next(steps)
+        except StopIteration as stop:
+            return stop.value
+        yield start + span * fraction, stage
+
+
 def _seed(random_state) -> int:
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
@@ -103,6 +114,7 @@ def iter_fit_with_bias(
     the field is then refined under the Potts prior on the image itself
     (:mod:`._bias_hmrf`).
     """
+    yield 0.0
     seed = _seed(params.get("random_state"))
     basis = PolynomialBasis(data.spatial_shape, order)
     rows = sample_rows(data, min(max_samples, BIAS_SAMPLES), seed)
@@ -195,6 +207,7 @@ def iter_bias_for_model(
     if field is not None:
         corrected, result = bias_result(data, np.asarray(field, np.float32), channel_axis, 0)
         return corrected, result, smoothing
+    yield 0.0
     seed = _seed(random_state)
     basis = PolynomialBasis(data.spatial_shape, order)
     rows = sample_rows(data, BIAS_SAMPLES, seed)

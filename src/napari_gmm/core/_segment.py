@@ -9,7 +9,7 @@ import numpy as np
 from ._apply import iter_apply, make_result
 from ._auto_smoothing import estimate_smoothing
 from ._bias import DEFAULT_ORDER, check_bias_field, check_bias_order
-from ._bias_fit import iter_fit_with_bias
+from ._bias_fit import iter_fit_with_bias, staged
 from ._features import pixel_data
 from ._fit import MAX_SAMPLES, fit_on_distinct, fit_on_pixels
 from ._lazy_fit import is_dask_array
@@ -267,19 +267,14 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
     marginals = check_marginals(opts["marginals"])
     bias = None
     if bias_field is not None:
-        yield 0.2, "estimating the bias field"
         steps = iter_fit_with_bias(
             gmm, data, params, order=bias_order, max_samples=max_samples,
             channel_axis=_channel_axis(image, opts["channel_axis"]), smoothing=smoothing,
             scale=scale,
         )  # fmt: skip
-        while True:
-            try:
-                fraction = next(steps)
-            except StopIteration as stop:
-                gmm, info, data, bias, smoothing = stop.value
-                break
-            yield 0.2 + 0.25 * fraction, "estimating the bias field"
+        gmm, info, data, bias, smoothing = yield from staged(
+            steps, 0.2, 0.25, "estimating the bias field"
+        )
         compressed = None
     if smoothing == "auto":
         yield 0.4, "estimating the smoothing strength"
