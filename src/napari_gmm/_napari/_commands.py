@@ -59,6 +59,7 @@ def segment_layer(
     time_axis: int | str | None = "auto",
     frames: str | int = "each",
     random_state: int | None = 0,
+    bias_field: str | None = None,
 ) -> list[napari.types.LayerDataTuple]:
     """Segment an Image layer with a Gaussian mixture: labels + probability layers.
 
@@ -76,6 +77,9 @@ def segment_layer(
         Time series only: fit every frame, one model on all, or on one reference frame.
     random_state : int or None, default=0
         Seed (0: the same result on every run).
+    bias_field : {None, 'polynomial'}, default=None
+        Correct uneven illumination with a smooth multiplicative field (see
+        :func:`napari_gmm.segment`); the dock widget can also show the field.
 
     Returns
     -------
@@ -96,6 +100,7 @@ def segment_layer(
         time_axis=time_axis,
         frames=frames if time_axis is not None else "each",
         random_state=random_state,
+        bias_field=bias_field,
     )
     scale, translate = spatial_transform(image, channel_axis)
     options = {
@@ -105,6 +110,7 @@ def segment_layer(
         "frames": frames,
         "random_state": random_state,
         "channel_axis": channel_axis,
+        "bias_field": bias_field,
     }
     common = {"scale": scale, "translate": translate, "axis_labels": image.axis_labels}
 

@@ -200,6 +200,9 @@ def job_outputs(job: dict, result: JobResult) -> list[Output]:
     if result.posteriors is not None:
         for k, posterior in enumerate(result.posteriors, start=1):
             outputs.append(Output(f"posterior {k}", "image", posterior, False, hidden, unit))
+    from ._bias_fields import bias_outputs
+
+    outputs += bias_outputs(job, seg, Output)
     info = {"summary": seg.summary(), "options": job_record(job)}
     outputs.append(Output("labels", "labels", seg.labels, create={"opacity": 0.6}, info=info))
     if getattr(result, "objects", None) is not None:
@@ -227,5 +230,6 @@ def with_role(layers, role: str):
 
 def job_record(job: dict) -> dict:
     """The options of a job as plain Python (JSON-serialisable), to repeat the run."""
-    record = {key: job[key] for key in ("noise_sigma", "seed", "uncertainty", "posteriors")}
+    keys = ("noise_sigma", "seed", "uncertainty", "posteriors", "bias_layers")
+    record = {key: job[key] for key in keys if key in job}
     return {**job["segment"], **record}

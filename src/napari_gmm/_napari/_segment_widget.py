@@ -11,17 +11,12 @@ import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from magicgui.widgets import (
-    CheckBox,
-    ComboBox,
-    Container,
-    FloatSpinBox,
-    SpinBox,
-)
+from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, SpinBox
 from napari.utils.notifications import show_info, show_warning
 
 from ..core._result import UNCERTAINTY_KINDS
 from ._base import DockWidget
+from ._bias_fields import BiasFields, bias_text
 from ._layers import job_outputs, put_outputs, with_role
 from ._model_section import ModelSection
 from ._objects_section import ObjectsSection
@@ -75,6 +70,9 @@ class GMMWidget(DockWidget):
     covariance_type, noise_sigma, seed, uncertainty, posteriors : widgets
         Tab *options*. ``noise_sigma`` adds Gaussian noise first (layer ``"<name> noisy"``);
         ``seed`` -1 draws a new seed per run (recorded in the labels' metadata).
+    bias_field, bias_order, bias_layers : widgets
+        Tab *options*: uneven illumination (``bias_field='polynomial'``); ``bias_layers``
+        adds ``"<name> corrected"`` and ``"<name> bias field"`` layers.
     tol, max_iter, n_init, init : widgets
         Tab *EM*: EM options.
     model_path, save_button, apply_path, apply_button : widgets
@@ -128,6 +126,8 @@ class GMMWidget(DockWidget):
                                    "smoothing time); the probability layer stays informative.")
         self.smoothing_field = SmoothingField(self.smoothing)
         self.auto_smoothing = self.smoothing_field.auto
+        self.bias = BiasFields()
+        self.bias_field, self.bias_order, self.bias_layers = self.bias.widgets
         # fmt: on
         options = Container(
             widgets=[
@@ -137,6 +137,7 @@ class GMMWidget(DockWidget):
                 self.uncertainty,
                 self.posteriors,
                 self.calibrated,
+                *self.bias.widgets,
             ]
         )  # fmt: skip
         em = Container(widgets=[self.tol, self.max_iter, self.n_init, self.init])
@@ -203,12 +204,14 @@ class GMMWidget(DockWidget):
         options["smoothing"] = self.smoothing_field.read()
         if self.calibrated.value:
             options["marginals"] = "gibbs"
+        options.update(self.bias.read())
         # the prior weighs neighbours by the layer's physical pixel size
         options.update(channel_axis=axes["channel_axis"], scale=tuple(map(abs, axes["scale"])))
         if axes["time_axis"] is not None:
             options.update(time_axis=axes["time_axis"], frames=axes["frames"])
         if model is not None:
-            keys = ("channel_axis", "smoothing", "marginals", "scale", "time_axis")
+            keys = ("channel_axis", "smoothing", "marginals", "scale", "time_axis",
+                    "bias_field", "bias_order")  # fmt: skip
             options = {k: options[k] for k in keys if k in options}
             options["model"] = str(model) if isinstance(model, str | Path) else "in memory"
         uncertainty = self.uncertainty.value
@@ -226,6 +229,7 @@ class GMMWidget(DockWidget):
             "uncertainty": None if uncertainty == NO_UNCERTAINTY else uncertainty,
             "posteriors": bool(self.posteriors.value),
             "objects": self.objects_section.read(axes["data"]),
+            "bias_layers": self.bias.layers_wanted(),
             "scale": axes["scale"],
             "translate": axes["translate"],
             "rgb": bool(layer.rgb),
@@ -273,13 +277,13 @@ class GMMWidget(DockWidget):
 def fit_summary_text(seg: Segmentation) -> str:
     """A few short lines summarising a fit, for the widget's summary label."""
     if seg.method == "applied model":
-        return (f"applied model, K={seg.n_components}; log-likelihood "
-                f"{seg.log_likelihood:.4g}/pixel, {seg.elapsed:.2f} s")  # fmt: skip
+        return (f"applied model, K={seg.n_components}; log-likelihood {seg.log_likelihood:.4g}"
+                f"/pixel{bias_text(seg)}, {seg.elapsed:.2f} s")  # fmt: skip
     state = "converged" if seg.converged else "NOT converged"
     return (
         f"K={seg.n_components}, {state} after {seg.n_iter} iterations\n"
         f"BIC {seg.bic:.6g}, log-likelihood {seg.log_likelihood:.4g}/pixel\n"
         f"{seg.method}"
         + (f", smoothing {seg.smoothing:g}" if seg.smoothing else "")
-        + f", {seg.elapsed:.2f} s"
+        + f"{bias_text(seg)}, {seg.elapsed:.2f} s"
     )

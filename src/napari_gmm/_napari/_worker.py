@@ -172,8 +172,9 @@ def segment_job(
         if multiscale or is_dask_array(image):
             # lazy results: the legend shows the components' means (nothing is computed)
             means = np.asarray(seg.model.means_, dtype=float)
-        else:
-            means = class_means(image, seg.labels, options.get("channel_axis"), seg.n_components)
+        else:  # the classes' means in the image the model describes (corrected, if so)
+            shown = image if seg.corrected is None else seg.corrected
+            means = class_means(shown, seg.labels, options.get("channel_axis"), seg.n_components)
         found = None
         if objects is not None:
             yield 1.0, "labelling objects"
@@ -219,7 +220,8 @@ def _apply_steps(model, image, options, posteriors, cancel, relay):
             relay((fraction, stage))
 
     yield 0.0, "applying the model"
-    keys = ("channel_axis", "smoothing", "marginals", "scale", "time_axis")
+    keys = ("channel_axis", "smoothing", "marginals", "scale", "time_axis", "bias_field",
+            "bias_order")  # fmt: skip
     return apply_model(model, image, **{k: options[k] for k in keys if k in options},
                        return_posteriors=posteriors, progress=progress)  # fmt: skip
 

@@ -9,7 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..io._formats import WRITERS
-from ._common import add_input_arguments, add_output_arguments
+from ._common import (
+    add_bias_arguments,
+    add_input_arguments,
+    add_output_arguments,
+    check_bias_arguments,
+)
 from ._objects import add_objects_arguments, check_objects_options
 
 
@@ -24,6 +29,7 @@ def add_parser(sub) -> None:
     )
     app.add_argument("model", type=Path, metavar="MODEL", help="model file (JSON)")
     add_input_arguments(app, frames=False)
+    add_bias_arguments(app)
     add_output_arguments(app, WRITERS)
     add_objects_arguments(app)
     app.set_defaults(handler=run)
@@ -33,6 +39,7 @@ def run(args) -> int:
     from ..core._model_file import load_model
     from ._batch import run_batch
 
+    check_bias_arguments(args)
     if not args.model.is_file():
         raise FileNotFoundError(f"No such model file: {args.model}")
     check_objects_options(args)
@@ -59,6 +66,8 @@ def _apply_one(args, gmm, job) -> dict:
         smoothing=args.smoothing,
         marginals=args.marginals,
         scale=prep.scale,
+        bias_field=args.bias_field,
+        bias_order=args.bias_order,
     )
     objects = find_objects(args, seg, prep.image, prep)
     write_outputs(args, paths, seg, prep, loaded)

@@ -19,7 +19,7 @@ from ..io._formats import is_image_path
 from ._common import EXIT_SOME_FAILED, EXIT_USAGE
 
 #: What the subcommands write per input, as ``<stem>_<role><suffix>``.
-OUTPUT_ROLES = ("labels", "probability", "noisy", "objects")
+OUTPUT_ROLES = ("labels", "probability", "noisy", "objects", "corrected", "bias")
 #: Columns of the summary table.
 SUMMARY_FIELDS = ("file", "K", "converged", "n_iter", "BIC", "time_s", "error", "labels",
                   "n_objects")  # fmt: skip

@@ -132,6 +132,50 @@ def add_input_arguments(parser: argparse.ArgumentParser, *, frames: bool = True)
     )
 
 
+def add_bias_arguments(parser: argparse.ArgumentParser) -> None:
+    """--bias-field, --bias-order and --bias-output (uneven illumination)."""
+    from ..core._bias import BIAS_FIELDS, DEFAULT_ORDER, MAX_ORDER
+
+    group = parser.add_argument_group(
+        "uneven illumination",
+        "Estimate a smooth multiplicative field (vignetting, depth attenuation, MRI bias) "
+        "with the mixture and segment the image divided by it; one field for all channels, "
+        "one per frame of a time series.",
+    )
+    group.add_argument(
+        "--bias-field",
+        choices=BIAS_FIELDS,
+        default=None,
+        help="model of the field (default: none, no correction)",
+    )
+    group.add_argument(
+        "--bias-order",
+        type=int,
+        default=DEFAULT_ORDER,
+        metavar="N",
+        help=f"total degree of the polynomial field, 1..{MAX_ORDER} (default: "
+        f"{DEFAULT_ORDER}; 1 = a linear ramp)",
+    )
+    group.add_argument(
+        "--bias-output",
+        action="store_true",
+        help="also write the corrected image (<stem>_corrected, float32, the input's axes) "
+        "and the field (<stem>_bias, float32) next to the labels",
+    )
+
+
+def check_bias_arguments(args) -> None:
+    """Option mistakes of the bias group, before any work."""
+    from ..core._bias import check_bias_order
+
+    check_bias_order(args.bias_order)
+    if args.bias_output and args.bias_field is None:
+        raise ValueError(
+            "--bias-output needs --bias-field (e.g. --bias-field polynomial): there is no "
+            "field or corrected image otherwise."
+        )
+
+
 def _add_frames(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--frames",

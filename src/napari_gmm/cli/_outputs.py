@@ -14,9 +14,14 @@ def output_paths(args, job: Job, explicit: dict | None = None, *, noisy: bool = 
     ``<stem>_<role><suffix>``; fails if one exists (without --overwrite)."""
     explicit = explicit or {}
     suffix = WRITERS[args.output_format].suffix
-    roles = ("labels", "probability", "noisy") if noisy else ("labels", "probability")
+    roles = ["labels", "probability"]
+    if noisy:
+        roles.append("noisy")
+    if getattr(args, "bias_output", False):
+        roles += ["corrected", "bias"]
     paths = {role: explicit.get(role) or job.output(role, suffix) for role in roles}
-    paths["noisy"] = paths.get("noisy")
+    for role in ("noisy", "corrected", "bias"):
+        paths.setdefault(role, None)
     paths["model"] = explicit.get("model")
     check_outputs(job, paths.values(), args.overwrite)
     return paths
@@ -29,17 +34,25 @@ def write_outputs(args, paths: dict, seg, prep: Prepared, loaded, noisy=None) ->
         write(paths["noisy"], noisy, prep.axes, loaded)
     write(paths["labels"], seg.labels, prep.label_axes, loaded)
     write(paths["probability"], seg.probability, prep.label_axes, loaded)
+    if paths["corrected"] is not None and seg.corrected is not None:
+        write(paths["corrected"], seg.corrected, prep.axes, loaded)
+        write(paths["bias"], seg.bias_field, prep.label_axes, loaded)
 
 
 def report(args, job: Job, seg, paths: dict, what: str = "") -> dict:
     """Print the one-line result (unless --quiet) and return the summary row."""
     if not args.quiet:
         frames = f" frames={len(seg.frames)} ({seg.frame_mode})" if seg.frames else ""
+        bias = ""
+        if seg.bias_field is not None:
+            field = seg.bias_field[seg.labels > 0]
+            bias = f" bias field {field.min():.3g}..{field.max():.3g}"
+        extra = [paths[r] for r in ("corrected", "bias") if paths.get(r) is not None]
         print(
             f"{job.path}: {what}K={seg.n_components} converged={seg.converged} "
             f"iterations={seg.n_iter} log-likelihood={seg.log_likelihood:.4f} "
-            f"BIC={seg.bic:.1f}{frames} ({seg.elapsed:.2f} s) -> {paths['labels']}, "
-            f"{paths['probability']}"
+            f"BIC={seg.bic:.1f}{frames}{bias} ({seg.elapsed:.2f} s) -> "
+            + ", ".join(str(p) for p in [paths["labels"], paths["probability"], *extra])
         )
     return {
         "K": seg.n_components,

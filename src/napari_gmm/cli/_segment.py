@@ -6,7 +6,14 @@ from pathlib import Path
 
 from ..core._validation import COVARIANCE_TYPES, INIT_PARAMS
 from ..io._formats import WRITERS
-from ._common import add_input_arguments, add_output_arguments, n_components_type, sigma_type
+from ._common import (
+    add_bias_arguments,
+    add_input_arguments,
+    add_output_arguments,
+    check_bias_arguments,
+    n_components_type,
+    sigma_type,
+)
 from ._objects import add_objects_arguments, check_objects_options
 from ._zarr import add_zarr_arguments, is_zarr_path
 
@@ -77,6 +84,7 @@ def add_parser(sub) -> None:
             metavar="OUT",
             help=f"write the {what}; one input only",
         )
+    add_bias_arguments(seg)
     add_output_arguments(seg, WRITERS)
     add_objects_arguments(seg)
     add_zarr_arguments(seg)
@@ -95,6 +103,7 @@ def run(args) -> int:
     if args.noisy is not None and args.noise is None:
         raise ValueError("--noisy needs --noise SIGMA (there is no noisy image otherwise).")
     check_objects_options(args)
+    check_bias_arguments(args)
     return run_batch(args, lambda job: _segment_one(args, job))
 
 
@@ -136,6 +145,8 @@ def _segment_one(args, job) -> dict:
         smoothing=args.smoothing,
         marginals=args.marginals,
         scale=prep.scale,
+        bias_field=args.bias_field,
+        bias_order=args.bias_order,
     )
     objects = find_objects(args, seg, image, prep)
     write_outputs(args, paths, seg, prep, loaded, noisy)

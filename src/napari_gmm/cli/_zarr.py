@@ -166,6 +166,12 @@ def segment_zarr(args, job) -> dict:
             f"--noise is not available for zarr inputs ({path}): adding noise would write a "
             "new volume. Segment the volume as it is, or add noise to a TIFF."
         )
+    if args.bias_field is not None:
+        raise ValueError(
+            f"--bias-field is not available for zarr inputs ({path}): the field is fitted "
+            "jointly with the mixture on the whole image. Correct a TIFF (e.g. a downsampled "
+            "copy) with --bias-field, or segment the volume without it."
+        )
     image = read_zarr(path, args.component)
     axis = _channel_axis(args.channel_axis, image)
     data = image.data

@@ -14,11 +14,13 @@ import numpy as np
 from sklearn.mixture import GaussianMixture
 
 from ._auto_smoothing import estimate_smoothing, recorded_smoothing
+from ._bias import DEFAULT_ORDER, check_bias_field, check_bias_order, n_terms
+from ._bias_fit import iter_bias_for_model, staged
 from ._features import PixelData, pixel_data
 from ._fit import FitInfo
 from ._frames import iter_frames, split_frames, stack_frames
 from ._lazy_fit import is_dask_array
-from ._lazy_segment import apply_model_lazy, check_lazy_smoothing
+from ._lazy_segment import apply_model_lazy, check_lazy_bias, check_lazy_smoothing
 from ._options import MAX_DISTINCT, compress_if_integer
 from ._predict import Prediction, iter_predict_chunked, mean_log_likelihood, predict_distinct
 from ._resources import check_segmentation_memory
@@ -32,6 +34,7 @@ APPLIED = "applied model"
 #: Keyword options of :func:`iter_apply_model` besides `time_axis`.
 APPLY_OPTIONS = (
     "channel_axis", "smoothing", "marginals", "scale", "return_posteriors", "max_distinct",
+    "bias_field", "bias_order",
 )  # fmt: skip
 
 
@@ -61,11 +64,23 @@ def iter_apply(
     return gmm, pred
 
 
-def make_result(gmm, data: PixelData, pred: Prediction, info: FitInfo, *, start, **extra):
-    """Assemble the :class:`Segmentation` of one image (criteria over every valid pixel)."""
+def make_result(
+    gmm, data: PixelData, pred: Prediction, info: FitInfo, *, start, bias=None, **extra
+):
+    """Assemble the :class:`Segmentation` of one image (criteria over every valid pixel).
+
+    With a bias field (`bias`, a :class:`~._bias_fit.BiasResult`; `data` is then the
+    corrected pixels), the log-likelihood is that of the observed image (the Jacobian
+    ``-C log b`` added) and the field's coefficients count as parameters, so that BIC and
+    AIC compare segmentations with and without a field.
+    """
     n = data.n_valid
     ll = pred.log_likelihood
     n_params = n_parameters(gmm)
+    if bias is not None:
+        ll += bias.log_jacobian
+        n_params += bias.n_params
+        extra.update(bias_field=bias.field, corrected=bias.corrected)
     return Segmentation(
         labels=data.to_spatial(pred.labels),
         probability=data.to_spatial(pred.probability),
@@ -107,14 +122,18 @@ def check_model(model) -> GaussianMixture:
 def iter_apply_image(
     gmm, image, *, channel_axis=None, smoothing=0.0, scale=None, return_posteriors=False,
     max_distinct=MAX_DISTINCT, max_samples=200_000, random_state=0, marginals="mean-field",
+    bias_field=None, bias_order=DEFAULT_ORDER, field=None,
 ):  # fmt: skip
     """Generator form of :func:`apply_model` on one image (`gmm` checked already).
 
-    Yields ``(fraction, stage)`` and returns the :class:`Segmentation`.
+    Yields ``(fraction, stage)`` and returns the :class:`Segmentation`. `field`, if given,
+    is a bias field already estimated for this image (spatial shape), used as it is.
     """
     start = time.perf_counter()
     smoothing = check_smoothing(smoothing)
     max_distinct = check_int("max_distinct", max_distinct, minimum=0)
+    bias_field = check_bias_field(bias_field)
+    bias_order = check_bias_order(bias_order)
     check_segmentation_memory(
         image, channel_axis, gmm.n_components, smoothing=smoothing,
         posteriors=bool(return_posteriors), what="applying a model to",
@@ -130,7 +149,15 @@ def iter_apply_image(
     scale = check_scale(scale, len(data.spatial_shape))
     marginals = check_marginals(marginals)
     yield 0.05, "reading pixels"
-    compressed = compress_if_integer(data, max_distinct)
+    bias = None
+    if bias_field is not None or field is not None:
+        axis = None if channel_axis is None else int(channel_axis) % np.ndim(image)
+        steps = iter_bias_for_model(
+            gmm, data, order=bias_order, random_state=random_state, channel_axis=axis,
+            field=field, smoothing=smoothing, scale=scale, max_samples=max_samples,
+        )  # fmt: skip
+        data, bias, smoothing = yield from staged(steps, 0.07, 0.03, "estimating the bias field")
+    compressed = None if bias is not None else compress_if_integer(data, max_distinct)
     if smoothing == "auto":
         smoothing = estimate_smoothing(
             gmm, data, compressed, scale=scale, random_state=random_state, reestimate=False
@@ -148,7 +175,7 @@ def iter_apply_image(
             break
         yield 0.1 + 0.89 * fraction, "predicting pixels"
     info = FitInfo(method=APPLIED, n_fit_samples=0)
-    result = make_result(gmm, data, pred, info, start=start, smoothing=smoothing)
+    result = make_result(gmm, data, pred, info, start=start, smoothing=smoothing, bias=bias)
     yield 1.0, "done"
     return result
 
@@ -164,6 +191,8 @@ def apply_model(
     scale=None,
     return_posteriors=False,
     max_distinct=MAX_DISTINCT,
+    bias_field=None,
+    bias_order=DEFAULT_ORDER,
     progress=None,
 ) -> Segmentation:
     """Label an image with an already fitted mixture (no fitting).
@@ -193,6 +222,14 @@ def apply_model(
         Also keep the per-class posterior maps.
     max_distinct : int, default=262_144
         Integer images with at most this many distinct values are predicted by lookup table.
+    bias_field : {None, 'polynomial'}, default=None
+        Estimate a smooth multiplicative field for this image with the model held fixed
+        (see :func:`segment`), so that one model labels images with different shading.
+        The field is not normalised: the model's intensities set its scale, so it also
+        takes up a global gain (exposure) difference. ``result.bias_field`` and
+        ``result.corrected`` hold it and the corrected image (per frame with `time_axis`).
+    bias_order : int, default=3
+        Total degree of the polynomial field, 1..6.
     progress : callable or None, default=None
         Called as ``progress(fraction, stage)`` (stage ``'frame i/n: ...'`` for a series);
         an exception it raises (e.g. a cancellation) stops the work.
@@ -229,13 +266,14 @@ def apply_model(
     channel_axis = resolve_channel_axis(np.shape(image), channel_axis, time_axis)
     if time_axis is None and is_dask_array(image):  # lazy, out of core (core/_lazy_segment.py)
         check_lazy_smoothing(check_smoothing(smoothing), marginals)
+        check_lazy_bias(check_bias_field(bias_field))
         return apply_model_lazy(check_model(model), image, channel_axis=channel_axis,
             smoothing=smoothing, scale=scale, return_posteriors=return_posteriors,
             max_distinct=max_distinct, report=report, method=APPLIED)  # fmt: skip
     steps = iter_apply_model(
         model, image, channel_axis=channel_axis, time_axis=time_axis, smoothing=smoothing,
         marginals=marginals, scale=scale, return_posteriors=return_posteriors,
-        max_distinct=max_distinct,
+        max_distinct=max_distinct, bias_field=bias_field, bias_order=bias_order,
     )  # fmt: skip
     while True:
         try:
@@ -276,9 +314,13 @@ def iter_apply_model(model, image, *, time_axis=None, **options):
             gmm, frame, channel_axis=split.channel_axis, scale=split.scale, **options
         ),
     )
+    bias_params = 0
+    if check_bias_field(options.get("bias_field")) is not None:
+        order = check_bias_order(options.get("bias_order", DEFAULT_ORDER))
+        bias_params = split.n_frames * n_terms(split.n_spatial, order)
     result = stack_frames(
         frames, split, mode="shared", model=gmm, method=APPLIED, n_fit_samples=0,
-        start=start, smoothing=recorded_smoothing(smoothing, frames),
+        start=start, smoothing=recorded_smoothing(smoothing, frames), bias_params=bias_params,
     )  # fmt: skip
     yield 1.0, "done"
     return result

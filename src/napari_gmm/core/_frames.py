@@ -50,6 +50,11 @@ class FrameSplit:
     def n_frames(self) -> int:
         return self.image.shape[self.time_axis]
 
+    @property
+    def n_spatial(self) -> int:
+        """Number of spatial axes of a frame."""
+        return self.image.ndim - 1 - (self.channel_axis is not None)
+
     def frame(self, index: int) -> np.ndarray:
         """Frame `index` (a view of the image)."""
         return self.image[(slice(None),) * self.time_axis + (index,)]
@@ -164,16 +169,22 @@ def _stack_posteriors(frames, axis):
     return np.stack(padded, axis=axis)
 
 
+def _stack_optional(frames, name, axis):
+    values = [getattr(f, name) for f in frames]
+    return None if any(v is None for v in values) else np.stack(values, axis=axis)
+
+
 def stack_frames(
     frames, split: FrameSplit, *, mode, model, method, n_fit_samples, start, smoothing,
-    selection=None,
+    selection=None, bias_params=0,
 ) -> Segmentation:  # fmt: skip
     """One :class:`Segmentation` of a time series from its per-frame results.
 
-    Labels, probability (and posteriors, padded with zeros to the largest K) are stacked
-    along ``split.label_axis``. The log-likelihood, BIC and AIC are over every valid pixel
-    of the series; with ``mode='each'`` every frame's model counts its own parameters,
-    otherwise the one shared `model` is counted once.
+    Labels, probability (and posteriors, padded with zeros to the largest K; bias fields)
+    are stacked along ``split.label_axis``, corrected images along the image's time axis.
+    The log-likelihood, BIC and AIC are over every valid pixel of the series; with
+    ``mode='each'`` every frame's model counts its own parameters, otherwise the one shared
+    `model` is counted once; `bias_params` counts the free parameters of the bias fields.
     """
     frames = tuple(frames)
     n = sum(f.n_valid for f in frames)
@@ -186,6 +197,7 @@ def stack_frames(
         n_params = n_parameters(model)
         converged = bool(model.converged_)
         n_iter = int(model.n_iter_)
+    n_params += int(bias_params)
     axis = split.label_axis
     return Segmentation(
         labels=np.stack([f.labels for f in frames], axis=axis),
@@ -207,4 +219,6 @@ def stack_frames(
         frames=frames,
         time_axis=axis,
         frame_mode=mode,
+        bias_field=_stack_optional(frames, "bias_field", axis),
+        corrected=_stack_optional(frames, "corrected", split.time_axis),
     )

@@ -22,6 +22,7 @@ import time
 
 import numpy as np
 
+from ._bias import check_bias_field, check_bias_order
 from ._fit import (
     FitInfo,
     component_order,
@@ -185,6 +186,18 @@ def check_lazy_smoothing(smoothing, marginals) -> None:
         )
 
 
+def check_lazy_bias(bias_field) -> None:
+    """Refuse a bias field on dask arrays, saying what to do instead."""
+    if bias_field is not None:
+        raise ValueError(
+            f"bias_field={bias_field!r} is not available for dask arrays: the field is fitted "
+            "jointly with the mixture on the whole image. Segment a numpy array (e.g. a "
+            "downsampled level, np.asarray(image[::4, ::4])) with bias_field, then divide "
+            "the dask image by its seg.bias_field brought to full size (scipy.ndimage.zoom, "
+            "it is smooth) and segment the corrected dask image without bias_field."
+        )
+
+
 def iter_segment_lazy(image, n_components, **options):
     """:func:`~._segment.iter_segment` for a dask image (same options, same steps)."""
     from ._options import DEFAULTS, check_params
@@ -212,6 +225,8 @@ def iter_segment_lazy(image, n_components, **options):
     max_distinct = check_int("max_distinct", opts["max_distinct"], minimum=0)
     smoothing = check_smoothing(opts["smoothing"])
     check_lazy_smoothing(smoothing, opts.get("marginals", "mean-field"))
+    check_bias_order(opts["bias_order"])
+    check_lazy_bias(check_bias_field(opts["bias_field"]))
     pixels = lazy_pixels(image, opts["channel_axis"])
     scale = check_scale(opts["scale"], len(pixels.spatial_shape))
     want_post = bool(opts["return_posteriors"])

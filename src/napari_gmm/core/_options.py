@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._bias import DEFAULT_ORDER
 from ._compress import compress_integer
 from ._features import PixelData
 from ._fit import MAX_SAMPLES
@@ -32,6 +33,8 @@ DEFAULTS = {
     "marginals": "mean-field",
     "scale": None,
     "return_posteriors": False,
+    "bias_field": None,
+    "bias_order": DEFAULT_ORDER,
 }
 
 

@@ -57,6 +57,15 @@ class Segmentation:
     frame_mode : {'each', 'shared'}, int or None
         Time series: how the frames were fitted: ``'each'`` on its own, ``'shared'`` one
         model on all frames, or the index of the reference frame the model was fitted on.
+    bias_field : ndarray of float32, spatial shape, or None
+        With ``bias_field='polynomial'``: the estimated multiplicative field (mean 1 over
+        the valid pixels of a segmented image; for ``apply_model`` its scale is set by the
+        model). None without a field.
+    corrected : ndarray of float32, the input's shape, or None
+        With a bias field: the image divided by the field (every channel by the same
+        field). Labels, probability and posteriors are those of this image:
+        ``model.predict(pixel_features(corrected, channel_axis)) + 1 == labels.ravel()``
+        without smoothing.
     """
 
     labels: np.ndarray
@@ -78,6 +87,8 @@ class Segmentation:
     frames: tuple = field(default=(), repr=False)
     time_axis: int | None = None
     frame_mode: str | int | None = None
+    bias_field: np.ndarray | None = field(default=None, repr=False)
+    corrected: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def n_components(self) -> int:
@@ -146,7 +157,13 @@ class Segmentation:
             "lower_bounds": [float(v) for v in self.lower_bounds],
             "model": model_to_dict(self.model),
             **(self._frames_summary() if self.frames else {}),
+            **(self._bias_summary() if self.bias_field is not None else {}),
         }
+
+    def _bias_summary(self) -> dict:
+        valid = self.labels > 0
+        values = self.bias_field[valid] if valid.any() else self.bias_field
+        return {"bias_field": {"min": float(values.min()), "max": float(values.max())}}
 
     def _frames_summary(self) -> dict:
         keys = ("n_components", "converged", "n_iter", "bic", "n_valid")

@@ -8,6 +8,8 @@ import numpy as np
 
 from ._apply import iter_apply, make_result
 from ._auto_smoothing import estimate_smoothing
+from ._bias import DEFAULT_ORDER, check_bias_field, check_bias_order
+from ._bias_fit import iter_fit_with_bias, staged
 from ._features import pixel_data
 from ._fit import MAX_SAMPLES, fit_on_distinct, fit_on_pixels
 from ._lazy_fit import is_dask_array
@@ -41,6 +43,8 @@ def segment(
     return_posteriors=False,
     time_axis=None,
     frames="each",
+    bias_field=None,
+    bias_order=DEFAULT_ORDER,
     progress=None,
 ) -> Segmentation:
     """Segment an image by fitting a Gaussian mixture to its pixel values with EM.
@@ -115,6 +119,23 @@ def segment(
         model), ``'shared'`` fits one mixture on all frames and applies it to each, an int
         fits on that frame and applies its model to all. With ``'shared'`` or an int,
         ``result.model`` is that one model, applied as it is to every frame.
+    bias_field : {None, 'polynomial'}, default=None
+        Correct uneven illumination (vignetting, depth attenuation, MRI bias): a smooth
+        multiplicative field ``b`` (one for all channels, over the spatial axes) estimated
+        jointly with the mixture, which then models ``image / b`` (see
+        :mod:`napari_gmm.core._bias`). ``result.bias_field`` is the field (mean 1 over the
+        valid pixels), ``result.corrected`` the corrected image, and the labels,
+        probability and model are those of the corrected image. Pixels <= 0 in every
+        channel do not inform the field. With `smoothing` the field is also fitted under
+        the Potts prior. With `time_axis`: one field per frame (``frames='each'``;
+        ``'shared'``: one mixture, one field per frame estimated with it, which also
+        evens out the frames' brightness; a reference frame: its model, and a field per
+        frame for that model). ``n_components='auto'`` (single images) is chosen on the
+        image, then again on the image corrected with that K's field. None: off.
+    bias_order : int, default=3
+        Total degree of the polynomial field, 1..6 (1: a linear ramp; 2-3: vignetting and
+        most smooth shading). Higher orders follow more complex shading but can start to
+        explain large regions of one class as shading.
     progress : callable or None, default=None
         Called as ``progress(fraction, stage)`` with fraction in [0, 1]; an exception it
         raises (e.g. a cancellation) stops the segmentation.
@@ -171,6 +192,8 @@ def segment(
         return_posteriors=return_posteriors,
         time_axis=time_axis,
         frames=frames,
+        bias_field=bias_field,
+        bias_order=bias_order,
     )
     while True:
         try:
@@ -224,6 +247,13 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
     if isinstance(n_components, str):
         selection = yield from _auto_components(image, n_components, opts)
         n_components = selection.best
+        if check_bias_field(opts["bias_field"]) is not None:
+            # shading blurs the classes: choose again on the image corrected with this K
+            first = yield from _scaled_steps(
+                iter_segment(image, n_components, **{**options, "smoothing": 0.0}), 0.3
+            )
+            selection = yield from _auto_components(first.corrected, "auto", opts)
+            n_components = selection.best
     params = check_params(
         n_components,
         opts["covariance_type"],
@@ -238,6 +268,8 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
     max_distinct = check_int("max_distinct", opts["max_distinct"], minimum=0)
     want_post = bool(opts["return_posteriors"])
     smoothing = check_smoothing(opts["smoothing"])
+    bias_field = check_bias_field(opts["bias_field"])
+    bias_order = check_bias_order(opts["bias_order"])
     data = pixel_data(image, opts["channel_axis"])
     scale = check_scale(opts["scale"], len(data.spatial_shape))
     yield 0.05, "reading pixels"
@@ -249,6 +281,17 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
     else:
         gmm, info = fit_on_pixels(data, params, max_samples=max_samples)
     marginals = check_marginals(opts["marginals"])
+    bias = None
+    if bias_field is not None:
+        steps = iter_fit_with_bias(
+            gmm, data, params, order=bias_order, max_samples=max_samples,
+            channel_axis=_channel_axis(image, opts["channel_axis"]), smoothing=smoothing,
+            scale=scale,
+        )  # fmt: skip
+        gmm, info, data, bias, smoothing = yield from staged(
+            steps, 0.2, 0.25, "estimating the bias field"
+        )
+        compressed = None
     if smoothing == "auto":
         yield 0.4, "estimating the smoothing strength"
         smoothing = estimate_smoothing(
@@ -269,10 +312,26 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
             break
         yield 0.5 + 0.49 * fraction, "spatial regularisation" if smoothing else "predicting pixels"
     result = make_result(
-        gmm, data, pred, info, start=start, smoothing=smoothing, selection=selection
-    )
+        gmm, data, pred, info, start=start, smoothing=smoothing, selection=selection,
+        bias=bias,
+    )  # fmt: skip
     yield 1.0, "done"
     return result
+
+
+def _channel_axis(image, channel_axis):
+    """The non-negative channel axis of a (checked) image, or None."""
+    return None if channel_axis is None else int(channel_axis) % np.ndim(image)
+
+
+def _scaled_steps(steps, span: float):
+    """Forward ``(fraction, stage)`` steps with fractions scaled to [0, span]."""
+    while True:
+        try:
+            fraction, stage = next(steps)
+        except StopIteration as stop:
+            return stop.value
+        yield span * fraction, stage
 
 
 def _auto_components(image, choice: str, opts: dict):

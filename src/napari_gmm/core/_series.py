@@ -12,6 +12,13 @@ Called by :func:`napari_gmm.segment` / ``iter_segment`` when ``time_axis`` is gi
 
 Smoothing only ever runs within a frame. The shared or reference model is applied as it is
 (no per-frame re-estimation), so the classes stay identical across frames.
+
+With a bias field every frame gets its own field (a field over time would be a shading
+that moves with the frames): ``'each'`` estimates it with the frame's own mixture;
+``'shared'`` alternates one mixture on all frames with one field per frame (their mean
+over the series is 1, so the fields also take up differences of brightness between frames,
+e.g. bleaching); a reference frame's model is applied with a field estimated for every
+frame with that model held fixed.
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ import time
 
 from ._apply import iter_apply_image
 from ._auto_smoothing import recorded_smoothing
+from ._bias import check_bias_field, check_bias_order, n_terms
+from ._bias_fit import fit_shared_with_bias
 from ._features import pixel_data
 from ._fit import fit_on_distinct, fit_on_pixels
 from ._frames import check_frames, iter_frames, split_frames, stack_frames
@@ -43,8 +52,11 @@ def iter_segment_series(image, n_components, iter_one, time_axis, frames, opts: 
     split = split_frames(image, time_axis, opts["channel_axis"], opts["scale"])
     mode = check_frames(frames, split.n_frames)
     smoothing = check_smoothing(opts["smoothing"])
+    bias_field = check_bias_field(opts["bias_field"])
+    terms = n_terms(split.n_spatial, check_bias_order(opts["bias_order"]))
     frame_opts = {**opts, "channel_axis": split.channel_axis, "scale": split.scale}
     n = split.n_frames
+    fields = [None] * n
     if mode == "each":
         results = yield from iter_frames(
             split, lambda frame: iter_one(frame, n_components, **frame_opts)
@@ -55,17 +67,26 @@ def iter_segment_series(image, n_components, iter_one, time_axis, frames, opts: 
             method=f"{', '.join(methods)}, each frame",
             n_fit_samples=sum(f.n_fit_samples for f in results), start=start,
             smoothing=recorded_smoothing(smoothing, results),
+            bias_params=n * (terms - 1) if bias_field else 0,
         )  # fmt: skip
     if mode == "shared":
         yield 0.0, f"fitting one mixture on all {n} frames"
-        gmm, info, selection = _fit_all_frames(split, n_components, opts)
+        gmm, info, selection, params = _fit_all_frames(split, n_components, opts)
+        if bias_field is not None:
+            yield 0.1, f"estimating one bias field per frame ({n} frames)"
+            gmm, info, fields = fit_shared_with_bias(
+                gmm, [pixel_data(split.frame(i), split.channel_axis) for i in range(n)],
+                params, order=opts["bias_order"], max_samples=opts["max_samples"],
+            )  # fmt: skip
         method = f"{info.method}, shared by {n} frames"
         n_fit = info.n_fit_samples
+        bias_params = n * terms - 1
     else:
         steps = iter_one(split.frame(mode), n_components, **frame_opts)
         ref = yield from _scaled(steps, FIT_SHARE, f"fitting on frame {mode + 1}/{n}")
         gmm, selection, n_fit = ref.model, ref.selection, ref.n_fit_samples
         method = f"{ref.method}, fitted on frame {mode}"
+        bias_params = n * terms
     yield FIT_SHARE, f"applying the model to {n} frames"
     apply_opts = {
         "channel_axis": split.channel_axis,
@@ -75,16 +96,21 @@ def iter_segment_series(image, n_components, iter_one, time_axis, frames, opts: 
         "return_posteriors": opts["return_posteriors"],
         "max_distinct": opts["max_distinct"],
         "max_samples": opts["max_samples"],
+        # a reference frame's model: a field for every frame with the model held fixed
+        "bias_field": bias_field if mode != "shared" else None,
+        "bias_order": opts["bias_order"],
     }
+    frame_fields = iter(fields)  # iter_frames runs the frames in order
     results = yield from iter_frames(
         split,
-        lambda frame: iter_apply_image(gmm, frame, **apply_opts),
+        lambda frame: iter_apply_image(gmm, frame, field=next(frame_fields), **apply_opts),
         start=FIT_SHARE,
         span=1.0 - FIT_SHARE,
     )
     return stack_frames(
         results, split, mode=mode, model=gmm, method=method, n_fit_samples=n_fit,
         start=start, smoothing=recorded_smoothing(smoothing, results), selection=selection,
+        bias_params=bias_params if bias_field else 0,
     )  # fmt: skip
 
 
@@ -132,4 +158,4 @@ def _fit_all_frames(split, n_components, opts):
         gmm, info = fit_on_distinct(compressed, params)
     else:
         gmm, info = fit_on_pixels(data, params, max_samples=max_samples)
-    return gmm, info, selection
+    return gmm, info, selection, params
