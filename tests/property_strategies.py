@@ -146,3 +146,14 @@ def check_segmentation(seg, image, n_components, channel_axis=None) -> None:
         assert post.shape == (*spatial, k)
         np.testing.assert_allclose(post[valid].sum(axis=-1), 1.0, atol=1e-4)
         np.testing.assert_array_equal(post[valid].argmax(axis=-1) + 1, seg.labels[valid])
+
+
+def bounded(n: int):
+    """`settings` for an expensive property: `n` cases in the suite's ``ci`` profile,
+    at least 300 in ``thorough``."""
+    import os
+
+    from hypothesis import settings
+
+    thorough = os.environ.get("HYPOTHESIS_PROFILE", "ci") != "ci"
+    return settings(max_examples=max(n, 300) if thorough else n)

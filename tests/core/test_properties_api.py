@@ -9,10 +9,11 @@ seed gives the same output.
 import warnings
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from property_strategies import (
+    bounded,
     check_error,
     images,
     shapes,
@@ -84,7 +85,7 @@ def test_add_gaussian_noise_per_channel(dtype, shape, n_channels, sigma, data):
             np.testing.assert_array_equal(noisy[..., c], image[..., c])
 
 
-@settings(max_examples=25)
+@bounded(25)
 @given(
     case=images(dtypes=("uint8", "int16", "float32", "float64", "bool", ">f4")),
     candidates=st.one_of(
@@ -224,7 +225,7 @@ def test_compare_labels(dtype, shape, data):
     sigmas=st.lists(st.floats(0, 40), min_size=0, max_size=3),
     k=st.integers(0, 3),
 )
-@settings(max_examples=20)
+@bounded(20)
 def test_noise_sweep(reference, sigmas, k):
     rng = np.random.default_rng(0)
     image = (rng.integers(0, 3, (12, 12)) * 60 + 40).astype(np.uint8)

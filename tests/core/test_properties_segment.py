@@ -10,9 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from property_strategies import (
+    bounded,
     check_error,
     check_segmentation,
     images,
@@ -91,7 +92,7 @@ def test_c_and_fortran_order_give_the_same_result(case, k):
     np.testing.assert_array_equal(c.probability, f.probability)
 
 
-@settings(max_examples=10)
+@bounded(10)
 @given(case=images(dtypes=("uint8", "float32", "int64"), min_dims=2, max_size=400),
        k=st.integers(1, 3), smoothing=st.sampled_from((0.0, 1.0)))  # fmt: skip
 def test_concurrent_calls_match_a_serial_call(case, k, smoothing):
@@ -144,3 +145,25 @@ def test_extreme_parameters(bad):
     seg = run(ng.segment, image, **kwargs)
     if seg is not None:
         check_segmentation(seg, image, kwargs["n_components"])
+
+
+@bounded(20)
+@given(
+    case=images(dtypes=("uint8", "uint16", "float32", ">f8", "int16"), min_dims=2, max_dims=3,
+                max_size=400),
+    k=st.integers(1, 3),
+    order=st.integers(0, 7),
+    smoothing=st.sampled_from((0.0, 1.0)),
+)  # fmt: skip
+def test_segment_with_a_bias_field(case, k, order, smoothing):
+    image, _ = case
+    before = snapshot(image)
+    seg = run(ng.segment, image, k, bias_field="polynomial", bias_order=order,
+              smoothing=smoothing, random_state=0)  # fmt: skip
+    assert snapshot(image) == before
+    if seg is None:
+        return
+    check_segmentation(seg, image, k)
+    field = seg.bias_field
+    assert field.shape == image.shape and field.dtype == np.float32
+    assert np.isfinite(field).all() and (field > 0).all()
