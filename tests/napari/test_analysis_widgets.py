@@ -123,7 +123,7 @@ def test_diagnostics_plots_and_actions(make_napari_viewer, qtbot, image_truth):
     assert list(criteria.lines[-1].get_xdata()) == [3, 3]
     assert len(trace.lines[0].get_xdata()) == fit.segmentation.n_iter
     assert len(components.lines) == 4  # 3 classes + mixture
-    assert widget.summary.value.startswith("K=3 by BIC (diag): converged")
+    assert widget.summary.value.startswith("K=3 by ICL (diag): converged")  # the default
 
     kmeans = widget.compare_kmeans()
     assert kmeans.name == "img kmeans" and kmeans.data.shape == image.shape

@@ -38,7 +38,8 @@ class ModelDiagnosticsWidget(DockWidget):
     ----------
     image, k_min, k_max, covariance_type, criterion, seed : widgets
         Input image layer (RGB: segmented on its colours); candidate K range; covariance
-        shape; ``'bic'`` or ``'aic'``; seed of the fits.
+        shape; ``'icl'`` (default, as ``n_components='auto'``), ``'bic'`` or ``'aic'``; seed
+        of the fits.
     run_button, cancel_button, status : widgets
         Start (:meth:`run`), stop (:meth:`cancel`), progress and the result in words.
     canvases : dict of str -> PlotCanvas
@@ -63,7 +64,8 @@ class ModelDiagnosticsWidget(DockWidget):
         self.k_max = SpinBox(name="k_max", label="K to", min=1, max=20, value=6)
         self.covariance_type = ComboBox(name="covariance_type", label="covariance",
                                         choices=COVARIANCE_TYPES, value="full")
-        self.criterion = ComboBox(name="criterion", label="criterion", choices=("bic", "aic"))
+        self.criterion = ComboBox(name="criterion", label="criterion", value="icl",
+                                  choices=("icl", "bic", "aic"))  # icl: as n_components="auto"
         self.seed = SpinBox(name="seed", label="seed", min=0, max=2**31 - 1, value=0)
         self.use_k_button = PushButton(name="use_k_button", text="Use K in GMM Segmentation",
                                        enabled=False)
