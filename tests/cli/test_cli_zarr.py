@@ -59,3 +59,17 @@ def test_zarr_errors(volume, capsys):
     assert "--workers: must be an integer >= 1" in capsys.readouterr().err
     assert main(["segment", str(path.parent / "nope.zarr"), "-k", "3"]) == 1
     assert "No such zarr store" in capsys.readouterr().err
+
+
+def test_zarr_time_series_is_refused_not_smoothed_across_frames(tmp_path, capsys):
+    frames = make_class_image((3, 24, 24), n_classes=2, sigma=20, seed=1, dtype="uint8")[0]
+    path = tmp_path / "movie.zarr"
+    write_ome_zarr(path, da.from_array(frames, chunks=(1, 24, 24)), axes="tyx")
+    assert main(["segment", str(path), "-k", "2"]) == 1
+    err = capsys.readouterr().err
+    assert "time series" in err and "time_axis" in err
+    assert not (tmp_path / "movie_labels.zarr").exists()
+    volume = tmp_path / "vol.zarr"
+    write_ome_zarr(volume, da.from_array(frames, chunks=(1, 24, 24)))  # zyx: a volume
+    assert main(["segment", str(volume), "-k", "2", "--time-axis", "0"]) == 1
+    assert "time series" in capsys.readouterr().err

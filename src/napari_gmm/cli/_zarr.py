@@ -136,6 +136,20 @@ def _channel_axis(choice, image) -> int | None:
     return choice
 
 
+def _refuse_time_series(args, image, path) -> None:
+    """Time series are not segmented out of core yet: say so instead of treating time as
+    a spatial axis (which would smooth across frames)."""
+    time_axis = getattr(args, "time_axis", "auto")
+    named_t = any(a.get("type") == "time" or a.get("name") == "t" for a in image.axes or ())
+    if named_t or time_axis not in ("auto", "none", None):
+        raise ValueError(
+            f"{path} is a time series (a 't' axis, or --time-axis given); zarr inputs are "
+            "segmented out of core as one volume, which would couple the frames. Segment "
+            "the frames one by one (e.g. export them to TIFF, or use napari_gmm.segment("
+            "image, time_axis=...) on the frames in memory)."
+        )
+
+
 def _drop(values, axis):
     values = list(values)
     if axis is not None:
@@ -173,6 +187,7 @@ def segment_zarr(args, job) -> dict:
             "copy) with --bias-field, or segment the volume without it."
         )
     image = read_zarr(path, args.component)
+    _refuse_time_series(args, image, path)
     axis = _channel_axis(args.channel_axis, image)
     data = image.data
     if axis is not None and args.channel_axis == "auto" and data.shape[axis] == 4:
