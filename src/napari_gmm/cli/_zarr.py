@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import sys
 from pathlib import Path
 
 from ..io._images import TIFF_SUFFIXES
@@ -105,9 +106,14 @@ def dask_client(scheduler: str | None, workers: int | None):
         yield client
 
 
-def _compute(tasks, client, quiet: bool):
-    """Compute dask collections together, with a progress bar over the blocks."""
-    import dask
+def _compute(tasks, client, quiet: bool, keep):
+    """Compute dask collections together, with a progress bar over the blocks.
+
+    On the local scheduler a group of blocks at a time (bounded memory, see
+    ``core/_blockwise.py``); on a cluster all at once, with distributed's progress bar.
+    `keep` says which results to return (the others are write tasks).
+    """
+    from ..core._blockwise import compute_in_groups
 
     if client is not None:
         from distributed import progress
@@ -117,12 +123,18 @@ def _compute(tasks, client, quiet: bool):
             progress(futures)
             print()
         return client.gather(futures)
-    if quiet:
-        return dask.compute(*tasks)
-    from dask.diagnostics import ProgressBar
+    bar = None if quiet else _progress_bar
+    results = compute_in_groups(tasks, keep=keep, progress=bar)
+    if not quiet:
+        print(file=sys.stderr)
+    return results
 
-    with ProgressBar():
-        return dask.compute(*tasks)
+
+def _progress_bar(done: int, total: int) -> None:
+    width = 40
+    filled = width * done // total
+    print(f"\r[{'#' * filled}{' ' * (width - filled)}] {100 * done // total:3d}% of "
+          f"{total} block groups", end="", file=sys.stderr, flush=True)  # fmt: skip
 
 
 def _channel_axis(choice, image) -> int | None:
@@ -238,7 +250,8 @@ def segment_zarr(args, job) -> dict:
                         compute=False,
                     )
                 )
-        results = _compute(tasks, client, args.quiet)
+        keep = [i in {index for _, index in tiffs} for i in range(len(tasks))]
+        results = _compute(tasks, client, args.quiet, keep)
     if tiffs:
         from ..io._images import write_tiff
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._backend import use_numba
-from ._lazy_fit import LazyPixels, block_pixel_data, tree_sum
+from ._lazy_fit import LazyPixels, block_pixel_data
 from ._predict import label_dtype, pixel_log_prob
 from ._spatial import (
     MAX_KERNEL_NDIM,
@@ -183,8 +183,9 @@ def overlapped(pixels: LazyPixels, depth: int):
 
 
 def lazy_stats(pixels: LazyPixels, gmm, *, smoothing, scale, sweeps, max_distinct, rows=None):
-    """Delayed ``(nk, S1, S2)``: the HMRF M-step reduction over every voxel, or over the
-    voxels of flat indices `rows` (sorted)."""
+    """Delayed ``(nk, S1, S2)`` of every halo block: the HMRF M-step reduction over every
+    voxel, or over the voxels of flat indices `rows` (sorted); sum them with
+    :func:`._blockwise.sum_in_groups`."""
     from dask import delayed
 
     arr, halo = overlapped(pixels, sweeps)
@@ -197,7 +198,7 @@ def lazy_stats(pixels: LazyPixels, gmm, *, smoothing, scale, sweeps, max_distinc
         if chosen == ():
             continue
         parts.append(delayed(_stats_block)(blocks[index], *args, index, chosen))
-    return tree_sum(parts)
+    return parts
 
 
 def _select_by_block(rows, chunks, shape):

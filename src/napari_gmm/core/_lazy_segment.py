@@ -23,6 +23,7 @@ import time
 import numpy as np
 
 from ._bias import check_bias_field, check_bias_order
+from ._blockwise import sum_in_groups
 from ._fit import (
     FitInfo,
     component_order,
@@ -33,6 +34,7 @@ from ._fit import (
 )
 from ._lazy_apply import lazy_outputs, lazy_stats
 from ._lazy_fit import (
+    _sum_parts,
     histogram_to_compressed,
     lazy_histogram,
     lazy_pixels,
@@ -241,7 +243,8 @@ def iter_segment_lazy(image, n_components, **options):
         rows = mstep_rows(pixels, n_valid, max_samples, params["random_state"])
         stats = lazy_stats(pixels, gmm, smoothing=smoothing, scale=scale, sweeps=SWEEPS,
                            max_distinct=max_distinct, rows=rows)  # fmt: skip
-        new = m_step_from_stats(gmm, _compute(stats)[0], n_valid if rows is None else rows.size)
+        new = m_step_from_stats(gmm, sum_in_groups(stats, _sum_parts),
+                               n_valid if rows is None else rows.size)  # fmt: skip
         order = component_order(new)
         models = [gmm, copy.deepcopy(new)]
         gmm = order_components(new)

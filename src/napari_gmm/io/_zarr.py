@@ -139,7 +139,8 @@ def write_ome_zarr(path, data, *, scale=None, translation=None, axes=None, name=
     path : path-like
         The ``.zarr`` store to create (replaced if it exists).
     data : ndarray or dask.array.Array
-        The image, e.g. lazy labels; computed block by block when written.
+        The image, e.g. lazy labels; computed a group of blocks at a time when written
+        (:func:`napari_gmm.core._blockwise.compute_in_groups`: bounded memory).
     scale, translation : sequence of float, optional
         Physical pixel size and origin per axis.
     axes : list of dict or str, optional
@@ -157,7 +158,6 @@ def write_ome_zarr(path, data, *, scale=None, translation=None, axes=None, name=
     list
         The write tasks when ``compute=False``, else an empty list.
     """
-    import dask
     import dask.array as da
     import zarr
 
@@ -189,6 +189,8 @@ def write_ome_zarr(path, data, *, scale=None, translation=None, axes=None, name=
                 storage_options={"chunks": data.chunksize}, compute=False,
             )  # fmt: skip
     if compute:
-        dask.compute(*tasks)
+        from ..core._blockwise import compute_in_groups
+
+        compute_in_groups(tasks, keep=[False] * len(tasks))
         return []
     return tasks
