@@ -157,3 +157,18 @@ def bounded(n: int):
 
     thorough = os.environ.get("HYPOTHESIS_PROFILE", "ci") != "ci"
     return settings(max_examples=max(n, 300) if thorough else n)
+
+
+def outcome(func, *args, quiet=(), **kwargs):
+    """Call func: its result, or None after checking the ValueError / TypeError it raised
+    (see :func:`check_error`). Warnings of the categories in `quiet` are silenced."""
+    import warnings
+
+    with warnings.catch_warnings():
+        for category in quiet:
+            warnings.simplefilter("ignore", category)
+        try:
+            return func(*args, **kwargs)
+        except (ValueError, TypeError) as err:
+            check_error(err)
+            return None

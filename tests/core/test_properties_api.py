@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from property_strategies import (
     bounded,
-    check_error,
     images,
+    outcome,
     shapes,
     snapshot,
     valid_pixels,
@@ -27,15 +27,9 @@ import napari_gmm as ng
 
 
 def attempt(func, *args, **kwargs):
-    """Call func; return its result, or None after checking the error it raised."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ng.GMMConvergenceWarning)
-        warnings.simplefilter("ignore", ng.RegularizationWarning)
-        try:
-            return func(*args, **kwargs)
-        except (ValueError, TypeError) as err:
-            check_error(err)
-            return None
+    """Call func: its result, or None after checking the error it raised."""
+    return outcome(func, *args, quiet=(ng.GMMConvergenceWarning, ng.RegularizationWarning),
+                   **kwargs)  # fmt: skip
 
 
 SIGMAS = st.one_of(

@@ -5,7 +5,6 @@ returns a valid result (see ``check_segmentation``); inputs are never modified; 
 are deterministic for a fixed seed and do not depend on the memory layout.
 """
 
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -14,10 +13,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from property_strategies import (
     bounded,
-    check_error,
     check_segmentation,
     images,
     laid_out,
+    outcome,
     shapes,
     snapshot,
     values,
@@ -29,14 +28,8 @@ COVARIANCES = st.sampled_from(("full", "tied", "diag", "spherical"))
 
 
 def run(func, *args, **kwargs):
-    """Call func; return its result, or None after checking the error it raised."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ng.GMMConvergenceWarning)
-        try:
-            return func(*args, **kwargs)
-        except (ValueError, TypeError) as err:
-            check_error(err)
-            return None
+    """Call func: its result, or None after checking the error it raised."""
+    return outcome(func, *args, quiet=(ng.GMMConvergenceWarning,), **kwargs)
 
 
 @given(

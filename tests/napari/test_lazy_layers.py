@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dask.array as da
 import numpy as np
-import pytest
 
 import napari_gmm as ng
 from napari_gmm.core._synthetic import make_class_image
@@ -12,12 +11,6 @@ from napari_gmm.core._synthetic import make_class_image
 PLUGIN, WIDGET = "napari-gmm", "GMM Segmentation"
 TIMEOUT_MS = 30_000
 
-
-@pytest.fixture
-def viewer_widget(make_napari_viewer):
-    viewer = make_napari_viewer()
-    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET)
-    return viewer, widget
 
 
 def run_and_wait(qtbot, widget):

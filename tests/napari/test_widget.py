@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from napari.utils.notifications import NotificationSeverity, notification_manager
+from napari_support import run_and_wait
 
 import napari_gmm as ng
 from napari_gmm.core._synthetic import make_class_image
@@ -12,12 +13,6 @@ from napari_gmm.core._synthetic import make_class_image
 PLUGIN, WIDGET = "napari-gmm", "GMM Segmentation"
 TIMEOUT_MS = 30_000
 
-
-@pytest.fixture
-def viewer_widget(make_napari_viewer):
-    viewer = make_napari_viewer()
-    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET)
-    return viewer, widget
 
 
 @pytest.fixture
@@ -32,13 +27,6 @@ def notifications():
 
     return Recorded()
 
-
-def run_and_wait(qtbot, widget):
-    worker = widget.run()
-    assert worker is not None
-    qtbot.waitUntil(lambda: not widget.running, timeout=TIMEOUT_MS)
-    qtbot.wait(50)
-    return worker
 
 
 def own_layers(viewer):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dask.array as da
 import numpy as np
 import pytest
+from napari_support import run_and_wait
 
 import napari_gmm as ng
 from napari_gmm.core._synthetic import make_class_image, make_shading
@@ -20,13 +21,6 @@ def seg(make_napari_viewer):
     _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET)
     return viewer, widget
 
-
-def run_and_wait(qtbot, widget, **kwargs):
-    worker = widget.run(**kwargs)
-    assert worker is not None
-    qtbot.waitUntil(lambda: not widget.running, timeout=TIMEOUT_MS)
-    qtbot.wait(50)
-    return worker
 
 
 def shaded(shape=(80, 80), seed=0, n_channels=None, kind="vignette"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from matplotlib.colors import to_hex
+from napari_support import run_and_wait
 
 from napari_gmm._napari._diagnostics_widget import ModelDiagnosticsWidget
 from napari_gmm._napari._segment_fields import core_has_time_axis
@@ -15,13 +16,6 @@ PLUGIN = "napari-gmm"
 DOCKS = ("GMM Segmentation", "Noise study", "Model diagnostics")
 TIMEOUT_MS = 30_000
 
-
-def run_and_wait(qtbot, widget):
-    worker = widget.run()
-    assert worker is not None
-    qtbot.waitUntil(lambda: not widget.running, timeout=TIMEOUT_MS)
-    qtbot.wait(50)
-    return worker
 
 
 @pytest.fixture

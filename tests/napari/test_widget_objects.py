@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from napari.layers import Labels
 from napari.utils.notifications import NotificationSeverity, notification_manager
+from napari_support import run_and_wait
 
 import napari_gmm as ng
 from napari_gmm._napari._objects_section import parse_classes
@@ -15,19 +16,6 @@ PLUGIN, WIDGET = "napari-gmm", "GMM Segmentation"
 TIMEOUT_MS = 30_000
 
 
-@pytest.fixture
-def viewer_widget(make_napari_viewer):
-    viewer = make_napari_viewer()
-    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET)
-    return viewer, widget
-
-
-def run_and_wait(qtbot, widget):
-    worker = widget.run()
-    assert worker is not None
-    qtbot.waitUntil(lambda: not widget.running, timeout=TIMEOUT_MS)
-    qtbot.wait(50)
-    return worker
 
 
 def new_notifications(start, severity):

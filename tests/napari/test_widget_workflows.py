@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from napari_support import run_and_wait
 
 from napari_gmm._napari._diagnostics_widget import ModelDiagnosticsWidget
 from napari_gmm._napari._segment_fields import FRAME_MODES, core_has_time_axis
@@ -23,13 +24,6 @@ def seg(make_napari_viewer):
     _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "GMM Segmentation")
     return viewer, widget
 
-
-def run_and_wait(qtbot, widget, **kwargs):
-    worker = widget.run(**kwargs)
-    assert worker is not None
-    qtbot.waitUntil(lambda: not widget.running, timeout=TIMEOUT_MS)
-    qtbot.wait(50)
-    return worker
 
 
 def classes(seed=0, shape=(48, 64)):
