@@ -16,9 +16,11 @@ from sklearn.mixture import GaussianMixture
 from ._auto_smoothing import estimate_smoothing, recorded_smoothing
 from ._bias import DEFAULT_ORDER, check_bias_field, check_bias_order, n_terms
 from ._bias_fit import iter_bias_for_model, staged
+from ._class_groups import class_names, is_grouped, refuse_grouped_lazy
 from ._features import PixelData, pixel_data
 from ._fit import FitInfo
 from ._frames import iter_frames, split_frames, stack_frames
+from ._guided_apply import iter_apply_classes
 from ._lazy_fit import is_dask_array
 from ._lazy_segment import apply_model_lazy, check_lazy_bias, check_lazy_smoothing
 from ._options import MAX_DISTINCT, compress_if_integer
@@ -48,6 +50,11 @@ def iter_apply(
     then also re-estimates the mixture once from them (HMRF-EM) and orders the new
     components by intensity. Without it the given model and its class order are kept.
     """
+    if is_grouped(gmm):  # classes of several Gaussians (core/_guided_apply.py)
+        pred = yield from iter_apply_classes(
+            gmm, data, compressed, smoothing=smoothing, scale=scale, posteriors=posteriors
+        )
+        return gmm, pred
     if smoothing > 0:
         yield 0.0
         steps = iter_regularize(
@@ -74,6 +81,7 @@ def make_result(
     ``-C log b`` added) and the field's coefficients count as parameters, so that BIC and
     AIC compare segmentations with and without a field.
     """
+    extra.setdefault("class_names", class_names(gmm))
     n = data.n_valid
     ll = pred.log_likelihood
     n_params = n_parameters(gmm)
@@ -265,6 +273,7 @@ def apply_model(
     report = check_progress(progress, "progress(fraction, stage)")
     channel_axis = resolve_channel_axis(np.shape(image), channel_axis, time_axis)
     if time_axis is None and is_dask_array(image):  # lazy, out of core (core/_lazy_segment.py)
+        refuse_grouped_lazy(check_model(model))
         check_lazy_smoothing(check_smoothing(smoothing), marginals)
         check_lazy_bias(check_bias_field(bias_field))
         return apply_model_lazy(check_model(model), image, channel_axis=channel_axis,

@@ -49,6 +49,16 @@ def is_grouped(gmm) -> bool:
     return groups is not None and groups.size != n_classes(gmm)
 
 
+def refuse_grouped_lazy(gmm) -> None:
+    """Dask images are applied block by block per component: refuse grouped classes."""
+    if is_grouped(gmm):
+        raise NotImplementedError(
+            "This model has classes made of several Gaussians (components_per_class), which "
+            "the out-of-core (dask) apply does not support yet: apply it to the image in "
+            "memory (np.asarray(image)) or to its planes one at a time."
+        )
+
+
 def set_classes(gmm, groups, names=None):
     """Store the component -> class map and the class names on `gmm` (in place); return it."""
     groups = check_groups(groups, gmm.n_components)
@@ -123,6 +133,38 @@ def check_components_per_class(value, n: int):
             f"'auto', got {value!r}."
         )
     return tuple(int(v) for v in values)
+
+
+def classes_to_dict(gmm) -> dict:
+    """Model-file fields of the classes (empty for a plain mixture)."""
+    out = {}
+    groups = component_classes(gmm)
+    if groups is not None:
+        out["component_classes"] = groups.tolist()
+    names = class_names(gmm)
+    if names is not None:
+        out["class_names"] = list(names)
+    return out
+
+
+def classes_from_dict(gmm, data: dict, where: str):
+    """Set the classes of a model file's fields on `gmm` (checked); return it."""
+    try:
+        groups = data.get("component_classes")
+        if groups is not None:
+            if not isinstance(groups, list) or not all(
+                isinstance(g, int) and not isinstance(g, bool) for g in groups
+            ):
+                raise ValueError("component_classes must be a list of integers")
+            set_classes(gmm, np.asarray(groups, dtype=np.int64))
+        names = data.get("class_names")
+        if names is not None:
+            if not isinstance(names, list):
+                raise ValueError("class_names must be a list of strings")
+            gmm.class_names_ = check_class_names(names, n_classes(gmm))
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{where}: {err}") from None
+    return gmm
 
 
 def groups_from_counts(counts) -> np.ndarray:
