@@ -188,8 +188,10 @@ def class_log_prob(wlp: np.ndarray, groups: np.ndarray | None, n: int) -> np.nda
     -------
     (n_rows, n) ndarray of the dtype of `wlp`
     """
-    if groups is None or groups.size == n:
-        return wlp if groups is None else wlp[:, np.argsort(groups, kind="stable")]
+    if groups is None or np.array_equal(groups, np.arange(n)):
+        return wlp
+    if groups.size == n:
+        return wlp[:, np.argsort(groups, kind="stable")]
     out = np.empty((wlp.shape[0], n), dtype=wlp.dtype)
     for c in range(n):
         cols = wlp[:, groups == c]
