@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..core._density import mixture_log_density
 from ..core._features import pixel_features
-from ..core._metrics import compare_labels
 from ..core._segment import iter_segment
 from ..core._selection import select_n_components
+from ..core.analysis._density import mixture_log_density
+from ..core.analysis._metrics import compare_labels
 from ._worker import USER_ERRORS, Cancelled, JobError
 
 if TYPE_CHECKING:

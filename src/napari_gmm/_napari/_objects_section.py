@@ -13,8 +13,8 @@ import re
 
 from magicgui.widgets import CheckBox, Container, Label, LineEdit, SpinBox
 
-from ..core._lazy_fit import is_dask_array
-from ..core._objects import FOREGROUND
+from ..core.lazy._fit import is_dask_array
+from ..core.objects._label import FOREGROUND
 
 
 def parse_classes(text: str):

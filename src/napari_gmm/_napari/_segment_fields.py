@@ -9,8 +9,8 @@ from __future__ import annotations
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Select, SpinBox
 from napari.layers import Image
 
-from ..core._lazy_fit import is_dask_array
 from ..core._validation import COVARIANCE_TYPES, INIT_PARAMS
+from ..core.lazy._fit import is_dask_array
 from ._layers import spatial_transform
 from ._lazy_layers import layer_data
 from ._parts import CHANNEL_LABELS, TIME_LABELS, describe_axis, find_axis, is_own_output

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from ..core._segment import segment
-from ..core._sweep import noise_sweep
+from ..core.analysis._sweep import noise_sweep
 from ._worker import USER_ERRORS, JobError
 
 #: Smoothing strength of the "compare with smoothing" condition.

@@ -13,11 +13,11 @@ import numpy as np
 
 from ..core._apply import apply_model
 from ..core._features import pixel_features
-from ..core._fit import GMMConvergenceWarning
-from ..core._lazy_fit import is_dask_array
-from ..core._noise import add_gaussian_noise
 from ..core._result import Segmentation
 from ..core._segment import iter_segment
+from ..core.analysis._noise import add_gaussian_noise
+from ..core.fit._fit import GMMConvergenceWarning
+from ..core.lazy._fit import is_dask_array
 from ._lazy_layers import is_multiscale, iter_segment_multiscale, posterior_stack, uncertainty_map
 
 #: Errors caused by the input or the options; they are reported to the user, not raised.

@@ -109,8 +109,8 @@ def run(args) -> int:
 
 def _segment_one(args, job) -> dict:
     from ..core._model_file import save_model
-    from ..core._noise import add_gaussian_noise
     from ..core._segment import segment
+    from ..core.analysis._noise import add_gaussian_noise
     from ..io._formats import load_image
     from ._objects import find_objects, objects_paths, write_objects
     from ._outputs import output_paths, report, write_outputs

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.mixture import GaussianMixture
 
-from ._sklearn_private import compute_precision_cholesky
 from ._validation import COVARIANCE_TYPES, INIT_PARAMS, MAX_COMPONENTS
+from .fit._sklearn_private import compute_precision_cholesky
 
 #: ``format`` field of every model file.
 FORMAT = "napari-gmm model"
