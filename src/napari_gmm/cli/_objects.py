@@ -13,7 +13,7 @@ import argparse
 
 import numpy as np
 
-from ..core.objects._label import FOREGROUND
+from ..core import FOREGROUND
 from ..io._formats import WRITERS
 from ._batch import Job, check_outputs
 

@@ -113,7 +113,7 @@ def _compute(tasks, client, quiet: bool, keep):
     ``core/lazy/_blockwise.py``); on a cluster all at once, with distributed's progress bar.
     `keep` says which results to return (the others are write tasks).
     """
-    from ..core.lazy._blockwise import compute_in_groups
+    from ..core import compute_in_groups
 
     if client is not None:
         from distributed import progress
