@@ -2,7 +2,7 @@
 
 Layout (imports point one way, adapters -> core):
 
-- :mod:`napari_gmm.core`: the maths (numpy, scipy, scikit-learn only);
+- :mod:`napari_gmm.core`: the maths (numpy, scipy, scikit-learn, threadpoolctl, numba, dask);
 - :mod:`napari_gmm.io`: image and model files;
 - :mod:`napari_gmm.cli`: the ``napari-gmm`` command line;
 - ``napari_gmm._napari``: the napari widgets, layers and commands, loaded through ``napari.yaml``.
@@ -10,8 +10,7 @@ Layout (imports point one way, adapters -> core):
 Everything exported here is core or io: importing it never imports napari or Qt.
 """
 
-__version__ = "0.1.0"
-
+from ._version import __version__
 from .core._apply import apply_model
 from .core._backend import get_backend, set_backend, use_backend
 from .core._features import pixel_features

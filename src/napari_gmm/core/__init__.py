@@ -1,7 +1,7 @@
 """The maths: features, exact compression, weighted EM, prediction, spatial prior, selection.
 
-numpy, scipy and scikit-learn, with numba (optional compiled kernels), threadpoolctl and dask
-(out-of-core arrays); nothing here imports napari, Qt, magicgui or the command line, so
+numpy, scipy, scikit-learn and threadpoolctl, numba (compiled kernels, with a numpy fallback)
+and dask (out-of-core arrays); nothing here imports napari, Qt, magicgui or the command line, so
 scripts and clusters can use it without a display.
 
 Layout: the pipeline (``_segment``, ``_apply``, ``_series``, ``_selection``, ``_result``,
