@@ -8,8 +8,8 @@ import pytest
 from sklearn.mixture import GaussianMixture
 
 import napari_gmm as ng
-from napari_gmm.core._guided import ScribbleWarning
-from napari_gmm.core._guided_em import fit_guided_gmm, guided_e_step
+from napari_gmm.core.guided._em import fit_guided_gmm, guided_e_step
+from napari_gmm.core.guided._guided import ScribbleWarning
 
 COV_TYPES = ("full", "tied", "diag", "spherical")
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.mixture import GaussianMixture
 
-from ._class_groups import classes_from_dict, classes_to_dict
-from ._sklearn_private import compute_precision_cholesky
 from ._validation import COVARIANCE_TYPES, INIT_PARAMS, MAX_COMPONENTS
+from .fit._sklearn_private import compute_precision_cholesky
+from .guided._classes import classes_from_dict, classes_to_dict
 
 #: ``format`` field of every model file.
 FORMAT = "napari-gmm model"
@@ -92,7 +92,7 @@ def model_to_dict(gmm: GaussianMixture) -> dict:
     >>> data["format"], data["version"], data["n_components"]
     ('napari-gmm model', 1, 2)
     """
-    from .. import __version__
+    from .._version import __version__
 
     out = {"format": FORMAT, "version": VERSION, "napari_gmm_version": __version__}
     out.update({name: getattr(gmm, name) for name in _PARAMS})
@@ -102,7 +102,7 @@ def model_to_dict(gmm: GaussianMixture) -> dict:
     out["n_iter_"] = int(gmm.n_iter_)
     out["lower_bound_"] = float(gmm.lower_bound_)
     out["n_features_in_"] = int(gmm.n_features_in_)
-    out.update(classes_to_dict(gmm))  # guided classes (core/_class_groups.py), if any
+    out.update(classes_to_dict(gmm))  # guided classes (core/guided/_classes.py), if any
     return out
 
 
@@ -250,7 +250,7 @@ def model_from_dict(data, where: str = "the model") -> GaussianMixture:
 
 
 def _own_version() -> str:
-    from .. import __version__
+    from .._version import __version__
 
     return __version__
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.mixture import GaussianMixture
 
-from ._lazy_fit import is_dask_array
 from ._validation import check_choice
+from .lazy._fit import is_dask_array
 
 UNCERTAINTY_KINDS = ("1 - max posterior", "margin", "entropy")
 
@@ -69,7 +69,7 @@ class Segmentation:
     class_names : tuple of str or None
         Names of classes 1..K (``class_names=`` of :func:`segment`, or the model's).
         With scribbles, class k is the scribbles' k, and a class may be several Gaussians
-        of the model (``model.component_classes_``, see ``core._class_groups``).
+        of the model (``model.component_classes_``, see ``core.guided._classes``).
     """
 
     labels: np.ndarray
@@ -98,7 +98,7 @@ class Segmentation:
     @property
     def n_components(self) -> int:
         """Number of classes (a class of several Gaussians counts once)."""
-        from ._class_groups import n_classes
+        from .guided._classes import n_classes
 
         return n_classes(self.model)
 
@@ -139,7 +139,7 @@ class Segmentation:
         labelled frame by frame (``time_axis`` of the result) and every class 1..K may be
         chosen, even one no pixel has (it then has no objects). Returns an ``Objects``.
         """
-        from ._objects import label_objects
+        from .objects._label import label_objects
 
         k = max([f.n_components for f in self.frames], default=self.n_components)
         return label_objects(self.labels, classes, time_axis=self.time_axis,
