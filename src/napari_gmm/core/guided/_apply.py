@@ -45,8 +45,9 @@ def iter_apply_classes(
         Pixel size per spatial axis, for the prior.
     posteriors : bool
         Keep the (n_pixels, n_classes) float32 class posteriors.
-    scribbles : (n_pixels,) int ndarray or None
-        Class id (1..n_classes) of scribbled pixels, 0 elsewhere: held in their class.
+    scribbles : (rows, ids) of int ndarrays, or None
+        Flat indices of the scribbled pixels and their class ids (1..n_classes): held in
+        their class.
     """
     groups, k = component_classes(gmm), n_classes(gmm)
     ll = mean_log_likelihood(gmm, data, compressed)
@@ -61,9 +62,9 @@ def iter_apply_classes(
         return Prediction(labels, prob, ll, post)
     lp = class_log_prob(pixel_log_prob(gmm, data, compressed), groups, k)
     if scribbles is not None:
-        rows = np.flatnonzero(scribbles)
+        rows, ids = scribbles
         lp[rows] = -CLAMP
-        lp[rows, scribbles[rows].astype(np.intp) - 1] = 0.0
+        lp[rows, ids - 1] = 0.0
     yield 0.3
     valid = None if data.valid is None else data.to_spatial(data.valid)
     steps = iter_potts_posteriors(
@@ -95,8 +96,7 @@ def _clamp_results(labels, prob, post, scribbles):
     """Put scribbled pixels in their class with probability 1 (in place)."""
     if scribbles is None:
         return
-    rows = np.flatnonzero(scribbles)
-    ids = scribbles[rows].astype(np.intp)
+    rows, ids = scribbles
     labels[rows] = ids
     prob[rows] = 1.0
     if post is not None:

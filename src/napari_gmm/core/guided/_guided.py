@@ -47,7 +47,8 @@ class ScribbleWarning(UserWarning):
 
 
 def check_scribbles(scribbles, spatial_shape, n_components=None):
-    """Validate scribbles; return (flat int32 ids, number of classes).
+    """Validate scribbles; return (flat indices of the scribbled pixels, their class ids
+    1..n, number of classes n).
 
     Raises
     ------
@@ -86,36 +87,40 @@ def check_scribbles(scribbles, spatial_shape, n_components=None):
             f"scribbles use class ids up to {top}, above n_components={n}: pass "
             f"n_components >= {top} (or leave it out: it defaults to the largest id)."
         )
-    return arr.reshape(-1).astype(np.int32, copy=False), n
+    flat = arr.reshape(-1)
+    rows = np.flatnonzero(flat)
+    return rows, flat[rows].astype(np.int64), n
 
 
-def guided_sample(data, compressed, ids, max_samples, random_state):
-    """Weighted rows (X, w, y) for the semi-supervised EM; y = class index or -1."""
+def guided_sample(data, compressed, rows, ids, max_samples, random_state):
+    """Weighted rows (X, w, y) for the semi-supervised EM; y = class index or -1.
+
+    `rows` and `ids` are the scribbled pixels (flat indices) and their class ids.
+    """
     if compressed is not None:
         n_values = compressed.values.shape[0]
-        rows = np.flatnonzero(ids)
-        index = compressed.take(np.arange(n_values, dtype=np.int64))[rows]
-        cls = ids[rows].astype(np.int64) - 1
-        pairs, pair_counts = np.unique(index * (ids.max() + 1) + cls, return_counts=True)
-        pair_value, pair_class = np.divmod(pairs, ids.max() + 1)
+        index = compressed.value_rows(rows)
+        top = int(ids.max()) + 1
+        pairs, pair_counts = np.unique(index * top + (ids - 1), return_counts=True)
+        pair_value, pair_class = np.divmod(pairs, top)
         free = compressed.counts - np.bincount(index, minlength=n_values)
         keep = free > 0
         X = np.concatenate([compressed.values[keep], compressed.values[pair_value]])
         w = np.concatenate([free[keep], pair_counts]).astype(np.float64)
         y = np.concatenate([np.full(int(keep.sum()), -1), pair_class])
         return X, w, y
-    valid = np.ones(data.n_pixels, dtype=bool) if data.valid is None else data.valid
+    free = np.ones(data.n_pixels, dtype=bool) if data.valid is None else data.valid.copy()
+    free[rows] = False
     parts = []
-    for mask in (valid & (ids == 0), valid & (ids > 0)):
-        rows = np.flatnonzero(mask)
-        pick = subsample_rows(rows.size, max_samples, random_state)
-        chosen = rows if pick is None else rows[pick]
-        weight = rows.size / max(chosen.size, 1)
-        parts.append((chosen, np.full(chosen.size, weight)))
-    rows = np.concatenate([parts[0][0], parts[1][0]])
-    X = np.asarray(data.features[rows], dtype=np.float64)
-    y = ids[rows].astype(np.int64) - 1
-    return X, np.concatenate([parts[0][1], parts[1][1]]), y
+    for chosen_from, labels in ((np.flatnonzero(free), None), (rows, ids)):
+        pick = subsample_rows(chosen_from.size, max_samples, random_state)
+        chosen = chosen_from if pick is None else chosen_from[pick]
+        y = np.full(chosen.size, -1) if labels is None else (
+            (labels if pick is None else labels[pick]) - 1)  # fmt: skip
+        parts.append((chosen, np.full(chosen.size, chosen_from.size / max(chosen.size, 1)), y))
+    chosen = np.concatenate([p[0] for p in parts])
+    X = np.asarray(data.features[chosen], dtype=np.float64)
+    return X, np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts])
 
 
 def fit_guided(X, w, y, n_classes, per_class, params, class_names=None):
@@ -177,7 +182,7 @@ def iter_segment_guided(image, n_components, scribbles, class_names, per_class, 
     start = time.perf_counter()
     _refuse_unsupported(image, n_components, opts)
     data = pixel_data(image, opts["channel_axis"])
-    ids, n = check_scribbles(scribbles, data.spatial_shape, n_components)
+    rows, ids, n = check_scribbles(scribbles, data.spatial_shape, n_components)
     params = check_params(n, opts["covariance_type"], opts["tol"], opts["max_iter"],
                           opts["n_init"], opts["init_params"], opts["reg_covar"],
                           opts["random_state"])  # fmt: skip
@@ -185,11 +190,12 @@ def iter_segment_guided(image, n_components, scribbles, class_names, per_class, 
     names = None if class_names is None else check_class_names(class_names, n)
     smoothing = check_smoothing(opts["smoothing"])
     scale = check_scale(opts["scale"], len(data.spatial_shape))
-    ids = _drop_invalid(ids, data.valid)
+    rows, ids = _drop_invalid(rows, ids, data.valid)
     yield 0.05, "reading pixels"
     compressed = compress_if_integer(data, check_int("max_distinct", opts["max_distinct"],
                                                      minimum=0))  # fmt: skip
-    X, w, y = guided_sample(data, compressed, ids, opts["max_samples"], params["random_state"])
+    X, w, y = guided_sample(data, compressed, rows, ids, opts["max_samples"],
+                            params["random_state"])  # fmt: skip
     warn_if_reg_covar_dominates(X, params["reg_covar"], integer=data.is_integer)
     yield 0.15, "fitting mixture (guided by scribbles)"
     gmm = fit_guided(X, w, y, n, per_class, params, names)
@@ -198,7 +204,8 @@ def iter_segment_guided(image, n_components, scribbles, class_names, per_class, 
     info = FitInfo(method, X.shape[0])
     yield 0.5, "predicting pixels"
     steps = iter_apply_classes(gmm, data, compressed, smoothing=smoothing, scale=scale,
-                               posteriors=bool(opts["return_posteriors"]), scribbles=ids)
+                               posteriors=bool(opts["return_posteriors"]),
+                               scribbles=(rows, ids))
     while True:
         try:
             fraction = next(steps)
@@ -236,32 +243,33 @@ def _refuse_unsupported(image, n_components, opts):
         )
 
 
-def _drop_invalid(ids, valid):
+def _drop_invalid(rows, ids, valid):
     """Scribbles on non-finite pixels do not count (warned)."""
     if valid is None:
-        return ids
-    lost = (ids > 0) & ~valid
+        return rows, ids
+    lost = ~valid[rows]
     if not lost.any():
-        return ids
-    ids = ids.copy()
-    before = set(np.unique(ids[ids > 0]).tolist())
-    ids[lost] = 0
-    gone = sorted(before - set(np.unique(ids[ids > 0]).tolist()))
+        return rows, ids
+    gone = sorted(set(ids.tolist()) - set(ids[~lost].tolist()))
     warnings.warn(
         f"{int(lost.sum())} scribbled pixel(s) are not finite (NaN/inf) and do not count"
         + (f"; class(es) {gone} are left with no scribble" if gone else "") + ".",
         ScribbleWarning,
         stacklevel=4,
     )
-    if not (ids > 0).any():
+    if lost.all():
         raise ValueError("Every scribbled pixel is non-finite: scribble on valid pixels.")
-    return ids
+    return rows[~lost], ids[~lost]
 
 
 def warn_empty_classes(labels, n, names=None):
     """Warn (:class:`ScribbleWarning`) about classes 1..n that no pixel has."""
-    present = np.bincount(np.asarray(labels).reshape(-1), minlength=n + 1)[1:]
-    empty = [k + 1 for k in range(n) if present[k] == 0]
+    flat = np.asarray(labels).reshape(-1)
+    present = np.zeros(n + 1, dtype=bool)
+    present[np.unique(flat[:: max(1, flat.size // 65536)])] = True  # cheap: usually enough
+    if not present[1:].all():
+        present[np.unique(flat)] = True
+    empty = [k for k in range(1, n + 1) if not present[k]]
     if empty:
         what = [f"{k} ({names[k - 1]})" if names else str(k) for k in empty]
         warnings.warn(
