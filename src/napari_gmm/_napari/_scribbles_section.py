@@ -126,6 +126,8 @@ class ScribblesSection(Container):
                 "Scribbles work on single images for now: turn the time axis off, or segment "
                 "one frame with scribbles and apply its model to the series."
             )
+        if spatial_shape is None:
+            raise ValueError("Scribbles do not work on multiscale layers yet: segment one level.")
         if data.shape != tuple(spatial_shape):
             raise ValueError(
                 f"The scribbles layer {layer.name!r} has shape {data.shape}, the image "
@@ -136,6 +138,17 @@ class ScribblesSection(Container):
         if names:
             options["class_names"] = names
         return options
+
+
+def spatial_shape(axes: dict) -> tuple[int, ...] | None:
+    """The spatial shape of the dock's input (``InputSection.read``), None if multiscale."""
+    data = axes["data"]
+    if isinstance(data, list | tuple):
+        return None
+    shape = list(np.shape(data))
+    if axes["channel_axis"] is not None:
+        del shape[axes["channel_axis"]]
+    return tuple(shape)
 
 
 def _per_class(text):
