@@ -3,6 +3,7 @@
 import csv
 
 import numpy as np
+import pytest
 import tifffile
 
 import napari_gmm as ng
@@ -55,7 +56,9 @@ def test_segment_with_scribbles_then_apply_keeps_ids(tmp_path, capsys):
 
 def test_k_or_scribbles_is_required(tmp_path, capsys):
     tifffile.imwrite(tmp_path / "img.tif", _scene(0)[0])
-    assert main(["segment", str(tmp_path / "img.tif")]) != 0
+    with pytest.raises(SystemExit) as exc:
+        main(["segment", str(tmp_path / "img.tif")])
+    assert exc.value.code == 2
     assert "--scribbles" in capsys.readouterr().err
 
 

@@ -14,6 +14,7 @@ def add_scribble_arguments(parser) -> None:
         "guided classes",
         "scribbles name the classes: label k of the output is the scribbles' class k",
     )
+    parser.set_defaults(scribble_parser=parser)
     group.add_argument(
         "--scribbles",
         type=Path,
@@ -58,7 +59,10 @@ def per_class_type(text: str):
 def check_scribble_arguments(args) -> None:
     """-k is needed unless --scribbles gives the classes; the file must exist."""
     if args.n_components is None and args.scribbles is None:
-        raise ValueError("-k/--n-components is required (or --scribbles, whose largest id is K).")
+        args.scribble_parser.error(  # a usage error, as argparse's own (exit status 2)
+            "the following arguments are required: -k/--n-components (or --scribbles, whose "
+            "largest id is K)"
+        )
     if args.scribbles is not None and not args.scribbles.is_file():
         raise ValueError(f"--scribbles: no such file {args.scribbles}.")
 
