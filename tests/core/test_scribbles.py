@@ -300,3 +300,20 @@ def test_inputs_are_not_modified():
     image0, scr0 = image.copy(), scr.copy()
     ng.segment(image, scribbles=scr, smoothing=1.0, random_state=0)
     assert np.array_equal(image, image0) and np.array_equal(scr, scr0)
+
+
+def test_default_number_of_classes_without_scribbles_is_still_three():
+    image, _ = three_stripes()
+    assert ng.segment(image, random_state=0).n_components == 3
+
+
+def test_grouped_models_are_not_applied_to_dask_arrays_silently():
+    da = pytest.importorskip("dask.array")
+    image, _ = three_stripes()
+    seg = ng.segment(image, scribbles=stripe_scribbles(), components_per_class=[2, 1, 1],
+                     random_state=0)  # fmt: skip
+    with pytest.raises(NotImplementedError, match="in memory"):
+        ng.apply_model(seg.model, da.from_array(image))
+    plain = ng.segment(image, scribbles=stripe_scribbles(), random_state=0)  # 1 per class
+    lazy = ng.apply_model(plain.model, da.from_array(image, chunks=48))
+    assert np.array_equal(np.asarray(lazy.labels), ng.apply_model(plain.model, image).labels)
