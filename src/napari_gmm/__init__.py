@@ -26,6 +26,7 @@ from .core.analysis._metrics import Comparison, compare_labels, match_labels
 from .core.analysis._noise import add_gaussian_noise
 from .core.analysis._sweep import noise_sweep
 from .core.fit._fit import MAX_SAMPLES, GMMConvergenceWarning, RegularizationWarning
+from .core.guided._guided import ScribbleWarning
 from .core.objects._label import Objects, label_objects
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "NotEnoughMemoryError",
     "Objects",
     "RegularizationWarning",
+    "ScribbleWarning",
     "Segmentation",
     "Selection",
     "__version__",

@@ -72,4 +72,6 @@ def _apply_one(args, gmm, job) -> dict:
     objects = find_objects(args, seg, prep.image, prep)
     write_outputs(args, paths, seg, prep, loaded)
     row = report(args, job, seg, paths, what="applied ")
+    if seg.class_names:
+        row["class_names"] = ";".join(seg.class_names)
     return {**row, **write_objects(args, object_paths, objects, prep, loaded)}

@@ -22,7 +22,7 @@ from ._common import EXIT_SOME_FAILED, EXIT_USAGE
 OUTPUT_ROLES = ("labels", "probability", "noisy", "objects", "corrected", "bias")
 #: Columns of the summary table.
 SUMMARY_FIELDS = ("file", "K", "converged", "n_iter", "BIC", "time_s", "error", "labels",
-                  "n_objects")  # fmt: skip
+                  "n_objects", "class_names")  # fmt: skip
 SUMMARY_NAME = "napari-gmm-summary.csv"
 #: Per-input failures that are reported and skipped (anything else is a bug: traceback).
 INPUT_ERRORS = (ValueError, TypeError, OSError, MemoryError)

@@ -15,6 +15,7 @@ from ._common import (
     sigma_type,
 )
 from ._objects import add_objects_arguments, check_objects_options
+from ._scribbles import add_scribble_arguments, check_scribble_arguments, scribble_options
 from ._zarr import add_zarr_arguments, is_zarr_path
 
 #: Options that name one output file, so they need a single input.
@@ -37,9 +38,10 @@ def add_parser(sub) -> None:
         "-k",
         "--n-components",
         type=n_components_type,
-        required=True,
+        default=None,
         metavar="K",
-        help="number of classes (Gaussians), or 'auto' to choose it by ICL among 2..8",
+        help="number of classes (Gaussians), or 'auto' to choose it by ICL among 2..8 "
+        "(required unless --scribbles)",
     )
     seg.add_argument(
         "--covariance-type",
@@ -85,6 +87,7 @@ def add_parser(sub) -> None:
             help=f"write the {what}; one input only",
         )
     add_bias_arguments(seg)
+    add_scribble_arguments(seg)
     add_output_arguments(seg, WRITERS)
     add_objects_arguments(seg)
     add_zarr_arguments(seg)
@@ -104,6 +107,7 @@ def run(args) -> int:
         raise ValueError("--noisy needs --noise SIGMA (there is no noisy image otherwise).")
     check_objects_options(args)
     check_bias_arguments(args)
+    check_scribble_arguments(args)
     return run_batch(args, lambda job: _segment_one(args, job))
 
 
@@ -145,10 +149,13 @@ def _segment_one(args, job) -> dict:
         scale=prep.scale,
         bias_field=args.bias_field,
         bias_order=args.bias_order,
+        **scribble_options(args),
     )
     objects = find_objects(args, seg, image, prep)
     write_outputs(args, paths, seg, prep, loaded, noisy)
     if paths["model"] is not None:
         save_model(seg.model, paths["model"])
     row = report(args, job, seg, paths)
+    if seg.class_names:
+        row["class_names"] = ";".join(seg.class_names)
     return {**row, **write_objects(args, object_paths, objects, prep, loaded)}

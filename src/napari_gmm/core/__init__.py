@@ -7,7 +7,8 @@ scripts and clusters can use it without a display.
 Layout: the pipeline (``_segment``, ``_apply``, ``_series``, ``_selection``, ``_result``,
 ``_options``, ``_validation``, ``_features``, ``_predict``, ...) at the top, each concern in a
 subpackage: ``fit`` (compression, weighted EM, scikit-learn fit), ``potts`` (mean-field,
-HMRF-EM, kernels, Gibbs sampling, auto smoothing), ``bias`` (bias field), ``lazy`` (dask,
+HMRF-EM, kernels, Gibbs sampling, auto smoothing), ``guided`` (scribbles: semi-supervised
+EM, classes of several Gaussians, class names), ``bias`` (bias field), ``lazy`` (dask,
 out of core), ``objects`` (connected components, measurements), ``analysis`` (density,
 metrics, calibration, noise, synthetic images).
 
@@ -32,6 +33,7 @@ from .analysis._sweep import noise_sweep
 from .analysis._synthetic import make_class_image
 from .bias._ecm import BIAS_FIELDS, DEFAULT_ORDER, MAX_ORDER, check_bias_order
 from .fit._fit import MAX_SAMPLES, GMMConvergenceWarning, RegularizationWarning
+from .guided._guided import ScribbleWarning
 from .lazy._apply import lazy_outputs
 from .lazy._blockwise import compute_in_groups
 from .lazy._fit import is_dask_array, lazy_pixels
@@ -57,6 +59,7 @@ __all__ = [
     "NotEnoughMemoryError",
     "Objects",
     "RegularizationWarning",
+    "ScribbleWarning",
     "Segmentation",
     "Selection",
     "add_gaussian_noise",

@@ -20,6 +20,7 @@ from sklearn.mixture import GaussianMixture
 
 from ._validation import COVARIANCE_TYPES, INIT_PARAMS, MAX_COMPONENTS
 from .fit._sklearn_private import compute_precision_cholesky
+from .guided._classes import classes_from_dict, classes_to_dict
 
 #: ``format`` field of every model file.
 FORMAT = "napari-gmm model"
@@ -73,6 +74,8 @@ SCHEMA = {
         "n_iter_": {"type": "integer", "minimum": 0},
         "lower_bound_": {"type": "number"},
         "n_features_in_": {"type": "integer", "minimum": 1, "maximum": MAX_FEATURES},
+        "component_classes": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+        "class_names": {"type": "array", "items": {"type": "string", "minLength": 1}},
     },
 }
 
@@ -99,6 +102,7 @@ def model_to_dict(gmm: GaussianMixture) -> dict:
     out["n_iter_"] = int(gmm.n_iter_)
     out["lower_bound_"] = float(gmm.lower_bound_)
     out["n_features_in_"] = int(gmm.n_features_in_)
+    out.update(classes_to_dict(gmm))  # guided classes (core/guided/_classes.py), if any
     return out
 
 
@@ -242,7 +246,7 @@ def model_from_dict(data, where: str = "the model") -> GaussianMixture:
     gmm.n_iter_ = read.integer("n_iter_", 0, 2**31, 0, required=False)
     gmm.lower_bound_ = read.number("lower_bound_") if "lower_bound_" in data else -np.inf
     gmm.n_features_in_ = d
-    return gmm
+    return classes_from_dict(gmm, data, where)
 
 
 def _own_version() -> str:

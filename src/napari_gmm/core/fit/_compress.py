@@ -92,6 +92,18 @@ class Compressed:
         # the per-pixel index is made (np.take would make one).
         return padded[self._index]
 
+    def value_rows(self, pixels: np.ndarray) -> np.ndarray:
+        """The row of :attr:`values` of each of the given pixels (flat indices), int64.
+
+        Costs O(len(pixels)) (plus O(codes) for packed codes), not a pass over the image.
+        """
+        index = np.asarray(self._index[pixels], dtype=np.int64)
+        if self._rows is None:
+            return index
+        lookup = np.zeros(self._n_codes, dtype=np.int64)
+        lookup[self._rows] = np.arange(self._rows.size)
+        return lookup[index]
+
 
 def compress_integer(features: np.ndarray, *, max_unique: int = MAX_UNIQUE) -> Compressed | None:
     """Compress integer pixel data exactly to distinct values and counts.
