@@ -26,6 +26,7 @@ from ._objects_checks import (
     check_scale,
     frame_values,
 )
+from ._split import check_diameter, check_split, split_components
 from ._validation import check_int
 
 __all__ = ["FOREGROUND", "Objects", "label_objects"]
@@ -105,6 +106,9 @@ def label_objects(
     scale=None,
     time_axis=None,
     n_classes=None,
+    split="none",
+    diameter=None,
+    probability=None,
 ) -> Objects:
     """Instance labels and a measurement table of the connected components of some classes.
 
@@ -142,6 +146,20 @@ def label_objects(
         unique over the series.
     n_classes : int, optional
         Number of classes K of the segmentation; default: the largest value of `labels`.
+    split : {'none', 'watershed'}, default='none'
+        ``'none'``: every connected component is one object. ``'watershed'``: touching
+        objects (nuclei) are cut apart by a seeded watershed of the distance transform (in
+        physical units, with `scale`) times the class posterior (`probability`), with
+        markers at least one expected radius apart (see :mod:`napari_gmm.core._split`).
+        `min_size` then applies to the split objects.
+    diameter : float, optional
+        With ``split='watershed'``: the expected object diameter, in the units of `scale`
+        (pixels without it). None: estimated per class and frame from the components
+        (twice their area-weighted median inscribed radius).
+    probability : ndarray of float, optional
+        The posterior of each pixel's class (``Segmentation.probability``), the shape of
+        `labels`; with ``split='watershed'`` it deepens the valleys between objects.
+        ``Segmentation.objects`` passes it.
 
     Returns
     -------
@@ -197,6 +215,7 @@ def label_objects(
     conn = check_connectivity(connectivity, n_spatial)
     scale = check_scale(scale, n_spatial, labels.ndim, t)
     values = frame_values(image, channel_axis, labels.shape, t)
+    splitter = _splitter(split, diameter, probability, labels.shape, t, scale, n_spatial)
     structure = ndimage.generate_binary_structure(n_spatial, conn)
     background = ndimage.generate_binary_structure(n_spatial, 1 if conn > 1 else n_spatial)
     frames = [labels] if t is None else [labels[(slice(None),) * t + (i,)]
@@ -204,7 +223,8 @@ def label_objects(
     out = np.zeros(labels.shape, dtype=np.int32)
     tables, offset = [], 0
     for index, frame in enumerate(frames):
-        inst, cls = _label_frame(frame, chosen, structure, background, min_size, fill_holes)
+        inst, cls = _label_frame(frame, chosen, structure, background, min_size, fill_holes,
+                                 lambda mask, i=index: splitter(mask, structure, i))  # fmt: skip
         n = len(cls)
         columns = {"label": np.arange(offset + 1, offset + n + 1, dtype=np.int32)}
         if t is not None:
@@ -219,7 +239,35 @@ def label_objects(
     return Objects(out, table, chosen, t, scale)
 
 
-def _label_frame(labels, classes, structure, background, min_size, fill_holes):
+def _splitter(split, diameter, probability, shape, t, scale, n_spatial):
+    """A function ``(mask, structure, frame) -> (ids, n)`` labelling the objects of a mask."""
+    if check_split(split) == "none":
+        if diameter is not None:
+            raise ValueError("diameter is used by split='watershed'; pass split='watershed'.")
+        return lambda mask, structure, frame: ndimage.label(mask, structure, output=np.int32)
+    sampling = scale if scale is not None else (1.0,) * n_spatial
+    spatial = tuple(n for axis, n in enumerate(shape) if axis != t)
+    diameter = check_diameter(diameter, spatial, sampling)
+    if probability is not None:
+        probability = np.asarray(probability)
+        if probability.shape != tuple(shape) or probability.dtype.kind != "f":
+            raise ValueError(
+                f"probability must be a float array the shape of labels {tuple(shape)} "
+                f"(Segmentation.probability); got {probability.dtype} of shape "
+                f"{probability.shape}."
+            )
+
+    def split_frame(mask, structure, frame):
+        posterior = probability
+        if posterior is not None and t is not None:
+            posterior = posterior[(slice(None),) * t + (frame,)]
+        return split_components(mask, structure, sampling=sampling, diameter=diameter,
+                                posterior=posterior)  # fmt: skip
+
+    return split_frame
+
+
+def _label_frame(labels, classes, structure, background, min_size, fill_holes, split):
     """Instance labels 1..n of one frame (int32) and the class of each object."""
     out = np.zeros(labels.shape, dtype=np.int32)
     owner = []
@@ -228,7 +276,7 @@ def _label_frame(labels, classes, structure, background, min_size, fill_holes):
         mask = labels == c
         if fill_holes:
             mask = _fill_holes(mask, None if chosen is None else chosen & ~mask, background)
-        inst, n = ndimage.label(mask, structure=structure, output=np.int32)
+        inst, n = split(mask)
         if n == 0:
             continue
         keep = np.bincount(inst.ravel(), minlength=n + 1) >= max(min_size, 1)
