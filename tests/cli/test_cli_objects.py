@@ -102,7 +102,7 @@ def test_apply_with_objects_and_imagej_time_series_scale(tmp_path):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--min-size", "5"], "--min-size and --fill-holes need --objects"),
+        (["--min-size", "5"], "--min-size, --fill-holes and --split need --objects"),
         (["--fill-holes"], "need --objects CLASSES"),
         (["--objects", "two"], "must be class numbers such as 2 or 2,3"),
         (["--objects", "2", "--min-size", "-3"], "must be an integer >= 0"),
@@ -135,3 +135,57 @@ def test_help_documents_the_objects_options(command, capsys):
     out = capsys.readouterr().out
     for option in ("--objects CLASSES", "--min-size N", "--fill-holes", "_objects.csv"):
         assert option in out
+
+
+@pytest.fixture
+def nuclei(tmp_path):
+    from napari_gmm.core._synthetic_nuclei import make_nuclei_image
+
+    image, truth = make_nuclei_image((128, 128), 14, radius=(6, 9), seed=3)
+    path = tmp_path / "nuclei.tif"
+    tifffile.imwrite(path, image)
+    return path, image, truth
+
+
+def test_split_watershed_and_diameter_cut_touching_nuclei(nuclei, tmp_path):
+    path, image, _ = nuclei
+    argv = ["segment", str(path), "-k", "2", "--seed", "0", "--objects", "2", "-q"]
+    assert main([*argv, "--split", "watershed"]) == 0
+    seg = ng.segment(image, 2, random_state=0)
+    expected = seg.objects(2, image=image, split="watershed")
+    plain = seg.objects(2)
+    assert expected.n_objects > plain.n_objects
+    labels = tifffile.imread(tmp_path / "nuclei_objects.tif")
+    np.testing.assert_array_equal(labels, expected.labels)
+    assert len(_rows(tmp_path / "nuclei_objects.csv")) == expected.n_objects
+    assert main([*argv, "--split", "watershed", "--diameter", "40", "--overwrite"]) == 0
+    coarse = seg.objects(2, split="watershed", diameter=40.0)
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "nuclei_objects.tif"),
+                                  coarse.labels)  # fmt: skip
+    assert coarse.n_objects < expected.n_objects
+
+
+@pytest.mark.parametrize(
+    ("extra", "status", "message"),
+    [
+        (["--diameter", "10"], 2, "--diameter"),
+        (["--split", "watershed", "--diameter", "-3"], 2, "must be a number > 0"),
+        (["--split", "cut"], 2, "invalid choice"),
+        (["--split", "watershed", "--diameter", "5000"], 1, "larger than the image"),
+    ],
+)
+def test_split_option_mistakes(nuclei, capsys, extra, status, message):
+    path, _, _ = nuclei
+    argv = ["segment", str(path), "-k", "2", "--objects", "2", "-q", *extra]
+    try:
+        code = main(argv)
+    except SystemExit as exit_:  # argparse: a bad value of an option
+        code = exit_.code
+    assert code == status
+    assert message in capsys.readouterr().err
+
+
+def test_split_without_objects_is_an_option_mistake(nuclei, capsys):
+    path, _, _ = nuclei
+    assert main(["segment", str(path), "-k", "2", "--split", "watershed"]) == 2
+    assert "--objects" in capsys.readouterr().err

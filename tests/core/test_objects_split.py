@@ -15,7 +15,8 @@ from napari_gmm.core._synthetic_nuclei import make_nuclei_image
 def balls(shape, specs, scale=None):
     """Class labels (1 background, 2 objects) and truth ids of balls in physical units."""
     scale = np.ones(len(shape)) if scale is None else np.asarray(scale, float)
-    grids = np.meshgrid(*[np.arange(n) * s for n, s in zip(shape, scale, strict=True)], indexing="ij")
+    axes = [np.arange(n) * s for n, s in zip(shape, scale, strict=True)]
+    grids = np.meshgrid(*axes, indexing="ij")
     truth = np.zeros(shape, np.int32)
     best = np.full(shape, np.inf)
     for i, (centre, radius) in enumerate(specs, start=1):

@@ -42,8 +42,21 @@ def _size(text: str) -> int:
     return value
 
 
+def _diameter(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"must be a number > 0 (the expected object diameter, in the image's physical "
+            f"units), got {text!r}"
+        )
+    return value
+
+
 def add_objects_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--objects``, ``--min-size`` and ``--fill-holes``."""
+    """``--objects``, ``--min-size``, ``--fill-holes``, ``--split`` and ``--diameter``."""
     group = parser.add_argument_group(
         "objects",
         "Count and measure objects: the connected components of chosen classes (objects of "
@@ -71,12 +84,32 @@ def add_objects_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="with --objects: fill the holes of the objects first",
     )
+    group.add_argument(
+        "--split",
+        choices=("none", "watershed"),
+        default="none",
+        help="with --objects: 'watershed' cuts touching objects (nuclei) apart, by a seeded "
+        "watershed of the distance transform (physical units) and the class posterior; "
+        "'none' (default): one object per connected component",
+    )
+    group.add_argument(
+        "--diameter",
+        type=_diameter,
+        default=None,
+        metavar="D",
+        help="with --split watershed: expected object diameter in the image's physical units "
+        "(its pixel size; pixels without one); default: estimated from the components",
+    )
 
 
 def check_objects_options(args) -> None:
-    """--min-size and --fill-holes need --objects (an option mistake: exit status 2)."""
-    if args.objects is None and (args.min_size or args.fill_holes):
-        raise ValueError("--min-size and --fill-holes need --objects CLASSES (e.g. --objects 2).")
+    """The objects' options need --objects (an option mistake: exit status 2)."""
+    if args.objects is None and (args.min_size or args.fill_holes or args.split != "none"):
+        raise ValueError(
+            "--min-size, --fill-holes and --split need --objects CLASSES (e.g. --objects 2)."
+        )
+    if args.diameter is not None and args.split != "watershed":
+        raise ValueError("--diameter is the expected object size of --split watershed; add it.")
 
 
 def objects_paths(args, job: Job) -> dict:
@@ -110,6 +143,8 @@ def find_objects(args, seg, image, prep):
         min_size=args.min_size,
         fill_holes=args.fill_holes,
         scale=prep.scale,
+        split=args.split,
+        diameter=args.diameter,
     )
 
 
