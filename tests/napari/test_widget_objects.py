@@ -57,7 +57,8 @@ def test_objects_layer_with_features_scale_and_translate(viewer_widget, qtbot):
     assert features["area_scaled"].to_numpy() == pytest.approx(features["area"] * 0.125)
     mark = objects.metadata["napari-gmm"]
     assert mark["role"] == "objects" and mark["n_objects"] == 7 and mark["classes"] == [2]
-    assert mark["options"] == {"min_size": 8, "fill_holes": False}
+    assert mark["options"] == {"min_size": 8, "fill_holes": False, "split": "none",
+                               "diameter": None}  # fmt: skip
     assert "7 objects (class 2)" in widget.summary.value
     assert section.count.value == "7 objects (class 2)"
     # hovering an object shows its row in the status bar
@@ -128,6 +129,38 @@ def test_bad_classes_and_impossible_classes(viewer_widget, qtbot):
     assert any("Objects were not labelled" in w.message and "[5]" in w.message
                for w in warnings)  # fmt: skip
     assert "img labels" in viewer.layers and "img objects" not in viewer.layers
+
+
+def test_split_touching_nuclei_with_a_diameter_in_the_layers_units(viewer_widget, qtbot):
+    from napari_gmm.core._synthetic_nuclei import make_nuclei_image
+
+    viewer, widget = viewer_widget
+    image, _ = make_nuclei_image((128, 128), 14, radius=(6, 9), seed=3)
+    widget.image.value = viewer.add_image(image, name="nuclei", scale=(0.5, 0.5))
+    widget.n_components.value = 2
+    section = widget.objects_section
+    section.active.value = True
+    assert section.split.enabled and not section.diameter.enabled  # split 'none'
+    section.split.value = "watershed"
+    assert section.diameter.enabled
+    run_and_wait(qtbot, widget)
+    seg = ng.segment(image, 2, random_state=0, scale=(0.5, 0.5))
+    estimated = seg.objects(image=image, scale=(0.5, 0.5), split="watershed")
+    assert estimated.n_objects > seg.objects().n_objects  # touching nuclei were cut
+    layer = viewer.layers["nuclei objects"]
+    np.testing.assert_array_equal(layer.data, estimated.labels)
+    section.diameter.value = 20.0  # physical units: 40 pixels, larger than the nuclei
+    run_and_wait(qtbot, widget)
+    coarse = seg.objects(image=image, scale=(0.5, 0.5), split="watershed", diameter=20.0)
+    np.testing.assert_array_equal(layer.data, coarse.labels)
+    assert layer.metadata["napari-gmm"]["options"]["diameter"] == 20.0
+    # a diameter larger than the image: a warning, the class labels are kept
+    section.diameter.value = 500.0
+    start = len(notification_manager.records)
+    run_and_wait(qtbot, widget)
+    warnings = new_notifications(start, NotificationSeverity.WARNING)
+    assert any("larger than the image" in w.message for w in warnings)
+    assert "nuclei labels" in viewer.layers
 
 
 def test_lazy_layers_are_refused_with_advice(viewer_widget):

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import re
 
-from magicgui.widgets import CheckBox, Container, Label, LineEdit, SpinBox
+from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, LineEdit, SpinBox
 
 from ..core._lazy_fit import is_dask_array
 from ..core._objects import FOREGROUND
+from ..core._split import SPLITS
 
 
 def parse_classes(text: str):
@@ -44,6 +45,11 @@ class ObjectsSection(Container):
         Objects of fewer pixels are removed (0: keep all).
     fill_holes : CheckBox
         Fill the holes of the objects first.
+    split : ComboBox
+        ``'none'`` (connected components) or ``'watershed'`` (cut touching objects apart).
+    diameter : FloatSpinBox
+        Expected object diameter in the layer's units (its scale), for the watershed;
+        0 estimates it from the components.
     count : Label
         The number of objects of the last run.
     """
@@ -65,15 +71,29 @@ class ObjectsSection(Container):
         self.fill_holes = CheckBox(name="fill_holes", text="fill holes",
                                    tooltip="Fill regions enclosed by an object (2D or 3D) "
                                    "unless they hold another chosen class.")
+        self.split = ComboBox(name="split", label="split touching", choices=SPLITS,
+                              value="none",
+                              tooltip="'watershed': cut touching objects (nuclei) apart with a "
+                              "seeded watershed of the distance to the background (in the "
+                              "layer's units) times the class posterior. 'none': one object "
+                              "per connected component.")
+        self.diameter = FloatSpinBox(name="diameter", label="diameter", min=0.0, max=1e6,
+                                     step=0.5, value=0.0,
+                                     tooltip="Expected object diameter in the layer's units "
+                                     "(its scale; pixels without one), for the watershed. "
+                                     "0: estimate it from the objects.")
         # fmt: on
         self.count = Label(name="objects_count", label="objects", value="")
-        self.extend([self.active, self.classes, self.min_size, self.fill_holes, self.count])
+        self.extend([self.active, self.classes, self.min_size, self.fill_holes, self.split,
+                     self.diameter, self.count])  # fmt: skip
+        self.split.changed.connect(self._enable)
         self.active.changed.connect(self._enable)
         self._enable()
 
     def _enable(self, *_) -> None:
-        for field in (self.classes, self.min_size, self.fill_holes):
+        for field in (self.classes, self.min_size, self.fill_holes, self.split):
             field.enabled = bool(self.active.value)
+        self.diameter.enabled = bool(self.active.value) and self.split.value == "watershed"
 
     def read(self, data) -> dict | None:
         """The options of ``label_objects`` for a job on `data`, or None when off.
@@ -91,7 +111,15 @@ class ObjectsSection(Container):
             "classes": parse_classes(self.classes.value),
             "min_size": int(self.min_size.value),
             "fill_holes": bool(self.fill_holes.value),
+            "split": str(self.split.value),
+            "diameter": self._diameter(),
         }
+
+    def _diameter(self) -> float | None:
+        """The diameter for the watershed; None to estimate it (0, or no watershed)."""
+        if self.split.value != "watershed" or not self.diameter.value:
+            return None
+        return float(self.diameter.value)
 
     def show(self, objects) -> str:
         """Show the count of `objects` (None: none asked); returns a line for the status."""
