@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from ._mask import border_objects, check_mask
 from ._measure import measure_objects
 from ._objects_checks import (
     FOREGROUND,
@@ -26,7 +27,7 @@ from ._objects_checks import (
     check_scale,
     frame_values,
 )
-from ._split import check_diameter, check_split, split_components
+from ._split import make_splitter
 from ._validation import check_int
 
 __all__ = ["FOREGROUND", "Objects", "label_objects"]
@@ -109,6 +110,7 @@ def label_objects(
     split="none",
     diameter=None,
     probability=None,
+    mask=None,
 ) -> Objects:
     """Instance labels and a measurement table of the connected components of some classes.
 
@@ -160,6 +162,10 @@ def label_objects(
         The posterior of each pixel's class (``Segmentation.probability``), the shape of
         `labels`; with ``split='watershed'`` it deepens the valleys between objects.
         ``Segmentation.objects`` passes it.
+    mask : ndarray of bool, optional
+        Region of interest, the shape of `labels`: pixels outside are background (0), and
+        the table gets a ``touches_mask_border`` column (True for an object next to a pixel
+        outside the mask: cut by the mask's border, its measurements are partial).
 
     Returns
     -------
@@ -196,6 +202,9 @@ def label_objects(
     array([1.5])
     """
     labels, k = check_labels(labels, n_classes)
+    keep = None if mask is None else check_mask(mask, labels.shape, "labels")
+    if keep is not None:
+        labels = np.where(keep, labels, 0).astype(labels.dtype, copy=False)
     chosen = check_classes(classes, k)
     min_size = check_int("min_size", min_size, minimum=0,
                          hint=" It is the smallest object size kept, in pixels.")  # fmt: skip
@@ -215,7 +224,7 @@ def label_objects(
     conn = check_connectivity(connectivity, n_spatial)
     scale = check_scale(scale, n_spatial, labels.ndim, t)
     values = frame_values(image, channel_axis, labels.shape, t)
-    splitter = _splitter(split, diameter, probability, labels.shape, t, scale, n_spatial)
+    splitter = make_splitter(split, diameter, probability, labels.shape, t, scale, n_spatial)
     structure = ndimage.generate_binary_structure(n_spatial, conn)
     background = ndimage.generate_binary_structure(n_spatial, 1 if conn > 1 else n_spatial)
     frames = [labels] if t is None else [labels[(slice(None),) * t + (i,)]
@@ -231,40 +240,15 @@ def label_objects(
             columns["frame"] = np.full(n, index, dtype=np.int64)
         columns["class"] = cls
         columns.update(measure_objects(inst, n, values=values(index), scale=scale))
+        if keep is not None:
+            inside = keep if t is None else keep[(slice(None),) * t + (index,)]
+            columns["touches_mask_border"] = border_objects(inst, n, inside, structure)
         target = out if t is None else out[(slice(None),) * t + (index,)]
         np.add(inst, offset, out=target, where=inst > 0)
         tables.append(columns)
         offset += n
     table = {name: np.concatenate([c[name] for c in tables]) for name in tables[0]}
     return Objects(out, table, chosen, t, scale)
-
-
-def _splitter(split, diameter, probability, shape, t, scale, n_spatial):
-    """A function ``(mask, structure, frame) -> (ids, n)`` labelling the objects of a mask."""
-    if check_split(split) == "none":
-        if diameter is not None:
-            raise ValueError("diameter is used by split='watershed'; pass split='watershed'.")
-        return lambda mask, structure, frame: ndimage.label(mask, structure, output=np.int32)
-    sampling = scale if scale is not None else (1.0,) * n_spatial
-    spatial = tuple(n for axis, n in enumerate(shape) if axis != t)
-    diameter = check_diameter(diameter, spatial, sampling)
-    if probability is not None:
-        probability = np.asarray(probability)
-        if probability.shape != tuple(shape) or probability.dtype.kind != "f":
-            raise ValueError(
-                f"probability must be a float array the shape of labels {tuple(shape)} "
-                f"(Segmentation.probability); got {probability.dtype} of shape "
-                f"{probability.shape}."
-            )
-
-    def split_frame(mask, structure, frame):
-        posterior = probability
-        if posterior is not None and t is not None:
-            posterior = posterior[(slice(None),) * t + (frame,)]
-        return split_components(mask, structure, sampling=sampling, diameter=diameter,
-                                posterior=posterior)  # fmt: skip
-
-    return split_frame
 
 
 def _label_frame(labels, classes, structure, background, min_size, fill_holes, split):

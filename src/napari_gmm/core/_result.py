@@ -127,7 +127,7 @@ class Segmentation:
         """Count and measure the objects of some classes (see :func:`napari_gmm.label_objects`).
 
         `classes` and `options` (``image``, ``channel_axis``, ``min_size``, ``fill_holes``,
-        ``connectivity``, ``scale``, ``split``, ``diameter``) are those of
+        ``connectivity``, ``scale``, ``split``, ``diameter``, ``mask``) are those of
         ``label_objects``; a time series is labelled frame by frame (``time_axis`` of the
         result) and every class 1..K may be chosen, even one no pixel has (it then has no
         objects). With ``split='watershed'``

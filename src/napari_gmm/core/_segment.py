@@ -14,6 +14,7 @@ from ._features import pixel_data
 from ._fit import MAX_SAMPLES, fit_on_distinct, fit_on_pixels
 from ._lazy_fit import is_dask_array
 from ._lazy_segment import iter_segment_lazy
+from ._mask import masked_image
 from ._options import DEFAULTS, MAX_DISTINCT, check_params, compress_if_integer
 from ._resources import check_segmentation_memory
 from ._result import Segmentation
@@ -46,6 +47,7 @@ def segment(
     bias_field=None,
     bias_order=DEFAULT_ORDER,
     progress=None,
+    mask=None,
 ) -> Segmentation:
     """Segment an image by fitting a Gaussian mixture to its pixel values with EM.
 
@@ -139,6 +141,10 @@ def segment(
     progress : callable or None, default=None
         Called as ``progress(fraction, stage)`` with fraction in [0, 1]; an exception it
         raises (e.g. a cancellation) stops the segmentation.
+    mask : ndarray of bool, optional
+        Region to segment, the image's shape without its channel axis: only pixels inside
+        are fitted and labelled; outside ones are left out like non-finite pixels (label 0,
+        probability 0). The image is then processed as float (no exact integer path).
 
     Returns
     -------
@@ -173,6 +179,7 @@ def segment(
     (dtype('float32'), True)
     """
     report = check_progress(progress, "progress(fraction, stage)")
+    image = masked_image(image, mask, channel_axis)  # outside: left out like NaN pixels
     steps = iter_segment(
         image,
         n_components,

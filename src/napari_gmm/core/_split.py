@@ -193,3 +193,31 @@ def _renumber(cut) -> tuple[np.ndarray, int]:
     lookup = np.zeros(int(cut.max()) + 1, dtype=np.int32)
     lookup[ids] = np.arange(1, len(ids) + 1, dtype=np.int32)
     return lookup[cut], len(ids)
+
+
+def make_splitter(split, diameter, probability, shape, t, scale, n_spatial):
+    """A function ``(mask, structure, frame) -> (ids, n)`` labelling the objects of a mask."""
+    if check_split(split) == "none":
+        if diameter is not None:
+            raise ValueError("diameter is used by split='watershed'; pass split='watershed'.")
+        return lambda mask, structure, frame: ndimage.label(mask, structure, output=np.int32)
+    sampling = scale if scale is not None else (1.0,) * n_spatial
+    spatial = tuple(n for axis, n in enumerate(shape) if axis != t)
+    diameter = check_diameter(diameter, spatial, sampling)
+    if probability is not None:
+        probability = np.asarray(probability)
+        if probability.shape != tuple(shape) or probability.dtype.kind != "f":
+            raise ValueError(
+                f"probability must be a float array the shape of labels {tuple(shape)} "
+                f"(Segmentation.probability); got {probability.dtype} of shape "
+                f"{probability.shape}."
+            )
+
+    def split_frame(mask, structure, frame):
+        posterior = probability
+        if posterior is not None and t is not None:
+            posterior = posterior[(slice(None),) * t + (frame,)]
+        return split_components(mask, structure, sampling=sampling, diameter=diameter,
+                                posterior=posterior)  # fmt: skip
+
+    return split_frame
