@@ -189,3 +189,41 @@ def test_split_without_objects_is_an_option_mistake(nuclei, capsys):
     path, _, _ = nuclei
     assert main(["segment", str(path), "-k", "2", "--split", "watershed"]) == 2
     assert "--objects" in capsys.readouterr().err
+
+
+def test_mask_file_restricts_segment_apply_and_objects(disks, tmp_path):
+    path, image, _ = disks
+    mask = np.zeros(image.shape, np.uint8)
+    mask[10:70, 15:90] = 255
+    mask_path = tmp_path / "roi.tif"
+    tifffile.imwrite(mask_path, mask)
+    out = tmp_path / "out"
+    argv = ["segment", str(path), "-k", "2", "--seed", "0", "--mask", str(mask_path),
+            "--objects", "2", "--out-dir", str(out), "-q", "--model",
+            str(tmp_path / "model.json")]  # fmt: skip
+    assert main(argv) == 0
+    inside = mask > 0
+    seg = ng.segment(image, 2, random_state=0, mask=inside)
+    labels = tifffile.imread(out / "cells_labels.tif")
+    np.testing.assert_array_equal(labels, seg.labels)
+    assert not labels[~inside].any()
+    expected = seg.objects(2, image=image, mask=inside)
+    rows = _rows(out / "cells_objects.csv")
+    assert [r["touches_mask_border"] for r in rows] == [
+        str(v) for v in expected.table["touches_mask_border"]
+    ]
+    assert "True" in {r["touches_mask_border"] for r in rows}
+    applied = tmp_path / "applied"
+    assert main(["apply", str(tmp_path / "model.json"), str(path), "--mask", str(mask_path),
+                 "--out-dir", str(applied), "-q"]) == 0  # fmt: skip
+    assert not tifffile.imread(applied / "cells_labels.tif")[~inside].any()
+
+
+def test_mask_of_the_wrong_shape_or_missing(disks, tmp_path, capsys):
+    path, _, _ = disks
+    tifffile.imwrite(tmp_path / "small.tif", np.ones((10, 12), np.uint8))
+    assert main(["segment", str(path), "-k", "2", "--mask", str(tmp_path / "small.tif")]) == 1
+    err = capsys.readouterr().err
+    assert "mask has shape (10, 12)" in err and "(96, 112)" in err
+    assert main(["segment", str(path), "-k", "2", "--mask", str(tmp_path / "none.tif")]) == 1
+    assert "No such mask file" in capsys.readouterr().err

@@ -10,6 +10,7 @@ see :func:`napari_gmm.label_objects`), and the summary gets the number of object
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 
@@ -102,6 +103,34 @@ def add_objects_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_mask_argument(parser: argparse.ArgumentParser) -> None:
+    """``--mask FILE``: segment (and label objects) only inside a region."""
+    parser.add_argument(
+        "--mask",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="image file of the region to segment (non-zero inside), the input's shape "
+        "without channels: only pixels inside are fitted and labelled, outside is 0; "
+        "with --objects, the CSV's touches_mask_border marks objects cut by its border",
+    )
+
+
+def load_mask(args, job):
+    """The mask of ``--mask`` as an array (None without); not for zarr inputs."""
+    if args.mask is None:
+        return None
+    from ._zarr import is_zarr_path
+
+    if is_zarr_path(job.path):
+        raise ValueError(f"{job.path}: --mask is not available for zarr inputs.")
+    if not args.mask.is_file():
+        raise FileNotFoundError(f"No such mask file: {args.mask}")
+    from ..io._formats import load_image
+
+    return np.asarray(load_image(args.mask).data)
+
+
 def check_objects_options(args) -> None:
     """The objects' options need --objects (an option mistake: exit status 2)."""
     if args.objects is None and (args.min_size or args.fill_holes or args.split != "none"):
@@ -132,7 +161,7 @@ def objects_paths(args, job: Job) -> dict:
     return paths
 
 
-def find_objects(args, seg, image, prep):
+def find_objects(args, seg, image, prep, mask=None):
     """The objects of a segmentation (None without --objects), measured on `image`."""
     if args.objects is None:
         return None
@@ -145,6 +174,7 @@ def find_objects(args, seg, image, prep):
         scale=prep.scale,
         split=args.split,
         diameter=args.diameter,
+        mask=mask,
     )
 
 
