@@ -1,8 +1,8 @@
 """Touching nuclei: instance F1 of ``label_objects(split='watershed')`` against a classic pipeline.
 
 Used by ``bench_objects.py`` (``--split``). Images from
-:func:`napari_gmm.core._synthetic_nuclei.make_nuclei_image`, with seeds other than those the
-splitting constants were chosen on (seed 1):
+:func:`napari_gmm.core.objects._synthetic_nuclei.make_nuclei_image`, with seeds other than
+those the splitting constants were chosen on (seed 1):
 
 - ``plain`` 2-D: 256x256, about 45 nuclei of radius 6-11 px, 70 % pressed against another;
   3-D: 30x128x128 voxels of 1.5 x 0.5 x 0.5 (z three times coarser), radius 3-5 units;
@@ -27,7 +27,7 @@ from scipy import ndimage
 from skimage import feature, filters, measure, segmentation
 
 import napari_gmm as ng
-from napari_gmm.core._synthetic_nuclei import make_nuclei_image
+from napari_gmm.core.objects._synthetic_nuclei import make_nuclei_image
 
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 CASES = {

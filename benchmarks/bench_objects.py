@@ -37,7 +37,7 @@ import numpy as np
 from skimage.measure import label, regionprops_table
 
 import napari_gmm as ng
-from napari_gmm.core._synthetic_objects import make_object_image
+from napari_gmm.core.objects._synthetic import make_object_image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _touching_nuclei as nuclei

@@ -8,7 +8,7 @@ import tifffile
 
 import napari_gmm as ng
 from napari_gmm.cli import main
-from napari_gmm.core._synthetic_objects import make_object_image
+from napari_gmm.core.objects._synthetic import make_object_image
 
 
 def _rows(path):
@@ -139,7 +139,7 @@ def test_help_documents_the_objects_options(command, capsys):
 
 @pytest.fixture
 def nuclei(tmp_path):
-    from napari_gmm.core._synthetic_nuclei import make_nuclei_image
+    from napari_gmm.core.objects._synthetic_nuclei import make_nuclei_image
 
     image, truth = make_nuclei_image((128, 128), 14, radius=(6, 9), seed=3)
     path = tmp_path / "nuclei.tif"

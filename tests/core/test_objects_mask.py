@@ -8,7 +8,7 @@ from scipy import ndimage
 from sklearn.mixture import GaussianMixture
 
 import napari_gmm as ng
-from napari_gmm.core._synthetic_objects import make_object_image
+from napari_gmm.core.objects._synthetic import make_object_image
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from scipy import ndimage
 from skimage.measure import regionprops_table
 
 import napari_gmm as ng
-from napari_gmm.core._split import estimate_diameter
-from napari_gmm.core._synthetic_nuclei import make_nuclei_image
+from napari_gmm.core.objects._split import estimate_diameter
+from napari_gmm.core.objects._synthetic_nuclei import make_nuclei_image
 
 
 def balls(shape, specs, scale=None):

@@ -10,7 +10,7 @@ from napari_support import run_and_wait
 
 import napari_gmm as ng
 from napari_gmm._napari._objects_section import parse_classes
-from napari_gmm.core._synthetic_objects import make_object_image
+from napari_gmm.core.objects._synthetic import make_object_image
 
 PLUGIN, WIDGET = "napari-gmm", "GMM Segmentation"
 TIMEOUT_MS = 30_000
@@ -132,7 +132,7 @@ def test_bad_classes_and_impossible_classes(viewer_widget, qtbot):
 
 
 def test_split_touching_nuclei_with_a_diameter_in_the_layers_units(viewer_widget, qtbot):
-    from napari_gmm.core._synthetic_nuclei import make_nuclei_image
+    from napari_gmm.core.objects._synthetic_nuclei import make_nuclei_image
 
     viewer, widget = viewer_widget
     image, _ = make_nuclei_image((128, 128), 14, radius=(6, 9), seed=3)

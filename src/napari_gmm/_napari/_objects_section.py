@@ -13,9 +13,8 @@ import re
 
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, LineEdit, SpinBox
 
-from ..core._lazy_fit import is_dask_array
-from ..core._objects import FOREGROUND
-from ..core._split import SPLITS
+from ..core import FOREGROUND, is_dask_array
+from ..core.objects._split import SPLITS
 
 
 def parse_classes(text: str):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core._objects import FOREGROUND
+from ..core import FOREGROUND
 from ..io._formats import WRITERS
 from ._batch import Job, check_outputs
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from ._lazy_fit import is_dask_array
 from ._validation import UNSET, check_channel_axis
+from .lazy._fit import is_dask_array
 
 
 def check_mask(mask, shape, what="image") -> np.ndarray:

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.mixture import GaussianMixture
 
-from ._lazy_fit import is_dask_array
 from ._validation import check_choice
+from .lazy._fit import is_dask_array
 
 UNCERTAINTY_KINDS = ("1 - max posterior", "margin", "entropy")
 
@@ -133,7 +133,7 @@ class Segmentation:
         objects). With ``split='watershed'``
         the posterior (``probability``) guides the cut. Returns an ``Objects``.
         """
-        from ._objects import label_objects
+        from .objects._label import label_objects
 
         k = max([f.n_components for f in self.frames], default=self.n_components)
         if options.get("split", "none") not in (None, "none"):

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from ._mask import border_objects, check_mask
-from ._measure import measure_objects
-from ._objects_checks import (
+from .._mask import border_objects, check_mask
+from .._validation import check_int
+from ._checks import (
     FOREGROUND,
     check_classes,
     check_connectivity,
@@ -27,8 +27,8 @@ from ._objects_checks import (
     check_scale,
     frame_values,
 )
+from ._measure import measure_objects
 from ._split import make_splitter
-from ._validation import check_int
 
 __all__ = ["FOREGROUND", "Objects", "label_objects"]
 
@@ -152,7 +152,7 @@ def label_objects(
         ``'none'``: every connected component is one object. ``'watershed'``: touching
         objects (nuclei) are cut apart by a seeded watershed of the distance transform (in
         physical units, with `scale`) times the class posterior (`probability`), with
-        markers at least one expected radius apart (see :mod:`napari_gmm.core._split`).
+        markers at least one expected radius apart (see :mod:`napari_gmm.core.objects._split`).
         `min_size` then applies to the split objects.
     diameter : float, optional
         With ``split='watershed'``: the expected object diameter, in the units of `scale`
