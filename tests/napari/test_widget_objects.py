@@ -163,6 +163,47 @@ def test_split_touching_nuclei_with_a_diameter_in_the_layers_units(viewer_widget
     assert "nuclei labels" in viewer.layers
 
 
+def test_mask_from_a_labels_or_a_shapes_layer(viewer_widget, qtbot):
+    viewer, widget = viewer_widget
+    image, _, _ = make_object_image((80, 100), 8, radius=(4, 8), sigma=8, seed=5)
+    widget.image.value = viewer.add_image(image, name="cells", scale=(2.0, 2.0))
+    widget.n_components.value = 2
+    section = widget.objects_section
+    section.active.value = True
+    region = np.zeros(image.shape, np.uint8)
+    region[10:60, 20:90] = 1
+    viewer.add_labels(region, name="roi", scale=(2.0, 2.0))
+    # a rectangle in world coordinates: pixels 10..60 x 20..90 of the image
+    viewer.add_shapes([[[20, 40], [20, 180], [120, 180], [120, 40]]], shape_type="rectangle",
+                      name="box")  # fmt: skip
+    assert [c.name for c in section.mask.choices if c is not None] == ["roi", "box"]
+    section.mask.value = viewer.layers["roi"]
+    run_and_wait(qtbot, widget)
+    inside = region > 0
+    seg = ng.segment(image, 2, random_state=0, mask=inside, scale=(2.0, 2.0))
+    np.testing.assert_array_equal(viewer.layers["cells labels"].data, seg.labels)
+    objects = viewer.layers["cells objects"]
+    expected = seg.objects(2, image=image, mask=inside, scale=(2.0, 2.0))
+    np.testing.assert_array_equal(objects.data, expected.labels)
+    assert list(objects.features["touches_mask_border"]) == list(
+        expected.table["touches_mask_border"]
+    )
+    assert "mask" not in objects.metadata["napari-gmm"]["options"]
+    section.mask.value = viewer.layers["box"]
+    run_and_wait(qtbot, widget)
+    labels = viewer.layers["cells labels"].data
+    outer = np.zeros(image.shape, bool)
+    outer[10:61, 20:91] = True  # the rectangle's edges lie on pixel centres 60 and 90
+    assert not labels[~outer].any() and labels[11:59, 21:89].all()
+    # a Labels mask of another shape: refused before starting, naming both shapes
+    viewer.add_labels(np.ones((5, 5), np.uint8), name="small")
+    section.mask.value = viewer.layers["small"]
+    start = len(notification_manager.records)
+    assert widget.run() is None
+    errors = new_notifications(start, NotificationSeverity.ERROR)
+    assert len(errors) == 1 and "(5, 5)" in errors[0].message and "(80, 100)" in errors[0].message
+
+
 def test_lazy_layers_are_refused_with_advice(viewer_widget):
     da = pytest.importorskip("dask.array")
     viewer, widget = viewer_widget

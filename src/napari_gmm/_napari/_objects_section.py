@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, LineEdit, SpinBox
 
-from ..core import FOREGROUND, is_dask_array
-from ..core.objects._split import SPLITS
+from ..core import FOREGROUND, SPLITS, is_dask_array, masked_image
 
 
 def parse_classes(text: str):
@@ -49,12 +49,16 @@ class ObjectsSection(Container):
     diameter : FloatSpinBox
         Expected object diameter in the layer's units (its scale), for the watershed;
         0 estimates it from the components.
+    mask : ComboBox
+        A Labels (non-zero inside) or Shapes layer: only the region inside is segmented
+        and labelled; objects cut by its border are flagged (``touches_mask_border``).
     count : Label
         The number of objects of the last run.
     """
 
-    def __init__(self):
+    def __init__(self, viewer=None):
         super().__init__(labels=True, name="objects_section")
+        self._viewer = viewer
         # fmt: off
         self.active = CheckBox(name="objects", text="label objects",
                                 tooltip="Also label the connected components of the chosen "
@@ -81,10 +85,16 @@ class ObjectsSection(Container):
                                      tooltip="Expected object diameter in the layer's units "
                                      "(its scale; pixels without one), for the watershed. "
                                      "0: estimate it from the objects.")
+        self.mask = ComboBox(name="mask_layer", label="region mask", nullable=True,
+                             value=None, choices=self._mask_choices,
+                             tooltip="A Labels layer (non-zero inside) or Shapes layer: only "
+                             "pixels inside are segmented and labelled (outside: 0); objects "
+                             "cut by its border get touches_mask_border = True. Applies to "
+                             "the segmentation even without 'label objects'.")
         # fmt: on
         self.count = Label(name="objects_count", label="objects", value="")
         self.extend([self.active, self.classes, self.min_size, self.fill_holes, self.split,
-                     self.diameter, self.count])  # fmt: skip
+                     self.diameter, self.mask, self.count])  # fmt: skip
         self.split.changed.connect(self._enable)
         self.active.changed.connect(self._enable)
         self._enable()
@@ -94,7 +104,43 @@ class ObjectsSection(Container):
             field.enabled = bool(self.active.value)
         self.diameter.enabled = bool(self.active.value) and self.split.value == "watershed"
 
-    def read(self, data) -> dict | None:
+    def _mask_choices(self, _widget=None) -> list:
+        if self._viewer is None:
+            return []
+        from napari.layers import Labels, Shapes
+
+        return [(layer.name, layer) for layer in self._viewer.layers
+                if isinstance(layer, Labels | Shapes)]  # fmt: skip
+
+    def masked(self, data, channel_axis, layer):
+        """`data` masked by the chosen mask layer (NaN outside) and the bool mask (or None).
+
+        The mask has the shape of `data` without its channel axis; a Shapes layer's
+        vertices are mapped through both layers' scale and translate (rotations and
+        shears are not supported), and 2-D shapes over a series or volume apply to every
+        leading index. Raises ValueError for a Labels layer of another shape.
+        """
+        source = self.mask.value
+        if source is None:
+            return data, None
+        shape = list(np.shape(data))
+        if channel_axis is not None:
+            del shape[channel_axis % len(shape)]
+        if source.__class__.__name__ == "Shapes":
+            mask = _shapes_mask(source, layer, tuple(shape))
+        else:
+            mask = np.asarray(source.data) > 0
+            if mask.shape != tuple(shape):
+                raise ValueError(
+                    f"The mask layer {source.name!r} has shape {mask.shape} but the image "
+                    f"{layer.name!r} has shape {tuple(shape)} (without channels); choose a "
+                    "mask drawn on this image."
+                )
+        if not mask.any():
+            raise ValueError(f"The mask layer {source.name!r} is empty; draw the region first.")
+        return masked_image(data, mask, channel_axis), mask
+
+    def read(self, data, mask=None) -> dict | None:
         """The options of ``label_objects`` for a job on `data`, or None when off.
 
         Raises ValueError for unreadable classes or a lazy (dask, multiscale) layer.
@@ -112,6 +158,7 @@ class ObjectsSection(Container):
             "fill_holes": bool(self.fill_holes.value),
             "split": str(self.split.value),
             "diameter": self._diameter(),
+            **({} if mask is None else {"mask": mask}),
         }
 
     def _diameter(self) -> float | None:
@@ -129,3 +176,19 @@ class ObjectsSection(Container):
         text = f"{objects.n_objects} objects (class {classes})"
         self.count.value = text
         return f"\n{text}"
+
+
+def _shapes_mask(shapes, image_layer, shape: tuple) -> np.ndarray:
+    """The region of a Shapes layer as a bool mask in the image layer's pixel grid."""
+    from napari.layers import Shapes
+
+    n = min(shapes.ndim, len(shape))
+    if not len(shapes.data):
+        raise ValueError(f"The mask layer {shapes.name!r} has no shapes; draw the region first.")
+    scale = np.asarray(shapes.scale[-n:]) / np.asarray(image_layer.scale[-n:])
+    shift = (np.asarray(shapes.translate[-n:]) - np.asarray(image_layer.translate[-n:])) / \
+        np.asarray(image_layer.scale[-n:])  # fmt: skip
+    data = [np.asarray(v)[:, -n:] * scale + shift for v in shapes.data]
+    mapped = Shapes(data, shape_type=shapes.shape_type, ndim=n)
+    region = np.asarray(mapped.to_masks(mask_shape=shape[-n:])).any(axis=0)
+    return np.broadcast_to(region, shape).copy()

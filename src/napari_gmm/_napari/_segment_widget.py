@@ -144,7 +144,7 @@ class GMMWidget(DockWidget):
         self.model_section = model = ModelSection()
         self.model_path, self.apply_path = model.model_path, model.apply_path
         self.save_button, self.apply_button = model.save_button, model.apply_button
-        self.objects_section = ObjectsSection()
+        self.objects_section = ObjectsSection(viewer)
         self.sections = Tabs([("input", self.input), ("options", options), ("EM", em),
                               ("model", model), ("objects", self.objects_section)],
                              name="sections")  # fmt: skip
@@ -196,6 +196,7 @@ class GMMWidget(DockWidget):
     def _job_options(self, layer, model=None) -> dict:
         """Everything the job needs, read from the fields and the layer now."""
         axes = self.input.read(layer)
+        data, mask = self.objects_section.masked(axes["data"], axes["channel_axis"], layer)
         seed = int(self.seed.value)
         if seed == RANDOM_SEED:
             seed = secrets.randbelow(2**31)
@@ -218,7 +219,7 @@ class GMMWidget(DockWidget):
         verb = "applying the model to" if model is not None else "segmenting"
         return {
             "layer": layer,
-            "data": axes["data"],
+            "data": data,
             "data_ref": layer.data,
             "source": layer.name,
             "busy": f"{verb} {layer.name!r}…",
@@ -228,7 +229,7 @@ class GMMWidget(DockWidget):
             "seed": seed,
             "uncertainty": None if uncertainty == NO_UNCERTAINTY else uncertainty,
             "posteriors": bool(self.posteriors.value),
-            "objects": self.objects_section.read(axes["data"]),
+            "objects": self.objects_section.read(axes["data"], mask),
             "bias_layers": self.bias.layers_wanted(),
             "scale": axes["scale"],
             "translate": axes["translate"],
