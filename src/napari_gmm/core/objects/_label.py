@@ -28,6 +28,7 @@ from ._checks import (
     frame_values,
 )
 from ._measure import measure_objects
+from ._shape import INTENSITY, SHAPE, check_filters, check_properties, filter_rows, shape_columns
 from ._split import make_splitter
 
 __all__ = ["FOREGROUND", "Objects", "label_objects"]
@@ -111,6 +112,8 @@ def label_objects(
     diameter=None,
     probability=None,
     mask=None,
+    properties=None,
+    filters=None,
 ) -> Objects:
     """Instance labels and a measurement table of the connected components of some classes.
 
@@ -166,6 +169,16 @@ def label_objects(
         Region of interest, the shape of `labels`: pixels outside are background (0), and
         the table gets a ``touches_mask_border`` column (True for an object next to a pixel
         outside the mask: cut by the mask's border, its measurements are partial).
+    properties : sequence of str or 'all', optional
+        Extra columns, in physical units with `scale` (``regionprops_table`` with
+        ``spacing``): ``equivalent_diameter``, ``axis_major_length``,
+        ``axis_minor_length``, ``solidity``, ``eccentricity`` and ``perimeter`` (2-D),
+        ``surface_area`` (3-D, marching cubes), and with `image` ``intensity_max`` and
+        ``intensity_std`` (one column per channel). ``'all'``: every one that applies.
+    filters : dict of str to (min, max), optional
+        Keep only objects whose column lies in ``[min, max]`` (None: open end), e.g.
+        ``{'equivalent_diameter': (4, 20), 'solidity': (0.9, None)}``; shape properties
+        named here are measured even if not in `properties`. Ids are renumbered.
 
     Returns
     -------
@@ -224,6 +237,10 @@ def label_objects(
     conn = check_connectivity(connectivity, n_spatial)
     scale = check_scale(scale, n_spatial, labels.ndim, t)
     values = frame_values(image, channel_axis, labels.shape, t)
+    filters = check_filters(filters)
+    asked = [*(check_properties(properties, n_spatial, image is not None)),
+             *[f for f in filters if f in SHAPE or f in INTENSITY]]  # fmt: skip
+    props = check_properties(asked, n_spatial, image is not None) if asked else ()
     splitter = make_splitter(split, diameter, probability, labels.shape, t, scale, n_spatial)
     structure = ndimage.generate_binary_structure(n_spatial, conn)
     background = ndimage.generate_binary_structure(n_spatial, 1 if conn > 1 else n_spatial)
@@ -240,6 +257,10 @@ def label_objects(
             columns["frame"] = np.full(n, index, dtype=np.int64)
         columns["class"] = cls
         columns.update(measure_objects(inst, n, values=values(index), scale=scale))
+        if props:
+            pixels = values(index)
+            pixels = None if pixels is None else pixels.reshape(*inst.shape, -1)
+            columns.update(shape_columns(inst, n, props, scale, pixels))
         if keep is not None:
             inside = keep if t is None else keep[(slice(None),) * t + (index,)]
             columns["touches_mask_border"] = border_objects(inst, n, inside, structure)
@@ -248,6 +269,7 @@ def label_objects(
         tables.append(columns)
         offset += n
     table = {name: np.concatenate([c[name] for c in tables]) for name in tables[0]}
+    out, table = filter_rows(table, out, filters)
     return Objects(out, table, chosen, t, scale)
 
 
