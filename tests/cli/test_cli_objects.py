@@ -102,7 +102,7 @@ def test_apply_with_objects_and_imagej_time_series_scale(tmp_path):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--min-size", "5"], "--min-size, --fill-holes and --split need --objects"),
+        (["--min-size", "5"], "--split, --measure and the property filters need"),
         (["--fill-holes"], "need --objects CLASSES"),
         (["--objects", "two"], "must be class numbers such as 2 or 2,3"),
         (["--objects", "2", "--min-size", "-3"], "must be an integer >= 0"),
@@ -227,3 +227,21 @@ def test_mask_of_the_wrong_shape_or_missing(disks, tmp_path, capsys):
     assert "mask has shape (10, 12)" in err and "(96, 112)" in err
     assert main(["segment", str(path), "-k", "2", "--mask", str(tmp_path / "none.tif")]) == 1
     assert "No such mask file" in capsys.readouterr().err
+
+
+def test_measure_and_property_filters_in_the_csv(disks, tmp_path):
+    path, image, _ = disks
+    argv = ["segment", str(path), "-k", "2", "--seed", "0", "--objects", "2", "-q",
+            "--measure", "--scale", "0.5,0.5"]  # fmt: skip
+    assert main(argv) == 0
+    seg = ng.segment(image, 2, random_state=0, scale=(0.5, 0.5))
+    every = seg.objects(2, image=image, scale=(0.5, 0.5), properties="all")
+    rows = _rows(tmp_path / "cells_objects.csv")
+    assert list(rows[0]) == list(every.table)
+    assert [float(r["solidity"]) for r in rows] == every.table["solidity"].tolist()
+    low = float(np.unique(every.table["equivalent_diameter"])[-5])  # the 5 largest sizes
+    assert main([*argv, "--overwrite", "--min-diameter", str(low), "--min-solidity", "0.5"]) == 0
+    kept = _rows(tmp_path / "cells_objects.csv")
+    expected = (every.table["equivalent_diameter"] >= low) & (every.table["solidity"] >= 0.5)
+    assert len(kept) == expected.sum() < len(rows)
+    assert all(float(r["equivalent_diameter"]) >= low for r in kept)

@@ -101,6 +101,53 @@ def add_objects_arguments(parser: argparse.ArgumentParser) -> None:
         help="with --split watershed: expected object diameter in the image's physical units "
         "(its pixel size; pixels without one); default: estimated from the components",
     )
+    add_measure_arguments(group)
+
+
+def _bound(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not np.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
+    return value
+
+
+def add_measure_arguments(group) -> None:
+    """``--measure`` and the property filters."""
+    group.add_argument(
+        "--measure",
+        action="store_true",
+        help="with --objects: also measure shape and intensity properties in physical "
+        "units (equivalent diameter, axis lengths, solidity, eccentricity and perimeter in "
+        "2-D, surface area in 3-D, intensity max and std per channel) into the CSV",
+    )
+    for flag, what in (("--min-diameter", "smaller"), ("--max-diameter", "larger")):
+        group.add_argument(
+            flag,
+            type=_bound,
+            default=None,
+            metavar="D",
+            help=f"with --objects: remove objects whose equivalent diameter (physical units) "
+            f"is {what} than D",
+        )
+    group.add_argument(
+        "--min-solidity",
+        type=_bound,
+        default=None,
+        metavar="S",
+        help="with --objects: remove objects of solidity (area / convex area) below S",
+    )
+
+
+def _filters(args) -> dict | None:
+    filters = {}
+    if args.min_diameter is not None or args.max_diameter is not None:
+        filters["equivalent_diameter"] = (args.min_diameter, args.max_diameter)
+    if args.min_solidity is not None:
+        filters["solidity"] = (args.min_solidity, None)
+    return filters or None
 
 
 def add_mask_argument(parser: argparse.ArgumentParser) -> None:
@@ -133,9 +180,11 @@ def load_mask(args, job):
 
 def check_objects_options(args) -> None:
     """The objects' options need --objects (an option mistake: exit status 2)."""
-    if args.objects is None and (args.min_size or args.fill_holes or args.split != "none"):
+    if args.objects is None and (args.min_size or args.fill_holes or args.split != "none"
+                                 or args.measure or _filters(args)):  # fmt: skip
         raise ValueError(
-            "--min-size, --fill-holes and --split need --objects CLASSES (e.g. --objects 2)."
+            "--min-size, --fill-holes, --split, --measure and the property filters need "
+            "--objects CLASSES (e.g. --objects 2)."
         )
     if args.diameter is not None and args.split != "watershed":
         raise ValueError("--diameter is the expected object size of --split watershed; add it.")
@@ -175,6 +224,8 @@ def find_objects(args, seg, image, prep, mask=None):
         split=args.split,
         diameter=args.diameter,
         mask=mask,
+        properties="all" if args.measure else None,
+        filters=_filters(args),
     )
 
 
