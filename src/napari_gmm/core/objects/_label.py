@@ -30,6 +30,7 @@ from ._checks import (
 from ._measure import measure_objects
 from ._shape import INTENSITY, SHAPE, check_filters, check_properties, filter_rows, shape_columns
 from ._split import make_splitter
+from ._tracks import track_ids
 
 __all__ = ["FOREGROUND", "Objects", "label_objects"]
 
@@ -148,7 +149,8 @@ def label_objects(
     time_axis : int, optional
         Axis of `labels` holding the frames of a time series (``Segmentation.time_axis``):
         every frame is labelled on its own, the table gets a ``frame`` column, and ids are
-        unique over the series.
+        unique over the series; a ``track_id`` column links the objects of consecutive
+        frames by largest overlap (see :mod:`napari_gmm.core.objects._tracks`).
     n_classes : int, optional
         Number of classes K of the segmentation; default: the largest value of `labels`.
     split : {'none', 'watershed'}, default='none'
@@ -270,6 +272,8 @@ def label_objects(
         offset += n
     table = {name: np.concatenate([c[name] for c in tables]) for name in tables[0]}
     out, table = filter_rows(table, out, filters)
+    if t is not None:
+        table["track_id"] = track_ids(out, table["frame"], t)
     return Objects(out, table, chosen, t, scale)
 
 
