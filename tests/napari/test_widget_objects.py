@@ -109,6 +109,37 @@ def test_time_series_objects_per_frame(viewer_widget, qtbot):
     assert list(features["label"]) == [1, 2, 3, 4, 5, 6]
 
 
+def test_measurements_filters_and_tracks_layer(viewer_widget, qtbot):
+    from napari.layers import Tracks
+
+    viewer, widget = viewer_widget
+    movie = np.stack([make_object_image((60, 60), 4, radius=(4, 7), sigma=3, seed=9)[0]] * 3)
+    layer = viewer.add_image(movie, name="movie", axis_labels=("t", "y", "x"))
+    widget.image.value = layer
+    widget.n_components.value = 2
+    section = widget.objects_section
+    section.active.value = True
+    section.measure.value = True
+    section.tracks.value = True
+    run_and_wait(qtbot, widget)
+    features = viewer.layers["movie objects"].features
+    for column in ("equivalent_diameter", "solidity", "perimeter", "intensity_max", "track_id"):
+        assert column in features
+    assert list(features["track_id"]) == [1, 2, 3, 4] * 3  # the same disks in every frame
+    tracks = viewer.layers["movie tracks"]
+    assert isinstance(tracks, Tracks) and len(tracks.data) == 12
+    # a diameter range keeps only the objects inside it, in every frame
+    diameters = np.sort(np.unique(features["equivalent_diameter"]))
+    assert len(diameters) == 4
+    section.min_diameter.value = low = round(float(diameters[:2].mean()), 2)  # 2 decimals
+    run_and_wait(qtbot, widget)
+    kept = viewer.layers["movie objects"].features
+    assert len(kept) == 9 and (kept["equivalent_diameter"] >= low).all()
+    assert len(viewer.layers["movie tracks"].data) == 9
+    options = viewer.layers["movie objects"].metadata["napari-gmm"]["options"]
+    assert options["properties"] == "all" and "equivalent_diameter" in options["filters"]
+
+
 def test_bad_classes_and_impossible_classes(viewer_widget, qtbot):
     viewer, widget = viewer_widget
     image, _, _ = make_object_image((48, 48), 3, radius=(3, 5), sigma=3, seed=4)

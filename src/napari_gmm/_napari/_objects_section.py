@@ -91,16 +91,38 @@ class ObjectsSection(Container):
                              "pixels inside are segmented and labelled (outside: 0); objects "
                              "cut by its border get touches_mask_border = True. Applies to "
                              "the segmentation even without 'label objects'.")
+        self.measure = CheckBox(name="measure", text="measure shape and intensity",
+                                tooltip="Add equivalent diameter, axis lengths, solidity, "
+                                "eccentricity / perimeter (2D) or surface area (3D), and "
+                                "intensity max / std to the features, in the layer's units.")
+        self.min_diameter = FloatSpinBox(name="min_diameter", label="min diameter", min=0.0,
+                                         max=1e6, step=0.5, value=0.0,
+                                         tooltip="Remove objects of smaller equivalent "
+                                         "diameter (layer units; 0: no limit).")
+        self.max_diameter = FloatSpinBox(name="max_diameter", label="max diameter", min=0.0,
+                                         max=1e6, step=0.5, value=0.0,
+                                         tooltip="Remove objects of larger equivalent "
+                                         "diameter (layer units; 0: no limit).")
+        self.min_solidity = FloatSpinBox(name="min_solidity", label="min solidity", min=0.0,
+                                         max=1.0, step=0.05, value=0.0,
+                                         tooltip="Remove objects of lower solidity (area / "
+                                         "convex area; 0: no limit).")
+        self.tracks = CheckBox(name="tracks_layer", text="tracks layer (time series)",
+                               tooltip="For a time series, also show the objects' tracks "
+                               "(linked by largest overlap, the track_id feature) as a "
+                               "Tracks layer.")
         # fmt: on
         self.count = Label(name="objects_count", label="objects", value="")
         self.extend([self.active, self.classes, self.min_size, self.fill_holes, self.split,
-                     self.diameter, self.mask, self.count])  # fmt: skip
+                     self.diameter, self.measure, self.min_diameter, self.max_diameter,
+                     self.min_solidity, self.tracks, self.mask, self.count])  # fmt: skip
         self.split.changed.connect(self._enable)
         self.active.changed.connect(self._enable)
         self._enable()
 
     def _enable(self, *_) -> None:
-        for field in (self.classes, self.min_size, self.fill_holes, self.split):
+        for field in (self.classes, self.min_size, self.fill_holes, self.split, self.measure,
+                      self.min_diameter, self.max_diameter, self.min_solidity, self.tracks):
             field.enabled = bool(self.active.value)
         self.diameter.enabled = bool(self.active.value) and self.split.value == "watershed"
 
@@ -159,7 +181,38 @@ class ObjectsSection(Container):
             "split": str(self.split.value),
             "diameter": self._diameter(),
             **({} if mask is None else {"mask": mask}),
+            **self._measurements(),
         }
+
+    def _measurements(self) -> dict:
+        """``properties`` and ``filters`` of the measure fields (empty when unused)."""
+        out, filters = {}, {}
+        if self.measure.value:
+            out["properties"] = "all"
+        low, high = self.min_diameter.value or None, self.max_diameter.value or None
+        if low is not None or high is not None:
+            filters["equivalent_diameter"] = (low, high)
+        if self.min_solidity.value:
+            filters["solidity"] = (float(self.min_solidity.value), None)
+        if filters:
+            out["filters"] = filters
+        return out
+
+    def put_tracks(self, viewer, objects, source: str, scale, translate) -> None:
+        """Add or update the ``'<source> tracks'`` layer of a series' objects (if asked)."""
+        name = f"{source} tracks"
+        table = None if objects is None else objects.table
+        if not self.tracks.value or table is None or "track_id" not in table:
+            return
+        if objects.time_axis != 0 or not len(table["track_id"]):
+            return  # napari's Tracks layer wants time first
+        n = objects.labels.ndim - 1
+        centroids = [table[f"centroid-{a}"] for a in range(n)]
+        data = np.column_stack([table["track_id"], table["frame"], *centroids])
+        if name in viewer.layers:
+            viewer.layers[name].data = data
+        else:
+            viewer.add_tracks(data, name=name, scale=scale, translate=translate)
 
     def _diameter(self) -> float | None:
         """The diameter for the watershed; None to estimate it (0, or no watershed)."""
