@@ -80,7 +80,7 @@ class ObjectsSection(Container):
                               "seeded watershed of the distance to the background (in the "
                               "layer's units) times the class posterior. 'none': one object "
                               "per connected component.")
-        self.diameter = FloatSpinBox(name="diameter", label="diameter", min=0.0, max=1e6,
+        self.diameter = FloatSpinBox(name="diameter", label="diameter (0: auto)", min=0.0, max=1e6,
                                      step=0.5, value=0.0,
                                      tooltip="Expected object diameter in the layer's units "
                                      "(its scale; pixels without one), for the watershed. "
