@@ -140,6 +140,35 @@ def test_measurements_filters_and_tracks_layer(viewer_widget, qtbot):
     assert options["properties"] == "all" and "equivalent_diameter" in options["filters"]
 
 
+def test_colour_objects_by_a_feature(viewer_widget, qtbot):
+    from napari.utils.colormaps import DirectLabelColormap, ensure_colormap
+
+    from napari_gmm._napari._objects_section import NO_COLOUR
+
+    viewer, widget = viewer_widget
+    image, _, _ = make_object_image((80, 90), 6, radius=(3, 9), sigma=5, seed=1)
+    widget.image.value = viewer.add_image(image, name="cells")
+    widget.n_components.value = 2
+    section = widget.objects_section
+    section.active.value = True
+    section.min_size.value = 5
+    run_and_wait(qtbot, widget)
+    assert "area" in section.colour.choices and section.colour.value == NO_COLOUR
+    section.colour.value = "area"
+    layer = viewer.layers["cells objects"]
+    assert isinstance(layer.colormap, DirectLabelColormap)
+    areas = layer.features["area"].to_numpy()
+    big, small = int(np.argmax(areas)) + 1, int(np.argmin(areas)) + 1
+    viridis = ensure_colormap("viridis")
+    np.testing.assert_allclose(layer.colormap.map(big), viridis.map(np.array([1.0]))[0])
+    np.testing.assert_allclose(layer.colormap.map(small), viridis.map(np.array([0.0]))[0])
+    run_and_wait(qtbot, widget)  # a rerun keeps the choice and recolours the new objects
+    assert section.colour.value == "area"
+    assert isinstance(viewer.layers["cells objects"].colormap, DirectLabelColormap)
+    section.colour.value = NO_COLOUR
+    assert not isinstance(viewer.layers["cells objects"].colormap, DirectLabelColormap)
+
+
 def test_bad_classes_and_impossible_classes(viewer_widget, qtbot):
     viewer, widget = viewer_widget
     image, _, _ = make_object_image((48, 48), 3, radius=(3, 5), sigma=3, seed=4)

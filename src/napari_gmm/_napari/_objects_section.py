@@ -16,6 +16,9 @@ from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label,
 
 from ..core import FOREGROUND, SPLITS, is_dask_array, masked_image
 
+#: 'colour by' choice for napari's usual one colour per object.
+NO_COLOUR = "(one colour each)"
+
 
 def parse_classes(text: str):
     """``'foreground'`` or the class numbers of `text` (``'2,3'`` or ``'2 3'``)."""
@@ -111,11 +114,18 @@ class ObjectsSection(Container):
                                tooltip="For a time series, also show the objects' tracks "
                                "(linked by largest overlap, the track_id feature) as a "
                                "Tracks layer.")
+        self.colour = ComboBox(name="colour_by", label="colour by", choices=[NO_COLOUR],
+                               value=NO_COLOUR,
+                               tooltip="Colour the objects by a column of their table "
+                               "(viridis from its min to its max) instead of one colour each.")
         # fmt: on
         self.count = Label(name="objects_count", label="objects", value="")
         self.extend([self.active, self.classes, self.min_size, self.fill_holes, self.split,
                      self.diameter, self.measure, self.min_diameter, self.max_diameter,
-                     self.min_solidity, self.tracks, self.mask, self.count])  # fmt: skip
+                     self.min_solidity, self.tracks, self.mask, self.colour,
+                     self.count])  # fmt: skip
+        self._shown = None  # the objects layer last shown, for 'colour by'
+        self.colour.changed.connect(self._recolour)
         self.split.changed.connect(self._enable)
         self.active.changed.connect(self._enable)
         self._enable()
@@ -198,7 +208,39 @@ class ObjectsSection(Container):
             out["filters"] = filters
         return out
 
-    def put_tracks(self, viewer, objects, source: str, scale, translate) -> None:
+    def after_run(self, viewer, objects, source: str, scale, translate) -> None:
+        """Main thread, after a run: colour choices, colours and the tracks layer."""
+        name = f"{source} objects"
+        self._shown = viewer.layers[name] if objects is not None and name in viewer.layers \
+            else None  # fmt: skip
+        numeric = [] if objects is None else [
+            k for k, v in objects.table.items() if np.asarray(v).dtype.kind in "biuf"
+        ]
+        keep = self.colour.value if self.colour.value in numeric else NO_COLOUR
+        self.colour.choices = [NO_COLOUR, *numeric]
+        self.colour.value = keep
+        self._recolour()
+        self._put_tracks(viewer, objects, source, scale, translate)
+
+    def _recolour(self, *_) -> None:
+        layer, column = self._shown, self.colour.value
+        if layer is None or column == NO_COLOUR or column not in layer.features:
+            if layer is not None and column == NO_COLOUR:
+                from napari.utils.colormaps import label_colormap
+
+                layer.colormap = label_colormap()
+            return
+        from napari.utils.colormaps import DirectLabelColormap, ensure_colormap
+
+        values = np.asarray(layer.features[column], dtype=float)
+        low, high = np.nanmin(values), np.nanmax(values)
+        scaled = (values - low) / (high - low) if high > low else np.full(len(values), 0.5)
+        colours = ensure_colormap("viridis").map(np.nan_to_num(scaled, nan=0.0))
+        mapping = dict(zip(layer.features["index"].tolist(), colours, strict=True))
+        layer.colormap = DirectLabelColormap(color_dict={None: (0, 0, 0, 0), 0: (0, 0, 0, 0),
+                                                         **mapping})  # fmt: skip
+
+    def _put_tracks(self, viewer, objects, source: str, scale, translate) -> None:
         """Add or update the ``'<source> tracks'`` layer of a series' objects (if asked)."""
         name = f"{source} tracks"
         table = None if objects is None else objects.table

@@ -250,8 +250,8 @@ class GMMWidget(DockWidget):
                              keep=(job["layer"],))  # fmt: skip
         self.last_segmentation = seg
         self.status.success(fit_summary_text(seg) + self.objects_section.show(result.objects))
-        self.objects_section.put_tracks(self._viewer, result.objects, job["source"],
-                                        job["scale"], job["translate"])  # fmt: skip
+        self.objects_section.after_run(self._viewer, result.objects, job["source"],
+                                       job["scale"], job["translate"])  # fmt: skip
         if result.class_means is not None:
             self.legend.show_classes(with_role(layers, "labels"), result.class_means)
         if not seg.converged:
