@@ -154,8 +154,8 @@ def split_components(mask, structure, *, sampling, diameter=None, posterior=None
 def _spaced(tops, n_tops, land, components, sampling, separation) -> np.ndarray:
     """Marker id per h-maximum region (0: dropped), the regions at least `separation` apart.
 
-    Greedy from the highest: a region is dropped when a higher kept one of the same
-    component lies within `separation` (physical units). Unlike
+    Greedy from the highest: a region is dropped when the centroid of a higher kept one of
+    the same component lies within `separation` (physical units) of its centroid. Unlike
     ``skimage.feature.peak_local_max``, a plateau (the ridge of an elongated object) is one
     candidate, not one per pixel, and components never suppress each other's markers.
     """
@@ -164,6 +164,31 @@ def _spaced(tops, n_tops, land, components, sampling, separation) -> np.ndarray:
     kept = np.zeros(n_tops + 1, dtype=np.int32)
     if n_tops == 0:
         return kept
+    # one pass over the region pixels (no per-region Python): centroid, height, component
+    where = np.flatnonzero(tops)
+    ids = tops.ravel()[where]
+    size = np.bincount(ids, minlength=n_tops + 1)[1:]
+    coords = np.unravel_index(where, tops.shape)
+    means = [np.bincount(ids, weights=c, minlength=n_tops + 1)[1:] / size for c in coords]
+    points = np.column_stack(means) * np.asarray(sampling, dtype=np.float64)
+    height = np.full(n_tops + 1, -np.inf)
+    np.maximum.at(height, ids, land.ravel()[where])
+    height = height[1:]
+    owner = np.zeros(n_tops + 1, dtype=np.int64)
+    owner[ids] = components.ravel()[where]
+    owner = owner[1:]
+    alone = np.bincount(owner)[owner] == 1  # the only candidate of its component: kept
+    dropped = np.zeros(n_tops, dtype=bool)
+    crowded = np.flatnonzero(~alone)
+    tree = cKDTree(points[crowded]) if len(crowded) else None
+    for i in crowded[np.argsort(-height[crowded], kind="stable")]:
+        if dropped[i]:
+            continue
+        near = crowded[np.asarray(tree.query_ball_point(points[i], separation), dtype=np.intp)]
+        dropped[near[(owner[near] == owner[i]) & (near != i)]] = True
+    order = np.flatnonzero(~dropped)
+    kept[order + 1] = np.arange(1, len(order) + 1, dtype=np.int32)
+    return kept
     index = np.arange(1, n_tops + 1)
     at = np.array(ndimage.maximum_position(land, tops, index)).reshape(n_tops, -1)
     height = land[tuple(at.T)]
