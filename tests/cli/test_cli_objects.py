@@ -102,7 +102,7 @@ def test_apply_with_objects_and_imagej_time_series_scale(tmp_path):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--min-size", "5"], "--min-size and --fill-holes need --objects"),
+        (["--min-size", "5"], "--split, --measure and the property filters need"),
         (["--fill-holes"], "need --objects CLASSES"),
         (["--objects", "two"], "must be class numbers such as 2 or 2,3"),
         (["--objects", "2", "--min-size", "-3"], "must be an integer >= 0"),
@@ -135,3 +135,113 @@ def test_help_documents_the_objects_options(command, capsys):
     out = capsys.readouterr().out
     for option in ("--objects CLASSES", "--min-size N", "--fill-holes", "_objects.csv"):
         assert option in out
+
+
+@pytest.fixture
+def nuclei(tmp_path):
+    from napari_gmm.core.objects._synthetic_nuclei import make_nuclei_image
+
+    image, truth = make_nuclei_image((128, 128), 14, radius=(6, 9), seed=3)
+    path = tmp_path / "nuclei.tif"
+    tifffile.imwrite(path, image)
+    return path, image, truth
+
+
+def test_split_watershed_and_diameter_cut_touching_nuclei(nuclei, tmp_path):
+    path, image, _ = nuclei
+    argv = ["segment", str(path), "-k", "2", "--seed", "0", "--objects", "2", "-q"]
+    assert main([*argv, "--split", "watershed"]) == 0
+    seg = ng.segment(image, 2, random_state=0)
+    expected = seg.objects(2, image=image, split="watershed")
+    plain = seg.objects(2)
+    assert expected.n_objects > plain.n_objects
+    labels = tifffile.imread(tmp_path / "nuclei_objects.tif")
+    np.testing.assert_array_equal(labels, expected.labels)
+    assert len(_rows(tmp_path / "nuclei_objects.csv")) == expected.n_objects
+    assert main([*argv, "--split", "watershed", "--diameter", "40", "--overwrite"]) == 0
+    coarse = seg.objects(2, split="watershed", diameter=40.0)
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "nuclei_objects.tif"),
+                                  coarse.labels)  # fmt: skip
+    assert coarse.n_objects < expected.n_objects
+
+
+@pytest.mark.parametrize(
+    ("extra", "status", "message"),
+    [
+        (["--diameter", "10"], 2, "--diameter"),
+        (["--split", "watershed", "--diameter", "-3"], 2, "must be a number > 0"),
+        (["--split", "cut"], 2, "invalid choice"),
+        (["--split", "watershed", "--diameter", "5000"], 1, "larger than the image"),
+    ],
+)
+def test_split_option_mistakes(nuclei, capsys, extra, status, message):
+    path, _, _ = nuclei
+    argv = ["segment", str(path), "-k", "2", "--objects", "2", "-q", *extra]
+    try:
+        code = main(argv)
+    except SystemExit as exit_:  # argparse: a bad value of an option
+        code = exit_.code
+    assert code == status
+    assert message in capsys.readouterr().err
+
+
+def test_split_without_objects_is_an_option_mistake(nuclei, capsys):
+    path, _, _ = nuclei
+    assert main(["segment", str(path), "-k", "2", "--split", "watershed"]) == 2
+    assert "--objects" in capsys.readouterr().err
+
+
+def test_mask_file_restricts_segment_apply_and_objects(disks, tmp_path):
+    path, image, _ = disks
+    mask = np.zeros(image.shape, np.uint8)
+    mask[10:70, 15:90] = 255
+    mask_path = tmp_path / "roi.tif"
+    tifffile.imwrite(mask_path, mask)
+    out = tmp_path / "out"
+    argv = ["segment", str(path), "-k", "2", "--seed", "0", "--mask", str(mask_path),
+            "--objects", "2", "--out-dir", str(out), "-q", "--model",
+            str(tmp_path / "model.json")]  # fmt: skip
+    assert main(argv) == 0
+    inside = mask > 0
+    seg = ng.segment(image, 2, random_state=0, mask=inside)
+    labels = tifffile.imread(out / "cells_labels.tif")
+    np.testing.assert_array_equal(labels, seg.labels)
+    assert not labels[~inside].any()
+    expected = seg.objects(2, image=image, mask=inside)
+    rows = _rows(out / "cells_objects.csv")
+    assert [r["touches_mask_border"] for r in rows] == [
+        str(v) for v in expected.table["touches_mask_border"]
+    ]
+    assert "True" in {r["touches_mask_border"] for r in rows}
+    applied = tmp_path / "applied"
+    assert main(["apply", str(tmp_path / "model.json"), str(path), "--mask", str(mask_path),
+                 "--out-dir", str(applied), "-q"]) == 0  # fmt: skip
+    assert not tifffile.imread(applied / "cells_labels.tif")[~inside].any()
+
+
+def test_mask_of_the_wrong_shape_or_missing(disks, tmp_path, capsys):
+    path, _, _ = disks
+    tifffile.imwrite(tmp_path / "small.tif", np.ones((10, 12), np.uint8))
+    assert main(["segment", str(path), "-k", "2", "--mask", str(tmp_path / "small.tif")]) == 1
+    err = capsys.readouterr().err
+    assert "mask has shape (10, 12)" in err and "(96, 112)" in err
+    assert main(["segment", str(path), "-k", "2", "--mask", str(tmp_path / "none.tif")]) == 1
+    assert "No such mask file" in capsys.readouterr().err
+
+
+def test_measure_and_property_filters_in_the_csv(disks, tmp_path):
+    path, image, _ = disks
+    argv = ["segment", str(path), "-k", "2", "--seed", "0", "--objects", "2", "-q",
+            "--measure", "--scale", "0.5,0.5"]  # fmt: skip
+    assert main(argv) == 0
+    seg = ng.segment(image, 2, random_state=0, scale=(0.5, 0.5))
+    every = seg.objects(2, image=image, scale=(0.5, 0.5), properties="all")
+    rows = _rows(tmp_path / "cells_objects.csv")
+    assert list(rows[0]) == list(every.table)
+    assert [float(r["solidity"]) for r in rows] == every.table["solidity"].tolist()
+    low = float(np.unique(every.table["equivalent_diameter"])[-5])  # the 5 largest sizes
+    assert main([*argv, "--overwrite", "--min-diameter", str(low), "--min-solidity", "0.5"]) == 0
+    kept = _rows(tmp_path / "cells_objects.csv")
+    expected = (every.table["equivalent_diameter"] >= low) & (every.table["solidity"] >= 0.5)
+    assert len(kept) == expected.sum() < len(rows)
+    assert all(float(r["equivalent_diameter"]) >= low for r in kept)

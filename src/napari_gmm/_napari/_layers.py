@@ -223,7 +223,8 @@ def objects_output(objects, options=None) -> Output:
     """
     features = {"index": objects.table["label"], **objects.table}
     info = {"n_objects": objects.n_objects, "classes": [int(c) for c in objects.classes],
-            "options": {k: v for k, v in (options or {}).items() if k != "classes"}}  # fmt: skip
+            "options": {k: v for k, v in (options or {}).items()
+                        if k not in ("classes", "mask")}}  # fmt: skip
     return Output("objects", "labels", objects.labels, update={"features": features}, info=info)
 
 

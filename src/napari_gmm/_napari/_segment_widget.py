@@ -145,7 +145,7 @@ class GMMWidget(DockWidget):
         self.model_section = model = ModelSection()
         self.model_path, self.apply_path = model.model_path, model.apply_path
         self.save_button, self.apply_button = model.save_button, model.apply_button
-        self.objects_section = ObjectsSection()
+        self.objects_section = ObjectsSection(viewer)
         self.scribbles_section = ScribblesSection(viewer, self.image, self._live_run)
         self.sections = Tabs([("input", self.input), ("options", options), ("EM", em),
                               ("model", model), ("objects", self.objects_section),
@@ -199,6 +199,7 @@ class GMMWidget(DockWidget):
     def _job_options(self, layer, model=None) -> dict:
         """Everything the job needs, read from the fields and the layer now."""
         axes = self.input.read(layer)
+        data, mask = self.objects_section.masked(axes["data"], axes["channel_axis"], layer)
         seed = int(self.seed.value)
         if seed == RANDOM_SEED:
             seed = secrets.randbelow(2**31)
@@ -223,7 +224,7 @@ class GMMWidget(DockWidget):
         verb = "applying the model to" if model is not None else "segmenting"
         return {
             "layer": layer,
-            "data": axes["data"],
+            "data": data,
             "data_ref": layer.data,
             "source": layer.name,
             "busy": f"{verb} {layer.name!r}…",
@@ -233,7 +234,7 @@ class GMMWidget(DockWidget):
             "seed": seed,
             "uncertainty": None if uncertainty == NO_UNCERTAINTY else uncertainty,
             "posteriors": bool(self.posteriors.value),
-            "objects": self.objects_section.read(axes["data"]),
+            "objects": self.objects_section.read(axes["data"], mask),
             "bias_layers": self.bias.layers_wanted(),
             "scale": axes["scale"],
             "translate": axes["translate"],
@@ -259,6 +260,8 @@ class GMMWidget(DockWidget):
                              keep=(job["layer"],))  # fmt: skip
         self.last_segmentation = seg
         self.status.success(fit_summary_text(seg) + self.objects_section.show(result.objects))
+        self.objects_section.after_run(self._viewer, result.objects, job["source"],
+                                       job["scale"], job["translate"])  # fmt: skip
         if result.class_means is not None:
             self.legend.names = seg.class_names  # guided classes' names, or None
             self.legend.show_classes(with_role(layers, "labels"), result.class_means)

@@ -15,7 +15,7 @@ from ._common import (
     add_output_arguments,
     check_bias_arguments,
 )
-from ._objects import add_objects_arguments, check_objects_options
+from ._objects import add_mask_argument, add_objects_arguments, check_objects_options
 
 
 def add_parser(sub) -> None:
@@ -31,6 +31,7 @@ def add_parser(sub) -> None:
     add_input_arguments(app, frames=False)
     add_bias_arguments(app)
     add_output_arguments(app, WRITERS)
+    add_mask_argument(app)
     add_objects_arguments(app)
     app.set_defaults(handler=run)
 
@@ -50,7 +51,7 @@ def run(args) -> int:
 def _apply_one(args, gmm, job) -> dict:
     from ..core import apply_model
     from ..io._formats import load_image
-    from ._objects import find_objects, objects_paths, write_objects
+    from ._objects import find_objects, load_mask, objects_paths, write_objects
     from ._outputs import output_paths, report, write_outputs
     from ._prepare import prepare
 
@@ -58,9 +59,11 @@ def _apply_one(args, gmm, job) -> dict:
     object_paths = objects_paths(args, job)
     loaded = load_image(job.path)
     prep = prepare(loaded, args.channel_axis, args.time_axis, args.scale)
+    mask = load_mask(args, job)
     seg = apply_model(
         gmm,
         prep.image,
+        mask=mask,
         channel_axis=prep.channel_axis,
         time_axis=prep.time_axis,
         smoothing=args.smoothing,
@@ -69,7 +72,7 @@ def _apply_one(args, gmm, job) -> dict:
         bias_field=args.bias_field,
         bias_order=args.bias_order,
     )
-    objects = find_objects(args, seg, prep.image, prep)
+    objects = find_objects(args, seg, prep.image, prep, mask)
     write_outputs(args, paths, seg, prep, loaded)
     row = report(args, job, seg, paths, what="applied ")
     if seg.class_names:

@@ -10,6 +10,7 @@ see :func:`napari_gmm.label_objects`), and the summary gets the number of object
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 
@@ -42,8 +43,21 @@ def _size(text: str) -> int:
     return value
 
 
+def _diameter(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"must be a number > 0 (the expected object diameter, in the image's physical "
+            f"units), got {text!r}"
+        )
+    return value
+
+
 def add_objects_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--objects``, ``--min-size`` and ``--fill-holes``."""
+    """``--objects``, ``--min-size``, ``--fill-holes``, ``--split`` and ``--diameter``."""
     group = parser.add_argument_group(
         "objects",
         "Count and measure objects: the connected components of chosen classes (objects of "
@@ -71,12 +85,109 @@ def add_objects_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="with --objects: fill the holes of the objects first",
     )
+    group.add_argument(
+        "--split",
+        choices=("none", "watershed"),
+        default="none",
+        help="with --objects: 'watershed' cuts touching objects (nuclei) apart, by a seeded "
+        "watershed of the distance transform (physical units) and the class posterior; "
+        "'none' (default): one object per connected component",
+    )
+    group.add_argument(
+        "--diameter",
+        type=_diameter,
+        default=None,
+        metavar="D",
+        help="with --split watershed: expected object diameter in the image's physical units "
+        "(its pixel size; pixels without one); default: estimated from the components",
+    )
+    add_measure_arguments(group)
+
+
+def _bound(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not np.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
+    return value
+
+
+def add_measure_arguments(group) -> None:
+    """``--measure`` and the property filters."""
+    group.add_argument(
+        "--measure",
+        action="store_true",
+        help="with --objects: also measure shape and intensity properties in physical "
+        "units (equivalent diameter, axis lengths, solidity, eccentricity and perimeter in "
+        "2-D, surface area in 3-D, intensity max and std per channel) into the CSV",
+    )
+    for flag, what in (("--min-diameter", "smaller"), ("--max-diameter", "larger")):
+        group.add_argument(
+            flag,
+            type=_bound,
+            default=None,
+            metavar="D",
+            help=f"with --objects: remove objects whose equivalent diameter (physical units) "
+            f"is {what} than D",
+        )
+    group.add_argument(
+        "--min-solidity",
+        type=_bound,
+        default=None,
+        metavar="S",
+        help="with --objects: remove objects of solidity (area / convex area) below S",
+    )
+
+
+def _filters(args) -> dict | None:
+    filters = {}
+    if args.min_diameter is not None or args.max_diameter is not None:
+        filters["equivalent_diameter"] = (args.min_diameter, args.max_diameter)
+    if args.min_solidity is not None:
+        filters["solidity"] = (args.min_solidity, None)
+    return filters or None
+
+
+def add_mask_argument(parser: argparse.ArgumentParser) -> None:
+    """``--mask FILE``: segment (and label objects) only inside a region."""
+    parser.add_argument(
+        "--mask",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="image file of the region to segment (non-zero inside), the input's shape "
+        "without channels: only pixels inside are fitted and labelled, outside is 0; "
+        "with --objects, the CSV's touches_mask_border marks objects cut by its border",
+    )
+
+
+def load_mask(args, job):
+    """The mask of ``--mask`` as an array (None without); not for zarr inputs."""
+    if args.mask is None:
+        return None
+    from ._zarr import is_zarr_path
+
+    if is_zarr_path(job.path):
+        raise ValueError(f"{job.path}: --mask is not available for zarr inputs.")
+    if not args.mask.is_file():
+        raise FileNotFoundError(f"No such mask file: {args.mask}")
+    from ..io._formats import load_image
+
+    return np.asarray(load_image(args.mask).data)
 
 
 def check_objects_options(args) -> None:
-    """--min-size and --fill-holes need --objects (an option mistake: exit status 2)."""
-    if args.objects is None and (args.min_size or args.fill_holes):
-        raise ValueError("--min-size and --fill-holes need --objects CLASSES (e.g. --objects 2).")
+    """The objects' options need --objects (an option mistake: exit status 2)."""
+    if args.objects is None and (args.min_size or args.fill_holes or args.split != "none"
+                                 or args.measure or _filters(args)):  # fmt: skip
+        raise ValueError(
+            "--min-size, --fill-holes, --split, --measure and the property filters need "
+            "--objects CLASSES (e.g. --objects 2)."
+        )
+    if args.diameter is not None and args.split != "watershed":
+        raise ValueError("--diameter is the expected object size of --split watershed; add it.")
 
 
 def objects_paths(args, job: Job) -> dict:
@@ -99,7 +210,7 @@ def objects_paths(args, job: Job) -> dict:
     return paths
 
 
-def find_objects(args, seg, image, prep):
+def find_objects(args, seg, image, prep, mask=None):
     """The objects of a segmentation (None without --objects), measured on `image`."""
     if args.objects is None:
         return None
@@ -110,6 +221,11 @@ def find_objects(args, seg, image, prep):
         min_size=args.min_size,
         fill_holes=args.fill_holes,
         scale=prep.scale,
+        split=args.split,
+        diameter=args.diameter,
+        mask=mask,
+        properties="all" if args.measure else None,
+        filters=_filters(args),
     )
 
 

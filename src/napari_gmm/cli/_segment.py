@@ -14,7 +14,7 @@ from ._common import (
     n_components_type,
     sigma_type,
 )
-from ._objects import add_objects_arguments, check_objects_options
+from ._objects import add_mask_argument, add_objects_arguments, check_objects_options
 from ._scribbles import add_scribble_arguments, check_scribble_arguments, scribble_options
 from ._zarr import add_zarr_arguments, is_zarr_path
 
@@ -89,6 +89,7 @@ def add_parser(sub) -> None:
     add_bias_arguments(seg)
     add_scribble_arguments(seg)
     add_output_arguments(seg, WRITERS)
+    add_mask_argument(seg)
     add_objects_arguments(seg)
     add_zarr_arguments(seg)
     seg.set_defaults(handler=run)
@@ -114,11 +115,12 @@ def run(args) -> int:
 def _segment_one(args, job) -> dict:
     from ..core import add_gaussian_noise, save_model, segment
     from ..io._formats import load_image
-    from ._objects import find_objects, objects_paths, write_objects
+    from ._objects import find_objects, load_mask, objects_paths, write_objects
     from ._outputs import output_paths, report, write_outputs
     from ._prepare import prepare
 
     object_paths = objects_paths(args, job)
+    mask = load_mask(args, job)  # refused for zarr inputs
     if is_zarr_path(job.path):  # out of core, with dask (cli/_zarr.py)
         from ._zarr import segment_zarr
 
@@ -135,6 +137,7 @@ def _segment_one(args, job) -> dict:
     seg = segment(
         image,
         args.n_components,
+        mask=mask,
         channel_axis=prep.channel_axis,
         time_axis=prep.time_axis,
         frames=args.frames,
@@ -151,7 +154,7 @@ def _segment_one(args, job) -> dict:
         bias_order=args.bias_order,
         **scribble_options(args),
     )
-    objects = find_objects(args, seg, image, prep)
+    objects = find_objects(args, seg, image, prep, mask)
     write_outputs(args, paths, seg, prep, loaded, noisy)
     if paths["model"] is not None:
         save_model(seg.model, paths["model"])

@@ -19,6 +19,7 @@ The names below are the core's public API: the adapters (``napari_gmm._napari``,
 from ._apply import APPLIED, apply_model
 from ._backend import get_backend, set_backend, use_backend
 from ._features import pixel_features
+from ._mask import masked_image
 from ._model_file import load_model, save_model
 from ._options import DEFAULTS, MAX_DISTINCT
 from ._resources import NotEnoughMemoryError
@@ -38,6 +39,7 @@ from .lazy._apply import lazy_outputs
 from .lazy._blockwise import compute_in_groups
 from .lazy._fit import is_dask_array, lazy_pixels
 from .objects._label import FOREGROUND, Objects, label_objects
+from .objects._split import SPLITS
 from .potts._hmrf import SWEEPS
 
 __all__ = [
@@ -51,6 +53,7 @@ __all__ = [
     "MAX_DISTINCT",
     "MAX_ORDER",
     "MAX_SAMPLES",
+    "SPLITS",
     "SWEEPS",
     "UNCERTAINTY_KINDS",
     "ChannelAxisWarning",
@@ -75,6 +78,7 @@ __all__ = [
     "lazy_pixels",
     "load_model",
     "make_class_image",
+    "masked_image",
     "match_labels",
     "mixture_density",
     "mixture_log_density",

@@ -15,6 +15,7 @@ from sklearn.mixture import GaussianMixture
 
 from ._features import PixelData, pixel_data
 from ._frames import iter_frames, split_frames, stack_frames
+from ._mask import masked_image
 from ._options import MAX_DISTINCT, compress_if_integer
 from ._predict import Prediction, iter_predict_chunked, mean_log_likelihood, predict_distinct
 from ._resources import check_segmentation_memory
@@ -202,6 +203,7 @@ def apply_model(
     bias_field=None,
     bias_order=DEFAULT_ORDER,
     progress=None,
+    mask=None,
 ) -> Segmentation:
     """Label an image with an already fitted mixture (no fitting).
 
@@ -241,6 +243,10 @@ def apply_model(
     progress : callable or None, default=None
         Called as ``progress(fraction, stage)`` (stage ``'frame i/n: ...'`` for a series);
         an exception it raises (e.g. a cancellation) stops the work.
+    mask : ndarray of bool, optional
+        Region to segment, the image's shape without its channel axis: only pixels inside
+        are fitted and labelled; outside ones are left out like non-finite pixels (label 0,
+        probability 0). The image is then processed as float (no exact integer path).
 
     Returns
     -------
@@ -271,6 +277,7 @@ def apply_model(
     (2, 2, 3)
     """
     report = check_progress(progress, "progress(fraction, stage)")
+    image = masked_image(image, mask, channel_axis)  # outside: left out like NaN pixels
     channel_axis = resolve_channel_axis(np.shape(image), channel_axis, time_axis)
     if time_axis is None and is_dask_array(image):  # lazy, out of core (core/lazy/_segment.py)
         refuse_grouped_lazy(check_model(model))

@@ -135,13 +135,17 @@ class Segmentation:
         """Count and measure the objects of some classes (see :func:`napari_gmm.label_objects`).
 
         `classes` and `options` (``image``, ``channel_axis``, ``min_size``, ``fill_holes``,
-        ``connectivity``, ``scale``) are those of ``label_objects``; a time series is
-        labelled frame by frame (``time_axis`` of the result) and every class 1..K may be
-        chosen, even one no pixel has (it then has no objects). Returns an ``Objects``.
+        ``connectivity``, ``scale``, ``split``, ``diameter``, ``mask``) are those of
+        ``label_objects``; a time series is labelled frame by frame (``time_axis`` of the
+        result) and every class 1..K may be chosen, even one no pixel has (it then has no
+        objects). With ``split='watershed'``
+        the posterior (``probability``) guides the cut. Returns an ``Objects``.
         """
         from .objects._label import label_objects
 
         k = max([f.n_components for f in self.frames], default=self.n_components)
+        if options.get("split", "none") not in (None, "none"):
+            options.setdefault("probability", self.probability)
         return label_objects(self.labels, classes, time_axis=self.time_axis,
                              n_classes=max(k, self.n_components), **options)  # fmt: skip
 

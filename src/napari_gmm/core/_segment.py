@@ -8,6 +8,7 @@ import numpy as np
 
 from ._apply import iter_apply, make_result
 from ._features import pixel_data
+from ._mask import masked_image
 from ._options import DEFAULTS, MAX_DISTINCT, check_params, compress_if_integer
 from ._resources import check_segmentation_memory
 from ._result import Segmentation
@@ -50,6 +51,7 @@ def segment(
     class_names=None,
     components_per_class=1,
     progress=None,
+    mask=None,
 ) -> Segmentation:
     """Segment an image by fitting a Gaussian mixture to its pixel values with EM.
 
@@ -160,6 +162,10 @@ def segment(
     progress : callable or None, default=None
         Called as ``progress(fraction, stage)`` with fraction in [0, 1]; an exception it
         raises (e.g. a cancellation) stops the segmentation.
+    mask : ndarray of bool, optional
+        Region to segment, the image's shape without its channel axis: only pixels inside
+        are fitted and labelled; outside ones are left out like non-finite pixels (label 0,
+        probability 0). The image is then processed as float (no exact integer path).
 
     Returns
     -------
@@ -194,6 +200,7 @@ def segment(
     (dtype('float32'), True)
     """
     report = check_progress(progress, "progress(fraction, stage)")
+    image = masked_image(image, mask, channel_axis)  # outside: left out like NaN pixels
     steps = iter_segment(
         image,
         n_components,

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from .._mask import border_objects, check_mask
 from .._validation import check_int
 from ._checks import (
     FOREGROUND,
@@ -27,6 +28,9 @@ from ._checks import (
     frame_values,
 )
 from ._measure import measure_objects
+from ._shape import INTENSITY, SHAPE, check_filters, check_properties, filter_rows, shape_columns
+from ._split import make_splitter
+from ._tracks import track_ids
 
 __all__ = ["FOREGROUND", "Objects", "label_objects"]
 
@@ -105,6 +109,12 @@ def label_objects(
     scale=None,
     time_axis=None,
     n_classes=None,
+    split="none",
+    diameter=None,
+    probability=None,
+    mask=None,
+    properties=None,
+    filters=None,
 ) -> Objects:
     """Instance labels and a measurement table of the connected components of some classes.
 
@@ -139,9 +149,38 @@ def label_objects(
     time_axis : int, optional
         Axis of `labels` holding the frames of a time series (``Segmentation.time_axis``):
         every frame is labelled on its own, the table gets a ``frame`` column, and ids are
-        unique over the series.
+        unique over the series; a ``track_id`` column links the objects of consecutive
+        frames by largest overlap (see :mod:`napari_gmm.core.objects._tracks`).
     n_classes : int, optional
         Number of classes K of the segmentation; default: the largest value of `labels`.
+    split : {'none', 'watershed'}, default='none'
+        ``'none'``: every connected component is one object. ``'watershed'``: touching
+        objects (nuclei) are cut apart by a seeded watershed of the distance transform (in
+        physical units, with `scale`) times the class posterior (`probability`), with
+        markers at least one expected radius apart (see :mod:`napari_gmm.core.objects._split`).
+        `min_size` then applies to the split objects.
+    diameter : float, optional
+        With ``split='watershed'``: the expected object diameter, in the units of `scale`
+        (pixels without it). None: estimated per class and frame from the components
+        (twice their area-weighted median inscribed radius).
+    probability : ndarray of float, optional
+        The posterior of each pixel's class (``Segmentation.probability``), the shape of
+        `labels`; with ``split='watershed'`` it deepens the valleys between objects.
+        ``Segmentation.objects`` passes it.
+    mask : ndarray of bool, optional
+        Region of interest, the shape of `labels`: pixels outside are background (0), and
+        the table gets a ``touches_mask_border`` column (True for an object next to a pixel
+        outside the mask: cut by the mask's border, its measurements are partial).
+    properties : sequence of str or 'all', optional
+        Extra columns, in physical units with `scale` (``regionprops_table`` with
+        ``spacing``): ``equivalent_diameter``, ``axis_major_length``,
+        ``axis_minor_length``, ``solidity``, ``eccentricity`` and ``perimeter`` (2-D),
+        ``surface_area`` (3-D, marching cubes), and with `image` ``intensity_max`` and
+        ``intensity_std`` (one column per channel). ``'all'``: every one that applies.
+    filters : dict of str to (min, max), optional
+        Keep only objects whose column lies in ``[min, max]`` (None: open end), e.g.
+        ``{'equivalent_diameter': (4, 20), 'solidity': (0.9, None)}``; shape properties
+        named here are measured even if not in `properties`. Ids are renumbered.
 
     Returns
     -------
@@ -178,6 +217,9 @@ def label_objects(
     array([1.5])
     """
     labels, k = check_labels(labels, n_classes)
+    keep = None if mask is None else check_mask(mask, labels.shape, "labels")
+    if keep is not None:
+        labels = np.where(keep, labels, 0).astype(labels.dtype, copy=False)
     chosen = check_classes(classes, k)
     min_size = check_int("min_size", min_size, minimum=0,
                          hint=" It is the smallest object size kept, in pixels.")  # fmt: skip
@@ -197,6 +239,11 @@ def label_objects(
     conn = check_connectivity(connectivity, n_spatial)
     scale = check_scale(scale, n_spatial, labels.ndim, t)
     values = frame_values(image, channel_axis, labels.shape, t)
+    filters = check_filters(filters)
+    asked = [*(check_properties(properties, n_spatial, image is not None)),
+             *[f for f in filters if f in SHAPE or f in INTENSITY]]  # fmt: skip
+    props = check_properties(asked, n_spatial, image is not None) if asked else ()
+    splitter = make_splitter(split, diameter, probability, labels.shape, t, scale, n_spatial)
     structure = ndimage.generate_binary_structure(n_spatial, conn)
     background = ndimage.generate_binary_structure(n_spatial, 1 if conn > 1 else n_spatial)
     frames = [labels] if t is None else [labels[(slice(None),) * t + (i,)]
@@ -204,22 +251,33 @@ def label_objects(
     out = np.zeros(labels.shape, dtype=np.int32)
     tables, offset = [], 0
     for index, frame in enumerate(frames):
-        inst, cls = _label_frame(frame, chosen, structure, background, min_size, fill_holes)
+        inst, cls = _label_frame(frame, chosen, structure, background, min_size, fill_holes,
+                                 lambda mask, i=index: splitter(mask, structure, i))  # fmt: skip
         n = len(cls)
         columns = {"label": np.arange(offset + 1, offset + n + 1, dtype=np.int32)}
         if t is not None:
             columns["frame"] = np.full(n, index, dtype=np.int64)
         columns["class"] = cls
         columns.update(measure_objects(inst, n, values=values(index), scale=scale))
+        if props:
+            pixels = values(index)
+            pixels = None if pixels is None else pixels.reshape(*inst.shape, -1)
+            columns.update(shape_columns(inst, n, props, scale, pixels))
+        if keep is not None:
+            inside = keep if t is None else keep[(slice(None),) * t + (index,)]
+            columns["touches_mask_border"] = border_objects(inst, n, inside, structure)
         target = out if t is None else out[(slice(None),) * t + (index,)]
         np.add(inst, offset, out=target, where=inst > 0)
         tables.append(columns)
         offset += n
     table = {name: np.concatenate([c[name] for c in tables]) for name in tables[0]}
+    out, table = filter_rows(table, out, filters)
+    if t is not None:
+        table["track_id"] = track_ids(out, table["frame"], t)
     return Objects(out, table, chosen, t, scale)
 
 
-def _label_frame(labels, classes, structure, background, min_size, fill_holes):
+def _label_frame(labels, classes, structure, background, min_size, fill_holes, split):
     """Instance labels 1..n of one frame (int32) and the class of each object."""
     out = np.zeros(labels.shape, dtype=np.int32)
     owner = []
@@ -228,7 +286,7 @@ def _label_frame(labels, classes, structure, background, min_size, fill_holes):
         mask = labels == c
         if fill_holes:
             mask = _fill_holes(mask, None if chosen is None else chosen & ~mask, background)
-        inst, n = ndimage.label(mask, structure=structure, output=np.int32)
+        inst, n = split(mask)
         if n == 0:
             continue
         keep = np.bincount(inst.ravel(), minlength=n + 1) >= max(min_size, 1)
