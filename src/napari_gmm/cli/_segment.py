@@ -15,6 +15,7 @@ from ._common import (
     sigma_type,
 )
 from ._objects import add_objects_arguments, check_objects_options
+from ._outputs import planned_outputs
 from ._zarr import add_zarr_arguments, is_zarr_path
 
 #: Options that name one output file, so they need a single input.
@@ -104,7 +105,24 @@ def run(args) -> int:
         raise ValueError("--noisy needs --noise SIGMA (there is no noisy image otherwise).")
     check_objects_options(args)
     check_bias_arguments(args)
-    return run_batch(args, lambda job: _segment_one(args, job))
+    _check_fit_options(args)
+    explicit = {role: getattr(args, role) for role in SINGLE_OUTPUTS}
+    noisy = args.noise is not None
+    return run_batch(
+        args,
+        lambda job: _segment_one(args, job),
+        plan=lambda job: planned_outputs(args, job, explicit, noisy=noisy),
+    )
+
+
+def _check_fit_options(args) -> None:
+    """Option mistakes of the fit, refused once before any input is read (exit status 2)."""
+    from ..core._validation import check_int, check_n_components
+
+    if args.n_components != "auto":
+        check_n_components(args.n_components)
+    check_int("--max-iter", args.max_iter, minimum=1)
+    check_int("--n-init", args.n_init, minimum=1)
 
 
 def _segment_one(args, job) -> dict:
@@ -115,6 +133,7 @@ def _segment_one(args, job) -> dict:
     from ._objects import find_objects, objects_paths, write_objects
     from ._outputs import output_paths, report, write_outputs
     from ._prepare import prepare
+    from ._safe_write import write_file
 
     object_paths = objects_paths(args, job)
     if is_zarr_path(job.path):  # out of core, with dask (cli/_zarr.py)
@@ -123,7 +142,7 @@ def _segment_one(args, job) -> dict:
         return segment_zarr(args, job)
     explicit = {role: getattr(args, role) for role in SINGLE_OUTPUTS}
     paths = output_paths(args, job, explicit, noisy=args.noise is not None)
-    loaded = load_image(job.path)
+    loaded = load_image(job.path, component=args.component)
     prep = prepare(loaded, args.channel_axis, args.time_axis, args.scale)
     image, noisy = prep.image, None
     if args.noise is not None:
@@ -151,6 +170,7 @@ def _segment_one(args, job) -> dict:
     objects = find_objects(args, seg, image, prep)
     write_outputs(args, paths, seg, prep, loaded, noisy)
     if paths["model"] is not None:
-        save_model(seg.model, paths["model"])
+        write_file(paths["model"], lambda tmp: save_model(seg.model, tmp),
+                   overwrite=args.overwrite)  # fmt: skip
     row = report(args, job, seg, paths)
     return {**row, **write_objects(args, object_paths, objects, prep, loaded)}

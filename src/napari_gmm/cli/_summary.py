@@ -1,0 +1,95 @@
+"""The summary CSV of a batch: one file per output folder, rows appended run after run.
+
+``napari-gmm-summary.csv`` in the output folder (or ``--summary PATH``) gathers one row per
+input. A rerun appends its rows to a summary napari-gmm wrote (so nothing piles up as
+``summary-2``, ``summary-3``... and no earlier row is lost); ``--overwrite`` starts it
+afresh. A file of that name that is not a napari-gmm summary is never touched (exit
+status 2). Rows are appended under the folder's lock in one write, so two runs into one
+folder keep every row; text cells that a spreadsheet would run as a formula are escaped.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+
+from ..io._atomic import folder_lock, temporary_name
+from ..io._tables import is_own_table, register_header, safe_cell
+
+#: Columns of the summary table.
+SUMMARY_FIELDS = ("file", "K", "converged", "n_iter", "BIC", "time_s", "error", "labels",
+                  "n_objects")  # fmt: skip
+SUMMARY_NAME = "napari-gmm-summary.csv"
+register_header(SUMMARY_FIELDS)
+
+
+def _is_summary(path: Path) -> bool:
+    try:
+        with path.open(encoding="utf-8", errors="replace") as f:
+            header = f.readline(4096)
+    except OSError:
+        return False
+    return is_own_table(header) and header.rstrip("\r\n") == ",".join(SUMMARY_FIELDS)
+
+
+def summary_path(args, jobs) -> Path:
+    """--summary, else napari-gmm-summary.csv in the output folder (of the first input).
+
+    Raises
+    ------
+    ValueError
+        If that path exists and is not a summary napari-gmm wrote.
+    """
+    if args.summary is not None:
+        path = Path(args.summary)
+    else:
+        folder = args.out_dir if args.out_dir is not None else jobs[0].folder
+        path = Path(folder) / SUMMARY_NAME
+    if os.path.lexists(path) and not (path.is_file() and _is_summary(path)):
+        raise ValueError(
+            f"the summary {path} exists and is not a napari-gmm summary table; it is never "
+            "replaced or appended to. Name another file with --summary PATH."
+        )
+    return path
+
+
+def _render(rows: list[dict], header: bool) -> str:
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=SUMMARY_FIELDS, extrasaction="ignore",
+                            lineterminator="\n")  # fmt: skip
+    if header:
+        writer.writeheader()
+    writer.writerows({key: safe_cell(row.get(key, "")) for key in SUMMARY_FIELDS} for row in rows)
+    return text.getvalue()
+
+
+def write_summary(path, rows: list[dict], *, overwrite: bool = False) -> Path:
+    """Append the rows (in input order) to a summary, or start one (`overwrite`: afresh).
+
+    Raises
+    ------
+    ValueError
+        If `path` meanwhile became a file that is not a napari-gmm summary.
+    """
+    path = Path(path)
+    with folder_lock(path.parent):
+        exists = os.path.lexists(path)
+        if exists and not (path.is_file() and _is_summary(path)):
+            raise ValueError(f"the summary {path} is not a napari-gmm summary; not written.")
+        if exists and not overwrite:
+            with path.open("rb") as f:  # a last row without its newline gets one
+                size = f.seek(0, os.SEEK_END)
+                needs_newline = size > 0 and f.seek(size - 1) >= 0 and f.read(1) != b"\n"
+            with path.open("a", encoding="utf-8", newline="") as f:
+                f.write(("\n" if needs_newline else "") + _render(rows, header=False))
+            return path
+        temporary = temporary_name(path)
+        try:
+            temporary.write_text(_render(rows, header=True), encoding="utf-8")
+            os.replace(temporary, path)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+    return path
