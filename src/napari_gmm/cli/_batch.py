@@ -18,7 +18,7 @@ from pathlib import Path
 from ..io._formats import is_image_path
 from ._common import EXIT_SOME_FAILED, EXIT_USAGE
 from ._safe_write import check_plan
-from ._summary import SUMMARY_FIELDS, SUMMARY_NAME, summary_path, write_summary
+from ._summary import SUMMARY_FIELDS, SUMMARY_NAME, check_summary, summary_path, write_summary
 
 __all__ = ["SUMMARY_FIELDS", "SUMMARY_NAME", "Job", "expand_inputs", "plan_jobs", "run_batch",
            "summary_path", "write_summary"]  # fmt: skip
@@ -171,7 +171,10 @@ def run_batch(args, process, plan=None) -> int:
     planned = [("the summary", summary)]
     for job in jobs if plan is not None else ():
         planned += plan(job)
-    check_plan(paths, planned, overwrite=args.overwrite)
+    check_plan(paths, planned, overwrite=False)
+    check_summary(summary)
+    if args.overwrite:
+        check_plan(paths, planned[1:], overwrite=True)
     rows, failed = [], 0
     for job in jobs:
         start = time.perf_counter()

@@ -95,12 +95,6 @@ def check_plan(inputs, outputs, *, overwrite: bool) -> None:
                     f"the output {what} ({path}) lies inside the input {sources[parent]}; "
                     "writing it would damage the input. Choose another name or --out-dir."
                 )
-            if parent in by_key:
-                other_what, other = by_key[parent]
-                raise ValueError(
-                    f"the output {what} ({path}) lies inside the output {other_what} "
-                    f"({other}); give them separate names."
-                )
     for source_key, source in sources.items():
         for parent in source_key.parents:
             if parent in by_key:
@@ -108,6 +102,14 @@ def check_plan(inputs, outputs, *, overwrite: bool) -> None:
                 raise ValueError(
                     f"the output {what} ({path}) contains the input {source}; replacing it "
                     "would delete the input. Choose another name or --out-dir."
+                )
+    for what, path, key in keys:
+        for parent in key.parents:
+            if parent in by_key:
+                other_what, other = by_key[parent]
+                raise ValueError(
+                    f"the output {what} ({path}) lies inside the output {other_what} "
+                    f"({other}); give them separate names."
                 )
     if overwrite:
         for _, path, _ in keys:

@@ -35,24 +35,22 @@ def _is_summary(path: Path) -> bool:
 
 
 def summary_path(args, jobs) -> Path:
-    """--summary, else napari-gmm-summary.csv in the output folder (of the first input).
-
-    Raises
-    ------
-    ValueError
-        If that path exists and is not a summary napari-gmm wrote.
-    """
+    """--summary, else napari-gmm-summary.csv in the output folder (of the first input)."""
     if args.summary is not None:
         path = Path(args.summary)
     else:
         folder = args.out_dir if args.out_dir is not None else jobs[0].folder
         path = Path(folder) / SUMMARY_NAME
+    return path
+
+
+def check_summary(path: Path) -> None:
+    """Refuse a summary path that exists and is not a summary napari-gmm wrote."""
     if os.path.lexists(path) and not (path.is_file() and _is_summary(path)):
         raise ValueError(
             f"the summary {path} exists and is not a napari-gmm summary table; it is never "
             "replaced or appended to. Name another file with --summary PATH."
         )
-    return path
 
 
 def _render(rows: list[dict], header: bool) -> str:
