@@ -39,6 +39,11 @@ class Job:
         return self.folder / f"{self.stem}_{role}{suffix}"
 
 
+def _real(path) -> Path:
+    """The path with symlinks resolved; a symlink loop stays as it is (fails when read)."""
+    return Path(os.path.realpath(path))
+
+
 def _is_own_output(path: Path) -> bool:
     return _stem(path).endswith(tuple(f"_{role}" for role in OUTPUT_ROLES))
 
@@ -67,7 +72,7 @@ def expand_inputs(inputs, *, report: bool = False) -> list[Path]:
             found.append(path)
     unique = {}
     for path in found:
-        unique.setdefault(path.resolve(), path)
+        unique.setdefault(_real(path), path)
     return list(unique.values())
 
 
@@ -114,7 +119,7 @@ def _by_suffix(path: Path, stem: str) -> str:
 
 
 def _by_parent(path: Path, stem: str) -> str:
-    return f"{path.resolve().parent.name}_{stem}"
+    return f"{_real(path).parent.name}_{stem}"
 
 
 def check_outputs(job: Job, outputs, overwrite: bool) -> None:
@@ -122,7 +127,7 @@ def check_outputs(job: Job, outputs, overwrite: bool) -> None:
     for out in outputs:
         if out is None:
             continue
-        if Path(out).resolve() == job.path.resolve():
+        if _real(out) == _real(job.path):
             raise ValueError(f"the output {out} would replace the input; choose another name.")
         if not overwrite and Path(out).exists():
             raise FileExistsError(

@@ -22,7 +22,7 @@ OUTPUT_SUFFIXES = {".tif": "tiff", ".tiff": "tiff", ".zarr": "zarr"}
 
 
 def _key(path: Path) -> Path:
-    return Path(os.path.abspath(path)).resolve()
+    return Path(os.path.realpath(path))  # a symlink loop does not raise here
 
 
 def _identity(path) -> tuple[int, int] | None:
