@@ -242,3 +242,22 @@ def test_dask_writer_marks_plain_arrays(tmp_path):
     assert is_own_output(tmp_path / "p.zarr")
     zarr.open_array(str(tmp_path / "q.zarr"), mode="w", shape=(4,), dtype="u1")
     assert not is_own_output(tmp_path / "q.zarr")
+
+
+def test_outputs_of_one_input_appear_together_or_not_at_all(work, capsys, monkeypatch):
+    from napari_gmm.io import _formats
+
+    real = _formats.WRITERS["tiff"].write
+
+    def second_fails(path, array, axes, like=None):
+        if array.dtype.kind == "f":  # the probability, written after the labels
+            raise OSError(28, "No space left on device")
+        return real(path, array, axes, like)
+
+    monkeypatch.setitem(_formats.WRITERS, "tiff", _formats.Writer("tiff", ".tif", second_fails))
+    assert main(["segment", "in.tif", "-k", "2", "-q"]) == 1
+    assert "No space left" in capsys.readouterr().err
+    assert not (work / "in_labels.tif").exists()  # written whole, but not committed alone
+    assert not [p for p in work.iterdir() if PARTIAL in p.name]
+    monkeypatch.undo()
+    assert main(["segment", "in.tif", "-k", "2", "-q"]) == 0  # the rerun needs no --overwrite

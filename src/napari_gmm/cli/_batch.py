@@ -15,6 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..io._atomic import output_group
 from ..io._formats import is_image_path
 from ._common import EXIT_SOME_FAILED, EXIT_USAGE
 from ._safe_write import check_plan
@@ -184,7 +185,10 @@ def run_batch(args, process, plan=None) -> int:
     for job in jobs:
         start = time.perf_counter()
         try:
-            with warnings.catch_warnings(record=True) as caught:
+            with (
+                warnings.catch_warnings(record=True) as caught,
+                output_group(overwrite=args.overwrite),
+            ):  # the outputs of one input appear together, or none does
                 warnings.simplefilter("always")
                 row = process(job)
         # a batch survives any bad file: decoders raise zlib.error, struct.error,

@@ -4,8 +4,9 @@
 input. A rerun appends its rows to a summary napari-gmm wrote (so nothing piles up as
 ``summary-2``, ``summary-3``... and no earlier row is lost); ``--overwrite`` starts it
 afresh. A file of that name that is not a napari-gmm summary is never touched (exit
-status 2). Rows are appended under the folder's lock in one write, so two runs into one
-folder keep every row; text cells that a spreadsheet would run as a formula are escaped.
+status 2). Rows are appended under the folder's lock (the table rewritten under a temporary
+name and renamed), so two runs into one folder keep every row and a full disk never leaves
+half a row; text cells that a spreadsheet would run as a formula are escaped.
 """
 
 from __future__ import annotations
@@ -76,16 +77,17 @@ def write_summary(path, rows: list[dict], *, overwrite: bool = False) -> Path:
         exists = os.path.lexists(path)
         if exists and not (path.is_file() and _is_summary(path)):
             raise ValueError(f"the summary {path} is not a napari-gmm summary; not written.")
-        if exists and not overwrite:
-            with path.open("rb") as f:  # a last row without its newline gets one
-                size = f.seek(0, os.SEEK_END)
-                needs_newline = size > 0 and f.seek(size - 1) >= 0 and f.read(1) != b"\n"
-            with path.open("a", encoding="utf-8", newline="") as f:
-                f.write(("\n" if needs_newline else "") + _render(rows, header=False))
-            return path
+        text = _render(rows, header=True)
+        if exists and not overwrite:  # the earlier rows, then ours (without a header)
+            earlier = path.read_text(encoding="utf-8", errors="replace")
+            if earlier and not earlier.endswith("\n"):
+                earlier += "\n"
+            text = earlier + _render(rows, header=False)
+        # the whole table is rewritten under a temporary name and renamed: a full disk
+        # or a kill leaves the previous table intact, never half a row
         temporary = temporary_name(path)
         try:
-            temporary.write_text(_render(rows, header=True), encoding="utf-8")
+            temporary.write_text(text, encoding="utf-8")
             os.replace(temporary, path)
         except BaseException:
             temporary.unlink(missing_ok=True)

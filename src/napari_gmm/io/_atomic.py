@@ -14,6 +14,7 @@ output of napari-gmm is replaced, recognised by its mark (:func:`is_own_output`)
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import os
 import re
@@ -159,25 +160,40 @@ def commit(temporary, target, *, overwrite: bool) -> Path:
     NotOwnOutputError
         If `target` exists and is not an output of napari-gmm.
     """
-    temporary, target = Path(temporary), Path(target)
-    with folder_lock(target.parent):
-        if not os.path.lexists(target):
-            os.rename(temporary, target)
-            return target
-        if not overwrite:
-            raise FileExistsError(
-                f"the output {target} exists (written meanwhile?); pass --overwrite to "
-                "replace it, or --out-dir."
-            )
-        refuse_foreign(target)
-        if target.is_dir():
-            old = temporary_name(target, "old")
-            os.rename(target, old)
-            os.rename(temporary, target)
-            remove_path(old)
-        else:
-            os.replace(temporary, target)
-    return target
+    commit_all([(Path(temporary), Path(target))], overwrite=overwrite)
+    return Path(target)
+
+
+def commit_all(pairs, *, overwrite: bool) -> None:
+    """Move several complete temporaries onto their targets together: all targets are
+    checked first, under the locks of their folders, then all are renamed (the outputs of
+    one input appear together, or none does)."""
+    folders = sorted({str(target.parent) for _, target in pairs})
+    with contextlib.ExitStack() as stack:
+        for folder in folders:
+            stack.enter_context(folder_lock(folder))
+        for _, target in pairs:
+            if os.path.lexists(target):
+                if not overwrite:
+                    raise FileExistsError(
+                        f"the output {target} exists (written meanwhile?); pass --overwrite "
+                        "to replace it, or --out-dir."
+                    )
+                refuse_foreign(target)
+        for temporary, target in pairs:
+            _move(temporary, target)
+
+
+def _move(temporary: Path, target: Path) -> None:
+    if not os.path.lexists(target):
+        os.rename(temporary, target)
+    elif target.is_dir() and not target.is_symlink():
+        old = temporary_name(target, "old")
+        os.rename(target, old)
+        os.rename(temporary, target)
+        remove_path(old)
+    else:
+        os.replace(temporary, target)
 
 
 def refuse_foreign(target) -> None:
@@ -191,20 +207,52 @@ def refuse_foreign(target) -> None:
         )
 
 
+#: The outputs of the current input, committed together (see :func:`output_group`).
+_GROUP: contextvars.ContextVar = contextvars.ContextVar("napari_gmm_output_group", default=None)
+
+
+@contextlib.contextmanager
+def output_group(*, overwrite: bool = False):
+    """Collect the outputs written inside the block and commit them together at its end.
+
+    Inside, :func:`atomic_output` leaves each complete temporary in place; when the block
+    succeeds they are renamed onto their targets together (:func:`commit_all`), when it
+    fails (or a commit is refused) they are all removed.
+    """
+    pairs: list = []
+    token = _GROUP.set(pairs)
+    try:
+        yield pairs
+        _GROUP.reset(token)
+        token = None
+        commit_all(pairs, overwrite=overwrite)
+    except BaseException:
+        for temporary, _ in pairs:
+            remove_path(temporary)
+        raise
+    finally:
+        if token is not None:
+            _GROUP.reset(token)
+
+
 @contextlib.contextmanager
 def atomic_output(target, *, overwrite: bool = False):
     """Yield a temporary path to write `target` to; commit it if the block succeeds.
 
-    On any failure (including KeyboardInterrupt) the temporary is removed and the target
-    is untouched.
+    Inside :func:`output_group` the commit waits for the group's end. On any failure
+    (including KeyboardInterrupt) the temporary is removed and the target is untouched.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     clean_stale(target.parent)
     temporary = temporary_name(target)
+    group = _GROUP.get()
     try:
         yield temporary
-        commit(temporary, target, overwrite=overwrite)
+        if group is None:
+            commit(temporary, target, overwrite=overwrite)
+        else:
+            group.append((temporary, target))
     except BaseException:
         remove_path(temporary)
         raise
