@@ -151,3 +151,37 @@ def test_readme_big_data_names_are_public():
     import napari_gmm.io as nio
 
     assert {"read_zarr", "write_ome_zarr", "zarr_spacing"} <= set(nio.__all__)
+
+
+def test_readme_big_data_example_keeps_units(tmp_path):
+    from napari_gmm import segment
+
+    volume = make_class_image((32, 32, 32), 2, seed=3, dtype="uint8")[0]
+    axes = [{"name": n, "type": "space", "unit": "micrometer"} for n in "zyx"]
+    write_ome_zarr(tmp_path / "volume.zarr", volume, axes=axes, scale=(2.0, 0.5, 0.5),
+                   chunks=(16, 16, 16))  # fmt: skip
+    # the README's lines, as written there
+    volume = read_zarr(tmp_path / "volume.zarr")
+    seg = segment(volume.data, 3, random_state=0, smoothing=1.0, scale=volume.scales[0])
+    write_ome_zarr(tmp_path / "labels.zarr", seg.labels, scale=volume.scales[0],
+                   axes=volume.axes)  # fmt: skip
+    labels = read_zarr(tmp_path / "labels.zarr")
+    assert labels.scales[0] == (2.0, 0.5, 0.5)
+    assert [a["unit"] for a in labels.axes] == ["micrometer"] * 3
+
+
+def test_readme_smoothing_snippet_uses_a_gray_image():
+    import warnings
+    from pathlib import Path
+
+    import napari_gmm as ng
+
+    text = (Path(__file__).parents[2] / "README.md").read_text()
+    assert "napari_gmm.io._" not in text
+    snippet = "noisy = ng.add_gaussian_noise(image, 40, seed=0)"
+    assert snippet in text
+    image = data.camera()[::4, ::4]
+    noisy = ng.add_gaussian_noise(image, 40, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ng.ChannelAxisWarning)
+        assert ng.segment(noisy, 3, smoothing=1.0).labels.shape == image.shape
