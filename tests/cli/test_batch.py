@@ -8,7 +8,7 @@ import tifffile
 
 import napari_gmm as ng
 from napari_gmm.cli import main
-from napari_gmm.core._synthetic import make_class_image
+from napari_gmm.core.analysis._synthetic import make_class_image
 
 
 def _gray(seed, shape=(32, 40)):
@@ -54,7 +54,7 @@ def test_folder_input_bad_file_is_reported_and_skipped(folder, tmp_path, capsys)
     rows = _rows(out / "napari-gmm-summary.csv")
     assert [r["file"].rsplit("/", 1)[-1] for r in rows] == ["a.tif", "b.png", "bad.tif"]
     assert list(rows[0]) == ["file", "K", "converged", "n_iter", "BIC", "time_s", "error",
-                             "labels", "n_objects"]  # fmt: skip
+                             "labels", "n_objects", "class_names"]  # fmt: skip
     good, bad = rows[0], rows[2]
     assert good["K"] == "2" and good["converged"] == "True" and good["error"] == ""
     assert int(good["n_iter"]) == expected.n_iter

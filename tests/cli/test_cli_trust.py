@@ -11,7 +11,7 @@ import tifffile
 from skimage import data
 
 from napari_gmm.cli import main
-from napari_gmm.core._synthetic import make_class_image
+from napari_gmm.core import make_class_image
 from napari_gmm.io import load_image, read_zarr, write_ome_zarr
 
 

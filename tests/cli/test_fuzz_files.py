@@ -19,7 +19,7 @@ import tifffile
 import zarr
 
 from napari_gmm.cli import main
-from napari_gmm.core._synthetic import make_class_image
+from napari_gmm.core import make_class_image
 from napari_gmm.io._zarr import write_ome_zarr
 
 

@@ -204,7 +204,11 @@ def job_outputs(job: dict, result: JobResult) -> list[Output]:
 
     outputs += bias_outputs(job, seg, Output)
     info = {"summary": seg.summary(), "options": job_record(job)}
-    outputs.append(Output("labels", "labels", seg.labels, create={"opacity": 0.6}, info=info))
+    names = getattr(seg, "class_names", None)  # guided classes: names in the features
+    update = {} if not names else {"features": {"index": list(range(1, len(names) + 1)),
+                                               "class_name": list(names)}}  # fmt: skip
+    outputs.append(Output("labels", "labels", seg.labels, create={"opacity": 0.6},
+                          update=update, info=info))  # fmt: skip
     if getattr(result, "objects", None) is not None:
         outputs.append(objects_output(result.objects, job.get("objects")))
     return outputs

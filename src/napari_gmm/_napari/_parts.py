@@ -6,6 +6,7 @@ Only for the main (GUI) thread. The layer helpers read layers; they never change
 from __future__ import annotations
 
 import contextlib
+import html
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -144,19 +145,23 @@ class ClassLegend(Label):
         super().__init__(value="", **kwargs)
         self.native.setWordWrap(True)
         self.rows: list[tuple[int, str, str]] = []
+        self.names: tuple[str, ...] | None = None  # class names shown with the numbers
         self.visible = False
 
-    def show_classes(self, labels_layer, means) -> None:
-        """One row per class k = 1..K: colour of label k in `labels_layer`, `means[k-1]`."""
+    def show_classes(self, labels_layer, means, names=None) -> None:
+        """One row per class k = 1..K: colour of label k in `labels_layer`, `means[k-1]`
+        (and ``names[k-1]``, if the classes are named; default: :attr:`names`)."""
+        names = self.names if names is None else names
         self.rows = []
         for k, mean in enumerate(np.atleast_1d(means), start=1):
             colour = to_hex(labels_layer.get_color(k), keep_alpha=False)
             values = np.atleast_1d(mean)
             text = ", ".join(f"{v:.4g}" for v in values)
             self.rows.append((k, colour, text if values.size == 1 else f"({text})"))
+        named = {k: f" {html.escape(n)}" for k, n in enumerate(names or (), start=1)}
         cells = "".join(
             f"<tr><td style='background:{c}'>&nbsp;&nbsp;&nbsp;&nbsp;"
-            f"</td><td>&nbsp;class {k}: mean {m}</td></tr>"
+            f"</td><td>&nbsp;class {k}{named.get(k, '')}: mean {m}</td></tr>"
             for k, c, m in self.rows
         )
         self.value = f"<table cellspacing='2'>{cells}</table>"

@@ -14,20 +14,21 @@ from typing import TYPE_CHECKING
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, SpinBox
 from napari.utils.notifications import show_info, show_warning
 
-from ..core._result import UNCERTAINTY_KINDS
+from ..core import APPLIED, UNCERTAINTY_KINDS
 from ._base import DockWidget
 from ._bias_fields import BiasFields, bias_text
 from ._layers import job_outputs, put_outputs, with_role
 from ._model_section import ModelSection
 from ._objects_section import ObjectsSection
 from ._parts import ClassLegend, Tabs, form
+from ._scribbles_section import ScribblesSection, spatial_shape
 from ._segment_fields import NONE, InputSection, KField, SmoothingField, em_fields
 from ._worker import segment_job
 
 if TYPE_CHECKING:
     import napari
 
-    from ..core._result import Segmentation
+    from ..core import Segmentation
 
 #: Choice of the uncertainty field meaning "no uncertainty map".
 NO_UNCERTAINTY = "none"
@@ -145,8 +146,10 @@ class GMMWidget(DockWidget):
         self.model_path, self.apply_path = model.model_path, model.apply_path
         self.save_button, self.apply_button = model.save_button, model.apply_button
         self.objects_section = ObjectsSection()
+        self.scribbles_section = ScribblesSection(viewer, self.image, self._live_run)
         self.sections = Tabs([("input", self.input), ("options", options), ("EM", em),
-                              ("model", model), ("objects", self.objects_section)],
+                              ("model", model), ("objects", self.objects_section),
+                              ("scribbles", self.scribbles_section)],
                              name="sections")  # fmt: skip
         self.legend = ClassLegend(name="legend")
         self.body.extend([form(self.image, self.k_field, self.smoothing_field), self.buttons,
@@ -209,6 +212,8 @@ class GMMWidget(DockWidget):
         options.update(channel_axis=axes["channel_axis"], scale=tuple(map(abs, axes["scale"])))
         if axes["time_axis"] is not None:
             options.update(time_axis=axes["time_axis"], frames=axes["frames"])
+        if model is None:  # guided classes (_scribbles_section.py)
+            options.update(self.scribbles_section.read(spatial_shape(axes), axes["time_axis"]))
         if model is not None:
             keys = ("channel_axis", "smoothing", "marginals", "scale", "time_axis",
                     "bias_field", "bias_order")  # fmt: skip
@@ -237,6 +242,11 @@ class GMMWidget(DockWidget):
             "colormap": None if layer.rgb else layer.colormap.name,
         }
 
+    def _live_run(self):
+        """Re-segment after painting paused (live scribbles), unless a run is going on."""
+        if self._worker is None:
+            self.run()
+
     # ------------------------------------------------------- main-thread results
     def _on_done(self, result) -> None:
         job = self._job
@@ -250,6 +260,7 @@ class GMMWidget(DockWidget):
         self.last_segmentation = seg
         self.status.success(fit_summary_text(seg) + self.objects_section.show(result.objects))
         if result.class_means is not None:
+            self.legend.names = seg.class_names  # guided classes' names, or None
             self.legend.show_classes(with_role(layers, "labels"), result.class_means)
         if not seg.converged:
             show_warning(
@@ -276,7 +287,7 @@ class GMMWidget(DockWidget):
 
 def fit_summary_text(seg: Segmentation) -> str:
     """A few short lines summarising a fit, for the widget's summary label."""
-    if seg.method == "applied model":
+    if seg.method == APPLIED:
         return (f"applied model, K={seg.n_components}; log-likelihood {seg.log_likelihood:.4g}"
                 f"/pixel{bias_text(seg)}, {seg.elapsed:.2f} s")  # fmt: skip
     state = "converged" if seg.converged else "NOT converged"

@@ -36,7 +36,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..core._model_file import load_model
+    from ..core import load_model
     from ._batch import run_batch
     from ._outputs import planned_outputs
 
@@ -45,12 +45,16 @@ def run(args) -> int:
         raise FileNotFoundError(f"No such model file: {args.model}")
     check_objects_options(args)
     gmm = load_model(args.model)
-    return run_batch(args, lambda job: _apply_one(args, gmm, job),
-                     plan=lambda job: planned_outputs(args, job))  # fmt: skip
+    return run_batch(
+        args,
+        lambda job: _apply_one(args, gmm, job),
+        plan=lambda job: planned_outputs(args, job),
+        protect=[args.model],
+    )
 
 
 def _apply_one(args, gmm, job) -> dict:
-    from ..core._apply import apply_model
+    from ..core import apply_model
     from ..io._formats import load_image
     from ._objects import find_objects, objects_paths, write_objects
     from ._outputs import output_paths, report, write_outputs
@@ -74,4 +78,6 @@ def _apply_one(args, gmm, job) -> dict:
     objects = find_objects(args, seg, prep.image, prep)
     write_outputs(args, paths, seg, prep, loaded)
     row = report(args, job, seg, paths, what="applied ")
+    if seg.class_names:
+        row["class_names"] = ";".join(seg.class_names)
     return {**row, **write_objects(args, object_paths, objects, prep, loaded)}

@@ -152,11 +152,12 @@ def _refuse_missing(inputs) -> None:
         )
 
 
-def run_batch(args, process, plan=None) -> int:
+def run_batch(args, process, plan=None, protect=()) -> int:
     """Run ``process(job) -> dict`` (summary columns) on every input; write the summary.
 
     ``plan(job)`` lists ``(what, path)`` of the input's outputs: they are checked together
-    before any work (``cli/_safe_write.py``). Any exception of one input (a corrupt file
+    before any work (``cli/_safe_write.py``), against the inputs and the other files the
+    run reads (`protect`: a model, scribbles). Any exception of one input (a corrupt file
     raises many kinds) is reported on one line, recorded in the summary's ``error``
     column, and the batch carries on; KeyboardInterrupt stops it. Returns 0 when every
     input succeeded, :data:`EXIT_SOME_FAILED` otherwise, and :data:`EXIT_USAGE` when no
@@ -177,10 +178,11 @@ def run_batch(args, process, plan=None) -> int:
     planned = [("the summary", summary)]
     for job in jobs if plan is not None else ():
         planned += plan(job)
-    check_plan(paths, planned, overwrite=False)
+    sources = [*paths, *(Path(p) for p in protect if p is not None)]
+    check_plan(sources, planned, overwrite=False)
     check_summary(summary)
     if args.overwrite:
-        check_plan(paths, planned[1:], overwrite=True)
+        check_plan(sources, planned[1:], overwrite=True)
     rows, failed = [], 0
     for job in jobs:
         start = time.perf_counter()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..core._validation import COVARIANCE_TYPES, INIT_PARAMS
+from ..core import COVARIANCE_TYPES, INIT_PARAMS
 from ..io._formats import WRITERS
 from ._common import (
     add_bias_arguments,
@@ -16,6 +16,7 @@ from ._common import (
 )
 from ._objects import add_objects_arguments, check_objects_options
 from ._outputs import planned_outputs
+from ._scribbles import add_scribble_arguments, check_scribble_arguments, scribble_options
 from ._zarr import add_zarr_arguments, is_zarr_path
 
 #: Options that name one output file, so they need a single input.
@@ -38,9 +39,10 @@ def add_parser(sub) -> None:
         "-k",
         "--n-components",
         type=n_components_type,
-        required=True,
+        default=None,
         metavar="K",
-        help="number of classes (Gaussians), or 'auto' to choose it by ICL among 2..8",
+        help="number of classes (Gaussians), or 'auto' to choose it by ICL among 2..8 "
+        "(required unless --scribbles)",
     )
     seg.add_argument(
         "--covariance-type",
@@ -86,6 +88,7 @@ def add_parser(sub) -> None:
             help=f"write the {what}; one input only",
         )
     add_bias_arguments(seg)
+    add_scribble_arguments(seg)
     add_output_arguments(seg, WRITERS)
     add_objects_arguments(seg)
     add_zarr_arguments(seg)
@@ -105,6 +108,7 @@ def run(args) -> int:
         raise ValueError("--noisy needs --noise SIGMA (there is no noisy image otherwise).")
     check_objects_options(args)
     check_bias_arguments(args)
+    check_scribble_arguments(args)
     _check_fit_options(args)
     explicit = {role: getattr(args, role) for role in SINGLE_OUTPUTS}
     noisy = args.noise is not None
@@ -112,23 +116,20 @@ def run(args) -> int:
         args,
         lambda job: _segment_one(args, job),
         plan=lambda job: planned_outputs(args, job, explicit, noisy=noisy),
+        protect=[args.scribbles],
     )
 
 
 def _check_fit_options(args) -> None:
     """Option mistakes of the fit, refused once before any input is read (exit status 2)."""
-    from ..core._validation import check_int, check_n_components
+    from ..core import check_n_components
 
-    if args.n_components != "auto":
+    if args.n_components not in ("auto", None):
         check_n_components(args.n_components)
-    check_int("--max-iter", args.max_iter, minimum=1)
-    check_int("--n-init", args.n_init, minimum=1)
 
 
 def _segment_one(args, job) -> dict:
-    from ..core._model_file import save_model
-    from ..core._noise import add_gaussian_noise
-    from ..core._segment import segment
+    from ..core import add_gaussian_noise, save_model, segment
     from ..io._formats import load_image
     from ._objects import find_objects, objects_paths, write_objects
     from ._outputs import output_paths, report, write_outputs
@@ -166,6 +167,7 @@ def _segment_one(args, job) -> dict:
         scale=prep.scale,
         bias_field=args.bias_field,
         bias_order=args.bias_order,
+        **scribble_options(args),
     )
     objects = find_objects(args, seg, image, prep)
     write_outputs(args, paths, seg, prep, loaded, noisy)
@@ -173,4 +175,6 @@ def _segment_one(args, job) -> dict:
         write_file(paths["model"], lambda tmp: save_model(seg.model, tmp),
                    overwrite=args.overwrite)  # fmt: skip
     row = report(args, job, seg, paths)
+    if seg.class_names:
+        row["class_names"] = ";".join(seg.class_names)
     return {**row, **write_objects(args, object_paths, objects, prep, loaded)}

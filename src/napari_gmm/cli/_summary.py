@@ -17,13 +17,15 @@ import os
 from pathlib import Path
 
 from ..io._atomic import folder_lock, temporary_name
-from ..io._tables import is_own_table, register_header, safe_cell
+from ..io._tables import register_header, safe_cell
 
 #: Columns of the summary table.
 SUMMARY_FIELDS = ("file", "K", "converged", "n_iter", "BIC", "time_s", "error", "labels",
-                  "n_objects")  # fmt: skip
+                  "n_objects", "class_names")  # fmt: skip
+#: The columns every napari-gmm summary starts with (later versions add columns).
+_FIRST_FIELDS = "file,K,converged,n_iter,BIC,time_s,error,labels"
 SUMMARY_NAME = "napari-gmm-summary.csv"
-register_header(SUMMARY_FIELDS)
+register_header(_FIRST_FIELDS.split(","))
 
 
 def _is_summary(path: Path) -> bool:
@@ -32,7 +34,7 @@ def _is_summary(path: Path) -> bool:
             header = f.readline(4096)
     except OSError:
         return False
-    return is_own_table(header) and header.rstrip("\r\n") == ",".join(SUMMARY_FIELDS)
+    return header.startswith(_FIRST_FIELDS)
 
 
 def summary_path(args, jobs) -> Path:
@@ -54,13 +56,15 @@ def check_summary(path: Path) -> None:
         )
 
 
-def _render(rows: list[dict], header: bool) -> str:
+def _render(rows: list[dict]) -> str:
+    """The table as CSV text, text cells escaped (escaping is idempotent: earlier rows,
+    escaped when first written, are unchanged)."""
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=SUMMARY_FIELDS, extrasaction="ignore",
                             lineterminator="\n")  # fmt: skip
-    if header:
-        writer.writeheader()
-    writer.writerows({key: safe_cell(row.get(key, "")) for key in SUMMARY_FIELDS} for row in rows)
+    writer.writeheader()
+    writer.writerows({key: safe_cell(row.get(key) or "") for key in SUMMARY_FIELDS}
+                     for row in rows)  # fmt: skip
     return text.getvalue()
 
 
@@ -77,12 +81,11 @@ def write_summary(path, rows: list[dict], *, overwrite: bool = False) -> Path:
         exists = os.path.lexists(path)
         if exists and not (path.is_file() and _is_summary(path)):
             raise ValueError(f"the summary {path} is not a napari-gmm summary; not written.")
-        text = _render(rows, header=True)
-        if exists and not overwrite:  # the earlier rows, then ours (without a header)
-            earlier = path.read_text(encoding="utf-8", errors="replace")
-            if earlier and not earlier.endswith("\n"):
-                earlier += "\n"
-            text = earlier + _render(rows, header=False)
+        text = _render(rows)
+        if exists and not overwrite:  # the earlier rows, then ours
+            with path.open(encoding="utf-8", errors="replace", newline="") as f:
+                earlier = list(csv.DictReader(f))  # columns of older versions: kept
+            text = _render([*earlier, *rows])
         # the whole table is rewritten under a temporary name and renamed: a full disk
         # or a kill leaves the previous table intact, never half a row
         temporary = temporary_name(path)

@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 
 from ..io._atomic import atomic_output
-from ..io._formats import LoadedImage
 from ..io._images import TIFF_SUFFIXES
 from ..io._tiff import write_tiff_like
+from ..io._types import LoadedImage
 from ..io._zarr import is_zarr_path, read_zarr, write_ome_zarr, zarr_spacing
 from ._safe_write import write_file
 
@@ -114,10 +114,10 @@ def _compute(tasks, client, quiet: bool, keep):
     """Compute dask collections together, with a progress bar over the blocks.
 
     On the local scheduler a group of blocks at a time (bounded memory, see
-    ``core/_blockwise.py``); on a cluster all at once, with distributed's progress bar.
+    ``core/lazy/_blockwise.py``); on a cluster all at once, with distributed's progress bar.
     `keep` says which results to return (the others are write tasks).
     """
-    from ..core._blockwise import compute_in_groups
+    from ..core import compute_in_groups
 
     if client is not None:
         from distributed import progress

@@ -13,21 +13,23 @@ import time
 import numpy as np
 from sklearn.mixture import GaussianMixture
 
-from ._auto_smoothing import estimate_smoothing, recorded_smoothing
-from ._bias import DEFAULT_ORDER, check_bias_field, check_bias_order, n_terms
-from ._bias_fit import iter_bias_for_model, staged
 from ._features import PixelData, pixel_data
-from ._fit import FitInfo
 from ._frames import iter_frames, split_frames, stack_frames
-from ._lazy_fit import is_dask_array
-from ._lazy_segment import apply_model_lazy, check_lazy_bias, check_lazy_smoothing
 from ._options import MAX_DISTINCT, compress_if_integer
 from ._predict import Prediction, iter_predict_chunked, mean_log_likelihood, predict_distinct
 from ._resources import check_segmentation_memory
 from ._result import Segmentation
-from ._sklearn_private import n_parameters
-from ._smooth import check_marginals, check_scale, check_smoothing, iter_regularize, scaled
 from ._validation import UNSET, check_int, check_progress, resolve_channel_axis
+from .bias._ecm import DEFAULT_ORDER, check_bias_field, check_bias_order, n_terms
+from .bias._fit import iter_bias_for_model, staged
+from .fit._fit import FitInfo
+from .fit._sklearn_private import n_parameters
+from .guided._apply import iter_apply_classes
+from .guided._classes import class_names, is_grouped, refuse_grouped_lazy
+from .lazy._fit import is_dask_array
+from .lazy._segment import apply_model_lazy, check_lazy_bias, check_lazy_smoothing
+from .potts._auto_smoothing import estimate_smoothing, recorded_smoothing
+from .potts._hmrf import check_marginals, check_scale, check_smoothing, iter_regularize, scaled
 
 #: ``Segmentation.method`` of a result of :func:`apply_model`.
 APPLIED = "applied model"
@@ -48,6 +50,11 @@ def iter_apply(
     then also re-estimates the mixture once from them (HMRF-EM) and orders the new
     components by intensity. Without it the given model and its class order are kept.
     """
+    if is_grouped(gmm):  # classes of several Gaussians (core/guided/_apply.py)
+        pred = yield from iter_apply_classes(
+            gmm, data, compressed, smoothing=smoothing, scale=scale, posteriors=posteriors
+        )
+        return gmm, pred
     if smoothing > 0:
         yield 0.0
         steps = iter_regularize(
@@ -74,6 +81,7 @@ def make_result(
     ``-C log b`` added) and the field's coefficients count as parameters, so that BIC and
     AIC compare segmentations with and without a field.
     """
+    extra.setdefault("class_names", class_names(gmm))
     n = data.n_valid
     ll = pred.log_likelihood
     n_params = n_parameters(gmm)
@@ -264,7 +272,8 @@ def apply_model(
     """
     report = check_progress(progress, "progress(fraction, stage)")
     channel_axis = resolve_channel_axis(np.shape(image), channel_axis, time_axis)
-    if time_axis is None and is_dask_array(image):  # lazy, out of core (core/_lazy_segment.py)
+    if time_axis is None and is_dask_array(image):  # lazy, out of core (core/lazy/_segment.py)
+        refuse_grouped_lazy(check_model(model))
         check_lazy_smoothing(check_smoothing(smoothing), marginals)
         check_lazy_bias(check_bias_field(bias_field))
         return apply_model_lazy(check_model(model), image, channel_axis=channel_axis,

@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.mixture import GaussianMixture
 
-from ._sklearn_private import compute_precision_cholesky
 from ._validation import COVARIANCE_TYPES, INIT_PARAMS, MAX_COMPONENTS
+from .fit._sklearn_private import compute_precision_cholesky
+from .guided._classes import classes_from_dict, classes_to_dict
 
 #: ``format`` field of every model file.
 FORMAT = "napari-gmm model"
@@ -73,6 +74,8 @@ SCHEMA = {
         "n_iter_": {"type": "integer", "minimum": 0},
         "lower_bound_": {"type": "number"},
         "n_features_in_": {"type": "integer", "minimum": 1, "maximum": MAX_FEATURES},
+        "component_classes": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+        "class_names": {"type": "array", "items": {"type": "string", "minLength": 1}},
     },
 }
 
@@ -89,7 +92,7 @@ def model_to_dict(gmm: GaussianMixture) -> dict:
     >>> data["format"], data["version"], data["n_components"]
     ('napari-gmm model', 1, 2)
     """
-    from .. import __version__
+    from .._version import __version__
 
     out = {"format": FORMAT, "version": VERSION, "napari_gmm_version": __version__}
     out.update({name: getattr(gmm, name) for name in _PARAMS})
@@ -99,6 +102,7 @@ def model_to_dict(gmm: GaussianMixture) -> dict:
     out["n_iter_"] = int(gmm.n_iter_)
     out["lower_bound_"] = float(gmm.lower_bound_)
     out["n_features_in_"] = int(gmm.n_features_in_)
+    out.update(classes_to_dict(gmm))  # guided classes (core/guided/_classes.py), if any
     return out
 
 
@@ -242,11 +246,11 @@ def model_from_dict(data, where: str = "the model") -> GaussianMixture:
     gmm.n_iter_ = read.integer("n_iter_", 0, 2**31, 0, required=False)
     gmm.lower_bound_ = read.number("lower_bound_") if "lower_bound_" in data else -np.inf
     gmm.n_features_in_ = d
-    return gmm
+    return classes_from_dict(gmm, data, where)
 
 
 def _own_version() -> str:
-    from .. import __version__
+    from .._version import __version__
 
     return __version__
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.mixture import GaussianMixture
 
-from ._lazy_fit import is_dask_array
 from ._validation import check_choice
+from .lazy._fit import is_dask_array
 
 UNCERTAINTY_KINDS = ("1 - max posterior", "margin", "entropy")
 
@@ -66,6 +66,10 @@ class Segmentation:
         field). Labels, probability and posteriors are those of this image:
         ``model.predict(pixel_features(corrected, channel_axis)) + 1 == labels.ravel()``
         without smoothing.
+    class_names : tuple of str or None
+        Names of classes 1..K (``class_names=`` of :func:`segment`, or the model's).
+        With scribbles, class k is the scribbles' k, and a class may be several Gaussians
+        of the model (``model.component_classes_``, see ``core.guided._classes``).
     """
 
     labels: np.ndarray
@@ -89,10 +93,14 @@ class Segmentation:
     frame_mode: str | int | None = None
     bias_field: np.ndarray | None = field(default=None, repr=False)
     corrected: np.ndarray | None = field(default=None, repr=False)
+    class_names: tuple[str, ...] | None = None
 
     @property
     def n_components(self) -> int:
-        return self.model.n_components
+        """Number of classes (a class of several Gaussians counts once)."""
+        from .guided._classes import n_classes
+
+        return n_classes(self.model)
 
     def uncertainty(self, kind: str = "margin") -> np.ndarray:
         """Per-pixel uncertainty map in [0, 1] (see :func:`napari_gmm.uncertainty`).
@@ -131,7 +139,7 @@ class Segmentation:
         labelled frame by frame (``time_axis`` of the result) and every class 1..K may be
         chosen, even one no pixel has (it then has no objects). Returns an ``Objects``.
         """
-        from ._objects import label_objects
+        from .objects._label import label_objects
 
         k = max([f.n_components for f in self.frames], default=self.n_components)
         return label_objects(self.labels, classes, time_axis=self.time_axis,
@@ -158,6 +166,7 @@ class Segmentation:
             "model": model_to_dict(self.model),
             **(self._frames_summary() if self.frames else {}),
             **(self._bias_summary() if self.bias_field is not None else {}),
+            **({"class_names": list(self.class_names)} if self.class_names else {}),
         }
 
     def _bias_summary(self) -> dict:

@@ -7,25 +7,26 @@ import time
 import numpy as np
 
 from ._apply import iter_apply, make_result
-from ._auto_smoothing import estimate_smoothing
-from ._bias import DEFAULT_ORDER, check_bias_field, check_bias_order
-from ._bias_fit import iter_fit_with_bias, staged
 from ._features import pixel_data
-from ._fit import MAX_SAMPLES, fit_on_distinct, fit_on_pixels
-from ._lazy_fit import is_dask_array
-from ._lazy_segment import iter_segment_lazy
 from ._options import DEFAULTS, MAX_DISTINCT, check_params, compress_if_integer
 from ._resources import check_segmentation_memory
 from ._result import Segmentation
 from ._selection import AUTO_CANDIDATES, AUTO_CRITERION, select_n_components
 from ._series import iter_segment_series
-from ._smooth import check_marginals, check_scale, check_smoothing
 from ._validation import UNSET, check_int, check_progress, resolve_channel_axis
+from .bias._ecm import DEFAULT_ORDER, check_bias_field, check_bias_order
+from .bias._fit import iter_fit_with_bias, staged
+from .fit._fit import MAX_SAMPLES, fit_on_distinct, fit_on_pixels
+from .guided._segment import GUIDED_OPTIONS, active_options, iter_guided_or_named
+from .lazy._fit import is_dask_array
+from .lazy._segment import iter_segment_lazy
+from .potts._auto_smoothing import estimate_smoothing
+from .potts._hmrf import check_marginals, check_scale, check_smoothing
 
 
 def segment(
     image,
-    n_components=3,
+    n_components=None,
     *,
     channel_axis=UNSET,
     covariance_type="full",
@@ -45,6 +46,9 @@ def segment(
     frames="each",
     bias_field=None,
     bias_order=DEFAULT_ORDER,
+    scribbles=None,
+    class_names=None,
+    components_per_class=1,
     progress=None,
 ) -> Segmentation:
     """Segment an image by fitting a Gaussian mixture to its pixel values with EM.
@@ -54,8 +58,9 @@ def segment(
     image : (M, N[, P, ...]) ndarray, or (..., C) with `channel_axis`
         Gray (2D, 3D or nD) or multichannel (e.g. RGB) image of bool, integer or float dtype.
         Pixels that are not finite (NaN/inf in any channel) are left out of the fit.
-    n_components : int or 'auto', default=3
+    n_components : int, 'auto' or None, default=None
         Number of classes (Gaussians); at most the number of distinct valid pixel values.
+        None: 3, or with `scribbles` the largest scribbled class id.
         'auto' picks it among 2..8 by ICL (BIC + 2 x classification entropy, from a
         deterministic start, so the same K for every seed) with
         :func:`napari_gmm.select_n_components` (same options); the selection, with the
@@ -97,7 +102,7 @@ def segment(
         labels and probability come from these regularised posteriors. Only spatial axes
         are smoothed, never channels. ``'auto'`` estimates the strength from the image
         (stochastic EM with maximum pseudo-likelihood, see
-        :func:`napari_gmm.core._auto_smoothing.estimate_smoothing`); the chosen value is
+        :func:`napari_gmm.core.potts._auto_smoothing.estimate_smoothing`); the chosen value is
         ``result.smoothing``.
     marginals : {'mean-field', 'gibbs'}, default='mean-field'
         With smoothing: how the posteriors (probability, uncertainty) are computed.
@@ -123,7 +128,7 @@ def segment(
         Correct uneven illumination (vignetting, depth attenuation, MRI bias): a smooth
         multiplicative field ``b`` (one for all channels, over the spatial axes) estimated
         jointly with the mixture, which then models ``image / b`` (see
-        :mod:`napari_gmm.core._bias`). ``result.bias_field`` is the field (mean 1 over the
+        :mod:`napari_gmm.core.bias._ecm`). ``result.bias_field`` is the field (mean 1 over the
         valid pixels), ``result.corrected`` the corrected image, and the labels,
         probability and model are those of the corrected image. Pixels <= 0 in every
         channel do not inform the field. With `smoothing` the field is also fitted under
@@ -136,6 +141,22 @@ def segment(
         Total degree of the polynomial field, 1..6 (1: a linear ramp; 2-3: vignetting and
         most smooth shading). Higher orders follow more complex shading but can start to
         explain large regions of one class as shading.
+    scribbles : integer ndarray of the spatial shape, or None, default=None
+        Guided classes (see :mod:`napari_gmm.core.guided._guided`): 0 = not scribbled, k = class
+        k. The mixture is fitted by semi-supervised EM with scribbled pixels held in their
+        class (also through the smoothing sweeps); labels follow the scribbles' ids, not
+        intensity order; classes above the largest id are fitted unsupervised.
+        `init_params` is then not used (a k-means constrained by the scribbles starts EM).
+        Not supported yet with `time_axis`, dask arrays, `bias_field`, smoothing='auto'
+        or marginals='gibbs' (NotImplementedError).
+    class_names : sequence of str or None, default=None
+        One name per class (1..K), kept in ``result.class_names`` and the model
+        (``model.class_names_``, written to model files).
+    components_per_class : int, sequence of int or 'auto', default=1
+        With `scribbles`: Gaussians per class (one int for all, or one per class), e.g.
+        ``[3, 1]`` for a skewed background and bright objects; 'auto' chooses 1..3 per
+        class by BIC (greedy, class by class). Labels, probability and posteriors are per
+        class (a class's posterior is the sum of its Gaussians').
     progress : callable or None, default=None
         Called as ``progress(fraction, stage)`` with fraction in [0, 1]; an exception it
         raises (e.g. a cancellation) stops the segmentation.
@@ -194,6 +215,9 @@ def segment(
         frames=frames,
         bias_field=bias_field,
         bias_order=bias_order,
+        scribbles=scribbles,
+        class_names=class_names,
+        components_per_class=components_per_class,
     )
     while True:
         try:
@@ -212,10 +236,18 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
     arguments as :func:`segment` except `progress`; with `time_axis`, stages read
     ``'frame i/n: ...'`` and a consumer can cancel between frames.
     """
+    guided = active_options({key: options.pop(key) for key in GUIDED_OPTIONS if key in options})
+    if n_components is None:
+        n_components = 3 if guided.get("scribbles") is None else None
+    if guided:
+        return (yield from iter_guided_or_named(
+            image, n_components, iter_segment, time_axis=time_axis, frames=frames,
+            guided=guided, options=options,
+        ))  # fmt: skip
     options["channel_axis"] = resolve_channel_axis(
         np.shape(image), options.get("channel_axis", UNSET), time_axis, stacklevel=3
     )
-    if time_axis is None and is_dask_array(image):  # lazy, out of core (core/_lazy_segment.py)
+    if time_axis is None and is_dask_array(image):  # lazy, out of core (core/lazy/_segment.py)
         return (yield from iter_segment_lazy(image, n_components, **options))
     start = time.perf_counter()
     opts = dict(DEFAULTS)

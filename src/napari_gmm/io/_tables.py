@@ -10,7 +10,7 @@ from __future__ import annotations
 
 #: First characters that spreadsheets read as the start of a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-#: Headers of the tables napari-gmm writes (the summary registers its own).
+#: How the headers of the tables napari-gmm writes start (the summary registers its own).
 OWN_HEADERS: set[str] = set()
 
 
@@ -32,11 +32,13 @@ def safe_cell(value):
 
 
 def register_header(columns) -> None:
-    """Say that a table with these columns is an output of napari-gmm."""
+    """Say that a table whose header starts with these columns is an output of napari-gmm."""
     OWN_HEADERS.add(",".join(columns))
 
 
 def is_own_table(first_line: str) -> bool:
     """Whether the first line of a CSV file is the header of one of our tables."""
     header = first_line.rstrip("\r\n")
-    return header in OWN_HEADERS or (header.startswith("label,") and ",class," in header + ",")
+    if any(header.startswith(start) for start in OWN_HEADERS):
+        return True
+    return header.startswith("label,") and ",class," in header + ","  # object tables

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ._atomic import MARK
-from ._formats import LoadedImage
+from ._types import LoadedImage
 
 #: Lossless compression of every written TIFF.
 COMPRESSION = "zlib"
@@ -26,7 +26,7 @@ _MICRONS = ("micron", "microns", "um", "µm", "\\u00B5m", "μm")
 
 def _series(tif, path, component):
     """The series `component` names (default the first), checked against the memory."""
-    from ..core._resources import check_memory
+    from ..core import check_memory
 
     index = 0
     if component is not None:

@@ -173,7 +173,7 @@ def check_zarr_size(data, path) -> None:
     NotEnoughMemoryError
         Saying the shape, the chunks and what to do.
     """
-    from ..core._resources import NotEnoughMemoryError, available_memory
+    from ..core import NotEnoughMemoryError, available_memory
 
     n_blocks = float(np.prod([len(c) for c in data.chunks], dtype=np.float64))
     block = float(np.prod(data.chunksize, dtype=np.float64)) * data.dtype.itemsize
@@ -225,7 +225,7 @@ def write_ome_zarr(path, data, *, scale=None, translation=None, axes=None, name=
         The ``.zarr`` store to create (replaced if it exists).
     data : ndarray or dask.array.Array
         The image, e.g. lazy labels; computed a group of blocks at a time when written
-        (:func:`napari_gmm.core._blockwise.compute_in_groups`: bounded memory).
+        (:func:`napari_gmm.core.compute_in_groups`: bounded memory).
     scale, translation : sequence of float, optional
         Physical pixel size and origin per axis.
     axes : list of dict or str, optional
@@ -278,7 +278,7 @@ def write_ome_zarr(path, data, *, scale=None, translation=None, axes=None, name=
                 storage_options={"chunks": data.chunksize}, compute=False,
             )  # fmt: skip
     if compute:
-        from ..core._blockwise import compute_in_groups
+        from ..core import compute_in_groups
 
         compute_in_groups(tasks, keep=[False] * len(tasks))
         return []

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._formats import LoadedImage
+from ._types import LoadedImage
 from ._zarr import write_ome_zarr
 
 _TYPES = {"T": "time", "C": "channel", "S": "channel", "Z": "space", "Y": "space",
