@@ -10,8 +10,11 @@ import csv
 import io
 import json
 import os
+import struct
 import time
+import zlib
 from pathlib import Path
+from xml.etree.ElementTree import ParseError
 
 import numpy as np
 import pytest
@@ -205,3 +208,57 @@ def test_resolution_with_a_zero_denominator_is_read_without_a_pixel_size(tmp_pat
         assert tif.pages[0].tags["XResolution"].value == (1, 0)  # x / 0: no pixel size
     assert main(["segment", str(path), "-k", "2", "-q"]) == 0
     assert tifffile.imread(tmp_path / "zero_denominator_labels.tif").shape == _good().shape
+
+
+def _raise(error):
+    def process(job):
+        if job.path.name.startswith("bad"):
+            raise error
+        return {"K": 2}
+
+    return process
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        zlib.error("incorrect header check"),
+        struct.error("unpack requires a buffer of 8 bytes"),
+        ZeroDivisionError("division by zero"),
+        ParseError("bad xml"),
+        RuntimeError("Symlink loop"),
+        KeyError("datasets"),
+        IndexError("list index out of range"),
+        AttributeError("'dict' object has no attribute 'get'"),
+        OverflowError("int too large to convert to float"),
+        AssertionError(),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_run_batch_reports_any_exception_and_carries_on(error, tmp_path, capsys):
+    from argparse import Namespace
+
+    from napari_gmm.cli._batch import run_batch
+
+    for name in ("bad.tif", "good.tif"):
+        tifffile.imwrite(tmp_path / name, _good())
+    args = Namespace(inputs=[str(tmp_path / "bad.tif"), str(tmp_path / "good.tif")],
+                     out_dir=None, summary=None, overwrite=False, quiet=True)  # fmt: skip
+    assert run_batch(args, _raise(error)) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "bad.tif" in err[0] and type(error).__name__ in err[0]
+    with open(tmp_path / "napari-gmm-summary.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [bool(r["error"]) for r in rows] == [True, False] and rows[1]["K"] == "2"
+
+
+def test_run_batch_stops_on_keyboard_interrupt(tmp_path):
+    from argparse import Namespace
+
+    from napari_gmm.cli._batch import run_batch
+
+    tifffile.imwrite(tmp_path / "bad.tif", _good())
+    args = Namespace(inputs=[str(tmp_path / "bad.tif")], out_dir=None, summary=None,
+                     overwrite=False, quiet=True)  # fmt: skip
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(args, _raise(KeyboardInterrupt()))
