@@ -40,7 +40,9 @@ def test_folder_input_bad_file_is_reported_and_skipped(folder, tmp_path, capsys)
     assert status == 1
     captured = capsys.readouterr()
     err = captured.err.splitlines()
-    assert len(err) == 1 and err[0].startswith("napari-gmm: error: ") and "bad.tif" in err[0]
+    # the skipped non-image file is named (item 19 of issue 20), the bad image reported
+    assert err[0].startswith("napari-gmm: note: skipped 1 file(s)") and "notes.txt" in err[0]
+    assert len(err) == 2 and err[1].startswith("napari-gmm: error: ") and "bad.tif" in err[1]
     assert "Traceback" not in captured.err
     assert "2 of 3 input(s) done, 1 failed" in captured.out
     assert sorted(p.name for p in out.iterdir()) == [
@@ -66,11 +68,12 @@ def test_empty_folder_and_missing_inputs(tmp_path, capsys):
     assert main(["segment", str(tmp_path / "empty"), "-k", "2"]) == 2
     assert "no image found" in capsys.readouterr().err
     tifffile.imwrite(tmp_path / "ok.tif", _gray(0))
+    # a missing input is a typo in the command: refused before any work, nothing written
     status = main(["segment", str(tmp_path / "nope.tif"), str(tmp_path / "ok.tif"), "-k", "2",
                    "-q"])  # fmt: skip
-    assert status == 1
-    assert (tmp_path / "ok_labels.tif").exists()
-    assert "No such image file" in capsys.readouterr().err
+    assert status == 2
+    assert "no such input" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "ok.tif"]
 
 
 def test_same_stems_get_distinct_names(tmp_path):
@@ -103,19 +106,23 @@ def test_no_silent_overwrite(tmp_path, capsys):
     assert main(["segment", str(path), "-k", "3", "-q"]) == 1
     assert "exists; pass --overwrite" in capsys.readouterr().err
     assert labels.read_bytes() == before
-    # the default summary is never replaced either: the second run got a new name
-    assert (tmp_path / "napari-gmm-summary-2.csv").exists()
+    # one summary per folder: the rerun appended its row (no napari-gmm-summary-2.csv)
+    rows = _rows(tmp_path / "napari-gmm-summary.csv")
+    assert [bool(r["error"]) for r in rows] == [False, True]
+    assert not (tmp_path / "napari-gmm-summary-2.csv").exists()
     assert main(["segment", str(path), "-k", "3", "-q", "--overwrite"]) == 0
     assert tifffile.imread(labels).max() == 3
-    # re-running on the folder does not take the earlier outputs as inputs
+    # re-running on the folder does not take the earlier outputs as inputs; --overwrite
+    # starts the summary afresh
     assert main(["segment", str(tmp_path), "-k", "2", "-q", "--overwrite"]) == 0
     assert len(_rows(tmp_path / "napari-gmm-summary.csv")) == 1
+    # a file napari-gmm did not write is never replaced or appended to, --overwrite or not
     summary = tmp_path / "mine.csv"
     summary.write_text("keep")
-    assert main(["segment", str(path), "-k", "2", "--overwrite", "--summary", str(summary),
-                 "-q"]) == 0  # fmt: skip
-    assert main(["segment", str(path), "-k", "2", "--summary", str(summary)]) == 2
-    assert "the summary" in capsys.readouterr().err
+    for extra in (["--overwrite"], []):
+        assert main(["segment", str(path), "-k", "2", "--summary", str(summary), *extra]) == 2
+        assert "the summary" in capsys.readouterr().err
+    assert summary.read_text() == "keep"
 
 
 def test_auto_components_and_output_next_to_input(tmp_path, capsys):

@@ -98,9 +98,12 @@ def _one_line_error(capsys, match):
     return err
 
 
-def test_missing_file(tmp_path, capsys):
-    assert main(["segment", str(tmp_path / "nope.tif"), "-k", "2", "-q"]) == 1
-    _one_line_error(capsys, "No such image file")
+def test_missing_file(tmp_path, capsys, monkeypatch):
+    # an option-like mistake: exit status 2 and no summary in the current folder
+    monkeypatch.chdir(tmp_path)
+    assert main(["segment", "nope.tif", "-k", "2", "-q"]) == 2
+    _one_line_error(capsys, "no such input: nope.tif")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_unreadable_image(tmp_path, capsys):

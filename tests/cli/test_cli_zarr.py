@@ -57,8 +57,8 @@ def test_zarr_errors(volume, capsys):
     with pytest.raises(SystemExit):
         main(["segment", str(path), "-k", "3", "--workers", "0"])
     assert "--workers: must be an integer >= 1" in capsys.readouterr().err
-    assert main(["segment", str(path.parent / "nope.zarr"), "-k", "3"]) == 1
-    assert "No such zarr store" in capsys.readouterr().err
+    assert main(["segment", str(path.parent / "nope.zarr"), "-k", "3"]) == 2
+    assert "no such input" in capsys.readouterr().err
 
 
 def test_zarr_time_series_is_refused_not_smoothed_across_frames(tmp_path, capsys):

@@ -39,13 +39,19 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from ..core import load_model
     from ._batch import run_batch
+    from ._outputs import planned_outputs
 
     check_bias_arguments(args)
     if not args.model.is_file():
         raise FileNotFoundError(f"No such model file: {args.model}")
     check_objects_options(args)
     gmm = load_model(args.model)
-    return run_batch(args, lambda job: _apply_one(args, gmm, job))
+    return run_batch(
+        args,
+        lambda job: _apply_one(args, gmm, job),
+        plan=lambda job: planned_outputs(args, job),
+        protect=[args.model, args.mask],
+    )
 
 
 def _apply_one(args, gmm, job) -> dict:

@@ -7,7 +7,7 @@ without ``--overwrite``.
 
 from __future__ import annotations
 
-import csv
+import os
 import sys
 import time
 import warnings
@@ -15,17 +15,17 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..io._atomic import output_group
 from ..io._formats import is_image_path
 from ._common import EXIT_SOME_FAILED, EXIT_USAGE
+from ._safe_write import check_plan
+from ._summary import SUMMARY_FIELDS, SUMMARY_NAME, check_summary, summary_path, write_summary
+
+__all__ = ["SUMMARY_FIELDS", "SUMMARY_NAME", "Job", "expand_inputs", "plan_jobs", "run_batch",
+           "summary_path", "write_summary"]  # fmt: skip
 
 #: What the subcommands write per input, as ``<stem>_<role><suffix>``.
 OUTPUT_ROLES = ("labels", "probability", "noisy", "objects", "corrected", "bias")
-#: Columns of the summary table.
-SUMMARY_FIELDS = ("file", "K", "converged", "n_iter", "BIC", "time_s", "error", "labels",
-                  "n_objects", "class_names")  # fmt: skip
-SUMMARY_NAME = "napari-gmm-summary.csv"
-#: Per-input failures that are reported and skipped (anything else is a bug: traceback).
-INPUT_ERRORS = (ValueError, TypeError, OSError, MemoryError)
 
 
 @dataclass(frozen=True)
@@ -40,28 +40,40 @@ class Job:
         return self.folder / f"{self.stem}_{role}{suffix}"
 
 
+def _real(path) -> Path:
+    """The path with symlinks resolved; a symlink loop stays as it is (fails when read)."""
+    return Path(os.path.realpath(path))
+
+
 def _is_own_output(path: Path) -> bool:
     return _stem(path).endswith(tuple(f"_{role}" for role in OUTPUT_ROLES))
 
 
-def expand_inputs(inputs) -> list[Path]:
+def expand_inputs(inputs, *, report: bool = False) -> list[Path]:
     """Files as given, folders as their images (sorted; earlier outputs left out).
 
     A path a reader handles (a file, or a folder format such as a zarr store) is one
-    input; any other folder contributes its image files. Repeated inputs count once.
-    Paths that do not exist are kept: they fail, reported, when read.
+    input; any other folder contributes its image files (with `report`, the other files
+    skipped are named on stderr). Repeated inputs count once. Paths that do not exist are
+    kept (``run_batch`` refuses them before any work).
     """
     found = []
     for text in inputs:
         path = Path(text)
         if path.is_dir() and not is_image_path(path):
             children = sorted(p for p in path.iterdir() if not p.name.startswith("."))
-            found += [p for p in children if is_image_path(p) and not _is_own_output(p)]
+            images = [p for p in children if is_image_path(p)]
+            found += [p for p in images if not _is_own_output(p)]
+            skipped = [p.name for p in children if p not in images and p.name != SUMMARY_NAME]
+            if report and skipped:
+                more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+                print(f"napari-gmm: note: skipped {len(skipped)} file(s) in {path} that are "
+                      f"not images: {', '.join(skipped[:5])}{more}", file=sys.stderr)  # fmt: skip
         else:
             found.append(path)
     unique = {}
     for path in found:
-        unique.setdefault(path.resolve(), path)
+        unique.setdefault(_real(path), path)
     return list(unique.values())
 
 
@@ -108,7 +120,7 @@ def _by_suffix(path: Path, stem: str) -> str:
 
 
 def _by_parent(path: Path, stem: str) -> str:
-    return f"{path.resolve().parent.name}_{stem}"
+    return f"{_real(path).parent.name}_{stem}"
 
 
 def check_outputs(job: Job, outputs, overwrite: bool) -> None:
@@ -116,7 +128,7 @@ def check_outputs(job: Job, outputs, overwrite: bool) -> None:
     for out in outputs:
         if out is None:
             continue
-        if Path(out).resolve() == job.path.resolve():
+        if _real(out) == _real(job.path):
             raise ValueError(f"the output {out} would replace the input; choose another name.")
         if not overwrite and Path(out).exists():
             raise FileExistsError(
@@ -124,47 +136,66 @@ def check_outputs(job: Job, outputs, overwrite: bool) -> None:
             )
 
 
-def summary_path(args, jobs: list[Job]) -> Path:
-    """--summary, else napari-gmm-summary.csv in the output folder (first free name)."""
-    if args.summary is not None:
-        if args.summary.exists() and not args.overwrite:
-            raise FileExistsError(
-                f"the summary {args.summary} exists; pass --overwrite to replace it."
-            )
-        return args.summary
-    folder = args.out_dir if args.out_dir is not None else jobs[0].folder
-    path, n = folder / SUMMARY_NAME, 1
-    while path.exists() and not args.overwrite:
-        n += 1
-        path = folder / f"napari-gmm-summary-{n}.csv"
-    return path
-
-
 def _one_line(err: BaseException, path: Path) -> str:
-    text = " ".join(str(err).split()) or type(err).__name__
+    text = " ".join(str(err).split())
+    if not isinstance(err, (ValueError, TypeError, OSError, MemoryError)):
+        text = f"{type(err).__name__}: {text}" if text else type(err).__name__
+    text = text or type(err).__name__
     return text if str(path) in text else f"{path}: {text}"
 
 
-def run_batch(args, process) -> int:
+def _refuse_missing(inputs) -> None:
+    missing = [text for text in inputs if not os.path.lexists(text)]
+    if missing:
+        raise FileNotFoundError(
+            f"no such input: {', '.join(missing)} (nothing was written; check the names)."
+        )
+
+
+def run_batch(args, process, plan=None, protect=()) -> int:
     """Run ``process(job) -> dict`` (summary columns) on every input; write the summary.
 
-    Returns 0 when every input succeeded, :data:`EXIT_SOME_FAILED` otherwise, and
-    :data:`EXIT_USAGE` when no input was given at all (e.g. only empty folders).
+    ``plan(job)`` lists ``(what, path)`` of the input's outputs: they are checked together
+    before any work (``cli/_safe_write.py``), against the inputs and the other files the
+    run reads (`protect`: a model, scribbles). Any exception of one input (a corrupt file
+    raises many kinds) is reported on one line, recorded in the summary's ``error``
+    column, and the batch carries on; KeyboardInterrupt stops it. Returns 0 when every
+    input succeeded, :data:`EXIT_SOME_FAILED` otherwise, and :data:`EXIT_USAGE` when no
+    input was given at all (e.g. only empty folders).
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        Before any work: an input does not exist, or the outputs collide (exit status 2).
     """
-    paths = expand_inputs(args.inputs)
+    _refuse_missing(args.inputs)
+    paths = expand_inputs(args.inputs, report=not args.quiet)
     if not paths:
         print(f"napari-gmm: error: no image found in {', '.join(args.inputs)}", file=sys.stderr)
         return EXIT_USAGE
     jobs = plan_jobs(paths, args.out_dir)
     summary = summary_path(args, jobs)
+    planned = [("the summary", summary)]
+    for job in jobs if plan is not None else ():
+        planned += plan(job)
+    sources = [*paths, *(Path(p) for p in protect if p is not None)]
+    check_plan(sources, planned, overwrite=False)
+    check_summary(summary)
+    if args.overwrite:
+        check_plan(sources, planned[1:], overwrite=True)
     rows, failed = [], 0
     for job in jobs:
         start = time.perf_counter()
         try:
-            with warnings.catch_warnings(record=True) as caught:
+            with (
+                warnings.catch_warnings(record=True) as caught,
+                output_group(overwrite=args.overwrite),
+            ):  # the outputs of one input appear together, or none does
                 warnings.simplefilter("always")
                 row = process(job)
-        except INPUT_ERRORS as err:
+        # a batch survives any bad file: decoders raise zlib.error, struct.error,
+        # ZeroDivisionError, KeyError... on corrupt input; the type is in the message
+        except Exception as err:  # noqa: BLE001
             failed += 1
             message = _one_line(err, job.path)
             print(f"napari-gmm: error: {message}", file=sys.stderr)
@@ -175,18 +206,8 @@ def run_batch(args, process) -> int:
                     text = " ".join(str(w.message).split())
                     print(f"napari-gmm: warning: {job.path}: {text}", file=sys.stderr)
         rows.append({"file": str(job.path), "time_s": f"{time.perf_counter() - start:.3f}", **row})
-    write_summary(summary, rows)
+    write_summary(summary, rows, overwrite=args.overwrite)
     if not args.quiet:
         done = len(jobs) - failed
         print(f"{done} of {len(jobs)} input(s) done, {failed} failed; summary: {summary}")
     return EXIT_SOME_FAILED if failed else 0
-
-
-def write_summary(path: Path, rows: list[dict]) -> Path:
-    """The per-file table as CSV (one row per input, in input order)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=SUMMARY_FIELDS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows({key: row.get(key, "") for key in SUMMARY_FIELDS} for row in rows)
-    return path

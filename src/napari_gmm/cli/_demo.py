@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..core import add_gaussian_noise, compare_labels, segment
+from ..io._atomic import MARK, refuse_foreign
 from ..io._images import write_tiff
 
 
@@ -49,6 +50,7 @@ def run_demo(out_dir, *, seed: int = 0, echo=print) -> list[dict]:
     Returns one record per sample and condition (name, condition, quality, time).
     """
     out_dir = Path(out_dir)
+    _refuse_foreign_files(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     records, panels = [], []
     for sample in demo_samples():
@@ -86,6 +88,31 @@ def run_demo(out_dir, *, seed: int = 0, echo=print) -> list[dict]:
     return records
 
 
+def _refuse_foreign_files(out_dir: Path) -> None:
+    """The demo replaces its own earlier outputs only, never a file of the same name that
+    napari-gmm did not write (ValueError: exit status 2, before any work)."""
+    names = [f"{s}_{c}_{r}.tif" for s in ("synthetic", "immunohistochemistry")
+             for c in ("clean", "noisy", "noisy_smoothed")
+             for r in ("labels", "probability")]  # fmt: skip
+    for path in [out_dir / n for n in names]:
+        refuse_foreign(path)
+    overview = out_dir / "overview.png"
+    if overview.exists() and not _own_png(overview):
+        raise ValueError(
+            f"{overview} exists and napari-gmm did not write it; choose another --out-dir."
+        )
+
+
+def _own_png(path: Path) -> bool:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            return str(image.info.get("Software", "")).startswith(MARK)
+    except (OSError, UnidentifiedImageError):
+        return False
+
+
 def _overview(panels, path: Path) -> Path:
     """Image | labels | probability, one row per run."""
     import matplotlib
@@ -105,6 +132,6 @@ def _overview(panels, path: Path) -> Path:
         for ax in row:
             ax.set_axis_off()
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    fig.savefig(path, dpi=80, metadata={"Software": MARK})  # recognised by a rerun
     plt.close(fig)
     return path

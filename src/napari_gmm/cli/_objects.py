@@ -190,7 +190,7 @@ def check_objects_options(args) -> None:
         raise ValueError("--diameter is the expected object size of --split watershed; add it.")
 
 
-def objects_paths(args, job: Job) -> dict:
+def objects_paths(args, job: Job, *, check: bool = True) -> dict:
     """Where this input's objects go (empty without --objects); fails if they exist."""
     if args.objects is None:
         return {}
@@ -206,7 +206,8 @@ def objects_paths(args, job: Job) -> dict:
         "objects": job.output("objects", WRITERS[args.output_format].suffix),
         "table": job.output("objects", ".csv"),
     }
-    check_outputs(job, paths.values(), args.overwrite)
+    if check:
+        check_outputs(job, paths.values(), args.overwrite)
     return paths
 
 
@@ -231,13 +232,15 @@ def find_objects(args, seg, image, prep, mask=None):
 
 def write_objects(args, paths: dict, objects, prep, loaded) -> dict:
     """Write the instance labels and the table; the summary columns (empty without)."""
+    from ._outputs import write_array
+    from ._safe_write import write_file
+
     if objects is None:
         return {}
     labels = objects.labels
     dtype = np.uint16 if objects.n_objects < 2**16 else np.uint32  # ImageJ keeps uint16
-    WRITERS[args.output_format].write(paths["objects"], labels.astype(dtype), prep.label_axes,
-                                      loaded)  # fmt: skip
-    objects.to_csv(paths["table"])
+    write_array(args, paths["objects"], labels.astype(dtype), prep.label_axes, loaded)
+    write_file(paths["table"], objects.to_csv, overwrite=args.overwrite)
     if not args.quiet:
         print(f"  {objects.n_objects} objects -> {paths['objects']}, {paths['table']}")
     return {"n_objects": objects.n_objects}

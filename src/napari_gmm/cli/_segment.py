@@ -15,6 +15,7 @@ from ._common import (
     sigma_type,
 )
 from ._objects import add_mask_argument, add_objects_arguments, check_objects_options
+from ._outputs import planned_outputs
 from ._scribbles import add_scribble_arguments, check_scribble_arguments, scribble_options
 from ._zarr import add_zarr_arguments, is_zarr_path
 
@@ -109,7 +110,23 @@ def run(args) -> int:
     check_objects_options(args)
     check_bias_arguments(args)
     check_scribble_arguments(args)
-    return run_batch(args, lambda job: _segment_one(args, job))
+    _check_fit_options(args)
+    explicit = {role: getattr(args, role) for role in SINGLE_OUTPUTS}
+    noisy = args.noise is not None
+    return run_batch(
+        args,
+        lambda job: _segment_one(args, job),
+        plan=lambda job: planned_outputs(args, job, explicit, noisy=noisy),
+        protect=[args.scribbles, args.mask],
+    )
+
+
+def _check_fit_options(args) -> None:
+    """Option mistakes of the fit, refused once before any input is read (exit status 2)."""
+    from ..core import check_n_components
+
+    if args.n_components not in ("auto", None):
+        check_n_components(args.n_components)
 
 
 def _segment_one(args, job) -> dict:
@@ -118,6 +135,7 @@ def _segment_one(args, job) -> dict:
     from ._objects import find_objects, load_mask, objects_paths, write_objects
     from ._outputs import output_paths, report, write_outputs
     from ._prepare import prepare
+    from ._safe_write import write_file
 
     object_paths = objects_paths(args, job)
     mask = load_mask(args, job)  # refused for zarr inputs
@@ -127,7 +145,7 @@ def _segment_one(args, job) -> dict:
         return segment_zarr(args, job)
     explicit = {role: getattr(args, role) for role in SINGLE_OUTPUTS}
     paths = output_paths(args, job, explicit, noisy=args.noise is not None)
-    loaded = load_image(job.path)
+    loaded = load_image(job.path, component=args.component)
     prep = prepare(loaded, args.channel_axis, args.time_axis, args.scale)
     image, noisy = prep.image, None
     if args.noise is not None:
@@ -157,7 +175,8 @@ def _segment_one(args, job) -> dict:
     objects = find_objects(args, seg, image, prep, mask)
     write_outputs(args, paths, seg, prep, loaded, noisy)
     if paths["model"] is not None:
-        save_model(seg.model, paths["model"])
+        write_file(paths["model"], lambda tmp: save_model(seg.model, tmp),
+                   overwrite=args.overwrite)  # fmt: skip
     row = report(args, job, seg, paths)
     if seg.class_names:
         row["class_names"] = ";".join(seg.class_names)

@@ -13,8 +13,12 @@ import contextlib
 import sys
 from pathlib import Path
 
+from ..io._atomic import atomic_output
 from ..io._images import TIFF_SUFFIXES
-from ..io._zarr import is_zarr_path, read_zarr, write_ome_zarr
+from ..io._tiff import write_tiff_like
+from ..io._types import LoadedImage
+from ..io._zarr import is_zarr_path, read_zarr, write_ome_zarr, zarr_spacing
+from ._safe_write import write_file
 
 __all__ = ["add_zarr_arguments", "is_zarr_path", "segment_zarr"]
 
@@ -177,6 +181,48 @@ def _smoothing_scale(args, scale, image):
     return scale if image.axes is not None else None
 
 
+def _write_outputs(args, outputs, client, scale, translation, axes, image) -> None:
+    """Compute labels and probability together and write each atomically: OME-Zarr under
+    temporary names renamed when complete, or TIFF (``--labels x.tif``) with the voxel
+    size and units of the input (OME-TIFF)."""
+    with contextlib.ExitStack() as stack:
+        tasks, tiffs = [], []
+        for out, array, name in outputs:
+            if Path(out).suffix.lower() in TIFF_SUFFIXES:
+                tiffs.append((out, len(tasks)))
+                tasks.append(array)
+                continue
+            temporary = stack.enter_context(atomic_output(out, overwrite=args.overwrite))
+            tasks.extend(
+                write_ome_zarr(
+                    temporary,
+                    array,
+                    scale=scale,
+                    translation=translation,
+                    axes=axes,
+                    name=name,
+                    compute=False,
+                )
+            )
+        keep = [i in {index for _, index in tiffs} for i in range(len(tasks))]
+        results = _compute(tasks, client, args.quiet, keep)
+        like = _tiff_like(image, axes)
+        for out, index in tiffs:
+            array = results[index]
+            write_file(out, lambda tmp, a=array: write_tiff_like(tmp, a, like.axes, like),
+                       overwrite=args.overwrite)  # fmt: skip
+
+
+def _tiff_like(image, axes):
+    """The input's axes and voxel size (in µm) as a :class:`LoadedImage` for TIFF outputs."""
+    letters = None
+    if axes is not None:
+        letters = "".join(str(a.get("name", "?"))[:1].upper() for a in axes)
+        letters = letters if set(letters) <= set("TCZYX") else None
+    spacing, unit = zarr_spacing(image)
+    return LoadedImage(None, letters, spacing, unit, kind="ome")
+
+
 def segment_zarr(args, job) -> dict:
     """Segment one zarr / OME-Zarr input as the ``segment`` subcommand asks.
 
@@ -209,12 +255,6 @@ def segment_zarr(args, job) -> dict:
     out_labels = args.labels or job.output("labels", ".zarr")
     out_prob = args.probability or job.output("probability", ".zarr")
     check_outputs(job, (out_labels, out_prob, args.model), args.overwrite)
-    if args.overwrite:
-        import shutil
-
-        for out in (out_labels, out_prob):
-            if Path(out).is_dir():
-                shutil.rmtree(out)
     scale = _drop(image.scales[0], axis)
     translation = _drop(image.translations[0], axis)
     axes = None if image.axes is None else _drop(image.axes, axis)
@@ -232,33 +272,10 @@ def segment_zarr(args, job) -> dict:
             smoothing=args.smoothing,
             scale=_smoothing_scale(args, scale, image),
         )
-        tasks, tiffs = [], []
-        for out, array, name in ((out_labels, seg.labels, "labels"),
-                                 (out_prob, seg.probability, "probability")):  # fmt: skip
-            if Path(out).suffix.lower() in TIFF_SUFFIXES:
-                tiffs.append((out, len(tasks)))
-                tasks.append(array)
-            else:
-                tasks.extend(
-                    write_ome_zarr(
-                        out,
-                        array,
-                        scale=scale,
-                        translation=translation,
-                        axes=axes,
-                        name=name,
-                        compute=False,
-                    )
-                )
-        keep = [i in {index for _, index in tiffs} for i in range(len(tasks))]
-        results = _compute(tasks, client, args.quiet, keep)
-    if tiffs:
-        from ..io._images import write_tiff
-
-        for out, index in tiffs:
-            write_tiff(out, results[index])
+        outputs = ((out_labels, seg.labels, "labels"), (out_prob, seg.probability, "probability"))
+        _write_outputs(args, outputs, client, scale, translation, axes, image)
     if args.model is not None:
-        save_model(seg.model, args.model)
+        write_file(args.model, lambda tmp: save_model(seg.model, tmp), overwrite=args.overwrite)
     if not args.quiet:
         print(
             f"{path}: K={seg.n_components} converged={seg.converged} iterations={seg.n_iter} "

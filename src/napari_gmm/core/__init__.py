@@ -22,11 +22,11 @@ from ._features import pixel_features
 from ._mask import masked_image
 from ._model_file import load_model, save_model
 from ._options import DEFAULTS, MAX_DISTINCT
-from ._resources import NotEnoughMemoryError
+from ._resources import NotEnoughMemoryError, available_memory, check_memory
 from ._result import UNCERTAINTY_KINDS, Segmentation, uncertainty
 from ._segment import iter_segment, segment
 from ._selection import Selection, select_n_components
-from ._validation import COVARIANCE_TYPES, INIT_PARAMS, ChannelAxisWarning
+from ._validation import COVARIANCE_TYPES, INIT_PARAMS, ChannelAxisWarning, check_n_components
 from .analysis._density import mixture_density, mixture_log_density
 from .analysis._metrics import Comparison, compare_labels, match_labels
 from .analysis._noise import add_gaussian_noise
@@ -67,7 +67,10 @@ __all__ = [
     "Selection",
     "add_gaussian_noise",
     "apply_model",
+    "available_memory",
     "check_bias_order",
+    "check_memory",
+    "check_n_components",
     "compare_labels",
     "compute_in_groups",
     "get_backend",

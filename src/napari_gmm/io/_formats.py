@@ -62,8 +62,16 @@ def is_image_path(path: Path) -> bool:
     return find_reader(path) is not None
 
 
-def load_image(path) -> LoadedImage:
+def load_image(path, component=None) -> LoadedImage:
     """Read an image with its axes and pixel sizes.
+
+    Parameters
+    ----------
+    path : path-like
+        The file (or folder format, such as a zarr store).
+    component : str, optional
+        Which image of a multi-image file: the series number of a TIFF (``'1'``), the
+        array or image group of a zarr store (``'raw'``); formats with one image refuse it.
 
     Raises
     ------
@@ -80,13 +88,21 @@ def load_image(path) -> LoadedImage:
         reader = READERS[-1]  # imageio: let it try any file suffix
     if reader is None:
         raise ValueError(f"{path} is not an image file any reader handles.")
-    return reader.read(path)
+    if component is None:
+        return reader.read(path)
+    if reader.name not in ("tiff", "zarr"):
+        raise ValueError(
+            f"--component {component!r}: {path} holds one image (read by {reader.name}); "
+            "components select a TIFF series or a zarr array. Leave --component out."
+        )
+    return reader.read(path, component=component)
 
 
 def _read_imageio(path: Path) -> LoadedImage:
-    from ._images import read_image
+    from ._images import colour_axes, read_image
 
-    return LoadedImage(np.asarray(read_image(path)), None, path=path)
+    data, axes = colour_axes(np.asarray(read_image(path)))
+    return LoadedImage(data, axes, path=path)
 
 
 def _is_tiff(path: Path) -> bool:
@@ -97,17 +113,23 @@ def _is_other_image(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
 
 
-def _read_zarr(path: Path) -> LoadedImage:
-    from ._zarr import read_zarr
+def _read_zarr(path: Path, component=None) -> LoadedImage:
+    from ._zarr import read_zarr, zarr_spacing
 
-    image = read_zarr(path)
-    axes = None if image.axes is None else "".join(a.upper() for a in image.axes)
-    return LoadedImage(image.data, axes, kind="zarr", path=path, extra={"zarr": image})
+    image = read_zarr(path, component)
+    spacing, unit = zarr_spacing(image)
+    axes = None
+    if image.axes is not None:
+        axes = "".join(str(a.get("name", "?"))[:1].upper() for a in image.axes)
+        axes = axes if len(axes) == image.data.ndim else None
+    return LoadedImage(image.data, axes, spacing, unit, kind="zarr", path=path,
+                       extra={"zarr": image})  # fmt: skip
 
 
 def _register_builtins() -> None:
     from ._tiff import read_tiff, write_tiff_like
     from ._zarr import is_zarr_path
+    from ._zarr_out import write_zarr_like
 
     READERS.extend(
         [
@@ -117,6 +139,7 @@ def _register_builtins() -> None:
         ]
     )
     register_writer(Writer("tiff", ".tif", write_tiff_like))
+    register_writer(Writer("zarr", ".zarr", write_zarr_like))
 
 
 _register_builtins()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._atomic import MARK
 from ._types import LoadedImage
 
 #: Lossless compression of every written TIFF.
@@ -23,13 +24,44 @@ _UM = {"pm": 1e-6, "Å": 1e-4, "nm": 1e-3, "µm": 1.0, "um": 1.0, "mm": 1e3, "cm
 _MICRONS = ("micron", "microns", "um", "µm", "\\u00B5m", "μm")
 
 
-def read_tiff(path: Path) -> LoadedImage:
-    """Read the first series of a TIFF with its axes and pixel sizes."""
+def _series(tif, path, component):
+    """The series `component` names (default the first), checked against the memory."""
+    from ..core import check_memory
+
+    index = 0
+    if component is not None:
+        try:
+            index = int(component)
+        except ValueError:
+            index = -1
+        if not 0 <= index < len(tif.series):
+            raise IndexError(
+                f"--component {component!r}: {path} has {len(tif.series)} series, "
+                f"numbered 0..{len(tif.series) - 1}."
+            )
+    series = tif.series[index]
+    # the header gives the decoded size: refuse before decoding (a small compressed file
+    # can decode to many GB)
+    needed = float(np.prod(series.shape, dtype=np.float64)) * series.dtype.itemsize
+    check_memory(needed, f"reading {path} ({'x'.join(map(str, series.shape))} {series.dtype})")
+    return series
+
+
+def read_tiff(path: Path, component=None) -> LoadedImage:
+    """Read a series of a TIFF (the first, or `component`) with its axes and pixel sizes.
+
+    Raises
+    ------
+    ValueError
+        If the file cannot be decoded, or `component` is not one of its series.
+    NotEnoughMemoryError
+        If the decoded image (size from the header, before decoding) cannot fit in memory.
+    """
     import tifffile
 
     try:
         with tifffile.TiffFile(path) as tif:
-            series = tif.series[0]
+            series = _series(tif, path, component)
             data = series.asarray()
             axes = series.axes
             page = tif.pages[0]
@@ -42,7 +74,11 @@ def read_tiff(path: Path) -> LoadedImage:
             else:
                 spacing, unit = _resolution_spacing(page)
                 kind = "tiff"
-    except (OSError, ValueError, KeyError, IndexError, TypeError, tifffile.TiffFileError) as err:
+    except MemoryError:
+        raise
+    # corrupt files make the decoders raise many kinds of errors (zlib.error,
+    # struct.error, ZeroDivisionError, ParseError...): all mean "cannot read this file"
+    except Exception as err:
         raise ValueError(
             f"Cannot read {path} as a TIFF image ({type(err).__name__}: {err})."
         ) from err
@@ -100,8 +136,10 @@ def _resolution_tags(page) -> dict:
         return {}
     x, y = (tags[name].value for name in ("XResolution", "YResolution"))
     unit = tags["ResolutionUnit"].value if "ResolutionUnit" in tags else 2
+    if not (x[1] and y[1]):  # a zero denominator: no usable resolution
+        return {}
     x, y = x[0] / x[1], y[0] / y[1]
-    if x <= 0 or y <= 0:
+    if not (0 < x < np.inf and 0 < y < np.inf):
         return {}
     return {"x": float(x), "y": float(y), "unit": int(unit)}
 
@@ -130,7 +168,11 @@ def write_tiff_like(path, array, axes: str | None, like: LoadedImage | None = No
         axes = "YX" if axes == "X" else None
     # never let tifffile guess RGB from a short leading axis (e.g. 3 frames)
     rgb = axes is not None and axes.endswith("S") and array.shape[-1] in (3, 4)
-    options = {"compression": COMPRESSION, "photometric": "rgb" if rgb else "minisblack"}
+    options = {
+        "compression": COMPRESSION,
+        "photometric": "rgb" if rgb else "minisblack",
+        "software": MARK,  # recognises our outputs (io/_atomic.py: --overwrite)
+    }
     if kind == "imagej" and axes is not None and _imagej_ok(array, axes):
         unit = "micron" if like.unit == "µm" else (like.unit or "pixel")  # ImageJ: ASCII only
         metadata = {"axes": axes, "unit": unit}
@@ -142,7 +184,7 @@ def write_tiff_like(path, array, axes: str | None, like: LoadedImage | None = No
             options["resolution"] = (1.0 / spacing["X"], 1.0 / spacing["Y"])
         tifffile.imwrite(path, array, imagej=True, metadata=metadata, **options)
         return path
-    if kind == "ome" and axes is not None:
+    if kind in ("ome", "zarr") and axes is not None:  # zarr inputs: OME-TIFF keeps Z too
         metadata = {"axes": axes}
         for axis in "XYZ":
             if axis in spacing and axis in axes:

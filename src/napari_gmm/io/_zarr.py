@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._atomic import MARK
+
 ZARR_SUFFIX = ".zarr"
 
 
@@ -63,8 +65,14 @@ def is_zarr_path(path) -> bool:
 
 def _multiscales(attrs: dict):
     """The first ``multiscales`` entry of OME-Zarr group attributes (0.4 or 0.5), or None."""
-    entries = attrs.get("ome", {}).get("multiscales") or attrs.get("multiscales")
-    return entries[0] if entries else None
+    ome = attrs.get("ome")
+    entries = (ome.get("multiscales") if isinstance(ome, dict) else None) or attrs.get(
+        "multiscales"
+    )
+    if not entries:
+        return None
+    entry = entries[0] if isinstance(entries, list) else entries
+    return entry if isinstance(entry, dict) else {"datasets": None}
 
 
 def _transform(dataset: dict, kind: str, ndim: int, default: float) -> tuple[float, ...]:
@@ -99,10 +107,16 @@ def read_zarr(path, component: str | None = None) -> ZarrImage:
         raise FileNotFoundError(f"No such zarr store: {path}")
     try:
         node = zarr.open(str(path), mode="r", path=component)
-    except (OSError, ValueError, KeyError) as err:
+    # a corrupt or hostile store makes zarr raise many kinds of errors (RuntimeError for a
+    # symlink loop, ZeroDivisionError for a chunk size 0, JSON errors...)
+    except Exception as err:
         raise ValueError(f"Cannot open {path} as zarr ({type(err).__name__}: {err}).") from err
     if isinstance(node, zarr.Array):
-        arr = da.from_zarr(node)
+        try:
+            arr = da.from_zarr(node)
+        except (ZeroDivisionError, ValueError, TypeError) as err:
+            raise ValueError(f"{path}: unusable zarr array header ({err}).") from err
+        check_zarr_size(arr, path)
         return ZarrImage([arr], [(1.0,) * arr.ndim], [(0.0,) * arr.ndim])
     meta = _multiscales(dict(node.attrs))
     if meta is None:
@@ -112,16 +126,87 @@ def read_zarr(path, component: str | None = None) -> ZarrImage:
             f"{path} is a zarr group without OME-Zarr 'multiscales' metadata; its arrays: "
             f"{arrays or 'none'}. Name the array to read (e.g. component {example!r})."
         )
+    try:
+        image = _read_multiscales(node, meta)
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError, ZeroDivisionError,
+            RuntimeError) as err:  # fmt: skip
+        raise ValueError(
+            f"{path} has malformed OME-Zarr 'multiscales' metadata ({type(err).__name__}: "
+            f"{err}); expected a list of datasets with a 'path' each and one scale / "
+            "translation value per axis. Name an array with --component, or fix the metadata."
+        ) from err
+    check_zarr_size(image.data, path)
+    return image
+
+
+def _read_multiscales(node, meta) -> ZarrImage:
+    import dask.array as da
+
     levels, scales, translations = [], [], []
     for dataset in meta["datasets"]:
         arr = da.from_zarr(node[dataset["path"]])
         levels.append(arr)
         scales.append(_transform(dataset, "scale", arr.ndim, 1.0))
         translations.append(_transform(dataset, "translation", arr.ndim, 0.0))
+        if not len(scales[-1]) == len(translations[-1]) == arr.ndim:
+            raise ValueError(f"level {dataset['path']!r} has {arr.ndim} axes")
+    if not levels:
+        raise ValueError("no datasets")
     axes = meta.get("axes")
     if axes is not None:
-        axes = [a if isinstance(a, dict) else {"name": a} for a in axes]
+        axes = [a if isinstance(a, dict) else {"name": str(a)} for a in axes]
+        if len(axes) != levels[0].ndim:
+            raise ValueError(f"{len(axes)} axes for {levels[0].ndim}-D data")
     return ZarrImage(levels, scales, translations, axes)
+
+
+#: Most blocks an out-of-core run schedules (beyond, the task graph alone fills memory).
+MAX_BLOCKS = 2_000_000
+
+
+def check_zarr_size(data, path) -> None:
+    """Refuse at once a store whose header promises what no run can handle: more blocks
+    than a task graph can hold, or one block larger than the memory available.
+
+    Raises
+    ------
+    NotEnoughMemoryError
+        Saying the shape, the chunks and what to do.
+    """
+    from ..core import NotEnoughMemoryError, available_memory
+
+    n_blocks = float(np.prod([len(c) for c in data.chunks], dtype=np.float64))
+    block = float(np.prod(data.chunksize, dtype=np.float64)) * data.dtype.itemsize
+    available = available_memory()
+    shape = "x".join(map(str, data.shape))
+    if n_blocks > MAX_BLOCKS or (available is not None and 8 * block > available):
+        raise NotEnoughMemoryError(
+            f"{path}: a {shape} {data.dtype} array in {n_blocks:.3g} chunks of "
+            f"{'x'.join(map(str, data.chunksize))} is beyond what can be processed here "
+            f"(at most {MAX_BLOCKS} chunks, and a chunk must fit in memory several times "
+            "over). Segment a region or a coarser level (--component), or rechunk it."
+        )
+
+
+#: OME-Zarr length units, in micrometres (the unit of ``LoadedImage.spacing``).
+LENGTH_UNITS_UM = {"angstrom": 1e-4, "picometer": 1e-6, "nanometer": 1e-3, "micrometer": 1.0,
+                   "millimeter": 1e3, "centimeter": 1e4, "meter": 1e6}  # fmt: skip
+
+
+def zarr_spacing(image: ZarrImage) -> tuple[dict, str | None]:
+    """Pixel size per axis letter (``'X'``...) in µm, and the frame interval (``'T'``),
+    from OME-Zarr axes (without a unit, the scale is kept as it is: OME's default unit is
+    µm); ``({}, None)`` without axes metadata."""
+    spacing = {}
+    for axis, value in zip(image.axes or (), image.scales[0], strict=False):
+        name = str(axis.get("name", "")).upper()
+        unit = axis.get("unit")
+        if axis.get("type", "space") == "space" and name in ("X", "Y", "Z"):
+            if unit is None or unit in LENGTH_UNITS_UM:
+                spacing[name] = float(value) * LENGTH_UNITS_UM.get(unit, 1.0)
+        elif name == "T" and unit is not None:
+            spacing["T"] = float(value)
+    return spacing, "µm" if spacing.keys() & set("XYZ") else None
 
 
 def default_axes(ndim: int) -> list[dict] | None:
@@ -131,7 +216,7 @@ def default_axes(ndim: int) -> list[dict] | None:
 
 
 def write_ome_zarr(path, data, *, scale=None, translation=None, axes=None, name="image",
-                   chunks=None, compute=True):  # fmt: skip
+                   chunks=None, compute=True, plain=False):  # fmt: skip
     """Write an array as a one-level OME-Zarr image (a plain zarr array when axes are unknown).
 
     Parameters
@@ -149,6 +234,8 @@ def write_ome_zarr(path, data, *, scale=None, translation=None, axes=None, name=
         Name in the multiscales metadata.
     chunks : tuple of int, optional
         Stored chunk shape; default the dask chunks (or 128 per axis for numpy data).
+    plain : bool, default False
+        Write a plain zarr array (no OME metadata), whatever the rank.
     compute : bool, default True
         False returns the dask array(s) that write when computed (to combine several writes
         in one ``dask.compute``, which evaluates shared blocks once).
@@ -168,13 +255,15 @@ def write_ome_zarr(path, data, *, scale=None, translation=None, axes=None, name=
     if len({c for dim in data.chunks for c in dim[:-1]} - set(data.chunksize)) > 0:
         data = data.rechunk(data.chunksize)  # zarr needs regular chunks
     path = Path(path)
-    axes = axes if axes is not None else default_axes(data.ndim)
+    axes = None if plain else axes if axes is not None else default_axes(data.ndim)
     if axes is None:
         tasks = [da.to_zarr(data, str(path), overwrite=True, compute=False)]
+        zarr.open_array(str(path), mode="r+").attrs[MARK] = {"role": name}
     else:
         from ome_zarr.writer import write_multiscale
 
         group = zarr.open_group(str(path), mode="w")
+        group.attrs[MARK] = {"role": name}  # recognises our outputs (io/_atomic.py)
         scale = tuple(float(v) for v in scale) if scale is not None else (1.0,) * data.ndim
         transforms = [{"type": "scale", "scale": list(scale)}]
         if translation is not None and any(translation):
