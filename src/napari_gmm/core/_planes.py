@@ -121,6 +121,15 @@ class Planes:
                 return sweep + 1
         return int(n_iter)
 
+    def full_mstep(self, gmm, features) -> None:
+        """M-step of `gmm` in place from every valid voxel (:mod:`._moments`)."""
+        from ._moments import cpu_moments, update_from_moments
+
+        shift = np.asarray(gmm.means_, dtype=np.float64)
+        valid = self.valid if self.valid.size else None
+        moments = cpu_moments(features, self.q, valid, shift)
+        update_from_moments(gmm, moments, shift, self.n_valid)
+
     def rows(self, rows) -> np.ndarray:
         """Posteriors (len(rows), K) float32 of some voxels (e.g. an M-step subsample)."""
         return self.q[:, rows].T
@@ -139,3 +148,30 @@ class Planes:
                labels, prob)  # fmt: skip
         self.q = None
         return labels, prob, out
+
+
+def iter_hmrf_planes(planes, gmm, features, counts, stop, sweeps, subsample=None):
+    """HMRF-EM on planes (:class:`Planes` or the GPU's): yields after each sweep.
+
+    `counts` is ``(n_rounds, n_sweeps)``. The M-step uses every valid voxel, or, with
+    `subsample` ``(X, rows)``, the pixel features `X` of the voxels `rows`. `gmm` is
+    updated in place; the sweeps run per round are appended to `sweeps` (a list or None).
+    """
+    from ._spatial import update_mixture
+
+    n_rounds, n_iter = counts
+    planes.set_model(gmm, features)
+    planes.plain()
+    for r in range(n_rounds + 1):
+        if r > 0:
+            if subsample is None:
+                planes.full_mstep(gmm, features)
+            else:
+                update_mixture(gmm, subsample[0], planes.rows(subsample[1]))
+            planes.set_model(gmm, features)
+            if planes.beta == 0:
+                planes.plain()
+        if planes.beta > 0 and n_iter > 0:
+            run = yield from planes.iter_sweeps(n_iter, stop)
+            if sweeps is not None:
+                sweeps.append(run)

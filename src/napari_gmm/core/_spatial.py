@@ -18,7 +18,7 @@ import copy
 import numpy as np
 from scipy import ndimage
 
-from ._backend import use_numba
+from ._backend import use_cupy, use_numba
 from ._features import PixelData
 from ._fit import subsample_rows
 from ._predict import pixel_log_prob
@@ -474,11 +474,17 @@ def iter_hmrf_em(
     X = features.reshape(-1, n_features)[rows].astype(np.float64)
     n_rounds, n_iter = int(n_rounds), int(n_iter)
     total = max(1, (n_rounds + 1) * n_iter)
-    if use_numba() and ok.ndim <= MAX_KERNEL_NDIM and gmm.n_components <= 254:
+    if use_cupy() and _gpu_handles(ok.shape, gmm.n_components, n_features):
+        steps = _iter_hmrf_gpu(gmm, features, ok, smoothing, spacing, (n_rounds, n_iter),
+                               stop_changed, sweeps)  # fmt: skip
+    elif use_numba() and ok.ndim <= MAX_KERNEL_NDIM and gmm.n_components <= 254:
         steps = _iter_hmrf_numba(
             gmm, features, ok, X, rows, smoothing, spacing, (n_rounds, n_iter),
             stop_changed, sweeps,
         )  # fmt: skip
+    else:
+        steps = None
+    if steps is not None:
         done = 0
         while True:
             try:
@@ -533,24 +539,31 @@ def _iter_hmrf_numba(gmm, features, ok, X, rows, smoothing, spacing, counts, sto
 
     The log-likelihood planes are computed once per mixture and reused by every sweep.
     """
-    from ._planes import Planes
+    from ._planes import Planes, iter_hmrf_planes
 
-    n_rounds, n_iter = counts
     shape = ok.shape
     kernel = neighbour_kernel(len(shape), spacing)
     beta = float(smoothing) * POTTS_SCALE
     flat = features.reshape(-1, features.shape[-1])
     planes = Planes(ok, shape, gmm.n_components, kernel, _axis_weights(kernel), beta)
-    planes.set_model(gmm, flat)
-    planes.plain()
-    for r in range(n_rounds + 1):
-        if r > 0:
-            update_mixture(gmm, X, planes.rows(rows))
-            planes.set_model(gmm, flat)
-            if beta == 0:
-                planes.plain()
-        if beta > 0 and n_iter > 0:
-            run = yield from planes.iter_sweeps(n_iter, stop)
-            if sweeps is not None:
-                sweeps.append(run)
+    yield from iter_hmrf_planes(planes, gmm, flat, counts, stop, sweeps, (X, rows))
     return planes.finish(np.arange(gmm.n_components), np.uint8)[2]
+
+
+def _gpu_handles(spatial_shape, n_classes, n_channels) -> bool:
+    from ._gpu import supported
+
+    return supported(spatial_shape, n_classes, n_channels)
+
+
+def _iter_hmrf_gpu(gmm, features, ok, smoothing, spacing, counts, stop, sweeps):
+    """HMRF-EM on the GPU (every valid voxel in the M-step); returns host posteriors."""
+    from ._gpu_smooth import iter_hmrf_gpu
+
+    flat_ok = ok.reshape(-1)
+    planes = yield from iter_hmrf_gpu(
+        gmm, features.reshape(-1, features.shape[-1]), None if flat_ok.all() else flat_ok,
+        ok.shape, smoothing=smoothing, spacing=spacing, counts=counts, stop_changed=stop,
+        sweeps=sweeps,
+    )  # fmt: skip
+    return planes.finish(np.arange(gmm.n_components))[2]
