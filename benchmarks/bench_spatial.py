@@ -122,7 +122,7 @@ def e2e_rows(shape, k, threads, rows):
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
 
 
-def gpu_section(shape, k):
+def gpu_section(shape, k, profile=False):
     import numba
 
     import napari_gmm as ng
@@ -148,6 +148,13 @@ def gpu_section(shape, k):
     with ng.use_backend("cupy"):
         ng.segment(warm, k, smoothing=1.0, random_state=0)  # compile the CUDA kernels
         t_gpu, seg_gpu = timed(lambda: ng.segment(image, k, smoothing=1.0, random_state=0), 2)
+        if profile:
+            import cProfile
+            import pstats
+
+            prof = cProfile.Profile()
+            prof.runcall(ng.segment, image, k, smoothing=1.0, random_state=0)
+            pstats.Stats(prof).sort_stats("cumulative").print_stats(28)
     with ng.use_backend("numba"):
         ng.segment(warm, k, smoothing=1.0, random_state=0)
         t_cpu, seg_cpu = timed(lambda: ng.segment(image, k, smoothing=1.0, random_state=0))
@@ -226,6 +233,7 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, nargs="+", default=(1, 2))
     parser.add_argument("--gpu-shape", type=int, nargs=3, default=(512, 512, 512))
     parser.add_argument("--skip-cpu", action="store_true", help="only the GPU section")
+    parser.add_argument("--profile", action="store_true", help="profile the GPU segment")
     args = parser.parse_args(argv)
     shape = (16, 128, 128) if args.quick else tuple(args.shape)
     gpu_shape = (32, 128, 128) if args.quick else tuple(args.gpu_shape)
@@ -253,7 +261,7 @@ def main(argv=None) -> int:
             print(f"| {k} | {t} | {tp:.3f} | {ts:.3f} | {ratio:.2f} | {passes:.0f} | "
                   f"{speed:.2f}x | {list(sweeps)} | {acc:.4f} |")  # fmt: skip
     sys.stdout.flush()
-    gpu_section(gpu_shape, 3)
+    gpu_section(gpu_shape, 3, args.profile)
     return 0
 
 

@@ -38,6 +38,28 @@ def device_dtype(dtype) -> np.dtype:
     return np.dtype(np.float32)
 
 
+#: Threads copying between pageable and pinned host memory (first touches of new pages
+#: and memcpy bandwidth both scale with threads).
+COPY_THREADS = 8
+_pool = None
+
+
+def _copy(dst: np.ndarray, src: np.ndarray) -> None:
+    """``dst[...] = src`` (1D, same size) in parallel slices (numpy releases the GIL)."""
+    global _pool
+    n = dst.size
+    if n < (1 << 20):
+        dst[...] = src
+        return
+    if _pool is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _pool = ThreadPoolExecutor(COPY_THREADS)
+    step = -(-n // COPY_THREADS)
+    parts = [slice(i, min(n, i + step)) for i in range(0, n, step)]
+    list(_pool.map(lambda s: dst.__setitem__(s, src[s]), parts))
+
+
 class _Pinned:
     """Two pinned host buffers and two streams for chunked, overlapped transfers."""
 
@@ -70,7 +92,7 @@ def to_device(host: np.ndarray):
         stop = min(flat.size, start + step)
         pinned.wait(j)
         buf = pinned.view(j, flat.dtype, stop - start)
-        buf[...] = flat[start:stop]
+        _copy(buf, flat[start:stop])
         out[start:stop].set(buf, stream=pinned.streams[j])
         pinned.record(j)
     for j in range(2):
@@ -95,7 +117,7 @@ def to_host(dev, out: np.ndarray | None = None) -> np.ndarray:
         if pending[j] is not None:
             pinned.wait(j)
             s0, s1 = pending[j]
-            target[s0:s1] = pinned.view(j, flat.dtype, s1 - s0)
+            _copy(target[s0:s1], pinned.view(j, flat.dtype, s1 - s0))
         buf = pinned.view(j, flat.dtype, stop - start)
         flat[start:stop].get(stream=pinned.streams[j], out=buf, blocking=False)
         pinned.record(j)
@@ -104,7 +126,7 @@ def to_host(dev, out: np.ndarray | None = None) -> np.ndarray:
         if pending[j] is not None:
             pinned.wait(j)
             s0, s1 = pending[j]
-            target[s0:s1] = pinned.view(j, flat.dtype, s1 - s0)
+            _copy(target[s0:s1], pinned.view(j, flat.dtype, s1 - s0))
     return result
 
 
@@ -211,6 +233,19 @@ class GpuPlanes:
              np.int32(c), cp.asarray(shift, dtype=cp.float64), out),
         )  # fmt: skip
         return out.get()
+
+    def mean_log_likelihood(self, gmm) -> float:
+        """Mean log-likelihood of `gmm` per valid voxel (the model's own, no prior)."""
+        cp = self.cp
+        means, prec, const = (cp.asarray(a) for a in kernel_params(gmm))
+        out = cp.zeros(1, dtype=cp.float64)
+        blocks = (cp.cuda.Device().attributes["MultiProcessorCount"] * 8,)
+        kernel("llsum", self.x.dtype)(
+            blocks, (256,),
+            (self.x, self.valid, np.int64(self.n), np.int32(self.n_classes),
+             np.int32(self.n_channels), means, prec, const, out),
+        )  # fmt: skip
+        return float(out.get()[0]) / self.n_valid
 
     def full_mstep(self, gmm, features=None) -> None:
         """M-step of `gmm` in place from every valid voxel."""

@@ -186,26 +186,49 @@ def sweep_planes(lp, q_in, q_out, labels, scale, valid, shape, weights, beta):
 
 @njit(cache=True, parallel=True, fastmath=True)
 def plain_planes(lp, q_out, labels, valid):
-    """Unregularised posteriors: softmax of `lp` over classes, labels; 0 where not valid."""
+    """Unregularised posteriors: softmax of `lp` over classes, labels; 0 where not valid.
+
+    Runs over contiguous runs of voxels with the loops of :func:`sweep_planes` (class
+    outer, voxel inner), so that they vectorise.
+    """
     n_comp, n = lp.shape
     check = valid.shape[0] > 0
-    for b in prange((n + _BLOCK - 1) // _BLOCK):
-        for i in range(b * _BLOCK, min(n, (b + 1) * _BLOCK)):
-            top = lp[0, i]
-            best = 0
-            for k in range(1, n_comp):
-                if lp[k, i] > top:
-                    top = lp[k, i]
-                    best = k
-            total = np.float32(0.0)
-            for k in range(n_comp):
-                total += fast_exp(lp[k, i] - top)
-            inv = np.float32(1.0) / total
-            if check and not valid[i]:
-                inv = np.float32(0.0)
-            for k in range(n_comp):
-                q_out[k, i] = fast_exp(lp[k, i] - top) * inv
-            labels[i] = best + 1 if inv > 0 else 0
+    run = 4096
+    for b in prange((n + run - 1) // run):
+        lo = b * run
+        m = min(n, lo + run) - lo
+        acc = np.empty((n_comp, m), dtype=np.float32)
+        top = np.empty(m, dtype=np.float32)
+        best = np.empty(m, dtype=np.uint8)
+        total = np.zeros(m, dtype=np.float32)
+        first = lp[0, lo : lo + m]
+        for x in range(m):
+            top[x] = first[x]
+            best[x] = 0
+        for k in range(1, n_comp):
+            lk = lp[k, lo : lo + m]
+            for x in range(m):
+                better = lk[x] > top[x]
+                top[x] = lk[x] if better else top[x]
+                best[x] = k if better else best[x]
+        for k in range(n_comp):
+            lk = lp[k, lo : lo + m]
+            a = acc[k]
+            for x in range(m):
+                e = fast_exp(lk[x] - top[x])
+                a[x] = e
+                total[x] += e
+        for x in range(m):
+            total[x] = 1.0 / total[x]
+            if check and not valid[lo + x]:
+                total[x] = 0.0
+        for k in range(n_comp):
+            out = q_out[k, lo : lo + m]
+            a = acc[k]
+            for x in range(m):
+                out[x] = a[x] * total[x]
+        for x in range(m):
+            labels[lo + x] = np.uint8(best[x] + 1) if total[x] > 0 else np.uint8(0)
 
 
 @njit(cache=True, parallel=True, fastmath=False)

@@ -105,13 +105,14 @@ def regularize(
 
 def iter_regularize(
     gmm, data: PixelData, compressed, *, smoothing, scale, max_samples, random_state,
-    reestimate=True, marginals="mean-field", sweeps=None, posteriors=True,
+    reestimate=True, marginals="mean-field", sweeps=None, posteriors=True, stats=None,
 ):  # fmt: skip
     """Generator form of :func:`regularize`: yields the fraction done after every sweep.
 
     `sweeps`, a list, gets the number of mean-field sweeps run in each round appended.
     With ``posteriors=False`` the returned posteriors may be None (the GPU route then does
-    not copy them back).
+    not copy them back). `stats`, a dict, gets ``'log_likelihood'`` (mean per valid pixel,
+    of the returned model) where the GPU route computed it.
     """
     if use_cupy() and marginals != "gibbs":
         from ._gpu_smooth import gpu_supported, iter_regularize_gpu
@@ -120,7 +121,7 @@ def iter_regularize(
             result = yield from iter_regularize_gpu(
                 gmm, data, smoothing=smoothing, scale=scale, reestimate=reestimate,
                 posteriors=posteriors, n_sweeps=SWEEPS, stop_changed=STOP_CHANGED,
-                sweeps=sweeps,
+                sweeps=sweeps, stats=stats,
             )  # fmt: skip
             return result
     seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
