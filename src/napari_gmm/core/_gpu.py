@@ -10,6 +10,9 @@ the previous one. CuPy is imported only here, only when the backend is used.
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
+
 import numpy as np
 
 from ._gpu_kernels import MAX_CHANNELS, MAX_CLASSES, MAX_MOMENTS, grid, kernel
@@ -64,6 +67,7 @@ class _Pinned:
     """Two pinned host buffers and two streams for chunked, overlapped transfers."""
 
     def __init__(self, cp, nbytes):
+        self.nbytes = nbytes
         self.buffers = [cp.cuda.alloc_pinned_memory(nbytes) for _ in range(2)]
         self.streams = [cp.cuda.Stream(non_blocking=True) for _ in range(2)]
         self.events = [None, None]
@@ -79,14 +83,33 @@ class _Pinned:
         self.events[j] = self.streams[j].record()
 
 
+_pinned = None
+_pinned_lock = threading.Lock()
+
+
+@contextmanager
+def _staging(cp):
+    """The process's pinned staging buffers (allocated once: page-locking is slow)."""
+    global _pinned
+    with _pinned_lock:
+        if _pinned is None or _pinned.nbytes != CHUNK_BYTES:
+            _pinned = _Pinned(cp, CHUNK_BYTES)
+        yield _pinned
+
+
 def to_device(host: np.ndarray):
-    """A 1D/2D C-contiguous host array on the device (pinned, chunked, overlapped)."""
+    """A C-contiguous host array on the device (pinned, chunked, overlapped)."""
+    with _staging(__import__("cupy")) as pinned:
+        return _to_device(host, pinned)
+
+
+def _to_device(host, pinned):
     import cupy as cp
 
     flat = host.reshape(-1)
     out = cp.empty(flat.shape, dtype=flat.dtype)
     step = max(1, CHUNK_BYTES // flat.itemsize)
-    pinned = _Pinned(cp, min(flat.nbytes, CHUNK_BYTES) or 1)
+    pinned.events = [None, None]
     for c, start in enumerate(range(0, flat.size, step)):
         j = c % 2
         stop = min(flat.size, start + step)
@@ -102,13 +125,18 @@ def to_device(host: np.ndarray):
 
 def to_host(dev, out: np.ndarray | None = None) -> np.ndarray:
     """A device array copied into `out` (a new array by default), chunked and overlapped."""
+    with _staging(__import__("cupy")) as pinned:
+        return _to_host(dev, out, pinned)
+
+
+def _to_host(dev, out, pinned):
     import cupy as cp
 
     flat = dev.reshape(-1)
     result = np.empty(dev.shape, dtype=dev.dtype) if out is None else out
     target = result.reshape(-1)
     step = max(1, CHUNK_BYTES // flat.itemsize)
-    pinned = _Pinned(cp, min(flat.nbytes, CHUNK_BYTES) or 1)
+    pinned.events = [None, None]
     cp.cuda.get_current_stream().synchronize()
     pending = [None, None]
     for c, start in enumerate(range(0, flat.size, step)):
