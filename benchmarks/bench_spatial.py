@@ -4,10 +4,10 @@ Run ``python benchmarks/bench_spatial.py`` (128x512x512, K=2 and 3, 1 and 2 thre
 ``--quick`` (a smoke run). Everything is measured in one process, against baselines of the
 same run:
 
-* **sweeps**: one mean-field sweep of the class-major kernel (:mod:`._potts_planes`) in
+* **sweeps**: one mean-field sweep of the class-major kernel (``potts._planes_kernels``) in
   ns per voxel, and in *memory passes*: its time over that of one numpy read+write pass
   over a float32 array of the image's size (``np.add(a, 1, out=b)``); the previous
-  pixel-major kernel (:mod:`._nb_potts`) on the same log-likelihoods for comparison;
+  pixel-major kernel (``potts._kernels``) on the same log-likelihoods for comparison;
 * **end to end**: ``segment`` plain and with ``smoothing=1`` (numba backend), the ratio
   smoothing / plain, and the speed-up over one thread;
 * **GPU** (when CuPy finds one, else "no GPU"): ``segment(smoothing=1)`` of a float32
@@ -63,15 +63,15 @@ def sweep_rows(shape, k, threads, rows):
     import numba
     from sklearn.mixture import GaussianMixture
 
-    from napari_gmm.core import _spatial
-    from napari_gmm.core._nb_potts import potts_sweep_lp
-    from napari_gmm.core._planes import Planes
+    from napari_gmm.core.potts import _meanfield
+    from napari_gmm.core.potts._kernels import potts_sweep_lp
+    from napari_gmm.core.potts._planes import Planes
 
     image, _ = volume(shape, k, sigma=0.5)
     n = image.size
     gmm = GaussianMixture(k, random_state=0).fit(image.reshape(-1, 1)[:: max(1, n // 50_000)])
-    kernel = _spatial.neighbour_kernel(3)
-    weights = _spatial._axis_weights(kernel)
+    kernel = _meanfield.neighbour_kernel(3)
+    weights = _meanfield._axis_weights(kernel)
     t_pass = numpy_pass(n)
     for t in threads:
         numba.set_num_threads(t)
@@ -135,10 +135,10 @@ def gpu_section(shape, k, profile=False):
 
     import cupy as cp
 
-    from napari_gmm.core import _spatial
-    from napari_gmm.core._gpu import GpuPlanes
-    from napari_gmm.core._planes import Planes, iter_hmrf_planes
-    from napari_gmm.core._smooth import STOP_CHANGED, SWEEPS
+    from napari_gmm.core.potts import _meanfield
+    from napari_gmm.core.potts._gpu import GpuPlanes
+    from napari_gmm.core.potts._hmrf import STOP_CHANGED, SWEEPS
+    from napari_gmm.core.potts._planes import Planes, iter_hmrf_planes
 
     name = cp.cuda.runtime.getDeviceProperties(0)["name"].decode()
     image, truth = volume(shape, k, sigma=0.5, seed=2)
@@ -161,8 +161,8 @@ def gpu_section(shape, k, profile=False):
         t_plain, _ = timed(lambda: ng.segment(image, k, random_state=0))
     # the spatial model alone, GPU against the CPU planes on every thread
     gmm = seg_cpu.model
-    kernel = _spatial.neighbour_kernel(3)
-    weights = _spatial._axis_weights(kernel)
+    kernel = _meanfield.neighbour_kernel(3)
+    weights = _meanfield._axis_weights(kernel)
     flat = image.reshape(-1, 1)
 
     def gpu_parts():

@@ -6,10 +6,10 @@ import pytest
 from sklearn.mixture import GaussianMixture
 
 import napari_gmm as ng
-from napari_gmm.core import _spatial
 from napari_gmm.core._backend import gpu_available, set_backend, use_backend
-from napari_gmm.core._sklearn_private import estimate_gaussian_parameters
-from napari_gmm.core._synthetic import make_class_image
+from napari_gmm.core.analysis._synthetic import make_class_image
+from napari_gmm.core.fit._sklearn_private import estimate_gaussian_parameters
+from napari_gmm.core.potts import _meanfield
 
 numba = pytest.importorskip("numba")
 
@@ -31,17 +31,17 @@ def _volume(shape, n_channels=1, k=3, seed=0, nan=True):
 
 
 def _planes(shape, ok, gmm, spacing=None, beta=8.0):
-    from napari_gmm.core._planes import Planes
+    from napari_gmm.core.potts._planes import Planes
 
-    kernel = _spatial.neighbour_kernel(len(shape), spacing)
+    kernel = _meanfield.neighbour_kernel(len(shape), spacing)
     return Planes(ok.reshape(shape), shape, gmm.n_components, kernel,
-                  _spatial._axis_weights(kernel), beta)  # fmt: skip
+                  _meanfield._axis_weights(kernel), beta)  # fmt: skip
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCES)
 @pytest.mark.parametrize("n_channels", [1, 3])
 def test_moments_twin_matches_sklearn(covariance_type, n_channels):
-    from napari_gmm.core._moments import cpu_moments, params_from_moments
+    from napari_gmm.core.potts._moments import cpu_moments, params_from_moments
 
     image, ok, gmm = _volume((10, 30, 28), n_channels)
     X = image.reshape(-1, n_channels)
@@ -59,7 +59,7 @@ def test_moments_twin_matches_sklearn(covariance_type, n_channels):
 
 
 def test_full_data_planes_driver_matches_numpy_reference():
-    from napari_gmm.core._planes import iter_hmrf_planes
+    from napari_gmm.core.potts._planes import iter_hmrf_planes
 
     image, ok, gmm = _volume((8, 36, 40), 1)
     shape = image.shape[:-1]
@@ -70,7 +70,7 @@ def test_full_data_planes_driver_matches_numpy_reference():
         pass
     q = planes.finish(np.arange(3), np.uint8)[2]
     with use_backend("numpy"):  # every valid voxel is in its M-step (fewer than max_samples)
-        ref_gmm, ref_q = _spatial.hmrf_em(gmm, image, n_iter=5, max_samples=10**7)
+        ref_gmm, ref_q = _meanfield.hmrf_em(gmm, image, n_iter=5, max_samples=10**7)
     assert sweeps == [5, 5]
     assert np.allclose(model.means_, ref_gmm.means_, rtol=1e-5)
     assert np.allclose(model.covariances_, ref_gmm.covariances_, rtol=1e-4)
@@ -88,13 +88,13 @@ def test_cupy_backend_refused_without_gpu():
 
 
 def _gpu_and_cpu(shape, n_channels=1, spacing=None, nan=True, k=3):
-    from napari_gmm.core._gpu import GpuPlanes
+    from napari_gmm.core.potts._gpu import GpuPlanes
 
     image, ok, gmm = _volume(shape, n_channels, k=k, nan=nan)
     X = image.reshape(-1, n_channels)
     cpu = _planes(shape, ok, gmm, spacing)
-    kernel = _spatial.neighbour_kernel(len(shape), spacing)
-    gpu = GpuPlanes(X, None, shape, k, kernel, _spatial._axis_weights(kernel), 8.0)
+    kernel = _meanfield.neighbour_kernel(len(shape), spacing)
+    gpu = GpuPlanes(X, None, shape, k, kernel, _meanfield._axis_weights(kernel), 8.0)
     return X, ok, gmm, cpu, gpu
 
 
@@ -111,7 +111,7 @@ def _gpu_and_cpu(shape, n_channels=1, spacing=None, nan=True, k=3):
 def test_gpu_kernels_match_cpu_twins(shape, n_channels, spacing):
     import cupy as cp
 
-    from napari_gmm.core._moments import cpu_moments
+    from napari_gmm.core.potts._moments import cpu_moments
 
     X, ok, gmm, cpu, gpu = _gpu_and_cpu(shape, n_channels, spacing)
     assert gpu.n_valid == cpu.n_valid == int(ok.sum())
@@ -143,7 +143,7 @@ def test_gpu_kernels_match_cpu_twins(shape, n_channels, spacing):
 
 
 def test_parallel_host_copy():
-    from napari_gmm.core._gpu import _copy
+    from napari_gmm.core.potts._gpu import _copy
 
     src = np.arange(3_000_001, dtype=np.float32)
     dst = np.empty_like(src)
@@ -192,7 +192,7 @@ def test_gpu_sweep_counts_changes_like_the_twin():
 @needs_gpu
 @pytest.mark.parametrize("chunk", [64, 1000, 1 << 26])
 def test_transfers_round_trip(monkeypatch, chunk):
-    from napari_gmm.core import _gpu
+    from napari_gmm.core.potts import _gpu
 
     monkeypatch.setattr(_gpu, "CHUNK_BYTES", chunk)
     host = np.random.default_rng(0).standard_normal((1001, 3)).astype(np.float32)
@@ -227,8 +227,8 @@ def test_segment_on_gpu_matches_numba(covariance_type):
 def test_hmrf_em_on_gpu_matches_numpy_reference():
     image, _, gmm = _volume((8, 36, 40), 1)
     with use_backend("numpy"):
-        ref_gmm, ref_q = _spatial.hmrf_em(gmm, image, n_iter=5, max_samples=10**7)
+        ref_gmm, ref_q = _meanfield.hmrf_em(gmm, image, n_iter=5, max_samples=10**7)
     with use_backend("cupy"):
-        got_gmm, got_q = _spatial.hmrf_em(gmm, image, n_iter=5)
+        got_gmm, got_q = _meanfield.hmrf_em(gmm, image, n_iter=5)
     assert np.allclose(got_gmm.means_, ref_gmm.means_, rtol=1e-4)
     assert np.abs(got_q - ref_q).max() < 1e-3

@@ -1,0 +1,252 @@
+"""The apply stage on dask arrays: lazy labels, probability and posteriors, block by block.
+
+Every output block is computed by the in-memory code on that block: plain prediction calls
+:func:`~._apply.iter_apply` (lookup table on the block's distinct values for integer
+images, chunked E-step otherwise), so labels equal the in-memory ones exactly. The Potts
+prior needs neighbours: a block is read with a halo of one voxel per mean-field sweep
+(``dask.array.overlap``), which makes the sweeps inside the block exact (errors from the
+missing outside travel one voxel per sweep and never reach the block's own voxels).
+
+One lazy ``(*spatial, 2 [+ K])`` float32 array holds label, max posterior (and posteriors)
+per voxel; ``labels``, ``probability`` and ``posteriors`` are slices of it, so computing or
+storing them together (``dask.compute(seg.labels, seg.probability)``) evaluates each block
+once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._backend import use_numba
+from .._predict import label_dtype, pixel_log_prob
+from ..potts._meanfield import (
+    MAX_KERNEL_NDIM,
+    POTTS_SCALE,
+    _axis_weights,
+    drive,
+    neighbour_kernel,
+    posterior_labels,
+    potts_posteriors,
+)
+from ._fit import LazyPixels, block_pixel_data
+
+
+def _pack(labels, prob, post, spatial_shape, n_out):
+    out = np.zeros((*spatial_shape, n_out), dtype=np.float32)
+    out[..., 0] = labels.reshape(spatial_shape)
+    out[..., 1] = prob.reshape(spatial_shape)
+    if n_out > 2:
+        out[..., 2:] = post.reshape(*spatial_shape, n_out - 2)
+    return out
+
+
+def _predict_block(block, gmm, max_distinct, want_post):
+    """Plain per-pixel prediction of one block (the in-memory apply code)."""
+    from .._options import compress_if_integer
+    from .._predict import iter_predict_chunked, predict_distinct
+
+    data = block_pixel_data(block)
+    k = gmm.n_components
+    n_out = 2 + k * bool(want_post)
+    if data.n_valid == 0:
+        return np.zeros((*data.spatial_shape, n_out), dtype=np.float32)
+    # the two routes of iter_apply without smoothing
+    compressed = compress_if_integer(data, max_distinct)
+    if compressed is not None:
+        pred = predict_distinct(gmm, data, compressed, posteriors=want_post)
+    else:
+        steps = iter_predict_chunked(gmm, data, posteriors=want_post)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as stop:
+                pred = stop.value
+                break
+    return _pack(pred.labels, pred.probability, pred.posteriors, data.spatial_shape, n_out)
+
+
+def _crop(pads, shape):
+    return tuple(slice(lo, n - hi) for (lo, hi), n in zip(pads, shape, strict=True))
+
+
+def _pads(block_id, numblocks, depth):
+    """Halo actually present on each side of an overlapped block (none at the image edge)."""
+    return [
+        (depth if i > 0 else 0, depth if i < n - 1 else 0)
+        for i, n in zip(block_id[:-1], numblocks[:-1], strict=True)
+    ]
+
+
+def _block_log_prob(gmm, data, max_distinct):
+    from .._options import compress_if_integer
+
+    compressed = compress_if_integer(data, max_distinct)
+    return data.to_spatial(pixel_log_prob(gmm, data, compressed))
+
+
+def _potts_block(block, models, smoothing, scale, sweeps, max_distinct):
+    """Mean-field posteriors of a halo block: `sweeps` per model, warm-started in turn."""
+    data = block_pixel_data(block)
+    if use_numba() and len(data.spatial_shape) <= MAX_KERNEL_NDIM:
+        return _potts_block_fused(data, models, smoothing, scale, sweeps), data
+    valid = None if data.valid is None else data.to_spatial(data.valid)
+    q = None
+    for gmm in models:
+        lp = _block_log_prob(gmm, data, max_distinct)
+        q = potts_posteriors(
+            lp, smoothing=smoothing, valid=valid, spacing=scale, n_iter=sweeps, init=q
+        )
+    return q, data
+
+
+def _potts_block_fused(data, models, smoothing, scale, sweeps):
+    """:func:`_potts_block` by the compiled sweeps that evaluate the log-densities from
+    the features inside each sweep (as the in-memory path does): the block holds its
+    features and two (N, K) float32 posterior buffers, no log-probability array."""
+    from ..potts._fused import Sweeper
+
+    shape = data.spatial_shape
+    axis_weights = _axis_weights(neighbour_kernel(len(shape), scale))
+    sweeper = Sweeper(data.features, data.valid, shape, axis_weights,
+                      float(smoothing) * POTTS_SCALE)  # fmt: skip
+    k = models[0].n_components
+    q = sweeper.plain(models[0], np.empty((data.n_pixels, k), dtype=np.float32))
+    for gmm in models:
+        q = drive(sweeper.iter_sweeps(gmm, q, sweeps))
+    sweeper.release()
+    return q.reshape(*shape, k)
+
+
+def _smooth_block(block, models, order, smoothing, scale, sweeps, max_distinct, want_post,
+                  depth, numblocks, block_id=None):  # fmt: skip
+    """Labels / max posterior (/ posteriors) of the Potts posteriors of one halo block."""
+    k = models[0].n_components
+    n_out = 2 + k * bool(want_post)
+    pads = _pads(block_id, numblocks, depth)
+    inner = _crop(pads, block.shape[:-1])
+    if not np.isfinite(block).any():
+        shape = tuple(s.stop - s.start for s in inner)
+        return np.zeros((*shape, n_out), dtype=np.float32)
+    q, _ = _potts_block(block, models, smoothing, scale, sweeps, max_distinct)
+    q = q[inner]
+    if order is not None:
+        q = q[..., order]
+    labels, prob = posterior_labels(q)
+    return _pack(labels, prob, q, labels.shape, n_out)
+
+
+def _stats_block(block, gmm, smoothing, scale, sweeps, max_distinct, depth, numblocks,
+                 block_id, select=None):  # fmt: skip
+    """HMRF M-step sufficient statistics of a halo block's own voxels.
+
+    Returns ``(nk, S1, S2)`` with ``nk = sum q``, ``S1 = sum q (x - m)`` and
+    ``S2 = sum q (x - m)(x - m)^T`` per class, centred on the model means ``m`` (for
+    accuracy with large intensities). `select`: coordinates of the voxels to sum over
+    (inside the block's own voxels), None for all.
+    """
+    k, c = gmm.means_.shape
+    pads = _pads(block_id, numblocks, depth)
+    inner = _crop(pads, block.shape[:-1])
+    if not np.isfinite(block).any():
+        return np.zeros(k), np.zeros((k, c)), np.zeros((k, c, c))
+    q, _ = _potts_block(block, [gmm], smoothing, scale, sweeps, max_distinct)
+    q, X = q[inner], np.asarray(block[inner], dtype=np.float64)
+    if select is not None:
+        q, X = q[select], X[select]
+    q, X = q.reshape(-1, k).astype(np.float64), X.reshape(-1, c)
+    ok = np.isfinite(X).all(axis=1) & (q.sum(axis=1) > 0)
+    q, X = q[ok], X[ok]
+    nk = q.sum(axis=0)
+    s1 = np.empty((k, c))
+    s2 = np.empty((k, c, c))
+    for j in range(k):
+        d = X - gmm.means_[j]
+        s1[j] = q[:, j] @ d
+        s2[j] = (d * q[:, j, None]).T @ d
+    return nk, s1, s2
+
+
+def overlapped(pixels: LazyPixels, depth: int):
+    """The image rechunked so every block is at least `depth` wide, with a halo of `depth`."""
+    import dask.array as da
+    from dask.array.overlap import ensure_minimum_chunksize
+
+    arr = pixels.array
+    chunks = tuple(
+        ensure_minimum_chunksize(depth, c) if n > depth else (n,)
+        for c, n in zip(arr.chunks[:-1], arr.shape[:-1], strict=True)
+    )
+    arr = arr.rechunk((*chunks, -1))
+    depths = dict.fromkeys(range(arr.ndim - 1), depth)
+    depths[arr.ndim - 1] = 0
+    return arr, da.overlap.overlap(arr, depth=depths, boundary="none")
+
+
+def lazy_stats(pixels: LazyPixels, gmm, *, smoothing, scale, sweeps, max_distinct, rows=None):
+    """Delayed ``(nk, S1, S2)`` of every halo block: the HMRF M-step reduction over every
+    voxel, or over the voxels of flat indices `rows` (sorted); sum them with
+    :func:`._blockwise.sum_in_groups`."""
+    from dask import delayed
+
+    arr, halo = overlapped(pixels, sweeps)
+    blocks = halo.to_delayed()
+    select = _select_by_block(rows, arr.chunks[:-1], pixels.spatial_shape)
+    args = (gmm, smoothing, scale, sweeps, max_distinct, sweeps, arr.numblocks)
+    parts = []
+    for index in np.ndindex(*blocks.shape):
+        chosen = None if select is None else select.get(index[:-1], ())
+        if chosen == ():
+            continue
+        parts.append(delayed(_stats_block)(blocks[index], *args, index, chosen))
+    return parts
+
+
+def _select_by_block(rows, chunks, shape):
+    """Local coordinates of the voxels of flat indices `rows`, grouped by block index."""
+    if rows is None:
+        return None
+    coords = np.unravel_index(rows, shape)
+    starts = [np.concatenate([[0], np.cumsum(c)]) for c in chunks]
+    which = [np.searchsorted(s, c, side="right") - 1 for s, c in zip(starts, coords, strict=True)]
+    keys = np.ravel_multi_index(which, [len(c) for c in chunks])
+    order = np.argsort(keys, kind="stable")
+    uniq, first = np.unique(keys[order], return_index=True)
+    select = {}
+    for key, part in zip(uniq, np.split(order, first[1:]), strict=True):
+        block = np.unravel_index(key, [len(c) for c in chunks])
+        select[tuple(int(b) for b in block)] = tuple(
+            (c[part] - s[b]).astype(np.int32)
+            for c, s, b in zip(coords, starts, block, strict=True)
+        )
+    return select
+
+
+def lazy_outputs(pixels: LazyPixels, models, *, order=None, smoothing=0.0, scale=None,
+                 sweeps=0, max_distinct, want_post):  # fmt: skip
+    """Lazy ``(labels, probability, posteriors or None)`` of `models` (the last one labels).
+
+    Without smoothing only ``models[-1]`` is used, block by block. With smoothing, each model
+    in turn runs `sweeps` mean-field sweeps warm-started from the previous one's posteriors
+    (``[gmm, reestimated]`` is HMRF-EM's final E-step), on blocks with a halo of
+    ``len(models) * sweeps`` voxels; `order` permutes the classes of the result.
+    """
+    k = models[-1].n_components
+    n_out = 2 + k * bool(want_post)
+    if smoothing <= 0:
+        arr = pixels.array
+        packed = arr.map_blocks(
+            _predict_block, models[-1], max_distinct, bool(want_post),
+            dtype=np.float32, chunks=(*arr.chunks[:-1], (n_out,)),
+        )  # fmt: skip
+    else:
+        depth = sweeps * len(models)
+        arr, halo = overlapped(pixels, depth)
+        packed = halo.map_blocks(
+            _smooth_block, list(models), order, smoothing, scale, sweeps, max_distinct,
+            bool(want_post), depth, arr.numblocks,
+            dtype=np.float32, chunks=(*arr.chunks[:-1], (n_out,)),
+        )  # fmt: skip
+    labels = packed[..., 0].astype(label_dtype(k))
+    probability = packed[..., 1]
+    posteriors = packed[..., 2:] if want_post else None
+    return labels, probability, posteriors

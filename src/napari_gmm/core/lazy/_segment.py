@@ -1,0 +1,296 @@
+"""segment / apply_model for dask arrays: eager fit by reductions, lazy per-voxel results.
+
+Reached through :func:`napari_gmm.segment` and :func:`napari_gmm.apply_model` when the
+image is a dask array. What is read when:
+
+- fit (eager, inside the call): one pass over the blocks (the summed histogram of an
+  integer image, or a seeded sample of a float image), never the whole image in memory;
+- smoothing adds one pass computing the HMRF M-step statistics (``sum q``, ``sum q x``,
+  ``sum q x x^T`` per class over every voxel: the in-memory path uses a random subsample
+  of at most ``max_samples`` voxels, so on large images the re-estimated mixture is the
+  all-voxel one and results agree with the in-memory ones to round-off on small images);
+- ``log_likelihood`` / ``bic`` / ``aic``: free for integer images (from the histogram),
+  one more reduction pass for float images;
+- ``labels``, ``probability`` (and ``posteriors``): lazy dask arrays with the input's spatial
+  chunks; nothing is computed until they are (``.compute()``, ``dask.compute``, ``to_zarr``).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+
+import numpy as np
+
+from .._result import Segmentation
+from ..bias._ecm import check_bias_field, check_bias_order
+from ..fit._fit import (
+    FitInfo,
+    component_order,
+    fit_on_distinct,
+    fit_on_pixels,
+    order_components,
+    subsample_rows,
+)
+from ..fit._sklearn_private import compute_precision_cholesky, n_parameters, set_parameters
+from ._apply import lazy_outputs, lazy_stats
+from ._blockwise import sum_in_groups
+from ._fit import (
+    _sum_parts,
+    histogram_to_compressed,
+    lazy_histogram,
+    lazy_pixels,
+    lazy_sample,
+    lazy_score,
+    sample_pixel_data,
+)
+
+
+def _compute(*delayed_values):
+    import dask
+
+    return dask.compute(*delayed_values)
+
+
+def _seed(random_state) -> int:
+    from sklearn.utils import check_random_state
+
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+def lazy_compressed(pixels, max_distinct: int):
+    """Exact histogram of a gray integer dask image as ``Compressed``, or None."""
+    if not pixels.is_integer or pixels.n_features != 1 or max_distinct == 0:
+        return None
+    (hist,) = _compute(lazy_histogram(pixels, max_distinct))
+    dtype = pixels.array.dtype
+    return histogram_to_compressed(hist, dtype, pixels.n_pixels, max_distinct)
+
+
+def lazy_fit(pixels, params: dict, *, max_samples: int, max_distinct: int):
+    """Fit the mixture of a dask image: ``(gmm, FitInfo, Compressed or None, n_valid)``."""
+    compressed = lazy_compressed(pixels, max_distinct)
+    if compressed is not None:
+        gmm, info = fit_on_distinct(compressed, params)
+        return gmm, info, compressed, compressed.n_pixels
+    seed = _seed(params.get("random_state"))
+    ((sample, n_valid),) = _compute(lazy_sample(pixels, max_samples, seed))
+    gmm, info = fit_on_pixels(sample_pixel_data(sample), params, max_samples=max_samples)
+    method = "all pixels" if max_samples >= pixels.n_pixels else "subsample"
+    return gmm, FitInfo(method, info.n_fit_samples), None, n_valid
+
+
+def mstep_rows(pixels, n_valid: int, max_samples: int, random_state):
+    """Flat indices of the voxels of the HMRF M-step: the in-memory path's subsample.
+
+    In memory the M-step runs on a seeded subsample of at most `max_samples` valid voxels
+    (:func:`~._spatial.hmrf_em`). When every voxel is valid the same indices are drawn here,
+    so the re-estimated mixture is the in-memory one; with non-finite voxels (whose ranks
+    among the valid ones would need one more pass) every valid voxel is used (None).
+    """
+    if n_valid <= max_samples or n_valid != pixels.n_pixels:
+        return None
+    seed = _seed(random_state)
+    return subsample_rows(n_valid, max_samples, seed)
+
+
+def score(pixels, gmm, compressed) -> tuple[float, int]:
+    """Mean log-likelihood per valid voxel and the number of valid voxels."""
+    if compressed is not None:
+        from .._features import PixelData
+        from .._predict import mean_log_likelihood
+
+        stub = PixelData(np.empty((0, 1)), (0,), None, compressed.n_pixels)
+        return mean_log_likelihood(gmm, stub, compressed), compressed.n_pixels
+    (total,) = _compute(lazy_score(pixels, gmm))
+    n_valid = int(total[1])
+    if n_valid == 0:
+        raise ValueError(
+            f"All {pixels.n_pixels} pixels of the image are non-finite (NaN or inf), so "
+            "there is nothing to segment. Check the image or replace invalid values first."
+        )
+    return float(total[0] / n_valid), n_valid
+
+
+def m_step_from_stats(gmm, stats, n_valid: int):
+    """Re-estimated copy of `gmm` from summed ``(nk, S1, S2)`` (see ``_stats_block``).
+
+    The same estimates as scikit-learn's M-step on every voxel with the Potts posteriors as
+    responsibilities; a class the prior has emptied keeps its shape with ~zero weight, as in
+    :func:`~._spatial.hmrf_em`.
+    """
+    nk_raw, s1, s2 = stats
+    eps = 10 * np.finfo(np.float64).eps
+    nk = nk_raw + eps
+    safe = np.where(nk_raw > 0, nk_raw, 1.0)
+    means = gmm.means_ + s1 / nk[:, None]
+    scatter = s2 - np.einsum("kc,kd->kcd", s1, s1) / safe[:, None, None]  # sum q (x-mu)(x-mu)^T
+    reg = gmm.reg_covar
+    n_features = means.shape[1]
+    full = scatter / nk[:, None, None]
+    kind = gmm.covariance_type
+    if kind == "full":
+        covs = full + reg * np.eye(n_features)
+    elif kind == "tied":
+        covs = scatter.sum(axis=0) / nk.sum() + reg * np.eye(n_features)
+    elif kind == "diag":
+        covs = np.einsum("kcc->kc", full) + reg
+    else:
+        covs = (np.einsum("kcc->kc", full) + reg).mean(axis=1)
+    weights = nk / nk.sum()
+    new = copy.deepcopy(gmm)
+    prec = compute_precision_cholesky(covs, kind)
+    empty = weights * n_valid < 1.0
+    if empty.any():
+        means[empty] = gmm.means_[empty]
+        if kind != "tied":
+            covs[empty] = gmm.covariances_[empty]
+            prec[empty] = gmm.precisions_cholesky_[empty]
+    set_parameters(new, (weights, means, covs, prec))
+    return new
+
+
+def make_lazy_result(gmm, pixels, outputs, ll, n_valid, info, *, start, **extra):
+    """The :class:`Segmentation` of a dask image (lazy arrays, eager scalars)."""
+    labels, probability, posteriors = outputs
+    n_params = n_parameters(gmm)
+    return Segmentation(
+        labels=labels,
+        probability=probability,
+        model=gmm,
+        converged=bool(gmm.converged_),
+        n_iter=int(gmm.n_iter_),
+        log_likelihood=float(ll),
+        bic=float(-2.0 * ll * n_valid + n_params * np.log(n_valid)),
+        aic=float(-2.0 * ll * n_valid + 2.0 * n_params),
+        lower_bounds=tuple(float(v) for v in getattr(gmm, "lower_bounds_", ())),
+        method=info.method,
+        n_valid=int(n_valid),
+        n_fit_samples=info.n_fit_samples,
+        elapsed=time.perf_counter() - start,
+        posteriors=posteriors,
+        **extra,
+    )
+
+
+def check_lazy_smoothing(smoothing, marginals) -> None:
+    """Refuse what the blockwise path does not do (rather than silently do something else)."""
+    if smoothing == "auto":
+        raise ValueError(
+            "smoothing='auto' is not available for dask arrays yet: estimate it on a slice "
+            "or a coarse level (segment(np.asarray(image[...]), K, smoothing='auto').smoothing) "
+            "and pass that number."
+        )
+    if marginals != "mean-field":
+        raise ValueError(
+            f"marginals={marginals!r} is not available for dask arrays yet (Gibbs sampling "
+            "across blocks); use marginals='mean-field', or segment a numpy array."
+        )
+
+
+def check_lazy_bias(bias_field) -> None:
+    """Refuse a bias field on dask arrays, saying what to do instead."""
+    if bias_field is not None:
+        raise ValueError(
+            f"bias_field={bias_field!r} is not available for dask arrays: the field is fitted "
+            "jointly with the mixture on the whole image. Segment a numpy array (e.g. a "
+            "downsampled level, np.asarray(image[::4, ::4])) with bias_field, then divide "
+            "the dask image by its seg.bias_field brought to full size (scipy.ndimage.zoom, "
+            "it is smooth) and segment the corrected dask image without bias_field."
+        )
+
+
+def iter_segment_lazy(image, n_components, **options):
+    """:func:`~._segment.iter_segment` for a dask image (same options, same steps)."""
+    from .._options import DEFAULTS, check_params
+    from .._validation import check_int
+    from ..potts._hmrf import SWEEPS, check_scale, check_smoothing
+
+    start = time.perf_counter()
+    opts = dict(DEFAULTS)
+    unknown = set(options) - set(opts)
+    if unknown:
+        raise TypeError(
+            f"Unknown segmentation option(s) {sorted(unknown)}; allowed: {sorted(opts)}."
+        )
+    opts.update(options)
+    if isinstance(n_components, str):
+        raise ValueError(
+            "n_components='auto' is not available for dask arrays (it would fit every K on "
+            "the whole volume). Choose K on a slice or a coarse level with "
+            "select_n_components(np.asarray(image[...])), then pass n_components=K."
+        )
+    keys = ("covariance_type", "tol", "max_iter", "n_init", "init_params", "reg_covar",
+            "random_state")  # fmt: skip
+    params = check_params(n_components, *(opts[key] for key in keys))
+    max_samples = check_int("max_samples", opts["max_samples"], minimum=1)
+    max_distinct = check_int("max_distinct", opts["max_distinct"], minimum=0)
+    smoothing = check_smoothing(opts["smoothing"])
+    check_lazy_smoothing(smoothing, opts.get("marginals", "mean-field"))
+    check_bias_order(opts["bias_order"])
+    check_lazy_bias(check_bias_field(opts["bias_field"]))
+    pixels = lazy_pixels(image, opts["channel_axis"])
+    scale = check_scale(opts["scale"], len(pixels.spatial_shape))
+    want_post = bool(opts["return_posteriors"])
+    yield 0.05, "reading pixels"
+    gmm, info, compressed, n_valid = lazy_fit(
+        pixels, params, max_samples=max_samples, max_distinct=max_distinct
+    )
+    yield 0.5, "fitting mixture"
+    models, order = [gmm], None
+    if smoothing > 0:
+        yield 0.55, "spatial regularisation"
+        rows = mstep_rows(pixels, n_valid, max_samples, params["random_state"])
+        stats = lazy_stats(pixels, gmm, smoothing=smoothing, scale=scale, sweeps=SWEEPS,
+                           max_distinct=max_distinct, rows=rows)  # fmt: skip
+        new = m_step_from_stats(gmm, sum_in_groups(stats, _sum_parts),
+                               n_valid if rows is None else rows.size)  # fmt: skip
+        order = component_order(new)
+        models = [gmm, copy.deepcopy(new)]
+        gmm = order_components(new)
+        order = None if np.array_equal(order, np.arange(order.size)) else order
+    yield 0.8, "scoring"
+    ll, n_valid = score(pixels, gmm, compressed)
+    outputs = lazy_outputs(
+        pixels, models, order=order, smoothing=smoothing, scale=scale, sweeps=SWEEPS,
+        max_distinct=max_distinct, want_post=want_post,
+    )  # fmt: skip
+    result = make_lazy_result(
+        gmm, pixels, outputs, ll, n_valid, info, start=start, smoothing=smoothing
+    )
+    yield 1.0, "done"
+    return result
+
+
+def apply_model_lazy(gmm, image, *, channel_axis, smoothing, scale, return_posteriors,
+                     max_distinct, report, method):  # fmt: skip
+    """:func:`~._apply.apply_model` for a dask image (validated model, lazy outputs)."""
+    from .._validation import check_int
+    from ..potts._hmrf import SWEEPS, check_scale, check_smoothing
+
+    start = time.perf_counter()
+    smoothing = check_smoothing(smoothing)
+    max_distinct = check_int("max_distinct", max_distinct, minimum=0)
+    pixels = lazy_pixels(image, channel_axis)
+    n_features = gmm.means_.shape[1]
+    if pixels.n_features != n_features:
+        raise ValueError(
+            f"The model was fitted on {n_features} channel(s) but the image has "
+            f"{pixels.n_features} (shape {image.shape}, channel_axis={channel_axis}). Pass "
+            "the channel_axis the model was fitted with, or a model of this kind of image."
+        )
+    scale = check_scale(scale, len(pixels.spatial_shape))
+    report(0.05, "reading pixels")
+    compressed = lazy_compressed(pixels, max_distinct)
+    report(0.5, "scoring")
+    ll, n_valid = score(pixels, gmm, compressed)
+    outputs = lazy_outputs(
+        pixels, [gmm], smoothing=smoothing, scale=scale, sweeps=SWEEPS,
+        max_distinct=max_distinct, want_post=bool(return_posteriors),
+    )  # fmt: skip
+    info = FitInfo(method=method, n_fit_samples=0)
+    result = make_lazy_result(
+        gmm, pixels, outputs, ll, n_valid, info, start=start, smoothing=smoothing
+    )
+    report(1.0, "done")
+    return result

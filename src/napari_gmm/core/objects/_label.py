@@ -1,0 +1,252 @@
+"""Objects: connected components of chosen classes, as instance labels with a measurement table.
+
+A segmentation says which *class* every pixel belongs to; microscopists also count and
+measure *objects* (cells, nuclei, particles): the connected components of one or more
+classes. Each chosen class is labelled on its own, so objects of different classes that
+touch stay separate objects; a time series is labelled frame by frame (objects never
+connect across time) with instance ids unique over the whole series.
+"""
+
+from __future__ import annotations
+
+import csv
+import numbers
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+from .._validation import check_int
+from ._checks import (
+    FOREGROUND,
+    check_classes,
+    check_connectivity,
+    check_labels,
+    check_scale,
+    frame_values,
+)
+from ._measure import measure_objects
+
+__all__ = ["FOREGROUND", "Objects", "label_objects"]
+
+
+@dataclass(frozen=True, eq=False)
+class Objects:
+    """Result of :func:`napari_gmm.label_objects`.
+
+    Attributes
+    ----------
+    labels : ndarray of int32, the shape of the class labels
+        Instance labels: 0 background, ``1..n_objects`` one id per object (ordered by frame,
+        then class, then the position of the object's first pixel in C order).
+    table : dict of str to ndarray
+        One row per object, row ``i`` for id ``i + 1``; columns ``label``, ``frame`` (time
+        series only), ``class``, the size in pixels (``area`` in 2D, ``volume`` in 3D+),
+        ``<size>_scaled`` (physical units, with `scale`), ``centroid-<i>`` (pixel
+        coordinates within the frame), ``centroid_scaled-<i>`` (with `scale`), ``bbox-<j>``
+        (min coordinates, then max + 1, as ``skimage.measure.regionprops``) and
+        ``intensity_mean`` (or ``intensity_mean-<c>`` per channel, with `image`).
+    classes : tuple of int
+        The classes whose components are the objects.
+    time_axis : int or None
+        Axis of `labels` holding the frames of a time series.
+    scale : tuple of float or None
+        Physical pixel size per spatial axis used for the ``*_scaled`` columns.
+    """
+
+    labels: np.ndarray = field(repr=False)
+    table: dict = field(repr=False)
+    classes: tuple
+    time_axis: int | None = None
+    scale: tuple | None = None
+
+    @property
+    def n_objects(self) -> int:
+        """Number of objects."""
+        return len(self.table["label"])
+
+    def __repr__(self) -> str:
+        return f"Objects(n_objects={self.n_objects}, classes={self.classes})"
+
+    def to_records(self) -> list[dict]:
+        """The table as one dict per object, with plain Python numbers (JSON-serialisable)."""
+        names = list(self.table)
+        columns = [self.table[name].tolist() for name in names]
+        return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+
+    def to_csv(self, path) -> Path:
+        """Write the table as CSV (a header, one row per object); returns the path.
+
+        Floats are written with full precision (``repr``), so reading the file back gives
+        the same numbers.
+        """
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(list(self.table))
+            writer.writerows(
+                [repr(v) if isinstance(v, float) else v for v in row.values()]
+                for row in self.to_records()
+            )
+        return path
+
+
+def label_objects(
+    labels,
+    classes=FOREGROUND,
+    *,
+    image=None,
+    channel_axis=None,
+    min_size=0,
+    fill_holes=False,
+    connectivity=None,
+    scale=None,
+    time_axis=None,
+    n_classes=None,
+) -> Objects:
+    """Instance labels and a measurement table of the connected components of some classes.
+
+    Parameters
+    ----------
+    labels : (M, N[, P, ...]) ndarray of int
+        Class labels, e.g. ``segment(...).labels`` (1..K, 0 for pixels without a class).
+    classes : int, sequence of int or 'foreground', default='foreground'
+        The classes whose connected components are objects. ``'foreground'`` means every
+        class but the darkest: 2..K. Each class is labelled on its own, so objects of
+        different classes that touch stay separate objects.
+    image : ndarray, optional
+        The image (e.g. the one segmented), for the ``intensity_mean`` columns; its shape
+        without `channel_axis` must be the shape of `labels`.
+    channel_axis : int, optional
+        Axis of `image` holding channels (one ``intensity_mean-<c>`` column each).
+    min_size : int, default=0
+        Objects with fewer pixels than this (after filling holes) are removed (set to 0).
+    fill_holes : bool, default=False
+        Fill the holes of each class (regions enclosed by it, in 2D or 3D,
+        ``scipy.ndimage.binary_fill_holes``) before labelling, except holes that hold
+        pixels of another chosen class: those stay objects of their own class.
+    connectivity : int, optional
+        Neighbours that connect pixels into one object: 1 = faces only (4 neighbours in
+        2D, 6 in 3D) up to the number of spatial axes = also corners (8 in 2D, 26 in 3D,
+        the default, as ``skimage.measure.label``). Holes are found with the matching
+        background connectivity.
+    scale : sequence of float, optional
+        Physical pixel size per spatial axis (with `time_axis`, one value per axis of
+        `labels` is accepted too, a napari layer's scale: the time step is ignored); adds
+        the ``*_scaled`` columns (size and centroid in physical units).
+    time_axis : int, optional
+        Axis of `labels` holding the frames of a time series (``Segmentation.time_axis``):
+        every frame is labelled on its own, the table gets a ``frame`` column, and ids are
+        unique over the series.
+    n_classes : int, optional
+        Number of classes K of the segmentation; default: the largest value of `labels`.
+
+    Returns
+    -------
+    Objects
+        ``labels`` (int32 instance labels), ``table`` (dict of columns), ``n_objects``,
+        ``to_records()`` and ``to_csv(path)``.
+
+    Raises
+    ------
+    ValueError
+        For a class outside 1..K, a negative `min_size`, a bad `connectivity` or `scale`,
+        or an image whose shape does not match the labels.
+    TypeError
+        For non-integer labels, lazy (dask) labels, or options of the wrong type.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> labels = np.array([[1, 2, 2, 1, 3],
+    ...                    [1, 2, 2, 1, 3],
+    ...                    [1, 1, 1, 1, 1],
+    ...                    [2, 1, 1, 3, 3]])
+    >>> objects = label_objects(labels, "foreground")
+    >>> objects
+    Objects(n_objects=4, classes=(2, 3))
+    >>> objects.labels
+    array([[0, 1, 1, 0, 3],
+           [0, 1, 1, 0, 3],
+           [0, 0, 0, 0, 0],
+           [2, 0, 0, 4, 4]], dtype=int32)
+    >>> objects.table["class"], objects.table["area"]
+    (array([2, 2, 3, 3]), array([4, 1, 2, 2]))
+    >>> label_objects(labels, 2, min_size=2).table["centroid-1"]
+    array([1.5])
+    """
+    labels, k = check_labels(labels, n_classes)
+    chosen = check_classes(classes, k)
+    min_size = check_int("min_size", min_size, minimum=0,
+                         hint=" It is the smallest object size kept, in pixels.")  # fmt: skip
+    if not isinstance(fill_holes, bool | np.bool_):
+        raise TypeError(f"fill_holes must be True or False, got {fill_holes!r}.")
+    t = None
+    if time_axis is not None:
+        if isinstance(time_axis, bool) or not isinstance(time_axis, numbers.Integral):
+            raise TypeError(f"time_axis must be an int or None, got {time_axis!r}.")
+        if not -labels.ndim <= time_axis < labels.ndim or labels.ndim < 2:
+            raise ValueError(
+                f"time_axis={time_axis} is not an axis of labels with shape {labels.shape} "
+                "that leaves a spatial axis; use an axis of the labels (seg.time_axis)."
+            )
+        t = int(time_axis) % labels.ndim
+    n_spatial = labels.ndim - (t is not None)
+    conn = check_connectivity(connectivity, n_spatial)
+    scale = check_scale(scale, n_spatial, labels.ndim, t)
+    values = frame_values(image, channel_axis, labels.shape, t)
+    structure = ndimage.generate_binary_structure(n_spatial, conn)
+    background = ndimage.generate_binary_structure(n_spatial, 1 if conn > 1 else n_spatial)
+    frames = [labels] if t is None else [labels[(slice(None),) * t + (i,)]
+                                         for i in range(labels.shape[t])]  # fmt: skip
+    out = np.zeros(labels.shape, dtype=np.int32)
+    tables, offset = [], 0
+    for index, frame in enumerate(frames):
+        inst, cls = _label_frame(frame, chosen, structure, background, min_size, fill_holes)
+        n = len(cls)
+        columns = {"label": np.arange(offset + 1, offset + n + 1, dtype=np.int32)}
+        if t is not None:
+            columns["frame"] = np.full(n, index, dtype=np.int64)
+        columns["class"] = cls
+        columns.update(measure_objects(inst, n, values=values(index), scale=scale))
+        target = out if t is None else out[(slice(None),) * t + (index,)]
+        np.add(inst, offset, out=target, where=inst > 0)
+        tables.append(columns)
+        offset += n
+    table = {name: np.concatenate([c[name] for c in tables]) for name in tables[0]}
+    return Objects(out, table, chosen, t, scale)
+
+
+def _label_frame(labels, classes, structure, background, min_size, fill_holes):
+    """Instance labels 1..n of one frame (int32) and the class of each object."""
+    out = np.zeros(labels.shape, dtype=np.int32)
+    owner = []
+    chosen = np.isin(labels, classes) if fill_holes and len(classes) > 1 else None
+    for c in classes:
+        mask = labels == c
+        if fill_holes:
+            mask = _fill_holes(mask, None if chosen is None else chosen & ~mask, background)
+        inst, n = ndimage.label(mask, structure=structure, output=np.int32)
+        if n == 0:
+            continue
+        keep = np.bincount(inst.ravel(), minlength=n + 1) >= max(min_size, 1)
+        keep[0] = False
+        ids = np.zeros(n + 1, dtype=np.int32)
+        ids[keep] = np.arange(len(owner) + 1, len(owner) + 1 + int(keep.sum()), dtype=np.int32)
+        new = ids[inst]
+        out[new > 0] = new[new > 0]
+        owner += [c] * int(keep.sum())
+    return out, np.asarray(owner, dtype=np.int64)
+
+
+def _fill_holes(mask, blocked, background):
+    """`mask` with its holes filled, except holes that hold a `blocked` pixel."""
+    holes = ndimage.binary_fill_holes(mask, structure=background) & ~mask
+    if blocked is not None and holes.any() and blocked.any():
+        hole_ids, n = ndimage.label(holes, structure=background)
+        refused = np.bincount(hole_ids[blocked], minlength=n + 1) > 0
+        refused[0] = True
+        holes = ~refused[hole_ids]
+    return mask | holes
