@@ -142,26 +142,6 @@ def test_gpu_kernels_match_cpu_twins(shape, n_channels, spacing):
     assert np.all(labels[~ok] == 0) and np.all(prob[~ok] == 0)
 
 
-def test_parallel_host_copy():
-    from napari_gmm.core.potts._gpu import _copy
-
-    src = np.arange(3_000_001, dtype=np.float32)
-    dst = np.empty_like(src)
-    _copy(dst, src)
-    assert np.array_equal(dst, src)
-
-
-@needs_gpu
-@pytest.mark.parametrize("n_channels", [1, 3])
-def test_gpu_log_likelihood_matches_the_estep(n_channels):
-    from napari_gmm.core._nb_estep import estep, kernel_params
-
-    X, ok, gmm, _, gpu = _gpu_and_cpu((5, 30, 32), n_channels)
-    ref = estep(X, ok, kernel_params(gmm)) / ok.sum()
-    assert np.isclose(gpu.mean_log_likelihood(gmm), ref, rtol=1e-10)
-    assert np.isclose(ref, gmm.score(X[ok].astype(np.float64)), rtol=1e-6)
-
-
 @needs_gpu
 def test_gpu_sweeps_track_the_twin():
     X, _, gmm, cpu, gpu = _gpu_and_cpu((6, 40, 44))
@@ -216,7 +196,6 @@ def test_segment_on_gpu_matches_numba(covariance_type):
             )  # fmt: skip
     a, b = segs["numba"], segs["cupy"]
     assert b.backend == "cupy" and len(b.n_sweeps) == 2
-    assert np.isclose(a.log_likelihood, b.log_likelihood, rtol=1e-4)
     assert np.mean(a.labels == b.labels) >= 0.999
     assert np.abs(a.probability - b.probability).mean() < 1e-3
     assert np.allclose(a.model.means_, b.model.means_, rtol=1e-3)

@@ -51,17 +51,15 @@ def iter_apply(
     """
     if smoothing > 0:
         yield 0.0
-        sweeps, stats = [], {}
+        sweeps = []
         steps = iter_regularize(
             gmm, data, compressed, smoothing=smoothing, scale=scale, max_samples=max_samples,
             random_state=random_state, reestimate=reestimate, marginals=marginals,
-            sweeps=sweeps, posteriors=posteriors, stats=stats,
+            sweeps=sweeps, posteriors=posteriors,
         )  # fmt: skip
         gmm, labels, prob, q = yield from scaled(steps, 0.9)
         yield 0.9
-        ll = stats.get("log_likelihood")
-        if ll is None:
-            ll = mean_log_likelihood(gmm, data, compressed)
+        ll = mean_log_likelihood(gmm, data, compressed)
         return gmm, Prediction(labels, prob, ll, q if posteriors else None, tuple(sweeps))
     if compressed is not None:
         return gmm, predict_distinct(gmm, data, compressed, posteriors=posteriors)

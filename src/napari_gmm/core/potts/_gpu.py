@@ -10,9 +10,6 @@ the previous one. CuPy is imported only here, only when the backend is used.
 
 from __future__ import annotations
 
-import threading
-from contextlib import contextmanager
-
 import numpy as np
 
 from .._nb_estep import kernel_params
@@ -41,33 +38,10 @@ def device_dtype(dtype) -> np.dtype:
     return np.dtype(np.float32)
 
 
-#: Threads copying between pageable and pinned host memory (first touches of new pages
-#: and memcpy bandwidth both scale with threads).
-COPY_THREADS = 8
-_pool = None
-
-
-def _copy(dst: np.ndarray, src: np.ndarray) -> None:
-    """``dst[...] = src`` (1D, same size) in parallel slices (numpy releases the GIL)."""
-    global _pool
-    n = dst.size
-    if n < (1 << 20):
-        dst[...] = src
-        return
-    if _pool is None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _pool = ThreadPoolExecutor(COPY_THREADS)
-    step = -(-n // COPY_THREADS)
-    parts = [slice(i, min(n, i + step)) for i in range(0, n, step)]
-    list(_pool.map(lambda s: dst.__setitem__(s, src[s]), parts))
-
-
 class _Pinned:
     """Two pinned host buffers and two streams for chunked, overlapped transfers."""
 
     def __init__(self, cp, nbytes):
-        self.nbytes = nbytes
         self.buffers = [cp.cuda.alloc_pinned_memory(nbytes) for _ in range(2)]
         self.streams = [cp.cuda.Stream(non_blocking=True) for _ in range(2)]
         self.events = [None, None]
@@ -83,39 +57,20 @@ class _Pinned:
         self.events[j] = self.streams[j].record()
 
 
-_pinned = None
-_pinned_lock = threading.Lock()
-
-
-@contextmanager
-def _staging(cp):
-    """The process's pinned staging buffers (allocated once: page-locking is slow)."""
-    global _pinned
-    with _pinned_lock:
-        if _pinned is None or _pinned.nbytes != CHUNK_BYTES:
-            _pinned = _Pinned(cp, CHUNK_BYTES)
-        yield _pinned
-
-
 def to_device(host: np.ndarray):
-    """A C-contiguous host array on the device (pinned, chunked, overlapped)."""
-    with _staging(__import__("cupy")) as pinned:
-        return _to_device(host, pinned)
-
-
-def _to_device(host, pinned):
+    """A 1D/2D C-contiguous host array on the device (pinned, chunked, overlapped)."""
     import cupy as cp
 
     flat = host.reshape(-1)
     out = cp.empty(flat.shape, dtype=flat.dtype)
     step = max(1, CHUNK_BYTES // flat.itemsize)
-    pinned.events = [None, None]
+    pinned = _Pinned(cp, min(flat.nbytes, CHUNK_BYTES) or 1)
     for c, start in enumerate(range(0, flat.size, step)):
         j = c % 2
         stop = min(flat.size, start + step)
         pinned.wait(j)
         buf = pinned.view(j, flat.dtype, stop - start)
-        _copy(buf, flat[start:stop])
+        buf[...] = flat[start:stop]
         out[start:stop].set(buf, stream=pinned.streams[j])
         pinned.record(j)
     for j in range(2):
@@ -125,18 +80,13 @@ def _to_device(host, pinned):
 
 def to_host(dev, out: np.ndarray | None = None) -> np.ndarray:
     """A device array copied into `out` (a new array by default), chunked and overlapped."""
-    with _staging(__import__("cupy")) as pinned:
-        return _to_host(dev, out, pinned)
-
-
-def _to_host(dev, out, pinned):
     import cupy as cp
 
     flat = dev.reshape(-1)
     result = np.empty(dev.shape, dtype=dev.dtype) if out is None else out
     target = result.reshape(-1)
     step = max(1, CHUNK_BYTES // flat.itemsize)
-    pinned.events = [None, None]
+    pinned = _Pinned(cp, min(flat.nbytes, CHUNK_BYTES) or 1)
     cp.cuda.get_current_stream().synchronize()
     pending = [None, None]
     for c, start in enumerate(range(0, flat.size, step)):
@@ -145,7 +95,7 @@ def _to_host(dev, out, pinned):
         if pending[j] is not None:
             pinned.wait(j)
             s0, s1 = pending[j]
-            _copy(target[s0:s1], pinned.view(j, flat.dtype, s1 - s0))
+            target[s0:s1] = pinned.view(j, flat.dtype, s1 - s0)
         buf = pinned.view(j, flat.dtype, stop - start)
         flat[start:stop].get(stream=pinned.streams[j], out=buf, blocking=False)
         pinned.record(j)
@@ -154,7 +104,7 @@ def _to_host(dev, out, pinned):
         if pending[j] is not None:
             pinned.wait(j)
             s0, s1 = pending[j]
-            _copy(target[s0:s1], pinned.view(j, flat.dtype, s1 - s0))
+            target[s0:s1] = pinned.view(j, flat.dtype, s1 - s0)
     return result
 
 
@@ -261,19 +211,6 @@ class GpuPlanes:
              np.int32(c), cp.asarray(shift, dtype=cp.float64), out),
         )  # fmt: skip
         return out.get()
-
-    def mean_log_likelihood(self, gmm) -> float:
-        """Mean log-likelihood of `gmm` per valid voxel (the model's own, no prior)."""
-        cp = self.cp
-        means, prec, const = (cp.asarray(a) for a in kernel_params(gmm))
-        out = cp.zeros(1, dtype=cp.float64)
-        blocks = (cp.cuda.Device().attributes["MultiProcessorCount"] * 8,)
-        kernel("llsum", self.x.dtype)(
-            blocks, (256,),
-            (self.x, self.valid, np.int64(self.n), np.int32(self.n_classes),
-             np.int32(self.n_channels), means, prec, const, out),
-        )  # fmt: skip
-        return float(out.get()[0]) / self.n_valid
 
     def full_mstep(self, gmm, features=None) -> None:
         """M-step of `gmm` in place from every valid voxel."""

@@ -35,10 +35,9 @@ def iter_hmrf_gpu(gmm, features, valid, spatial_shape, *, smoothing, spacing, co
 
 
 def iter_regularize_gpu(gmm, data, *, smoothing, scale, reestimate, posteriors, n_sweeps,
-                        stop_changed, sweeps, stats=None):  # fmt: skip
+                        stop_changed, sweeps):  # fmt: skip
     """Generator: yields the fraction done after every sweep; returns ``(model, labels,
-    probability, posteriors or None)`` as :func:`._hmrf.iter_regularize`; `stats` (a
-    dict) gets the mean log-likelihood of the returned model."""
+    probability, posteriors or None)`` as :func:`._hmrf.iter_regularize`."""
     new = copy.deepcopy(gmm)
     n_rounds = 1 if reestimate else 0
     steps = iter_hmrf_gpu(
@@ -59,7 +58,5 @@ def iter_regularize_gpu(gmm, data, *, smoothing, scale, reestimate, posteriors, 
     if reestimate:
         order = component_order(new)
         order_components(new)
-    if stats is not None:
-        stats["log_likelihood"] = planes.mean_log_likelihood(new if reestimate else gmm)
     labels, probability, q = planes.finish(order, posteriors)
     return (new if reestimate else gmm), labels, probability, q

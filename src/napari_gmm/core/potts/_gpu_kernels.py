@@ -7,7 +7,6 @@ planes, which the tests compare it with (and which run everywhere, GPU or not):
 CUDA kernel        CPU twin
 =================  ==========================================
 ``loglik``         :func:`._planes_kernels.loglik_planes`
-``llsum``          :func:`.._nb_estep.estep` (its log-likelihood sum)
 ``plain``          :func:`._planes_kernels.plain_planes`
 ``sweep``          :func:`._planes_kernels.sweep_planes`
 ``moments``        :func:`._moments.moments_kernel`
@@ -39,12 +38,18 @@ SOURCE = r"""
 #define MAXM 64
 
 template <typename T>
-__device__ double weighted_lp(const T* __restrict__ x, long long i, int K, int C,
-                              const double* __restrict__ means,
-                              const double* __restrict__ prec,
-                              const double* __restrict__ cst, double* z)
+__global__ void loglik(const T* __restrict__ x, const unsigned char* __restrict__ valid,
+                       int has_valid, long long n, int K, int C,
+                       const double* __restrict__ means, const double* __restrict__ prec,
+                       const double* __restrict__ cst, float* __restrict__ lp)
 {
-    // z[k] = log w_k + log N(x_i | k) through the precision Cholesky factors; returns max
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    if (has_valid && !valid[i]) {
+        for (int k = 0; k < K; ++k) lp[k * n + i] = 0.0f;
+        return;
+    }
+    double z[MAXK];
     double d[MAXC];
     double top = 0.0;
     for (int k = 0; k < K; ++k) {
@@ -63,45 +68,7 @@ __device__ double weighted_lp(const T* __restrict__ x, long long i, int K, int C
         z[k] = cst[k] - 0.5 * sq;
         top = (k == 0 || z[k] > top) ? z[k] : top;
     }
-    return top;
-}
-
-template <typename T>
-__global__ void loglik(const T* __restrict__ x, const unsigned char* __restrict__ valid,
-                       int has_valid, long long n, int K, int C,
-                       const double* __restrict__ means, const double* __restrict__ prec,
-                       const double* __restrict__ cst, float* __restrict__ lp)
-{
-    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= n) return;
-    if (has_valid && !valid[i]) {
-        for (int k = 0; k < K; ++k) lp[k * n + i] = 0.0f;
-        return;
-    }
-    double z[MAXK];
-    double top = weighted_lp(x, i, K, C, means, prec, cst, z);
     for (int k = 0; k < K; ++k) lp[k * n + i] = (float)(z[k] - top);
-}
-
-template <typename T>
-__global__ void llsum(const T* __restrict__ x, const unsigned char* __restrict__ valid,
-                      long long n, int K, int C, const double* __restrict__ means,
-                      const double* __restrict__ prec, const double* __restrict__ cst,
-                      double* out)
-{
-    // sum over valid voxels of log sum_k w_k N(x_i | k) = top + log(sum exp(z - top))
-    double z[MAXK];
-    double acc = 0.0;
-    long long stride = (long long)gridDim.x * blockDim.x;
-    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
-        if (!valid[i]) continue;
-        double top = weighted_lp(x, i, K, C, means, prec, cst, z);
-        double total = 0.0;
-        for (int k = 0; k < K; ++k) total += exp(z[k] - top);
-        acc += top + log(total);
-    }
-    for (int off = 16; off > 0; off >>= 1) acc += __shfl_down_sync(0xffffffffu, acc, off);
-    if ((threadIdx.x & 31) == 0) atomicAdd(out, acc);
 }
 
 extern "C" __global__ void plain(const float* __restrict__ lp, float* __restrict__ q,
@@ -238,7 +205,7 @@ __global__ void finite(const T* __restrict__ x, long long n, int C,
 """
 
 _TYPES = {"float32": "float", "float64": "double"}
-_TEMPLATES = ("loglik", "llsum", "moments", "finite")
+_TEMPLATES = ("loglik", "moments", "finite")
 
 
 @functools.lru_cache(maxsize=1)

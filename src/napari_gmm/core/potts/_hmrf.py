@@ -105,14 +105,13 @@ def regularize(
 
 def iter_regularize(
     gmm, data: PixelData, compressed, *, smoothing, scale, max_samples, random_state,
-    reestimate=True, marginals="mean-field", sweeps=None, posteriors=True, stats=None,
+    reestimate=True, marginals="mean-field", sweeps=None, posteriors=True,
 ):  # fmt: skip
     """Generator form of :func:`regularize`: yields the fraction done after every sweep.
 
     `sweeps`, a list, gets the number of mean-field sweeps run in each round appended.
     With ``posteriors=False`` the returned posteriors may be None (the GPU route then does
-    not copy them back). `stats`, a dict, gets ``'log_likelihood'`` (mean per valid pixel,
-    of the returned model) where the GPU route computed it.
+    not copy them back).
     """
     if use_cupy() and marginals != "gibbs":
         from ._gpu_hmrf import gpu_supported, iter_regularize_gpu
@@ -121,7 +120,7 @@ def iter_regularize(
             result = yield from iter_regularize_gpu(
                 gmm, data, smoothing=smoothing, scale=scale, reestimate=reestimate,
                 posteriors=posteriors, n_sweeps=SWEEPS, stop_changed=STOP_CHANGED,
-                sweeps=sweeps, stats=stats,
+                sweeps=sweeps,
             )  # fmt: skip
             return result
     seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
