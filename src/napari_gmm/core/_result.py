@@ -63,7 +63,8 @@ class Segmentation:
         model). None without a field.
     n_sweeps : tuple of int
         With smoothing: the mean-field sweeps run in each round of HMRF-EM (a round stops
-        early once fewer than 0.1 % of the pixels change label in a sweep); empty without.
+        early once fewer than 0.1 % of the pixels change label in a sweep); empty without,
+        for time series (see each frame's) and for dask images (fixed sweeps per block).
     backend : str
         The implementation that ran the per-pixel work (``'numba'``, ``'numpy'`` or
         ``'cupy'``; see :func:`napari_gmm.set_backend`).
