@@ -197,10 +197,12 @@ def test_segment_reports_progress_every_sweep(backend):
     while True:
         try:
             seen.append(next(steps))
-        except StopIteration:
+        except StopIteration as stop:
+            seg = stop.value
             break
     smoothing = [f for f, stage in seen if stage == "spatial regularisation"]
-    assert len(smoothing) >= 2 * SWEEPS  # two rounds of sweeps, one step each
+    assert len(seg.n_sweeps) == 2 and all(1 <= n <= SWEEPS for n in seg.n_sweeps)
+    assert len(smoothing) >= sum(seg.n_sweeps)  # two rounds of sweeps, one step each
     assert smoothing == sorted(smoothing)
 
 

@@ -87,6 +87,8 @@ def test_labels_probability_and_metadata(viewer_widget, qtbot):
     assert summary["bic"] == pytest.approx(expected.bic)
     assert mark["options"]["seed"] == 7 and mark["options"]["n_components"] == 3
     assert "K=3" in widget.summary.value and "BIC" in widget.summary.value
+    assert widget.summary.value.endswith(f" on {ng.get_backend()}")  # which backend ran
+    assert summary["backend"] == ng.get_backend()
     assert widget.last_segmentation is not None
     # the input layer is untouched
     assert layer.metadata == {} and layer.data is image

@@ -300,4 +300,5 @@ def fit_summary_text(seg: Segmentation) -> str:
         f"{seg.method}"
         + (f", smoothing {seg.smoothing:g}" if seg.smoothing else "")
         + f"{bias_text(seg)}, {seg.elapsed:.2f} s"
+        + (f" on {seg.backend}" if seg.backend else "")
     )

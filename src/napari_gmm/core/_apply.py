@@ -13,6 +13,7 @@ import time
 import numpy as np
 from sklearn.mixture import GaussianMixture
 
+from ._backend import get_backend
 from ._features import PixelData, pixel_data
 from ._frames import iter_frames, split_frames, stack_frames
 from ._mask import masked_image
@@ -58,14 +59,16 @@ def iter_apply(
         return gmm, pred
     if smoothing > 0:
         yield 0.0
+        sweeps = []
         steps = iter_regularize(
             gmm, data, compressed, smoothing=smoothing, scale=scale, max_samples=max_samples,
             random_state=random_state, reestimate=reestimate, marginals=marginals,
+            sweeps=sweeps, posteriors=posteriors,
         )  # fmt: skip
         gmm, labels, prob, q = yield from scaled(steps, 0.9)
         yield 0.9
         ll = mean_log_likelihood(gmm, data, compressed)
-        return gmm, Prediction(labels, prob, ll, q if posteriors else None)
+        return gmm, Prediction(labels, prob, ll, q if posteriors else None, tuple(sweeps))
     if compressed is not None:
         return gmm, predict_distinct(gmm, data, compressed, posteriors=posteriors)
     pred = yield from iter_predict_chunked(gmm, data, posteriors=posteriors)
@@ -104,6 +107,8 @@ def make_result(
         n_valid=n,
         n_fit_samples=info.n_fit_samples,
         elapsed=time.perf_counter() - start,
+        n_sweeps=pred.n_sweeps,
+        backend=get_backend(),
         posteriors=None if pred.posteriors is None else data.to_spatial(pred.posteriors),
         **extra,
     )

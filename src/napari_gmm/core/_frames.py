@@ -221,4 +221,5 @@ def stack_frames(
         frame_mode=mode,
         bias_field=_stack_optional(frames, "bias_field", axis),
         corrected=_stack_optional(frames, "corrected", split.time_axis),
+        backend=frames[0].backend,
     )

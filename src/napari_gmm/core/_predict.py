@@ -29,6 +29,7 @@ class Prediction:
     probability: np.ndarray  # (n_pixels,) float32 max posterior
     log_likelihood: float  # mean log-likelihood per valid pixel
     posteriors: np.ndarray | None  # (n_pixels, K) float32 when asked for
+    n_sweeps: tuple = ()  # mean-field sweeps run per round, with smoothing
 
 
 def label_dtype(n_components: int) -> np.dtype:

@@ -106,16 +106,17 @@ def segmentation_bytes(n_pixels: int, n_components: int, *, smoothing, posterior
                        backend: str) -> float:  # fmt: skip
     """Lower bound of the peak bytes of segmenting `n_pixels` pixels in memory.
 
-    Outputs: labels (1-2 bytes) and probability (4); posteriors 4 K; smoothing: two float32
-    posterior buffers with the compiled kernels (8 K), the numpy reference about 20 K + 16
-    (measured: 56 bytes/voxel at K=2, 76 at K=3).
+    Outputs: labels (1-2 bytes) and probability (4); posteriors 4 K; smoothing: the
+    log-likelihood and two posterior float32 planes and a label map with the compiled
+    kernels (12 K + 1), nothing more in host memory on the GPU ('cupy'), the numpy
+    reference about 20 K + 16 (measured: 56 bytes/voxel at K=2, 76 at K=3).
     """
     k = n_components
     per_pixel = (1 if k < 256 else 2) + 4
     if posteriors:
         per_pixel += 4 * k
     if smoothing:
-        per_pixel += 8 * k if backend == "numba" else 20 * k + 16
+        per_pixel += {"numba": 12 * k + 1, "cupy": 0}.get(backend, 20 * k + 16)
     return float(n_pixels) * per_pixel
 
 

@@ -61,6 +61,13 @@ class Segmentation:
         With ``bias_field='polynomial'``: the estimated multiplicative field (mean 1 over
         the valid pixels of a segmented image; for ``apply_model`` its scale is set by the
         model). None without a field.
+    n_sweeps : tuple of int
+        With smoothing: the mean-field sweeps run in each round of HMRF-EM (a round stops
+        early once fewer than 0.1 % of the pixels change label in a sweep); empty without,
+        for time series (see each frame's) and for dask images (fixed sweeps per block).
+    backend : str
+        The implementation that ran the per-pixel work (``'numba'``, ``'numpy'`` or
+        ``'cupy'``; see :func:`napari_gmm.set_backend`).
     corrected : ndarray of float32, the input's shape, or None
         With a bias field: the image divided by the field (every channel by the same
         field). Labels, probability and posteriors are those of this image:
@@ -94,6 +101,8 @@ class Segmentation:
     bias_field: np.ndarray | None = field(default=None, repr=False)
     corrected: np.ndarray | None = field(default=None, repr=False)
     class_names: tuple[str, ...] | None = None
+    n_sweeps: tuple = ()
+    backend: str = ""
 
     @property
     def n_components(self) -> int:
@@ -165,6 +174,8 @@ class Segmentation:
             "n_valid": int(self.n_valid),
             "n_fit_samples": int(self.n_fit_samples),
             "smoothing": float(self.smoothing),
+            "n_sweeps": [int(v) for v in self.n_sweeps],
+            "backend": self.backend,
             "elapsed_s": float(self.elapsed),
             "lower_bounds": [float(v) for v in self.lower_bounds],
             "model": model_to_dict(self.model),

@@ -87,7 +87,7 @@ def _block_log_prob(gmm, data, max_distinct):
 def _potts_block(block, models, smoothing, scale, sweeps, max_distinct):
     """Mean-field posteriors of a halo block: `sweeps` per model, warm-started in turn."""
     data = block_pixel_data(block)
-    if use_numba() and len(data.spatial_shape) <= MAX_KERNEL_NDIM:
+    if use_numba() and len(data.spatial_shape) <= MAX_KERNEL_NDIM and models[0].n_components < 255:
         return _potts_block_fused(data, models, smoothing, scale, sweeps), data
     valid = None if data.valid is None else data.to_spatial(data.valid)
     q = None
@@ -100,21 +100,22 @@ def _potts_block(block, models, smoothing, scale, sweeps, max_distinct):
 
 
 def _potts_block_fused(data, models, smoothing, scale, sweeps):
-    """:func:`_potts_block` by the compiled sweeps that evaluate the log-densities from
-    the features inside each sweep (as the in-memory path does): the block holds its
-    features and two (N, K) float32 posterior buffers, no log-probability array."""
-    from ..potts._fused import Sweeper
+    """:func:`_potts_block` by the compiled class-major sweeps of the in-memory path
+    (:class:`..potts._planes.Planes`): log-likelihood planes once per model, a fixed number
+    of sweeps per model (no early stop: every block runs the same sweeps)."""
+    from ..potts._planes import Planes
 
     shape = data.spatial_shape
-    axis_weights = _axis_weights(neighbour_kernel(len(shape), scale))
-    sweeper = Sweeper(data.features, data.valid, shape, axis_weights,
-                      float(smoothing) * POTTS_SCALE)  # fmt: skip
+    kernel = neighbour_kernel(len(shape), scale)
+    ok = None if data.valid is None else data.to_spatial(data.valid)
     k = models[0].n_components
-    q = sweeper.plain(models[0], np.empty((data.n_pixels, k), dtype=np.float32))
-    for gmm in models:
-        q = drive(sweeper.iter_sweeps(gmm, q, sweeps))
-    sweeper.release()
-    return q.reshape(*shape, k)
+    planes = Planes(ok, shape, k, kernel, _axis_weights(kernel), float(smoothing) * POTTS_SCALE)
+    for i, gmm in enumerate(models):
+        planes.set_model(gmm, data.features)
+        if i == 0:
+            planes.plain()
+        drive(planes.iter_sweeps(sweeps))
+    return planes.finish(np.arange(k), np.uint8)[2].reshape(*shape, k)
 
 
 def _smooth_block(block, models, order, smoothing, scale, sweeps, max_distinct, want_post,

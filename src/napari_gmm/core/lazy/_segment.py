@@ -22,6 +22,7 @@ import time
 
 import numpy as np
 
+from .._backend import use_numba
 from .._result import Segmentation
 from ..bias._ecm import check_bias_field, check_bias_order
 from ..fit._fit import (
@@ -169,6 +170,7 @@ def make_lazy_result(gmm, pixels, outputs, ll, n_valid, info, *, start, **extra)
         n_fit_samples=info.n_fit_samples,
         elapsed=time.perf_counter() - start,
         posteriors=posteriors,
+        backend="numba" if use_numba() else "numpy",  # blocks run on the CPU kernels
         **extra,
     )
 

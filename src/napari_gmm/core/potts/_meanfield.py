@@ -18,7 +18,7 @@ import copy
 import numpy as np
 from scipy import ndimage
 
-from .._backend import use_numba
+from .._backend import use_cupy, use_numba
 from .._features import PixelData
 from .._predict import pixel_log_prob
 from ..fit._fit import subsample_rows
@@ -175,10 +175,16 @@ def drive(steps, progress=None):
 
 
 def iter_potts_posteriors(
-    log_prob, *, smoothing=1.0, valid=None, spacing=None, n_iter=10, init=None
-):
+    log_prob, *, smoothing=1.0, valid=None, spacing=None, n_iter=10, init=None,
+    stop_changed=None, sweeps=None,
+):  # fmt: skip
     """Generator form of :func:`potts_posteriors`: yields the fraction of sweeps done after
-    each sweep and returns the posteriors."""
+    each sweep and returns the posteriors.
+
+    With `stop_changed` (a fraction, e.g. 0.001) the sweeps end after the first one in
+    which fewer than that fraction of the valid pixels changed label; `sweeps`, a list,
+    gets the number of sweeps run appended.
+    """
     log_prob = np.asarray(log_prob)
     if log_prob.ndim < 2 or log_prob.shape[-1] < 1 or log_prob.size == 0:
         raise ValueError(
@@ -202,8 +208,10 @@ def iter_potts_posteriors(
             f"init must have the shape of log_prob {log_prob.shape}, got {np.shape(init)}."
         )
     beta = float(smoothing) * POTTS_SCALE
-    if use_numba() and len(shape) <= MAX_KERNEL_NDIM:
-        q = yield from _iter_potts_numba(log_prob, shape, beta, valid, spacing, n_iter, init)
+    if use_numba() and len(shape) <= MAX_KERNEL_NDIM and log_prob.shape[-1] <= 254:
+        q = yield from _iter_potts_numba(
+            log_prob, shape, beta, valid, spacing, n_iter, init, stop_changed, sweeps
+        )
         return q
     lp = np.moveaxis(log_prob, -1, 0).astype(np.float32, order="C")  # (K, *shape), a copy
     _recentre_underflow(np.moveaxis(lp, 0, -1), log_prob)
@@ -228,6 +236,8 @@ def iter_potts_posteriors(
         del present
         nb = np.empty_like(q)
         tmp = np.empty_like(q) if len(set(axis_weights)) > 1 else None
+        labels = q.argmax(axis=0) if stop_changed is not None else None
+        run = int(n_iter)
         for sweep in range(int(n_iter)):
             _neighbour_sum(q, nb, axis_weights, tmp)
             nb *= scale
@@ -237,6 +247,15 @@ def iter_potts_posteriors(
                 nb[:, invalid] = 0.0
             q, nb = nb, q
             yield (sweep + 1) / n_iter
+            if labels is not None:
+                new = q.argmax(axis=0)
+                changed = int(np.count_nonzero(new != labels))
+                labels = new
+                if changed < stop_changed * ok.sum():
+                    run = sweep + 1
+                    break
+        if sweeps is not None:
+            sweeps.append(run)
         del nb, tmp
     del lp
     return np.ascontiguousarray(np.moveaxis(q, 0, -1))
@@ -264,9 +283,9 @@ def _recentre_underflow(lp32, log_prob) -> None:
     view[lost[fine]] = (rows[fine] - top[fine]).astype(np.float32)
 
 
-def _iter_potts_numba(log_prob, shape, beta, valid, spacing, n_iter, init):
+def _iter_potts_numba(log_prob, shape, beta, valid, spacing, n_iter, init, stop, sweeps):
     """The compiled route of :func:`iter_potts_posteriors` (same arguments, validated)."""
-    from ._fused import iter_potts_lp, plain_lp
+    from ._planes import Planes
 
     k = log_prob.shape[-1]
     lp = np.ascontiguousarray(log_prob.reshape(-1, k), dtype=np.float32)
@@ -274,21 +293,28 @@ def _iter_potts_numba(log_prob, shape, beta, valid, spacing, n_iter, init):
     ok = np.isfinite(lp.max(axis=1))
     if valid is not None:
         ok &= valid.reshape(-1)
-    ok = None if ok.all() else ok
+    kernel = neighbour_kernel(len(shape), spacing)
+    planes = Planes(ok.reshape(shape), shape, k, kernel, _axis_weights(kernel), beta)
+    planes.set_log_prob(lp)
+    del lp
     if init is None or beta == 0:
-        q = plain_lp(lp, ok, shape, np.empty_like(lp))
+        planes.plain()
     else:
-        q = np.array(np.reshape(init, (-1, k)), dtype=np.float32, order="C")
-        if ok is not None:
-            q[~ok] = 0.0
+        planes.start_from(np.reshape(init, (-1, k)))
     if beta > 0 and n_iter > 0:
-        axis_weights = _axis_weights(neighbour_kernel(len(shape), spacing))
-        steps = iter_potts_lp(lp, ok, shape, axis_weights, beta, q, int(n_iter))
-        for sweep in range(int(n_iter)):
-            next(steps)
-            yield (sweep + 1) / n_iter
-        q = drive(steps)
-    return q.reshape(log_prob.shape)
+        steps = planes.iter_sweeps(int(n_iter), stop)
+        done = 0
+        while True:
+            try:
+                next(steps)
+            except StopIteration as end:
+                run = end.value
+                break
+            done += 1
+            yield done / n_iter
+        if sweeps is not None:
+            sweeps.append(run)
+    return planes.finish(np.arange(k), np.uint8)[2].reshape(log_prob.shape)
 
 
 def posterior_labels(posteriors) -> tuple[np.ndarray, np.ndarray]:
@@ -407,9 +433,15 @@ def iter_hmrf_em(
     max_samples=200_000,
     random_state=0,
     log_prob_fn=None,
+    stop_changed=None,
+    sweeps=None,
 ):
     """Generator form of :func:`hmrf_em`: yields the fraction of sweeps done after each
-    sweep and returns ``(gmm, posteriors)``."""
+    sweep and returns ``(gmm, posteriors)``.
+
+    `stop_changed` and `sweeps` (the sweeps run per round are appended) are those of
+    :func:`iter_potts_posteriors`.
+    """
     features = np.asarray(features)
     n_features = gmm.means_.shape[1]
     if features.ndim < 2 or features.shape[-1] != n_features:
@@ -442,8 +474,17 @@ def iter_hmrf_em(
     X = features.reshape(-1, n_features)[rows].astype(np.float64)
     n_rounds, n_iter = int(n_rounds), int(n_iter)
     total = max(1, (n_rounds + 1) * n_iter)
-    if use_numba() and ok.ndim <= MAX_KERNEL_NDIM:
-        steps = _iter_hmrf_numba(gmm, features, ok, X, rows, smoothing, spacing, n_rounds, n_iter)
+    if use_cupy() and _gpu_handles(ok.shape, gmm.n_components, n_features):
+        steps = _iter_hmrf_gpu(gmm, features, ok, smoothing, spacing, (n_rounds, n_iter),
+                               stop_changed, sweeps)  # fmt: skip
+    elif use_numba() and ok.ndim <= MAX_KERNEL_NDIM and gmm.n_components <= 254:
+        steps = _iter_hmrf_numba(
+            gmm, features, ok, X, rows, smoothing, spacing, (n_rounds, n_iter),
+            stop_changed, sweeps,
+        )  # fmt: skip
+    else:
+        steps = None
+    if steps is not None:
         done = 0
         while True:
             try:
@@ -454,7 +495,8 @@ def iter_hmrf_em(
             done += 1
             yield done / total
         return gmm, q.reshape((*ok.shape, q.shape[-1]))
-    opts = {"smoothing": smoothing, "valid": ok, "spacing": spacing, "n_iter": n_iter}
+    opts = {"smoothing": smoothing, "valid": ok, "spacing": spacing, "n_iter": n_iter,
+            "stop_changed": stop_changed, "sweeps": sweeps}  # fmt: skip
     if log_prob_fn is None:
 
         def log_prob_fn(model):
@@ -491,31 +533,43 @@ def update_mixture(gmm, X, q_rows) -> None:
     set_parameters(gmm, (weights, means, covs, prec_chol))
 
 
-def _iter_hmrf_numba(gmm, features, ok, X, rows, smoothing, spacing, n_rounds, n_iter):
-    """Compiled HMRF-EM: fused sweeps on (N, K) float32 buffers; yields after each sweep.
+def _iter_hmrf_numba(gmm, features, ok, X, rows, smoothing, spacing, counts, stop, sweeps):
+    """Compiled HMRF-EM on class-major planes (:class:`._planes.Planes`); yields after
+    each sweep. `counts` is ``(n_rounds, n_iter)``.
 
-    Holds the features, the mask (only when some pixels are invalid) and two posterior
-    buffers; the log-probabilities are recomputed inside each sweep.
+    The log-likelihood planes are computed once per mixture and reused by every sweep.
     """
-    from ._fused import Sweeper
+    from ._planes import Planes, iter_hmrf_planes
 
     shape = ok.shape
-    flat_ok = ok.reshape(-1)
-    axis_weights = _axis_weights(neighbour_kernel(len(shape), spacing))
+    kernel = neighbour_kernel(len(shape), spacing)
     beta = float(smoothing) * POTTS_SCALE
-    sweeper = Sweeper(
-        features.reshape(-1, features.shape[-1]),
-        None if flat_ok.all() else flat_ok,
-        shape,
-        axis_weights,
-        beta,
-    )
-    q = sweeper.plain(gmm, np.empty((flat_ok.size, gmm.n_components), dtype=np.float32))
-    for r in range(n_rounds + 1):
-        if r > 0:
-            update_mixture(gmm, X, q[rows])
-            if beta == 0:
-                q = sweeper.plain(gmm, q)
-        q = yield from sweeper.iter_sweeps(gmm, q, n_iter)
-    sweeper.release()
-    return q
+    flat = features.reshape(-1, features.shape[-1])
+    planes = Planes(ok, shape, gmm.n_components, kernel, _axis_weights(kernel), beta)
+    def mstep(model, done):  # on the subsample, as the numpy reference
+        update_mixture(model, X, done.rows(rows))
+
+    yield from iter_hmrf_planes(planes, gmm, flat, counts, stop, sweeps, mstep)
+    return planes.finish(np.arange(gmm.n_components), np.uint8)[2]
+
+
+def _gpu_handles(spatial_shape, n_classes, n_channels) -> bool:
+    from ._gpu import supported
+
+    return supported(spatial_shape, n_classes, n_channels)
+
+
+def _iter_hmrf_gpu(gmm, features, ok, smoothing, spacing, counts, stop, sweeps):
+    """HMRF-EM on the GPU (every valid voxel in the M-step); returns host posteriors."""
+    from ._gpu import GpuPlanes
+    from ._planes import iter_hmrf_planes
+
+    flat_ok = ok.reshape(-1)
+    kernel = neighbour_kernel(ok.ndim, spacing)
+    planes = GpuPlanes(
+        features.reshape(-1, features.shape[-1]), None if flat_ok.all() else flat_ok,
+        ok.shape, gmm.n_components, kernel, _axis_weights(kernel),
+        float(smoothing) * POTTS_SCALE,
+    )  # fmt: skip
+    yield from iter_hmrf_planes(planes, gmm, None, counts, stop, sweeps)
+    return planes.finish(np.arange(gmm.n_components))[2]

@@ -1,0 +1,269 @@
+"""Benchmark the spatial model (Potts/HMRF smoothing): sweeps, end to end, threads, GPU.
+
+Run ``python benchmarks/bench_spatial.py`` (128x512x512, K=2 and 3, 1 and 2 threads) or
+``--quick`` (a smoke run). Everything is measured in one process, against baselines of the
+same run:
+
+* **sweeps**: one mean-field sweep of the class-major kernel (``potts._planes_kernels``) in
+  ns per voxel, and in *memory passes*: its time over that of one numpy read+write pass
+  over a float32 array of the image's size (``np.add(a, 1, out=b)``); the previous
+  pixel-major kernel (``potts._kernels``) on the same log-likelihoods for comparison;
+* **end to end**: ``segment`` plain and with ``smoothing=1`` (numba backend), the ratio
+  smoothing / plain, and the speed-up over one thread;
+* **GPU** (when CuPy finds one, else "no GPU"): ``segment(smoothing=1)`` of a float32
+  volume (``--gpu-shape``, default 512^3) K=3 with the 'cupy' backend, host array in, labels
+  and probability out; the same on the CPU (numba, all threads); the device-resident part
+  (upload / log-likelihoods + sweeps + full-data M-steps / download timed apart), and the
+  accuracy of both against the true classes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import sys
+import time
+
+import numpy as np
+from scipy import ndimage
+
+
+def volume(shape, k, *, sigma, seed=0):
+    """Blocky classes (a zoomed random field) 0..k-1 + Gaussian noise; (image, truth)."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(0, k, tuple(max(2, s // 16) for s in shape), dtype=np.uint8)
+    truth = ndimage.zoom(coarse, [s / c for s, c in zip(shape, coarse.shape, strict=True)],
+                         order=0)  # fmt: skip
+    image = rng.standard_normal(shape, dtype=np.float32)
+    image *= sigma
+    image += truth
+    return image, truth
+
+
+def timed(func, repeat=1):
+    best, out = np.inf, None
+    for _ in range(repeat):
+        out = None
+        gc.collect()
+        start = time.perf_counter()
+        out = func()
+        best = min(best, time.perf_counter() - start)
+    return best, out
+
+
+def numpy_pass(n) -> float:
+    """Seconds of one read+write pass over n float32 values (best of 3)."""
+    a = np.ones(n, dtype=np.float32)
+    b = np.empty_like(a)
+    return timed(lambda: np.add(a, 1.0, out=b), 3)[0]
+
+
+def sweep_rows(shape, k, threads, rows):
+    import numba
+    from sklearn.mixture import GaussianMixture
+
+    from napari_gmm.core.potts import _meanfield
+    from napari_gmm.core.potts._kernels import potts_sweep_lp
+    from napari_gmm.core.potts._planes import Planes
+
+    image, _ = volume(shape, k, sigma=0.5)
+    n = image.size
+    gmm = GaussianMixture(k, random_state=0).fit(image.reshape(-1, 1)[:: max(1, n // 50_000)])
+    kernel = _meanfield.neighbour_kernel(3)
+    weights = _meanfield._axis_weights(kernel)
+    t_pass = numpy_pass(n)
+    for t in threads:
+        numba.set_num_threads(t)
+        planes = Planes(None, shape, k, kernel, weights, 8.0)
+        t_lp, _ = timed(lambda p=planes: p.set_model(gmm, image.reshape(-1, 1)), 2)
+        planes.plain()
+        steps = planes.iter_sweeps(4)
+        next(steps)  # compiled, caches warm
+        start = time.perf_counter()
+        for _ in steps:
+            pass
+        t_sweep = (time.perf_counter() - start) / 3
+        lp = np.ascontiguousarray(planes.lp.T)
+        q, spare = np.ascontiguousarray(planes.q.T), np.empty_like(lp)
+        vol = np.array(shape, dtype=np.int64)
+        w = np.array(weights, dtype=np.float64)
+        empty = np.zeros(0, dtype=bool)
+        old_args = (lp, empty, vol, w, 8.0, q, spare)
+        potts_sweep_lp(*old_args)
+        t_old, _ = timed(lambda a=old_args: potts_sweep_lp(*a), 2)
+        del old_args
+        del lp, q, spare, planes
+        rows.append((f"K={k}", t, t_lp / n * 1e9, t_sweep / n * 1e9, t_sweep / t_pass,
+                     t_old / n * 1e9))  # fmt: skip
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    return t_pass / n * 1e9
+
+
+def e2e_rows(shape, k, threads, rows):
+    import numba
+
+    import napari_gmm as ng
+
+    image, truth = volume(shape, k, sigma=0.5, seed=1)
+    t_pass = numpy_pass(image.size)
+    base = {}
+    with ng.use_backend("numba"):
+        ng.segment(image[:4, :64, :64], k, smoothing=1.0, random_state=0)  # compile
+        for t in threads:
+            numba.set_num_threads(t)
+            t_plain, _ = timed(lambda: ng.segment(image, k, random_state=0))
+            t_smooth, seg = timed(lambda: ng.segment(image, k, smoothing=1.0, random_state=0))
+            base.setdefault("plain", t_plain)
+            base.setdefault("smooth", t_smooth)
+            acc = float(np.mean(seg.labels == truth + 1))
+            ratios = (t_smooth / t_plain, t_smooth / t_pass, base["smooth"] / t_smooth)
+            rows.append((f"K={k}", t, t_plain, t_smooth, *ratios, seg.n_sweeps, acc))
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+
+
+def gpu_section(shape, k, profile=False):
+    import numba
+
+    import napari_gmm as ng
+    from napari_gmm.core._backend import gpu_available
+
+    if not gpu_available():
+        print("\nGPU: no GPU (CuPy not installed or no CUDA device): rows skipped.")
+        return
+    import copy
+
+    import cupy as cp
+
+    from napari_gmm.core.potts import _meanfield
+    from napari_gmm.core.potts._gpu import GpuPlanes
+    from napari_gmm.core.potts._hmrf import STOP_CHANGED, SWEEPS
+    from napari_gmm.core.potts._planes import Planes, iter_hmrf_planes
+
+    name = cp.cuda.runtime.getDeviceProperties(0)["name"].decode()
+    image, truth = volume(shape, k, sigma=0.5, seed=2)
+    n = image.size
+    warm = image[:8, :64, :64].copy()
+    out = []
+    with ng.use_backend("cupy"):
+        ng.segment(warm, k, smoothing=1.0, random_state=0)  # compile the CUDA kernels
+        t_gpu, seg_gpu = timed(lambda: ng.segment(image, k, smoothing=1.0, random_state=0), 2)
+        if profile:
+            import cProfile
+            import pstats
+
+            prof = cProfile.Profile()
+            prof.runcall(ng.segment, image, k, smoothing=1.0, random_state=0)
+            pstats.Stats(prof).sort_stats("cumulative").print_stats(28)
+    with ng.use_backend("numba"):
+        ng.segment(warm, k, smoothing=1.0, random_state=0)
+        t_cpu, seg_cpu = timed(lambda: ng.segment(image, k, smoothing=1.0, random_state=0))
+        t_plain, _ = timed(lambda: ng.segment(image, k, random_state=0))
+    # the spatial model alone, GPU against the CPU planes on every thread
+    gmm = seg_cpu.model
+    kernel = _meanfield.neighbour_kernel(3)
+    weights = _meanfield._axis_weights(kernel)
+    flat = image.reshape(-1, 1)
+
+    def gpu_parts():
+        model = copy.deepcopy(gmm)
+        t0 = time.perf_counter()
+        planes = GpuPlanes(flat, None, shape, k, kernel, weights, 8.0)
+        cp.cuda.Device().synchronize()
+        t1 = time.perf_counter()
+        for _ in iter_hmrf_planes(planes, model, None, (1, SWEEPS), STOP_CHANGED, None):
+            pass
+        cp.cuda.Device().synchronize()
+        t2 = time.perf_counter()
+        planes.finish(np.arange(k), posteriors=False)
+        t3 = time.perf_counter()
+        return t1 - t0, t2 - t1, t3 - t2
+
+    gpu_parts()
+    up, dev, down = min((gpu_parts() for _ in range(2)), key=sum)
+
+    def cpu_part():
+        model = copy.deepcopy(gmm)
+        planes = Planes(None, shape, k, kernel, weights, 8.0)
+        for _ in iter_hmrf_planes(planes, model, flat, (1, SWEEPS), STOP_CHANGED, None):
+            pass
+        return planes.finish(np.arange(k), np.uint8)
+
+    t_cpu_part, _ = timed(cpu_part)
+    planes = GpuPlanes(flat, None, shape, k, kernel, weights, 8.0)
+    planes.set_model(gmm)
+    planes.plain()
+    planes.sweep()
+    cp.cuda.Device().synchronize()
+    start = time.perf_counter()
+    for _ in range(10):
+        planes.sweep()
+    cp.cuda.Device().synchronize()
+    t_sweep = (time.perf_counter() - start) / 10
+    del planes
+    acc_gpu = float(np.mean(seg_gpu.labels == truth + 1))
+    acc_cpu = float(np.mean(seg_cpu.labels == truth + 1))
+    threads = numba.get_num_threads()
+    print(f"\nGPU: {name}; {'x'.join(map(str, shape))} float32, K={k}, smoothing=1; "
+          f"CPU: numba on {threads} threads\n")  # fmt: skip
+    print("| run | s | CPU / GPU | notes |")
+    print("|---|---|---|---|")
+    out.append(("segment(smoothing=1), cupy, host in, labels+probability out", t_gpu,
+                t_cpu / t_gpu, f"sweeps {seg_gpu.n_sweeps}, accuracy {acc_gpu:.4f}"))
+    out.append((f"segment(smoothing=1), numba {threads} threads", t_cpu, 1.0,
+                f"sweeps {seg_cpu.n_sweeps}, accuracy {acc_cpu:.4f}"))
+    out.append((f"segment plain, numba {threads} threads", t_plain, t_cpu / t_plain, ""))
+    out.append(("GPU spatial model: upload (pinned, chunked)", up, float("nan"), ""))
+    out.append(("GPU spatial model: device-resident (log-lik, sweeps, full M-step)", dev,
+                t_cpu_part / dev, "vs the CPU planes HMRF on all threads"))
+    out.append(("GPU spatial model: download labels+probability", down, float("nan"), ""))
+    out.append((f"CPU planes HMRF (subsample-free), numba {threads} threads", t_cpu_part, 1.0,
+                ""))
+    out.append(("GPU one sweep", t_sweep, float("nan"),
+                f"{t_sweep / n * 1e9:.3f} ns/voxel/sweep"))  # fmt: skip
+    for run, t, ratio, notes in out:
+        print(f"| {run} | {t:.4f} | {ratio:.1f}x | {notes} |")
+    print(f"\nlabels agree GPU vs CPU: {np.mean(seg_gpu.labels == seg_cpu.labels):.5f}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, smoke run")
+    parser.add_argument("--shape", type=int, nargs=3, default=(128, 512, 512))
+    parser.add_argument("--threads", type=int, nargs="+", default=(1, 2))
+    parser.add_argument("--gpu-shape", type=int, nargs=3, default=(512, 512, 512))
+    parser.add_argument("--skip-cpu", action="store_true", help="only the GPU section")
+    parser.add_argument("--profile", action="store_true", help="profile the GPU segment")
+    args = parser.parse_args(argv)
+    shape = (16, 128, 128) if args.quick else tuple(args.shape)
+    gpu_shape = (32, 128, 128) if args.quick else tuple(args.gpu_shape)
+    label = "x".join(map(str, shape))
+    if not args.skip_cpu:
+        rows = []
+        for k in (2, 3):
+            t_pass = sweep_rows(shape, k, args.threads, rows)
+        print(f"\nload average {os.getloadavg()[0]:.2f}, {os.cpu_count()} cores; "
+              f"numpy read+write pass {t_pass:.2f} ns/voxel\n")  # fmt: skip
+        print(f"Mean-field sweeps, {label} float32:\n")
+        print("| K | threads | log-lik ns/voxel | sweep ns/voxel | memory passes | "
+              "previous kernel ns/voxel |")  # fmt: skip
+        print("|---|---|---|---|---|---|")
+        for k, t, lp, sw, passes, old in rows:
+            print(f"| {k} | {t} | {lp:.2f} | {sw:.2f} | {passes:.1f} | {old:.2f} |")
+        rows = []
+        for k in (2, 3):
+            e2e_rows(shape, k, args.threads, rows)
+        print(f"\nEnd to end, segment(image, K), {label} float32, numba:\n")
+        print("| K | threads | plain s | smoothing=1 s | smoothing / plain | memory passes | "
+              "speed-up vs 1st | sweeps | accuracy |")  # fmt: skip
+        print("|---|---|---|---|---|---|---|---|---|")
+        for k, t, tp, ts, ratio, passes, speed, sweeps, acc in rows:
+            print(f"| {k} | {t} | {tp:.3f} | {ts:.3f} | {ratio:.2f} | {passes:.0f} | "
+                  f"{speed:.2f}x | {list(sweeps)} | {acc:.4f} |")  # fmt: skip
+    sys.stdout.flush()
+    gpu_section(gpu_shape, 3, args.profile)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

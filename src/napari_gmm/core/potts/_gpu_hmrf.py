@@ -1,0 +1,62 @@
+"""HMRF-EM of the segmentation pipeline on the GPU (backend ``'cupy'``).
+
+The GPU counterpart of :func:`._hmrf.iter_regularize` (mean-field marginals): the image
+is uploaded once, the log-likelihoods, sweeps and M-steps run on the device (the M-step
+on every valid voxel), and only labels, probability and, when asked for, the posteriors
+come back.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from ..fit._fit import component_order, order_components
+from ._gpu import GpuPlanes, supported
+from ._meanfield import POTTS_SCALE, _axis_weights, neighbour_kernel
+from ._planes import iter_hmrf_planes
+
+
+def gpu_supported(data, n_classes: int) -> bool:
+    """Whether the GPU route handles these pixels and this number of classes."""
+    return supported(data.spatial_shape, n_classes, data.n_features)
+
+
+def iter_hmrf_gpu(gmm, features, valid, spatial_shape, *, smoothing, spacing, counts,
+                  stop_changed, sweeps):  # fmt: skip
+    """Generator: HMRF-EM of `gmm` (updated in place) on the device; yields after each
+    sweep and returns the :class:`._gpu.GpuPlanes` (posteriors still on the device)."""
+    kernel = neighbour_kernel(len(spatial_shape), spacing)
+    planes = GpuPlanes(features, valid, spatial_shape, gmm.n_components, kernel,
+                       _axis_weights(kernel), float(smoothing) * POTTS_SCALE)  # fmt: skip
+    yield from iter_hmrf_planes(planes, gmm, None, counts, stop_changed, sweeps)
+    return planes
+
+
+def iter_regularize_gpu(gmm, data, *, smoothing, scale, reestimate, posteriors, n_sweeps,
+                        stop_changed, sweeps):  # fmt: skip
+    """Generator: yields the fraction done after every sweep; returns ``(model, labels,
+    probability, posteriors or None)`` as :func:`._hmrf.iter_regularize`."""
+    new = copy.deepcopy(gmm)
+    n_rounds = 1 if reestimate else 0
+    steps = iter_hmrf_gpu(
+        new, data.features, data.valid, data.spatial_shape, smoothing=smoothing,
+        spacing=scale, counts=(n_rounds, n_sweeps), stop_changed=stop_changed, sweeps=sweeps,
+    )  # fmt: skip
+    total = max(1, (n_rounds + 1) * n_sweeps)
+    done = 0
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            planes = stop.value
+            break
+        done += 1
+        yield done / total
+    order = np.arange(gmm.n_components)
+    if reestimate:
+        order = component_order(new)
+        order_components(new)
+    labels, probability, q = planes.finish(order, posteriors)
+    return (new if reestimate else gmm), labels, probability, q
