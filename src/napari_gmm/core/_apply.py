@@ -21,6 +21,7 @@ from ._fit import FitInfo
 from ._frames import iter_frames, split_frames, stack_frames
 from ._lazy_fit import is_dask_array
 from ._lazy_segment import apply_model_lazy, check_lazy_bias, check_lazy_smoothing
+from ._limits import check_smoothing_ndim
 from ._options import MAX_DISTINCT, compress_if_integer
 from ._predict import Prediction, iter_predict_chunked, mean_log_likelihood, predict_distinct
 from ._resources import check_segmentation_memory
@@ -147,6 +148,7 @@ def iter_apply_image(
             "the channel_axis the model was fitted with, or a model of this kind of image."
         )
     scale = check_scale(scale, len(data.spatial_shape))
+    check_smoothing_ndim(smoothing, len(data.spatial_shape))
     marginals = check_marginals(marginals)
     yield 0.05, "reading pixels"
     bias = None

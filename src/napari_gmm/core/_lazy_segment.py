@@ -42,6 +42,7 @@ from ._lazy_fit import (
     lazy_score,
     sample_pixel_data,
 )
+from ._limits import check_smoothing_ndim
 from ._result import Segmentation
 from ._sklearn_private import compute_precision_cholesky, n_parameters, set_parameters
 
@@ -231,6 +232,7 @@ def iter_segment_lazy(image, n_components, **options):
     check_lazy_bias(check_bias_field(opts["bias_field"]))
     pixels = lazy_pixels(image, opts["channel_axis"])
     scale = check_scale(opts["scale"], len(pixels.spatial_shape))
+    check_smoothing_ndim(opts["smoothing"], len(pixels.spatial_shape))
     want_post = bool(opts["return_posteriors"])
     yield 0.05, "reading pixels"
     gmm, info, compressed, n_valid = lazy_fit(
@@ -280,6 +282,7 @@ def apply_model_lazy(gmm, image, *, channel_axis, smoothing, scale, return_poste
             "the channel_axis the model was fitted with, or a model of this kind of image."
         )
     scale = check_scale(scale, len(pixels.spatial_shape))
+    check_smoothing_ndim(smoothing, len(pixels.spatial_shape))
     report(0.05, "reading pixels")
     compressed = lazy_compressed(pixels, max_distinct)
     report(0.5, "scoring")

@@ -6,6 +6,7 @@ from ._bias import DEFAULT_ORDER
 from ._compress import compress_integer
 from ._features import PixelData
 from ._fit import MAX_SAMPLES
+from ._limits import MAX_ITER, MAX_N_INIT
 from ._validation import (
     COVARIANCE_TYPES,
     INIT_PARAMS,
@@ -46,8 +47,8 @@ def check_params(
         "n_components": check_n_components(n_components),
         "covariance_type": check_choice("covariance_type", covariance_type, COVARIANCE_TYPES),
         "tol": check_float("tol", tol, minimum=0.0),
-        "max_iter": check_int("max_iter", max_iter, minimum=1),
-        "n_init": check_int("n_init", n_init, minimum=1),
+        "max_iter": check_int("max_iter", max_iter, minimum=1, maximum=MAX_ITER),
+        "n_init": check_int("n_init", n_init, minimum=1, maximum=MAX_N_INIT),
         "init_params": check_choice("init_params", init_params, INIT_PARAMS),
         "reg_covar": check_float("reg_covar", reg_covar, minimum=0.0),
         "random_state": random_state,

@@ -14,6 +14,7 @@ from ._features import pixel_data
 from ._fit import MAX_SAMPLES, fit_on_distinct, fit_on_pixels
 from ._lazy_fit import is_dask_array
 from ._lazy_segment import iter_segment_lazy
+from ._limits import check_smoothing_ndim
 from ._options import DEFAULTS, MAX_DISTINCT, check_params, compress_if_integer
 from ._resources import check_segmentation_memory
 from ._result import Segmentation
@@ -272,6 +273,7 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
     bias_order = check_bias_order(opts["bias_order"])
     data = pixel_data(image, opts["channel_axis"])
     scale = check_scale(opts["scale"], len(data.spatial_shape))
+    check_smoothing_ndim(opts["smoothing"], len(data.spatial_shape))
     yield 0.05, "reading pixels"
 
     compressed = compress_if_integer(data, max_distinct)

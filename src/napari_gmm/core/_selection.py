@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import numbers
 import warnings
 from dataclasses import dataclass
@@ -115,12 +116,14 @@ class Selection:
 def _check_candidates(candidates) -> tuple[int, ...]:
     hint = " Pass the numbers of classes to try, e.g. candidates=range(1, 9)."
     try:
-        values = list(candidates)
+        values = list(itertools.islice(candidates, 4 * MAX_COMPONENTS + 1))
     except TypeError:
         raise TypeError(
             f"candidates must be an iterable of ints >= 1, got {type(candidates).__name__} "
             f"({candidates!r}).{hint}"
         ) from None
+    if len(values) > 4 * MAX_COMPONENTS:
+        raise ValueError(f"candidates has more than {4 * MAX_COMPONENTS} values.{hint}")
     if not values:
         raise ValueError(f"candidates is empty; at least one number of classes is needed.{hint}")
     for value in values:

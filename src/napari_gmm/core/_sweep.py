@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from ._calibration import calibration
+from ._limits import MAX_SWEEP_LEVELS
 from ._metrics import compare_labels
 from ._noise import add_gaussian_noise
 from ._segment import segment
@@ -12,10 +15,20 @@ from ._validation import UNSET, resolve_channel_axis
 
 
 def _check_sigmas(sigmas) -> list:
+    too_many = ValueError(
+        f"sigmas has more than {MAX_SWEEP_LEVELS} noise levels; each is a full "
+        "segmentation. Give fewer levels, e.g. np.linspace(0, 50, 11)."
+    )
+    if hasattr(sigmas, "__len__") and not isinstance(sigmas, np.ndarray | str) and len(
+        sigmas
+    ) > MAX_SWEEP_LEVELS:
+        raise too_many
     try:
-        values = list(sigmas)
+        values = list(itertools.islice(sigmas, MAX_SWEEP_LEVELS + 1))
     except TypeError:
         values = [sigmas]
+    if len(values) > MAX_SWEEP_LEVELS:
+        raise too_many
     if not values:
         raise ValueError("sigmas is empty; give at least one noise level, e.g. [0, 10, 20].")
     return values

@@ -144,14 +144,19 @@ def check_choice(name: str, value, allowed: Iterable[str]) -> str:
     return value
 
 
-def check_int(name: str, value, *, minimum: int, hint: str = "") -> int:
-    """Check that `value` is an integer >= `minimum`."""
+def check_int(name: str, value, *, minimum: int, hint: str = "", maximum=None) -> int:
+    """Check that `value` is an integer >= `minimum` (and <= `maximum` when given)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(
             f"{name} must be an int >= {minimum}, got {type(value).__name__} ({value!r}).{hint}"
         )
     if value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}, got {value}.{hint}")
+    if maximum is not None and value > maximum:
+        raise ValueError(
+            f"{name} must be an int in [{minimum}, {maximum}], got {value}: such a run would "
+            f"not finish in any useful time.{hint}"
+        )
     return int(value)
 
 
