@@ -26,6 +26,7 @@ from ._objects_checks import (
     check_scale,
     frame_values,
 )
+from ._objects_input import unpack_segmentation
 from ._validation import check_int
 
 __all__ = ["FOREGROUND", "Objects", "label_objects"]
@@ -110,8 +111,9 @@ def label_objects(
 
     Parameters
     ----------
-    labels : (M, N[, P, ...]) ndarray of int
-        Class labels, e.g. ``segment(...).labels`` (1..K, 0 for pixels without a class).
+    labels : (M, N[, P, ...]) ndarray of int, or Segmentation
+        Class labels, e.g. ``segment(...).labels`` (1..K, 0 for pixels without a class),
+        or the Segmentation itself (its labels, time axis and K are used).
     classes : int, sequence of int or 'foreground', default='foreground'
         The classes whose connected components are objects. ``'foreground'`` means every
         class but the darkest: 2..K. Each class is labelled on its own, so objects of
@@ -177,6 +179,10 @@ def label_objects(
     >>> label_objects(labels, 2, min_size=2).table["centroid-1"]
     array([1.5])
     """
+    labels, given = unpack_segmentation(labels, {  # a Segmentation: its labels, axes, K
+        "image": image, "scale": scale, "time_axis": time_axis, "n_classes": n_classes})
+    image, scale, time_axis, n_classes = (given[n] for n in ("image", "scale", "time_axis",
+                                                             "n_classes"))  # fmt: skip
     labels, k = check_labels(labels, n_classes)
     chosen = check_classes(classes, k)
     min_size = check_int("min_size", min_size, minimum=0,
