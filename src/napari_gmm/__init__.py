@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 from .core._apply import apply_model
 from .core._backend import get_backend, set_backend, use_backend
 from .core._density import mixture_density, mixture_log_density
+from .core._empty import EmptyClassWarning
 from .core._features import pixel_features
 from .core._fit import MAX_SAMPLES, GMMConvergenceWarning, RegularizationWarning
 from .core._metrics import Comparison, compare_labels, match_labels
@@ -34,6 +35,7 @@ __all__ = [
     "MAX_SAMPLES",
     "ChannelAxisWarning",
     "Comparison",
+    "EmptyClassWarning",
     "GMMConvergenceWarning",
     "NotEnoughMemoryError",
     "Objects",

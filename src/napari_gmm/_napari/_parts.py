@@ -149,11 +149,16 @@ class ClassLegend(Label):
     def show_classes(self, labels_layer, means) -> None:
         """One row per class k = 1..K: colour of label k in `labels_layer`, `means[k-1]`."""
         self.rows = []
-        for k, mean in enumerate(np.atleast_1d(means), start=1):
+        means = np.atleast_1d(means)
+        empty = set(_empty_classes(labels_layer.data, len(means)))
+        for k, mean in enumerate(means, start=1):
             colour = to_hex(labels_layer.get_color(k), keep_alpha=False)
             values = np.atleast_1d(mean)
             text = ", ".join(f"{v:.4g}" for v in values)
-            self.rows.append((k, colour, text if values.size == 1 else f"({text})"))
+            text = text if values.size == 1 else f"({text})"
+            if k in empty:  # fitted, but no pixel has it: never shown as a fine class
+                text += " — EMPTY: no pixel has this class"
+            self.rows.append((k, colour, text))
         cells = "".join(
             f"<tr><td style='background:{c}'>&nbsp;&nbsp;&nbsp;&nbsp;"
             f"</td><td>&nbsp;class {k}: mean {m}</td></tr>"
@@ -164,6 +169,15 @@ class ClassLegend(Label):
 
     def clear(self) -> None:
         self.rows, self.value, self.visible = [], "", False
+
+
+def _empty_classes(data, n_classes: int) -> list[int]:
+    """Classes 1..K without a pixel in in-memory labels (lazy labels: not computed)."""
+    if not isinstance(data, np.ndarray) or data.dtype.kind not in "iu":
+        return []
+    from ..core._empty import empty_classes
+
+    return empty_classes(data, n_classes)
 
 
 class PlotCanvas(FigureCanvasQTAgg):

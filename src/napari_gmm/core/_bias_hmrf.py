@@ -25,6 +25,7 @@ from ._bias_steps import (
     rescale,
     valid_mean,
 )
+from ._empty import collapsing
 from ._smooth import regularize
 
 #: Largest number of rounds, and the change of the field (at every sampled pixel) that
@@ -64,6 +65,7 @@ def iter_smoothed_field(
     """
     gmm = copy.deepcopy(gmm)
     u = block.design @ coef
+    start_weights = gmm.weights_.copy()
     for r in range(HMRF_ROUNDS):
         field = field_on_grid(basis, coef, (float(u.min()), float(u.max())))
         if normalise:
@@ -75,6 +77,8 @@ def iter_smoothed_field(
             gmm, corrected_data(data, field), None, smoothing=smoothing, scale=scale,
             max_samples=max_samples, random_state=seed, reestimate=fit_mixture,
         )  # fmt: skip
+        if fit_mixture and collapsing(start_weights, new_gmm.weights_).size:
+            break  # this round would empty a class: keep the previous mixture and field
         gmm = new_gmm
         q_rows = np.asarray(q[rows], dtype=np.float64)
         del q

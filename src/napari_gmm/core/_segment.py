@@ -10,6 +10,7 @@ from ._apply import iter_apply, make_result
 from ._auto_smoothing import estimate_smoothing
 from ._bias import DEFAULT_ORDER, check_bias_field, check_bias_order
 from ._bias_fit import iter_fit_with_bias, staged
+from ._empty import warn_empty_classes
 from ._features import pixel_data
 from ._fit import MAX_SAMPLES, fit_on_distinct, fit_on_pixels
 from ._lazy_fit import is_dask_array
@@ -200,8 +201,12 @@ def segment(
         try:
             fraction, stage = next(steps)
         except StopIteration as stop:
-            return stop.value
+            result = stop.value
+            break
         report(fraction, stage)
+    if isinstance(result.labels, np.ndarray):  # lazy labels are not computed for it
+        warn_empty_classes(result.labels, result.n_components, stacklevel=2)
+    return result
 
 
 def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **options):
