@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._sklearn_private import weighted_log_prob
+
 
 def probe_points(means: np.ndarray) -> np.ndarray:
     """The means, the origin and the low / high corners of the means' bounding box."""
@@ -30,7 +32,7 @@ def check_numerically_sane(gmm, fail) -> None:
     probes = probe_points(np.asarray(gmm.means_, dtype=np.float64))
     with np.errstate(all="ignore"):
         try:
-            logp = gmm._estimate_weighted_log_prob(probes)
+            logp = weighted_log_prob(gmm, probes)
         except (FloatingPointError, OverflowError, ValueError) as err:
             raise fail(f"its parameters cannot be evaluated ({err})") from None
     if not np.isfinite(logp).all():
