@@ -11,9 +11,8 @@ def unpack_segmentation(labels, options: dict):
     carries (when a pipeline attaches them) fills the option the caller left at None.
     Options given explicitly always win.
     """
-    from ._result import Segmentation
-
-    if not isinstance(labels, Segmentation):
+    # duck-typed: importing Segmentation here would make an import cycle (it imports us)
+    if not all(hasattr(labels, n) for n in ("labels", "frames", "time_axis", "model")):
         return labels, options
     seg = labels
     k = max([f.n_components for f in seg.frames], default=seg.n_components)
