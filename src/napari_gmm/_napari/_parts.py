@@ -80,6 +80,19 @@ def row(*widgets, **kwargs) -> Container:
     return box
 
 
+def never_widen(label) -> None:
+    """A word-wrapped QLabel that takes the width it is given and never asks for more.
+
+    A wrapped label still reports the width of its longest unbreakable run of text (e.g.
+    ``'0.52–2.35,'`` or a path) as its size hint, which widened the dock's content past
+    the dock and clipped the Cancel button and the combo boxes' arrows. Ignoring the
+    label's horizontal hint lets the layout give it the dock's width, and the text wraps
+    at that width (a single run longer than the whole dock is cut, never the dock).
+    """
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, label.sizePolicy().verticalPolicy())
+    label.setMinimumWidth(0)
+
+
 class StatusPanel(Container):
     """Progress bar and result text; a failure keeps the last result, marked as previous."""
 
@@ -88,6 +101,7 @@ class StatusPanel(Container):
         self.progress = ProgressBar(name="progress", min=0, max=100, value=0)
         self.text = Label(name="summary", value="")
         self.text.native.setWordWrap(True)
+        never_widen(self.text.native)
         self.margins = (0, 0, 0, 0)
         self.extend([self.progress, self.text])
         # nested layouts do not give a word-wrapped label its height: set it from the text
@@ -143,6 +157,7 @@ class ClassLegend(Label):
     def __init__(self, **kwargs):
         super().__init__(value="", **kwargs)
         self.native.setWordWrap(True)
+        never_widen(self.native)
         self.rows: list[tuple[int, str, str]] = []
         self.visible = False
 
