@@ -7,7 +7,7 @@ import pytest
 from skimage import data
 
 import napari_gmm as ng
-from napari_gmm.core import _bias_ridge
+from napari_gmm.core.bias import _ridge as _bias_ridge
 
 
 def _ramp_case():

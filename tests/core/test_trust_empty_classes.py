@@ -7,7 +7,7 @@ import pytest
 from skimage import data
 
 import napari_gmm as ng
-from napari_gmm.core._empty import collapsing, empty_classes
+from napari_gmm.core.fit._empty import collapsing, empty_classes
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def test_no_warning_when_every_class_has_pixels(coins):
 def test_warning_names_every_empty_class():
     labels = np.array([[1, 1, 3], [3, 3, 1]])
     with pytest.warns(ng.EmptyClassWarning, match="Classes 2, 4 of 4 have no pixel"):
-        from napari_gmm.core._empty import warn_empty_classes
+        from napari_gmm.core.fit._empty import warn_empty_classes
 
         assert warn_empty_classes(labels, 4) == [2, 4]
 
@@ -52,7 +52,7 @@ def test_collapse_detection():
 
 def test_smoothing_rounds_stop_before_emptying_a_class(coins, monkeypatch):
     """The HMRF rounds of the bias field never hand on a mixture with a collapsed class."""
-    from napari_gmm.core import _bias_fit
+    from napari_gmm.core.bias import _fit as _bias_fit
 
     seen = []
     real = _bias_fit.iter_smoothed_field

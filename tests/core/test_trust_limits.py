@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import napari_gmm as ng
-from napari_gmm.core._limits import MAX_SMOOTH_NDIM
+from napari_gmm.core._validation import MAX_SMOOTH_NDIM
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score
 
 import napari_gmm as ng
-from napari_gmm.core import _contingency
+from napari_gmm.core.analysis import _contingency
 
 
 def _dense_oracle(ref, lab):

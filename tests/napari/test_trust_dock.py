@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from napari_support import run_and_wait
 
-from napari_gmm.core._synthetic import make_class_image
+from napari_gmm.core import make_class_image
 
 PLUGIN, WIDGET = "napari-gmm", "GMM Segmentation"
 

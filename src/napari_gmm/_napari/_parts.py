@@ -190,7 +190,7 @@ def _empty_classes(data, n_classes: int) -> list[int]:
     """Classes 1..K without a pixel in in-memory labels (lazy labels: not computed)."""
     if not isinstance(data, np.ndarray) or data.dtype.kind not in "iu":
         return []
-    from ..core._empty import empty_classes
+    from ..core import empty_classes
 
     return empty_classes(data, n_classes)
 

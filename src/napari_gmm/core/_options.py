@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from ._bias import DEFAULT_ORDER
-from ._compress import compress_integer
 from ._features import PixelData
-from ._fit import MAX_SAMPLES
-from ._limits import MAX_ITER, MAX_N_INIT
 from ._validation import (
     COVARIANCE_TYPES,
     INIT_PARAMS,
+    MAX_ITER,
+    MAX_N_INIT,
     check_choice,
     check_float,
     check_int,
     check_n_components,
 )
+from .bias._ecm import DEFAULT_ORDER
+from .fit._compress import compress_integer
+from .fit._fit import MAX_SAMPLES
 
 #: Default largest number of distinct values (gray) or colours for the exact fast path.
 MAX_DISTINCT = 1 << 18

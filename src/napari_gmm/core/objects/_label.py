@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from ._measure import measure_objects
-from ._objects_checks import (
+from .._validation import check_int
+from ._checks import (
     FOREGROUND,
     check_classes,
     check_connectivity,
@@ -26,8 +26,8 @@ from ._objects_checks import (
     check_scale,
     frame_values,
 )
-from ._objects_input import unpack_segmentation
-from ._validation import check_int
+from ._input import unpack_segmentation
+from ._measure import measure_objects
 
 __all__ = ["FOREGROUND", "Objects", "label_objects"]
 

@@ -15,7 +15,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.sparse import bmat, csgraph, csr_matrix
 from sklearn.metrics.cluster import contingency_matrix
 
-from ._resources import check_memory
+from .._resources import check_memory
 
 #: Tables of at most this many cells are matched densely in one go (as before: every
 #: segmentation label gets a partner when there are enough reference labels).

@@ -6,8 +6,8 @@ import numbers
 
 import numpy as np
 
-from ._resources import check_memory
-from ._validation import check_channel_axis, check_image
+from .._resources import check_memory
+from .._validation import check_channel_axis, check_image
 
 
 def _check_sigma(sigma, ndim: int, shape: tuple, axis: int | None) -> np.ndarray:
@@ -101,8 +101,8 @@ def add_gaussian_noise(image, sigma, *, seed=None, channel_axis=None) -> np.ndar
     if kind == "f":
         work = np.float32 if arr.dtype.itemsize <= 4 else np.float64
         noise = rng.standard_normal(arr.shape, dtype=work)
-        noise *= s.astype(work)
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"):  # saturated below
+            noise *= s.astype(work)
             noise += arr
         # saturate at the dtype's finite range (as integers do): noise never makes inf
         hi = float(np.finfo(arr.dtype if arr.dtype.itemsize <= 8 else work).max)

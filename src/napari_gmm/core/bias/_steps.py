@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._bias_ridge import ridge_matrix, ridge_weights
-from ._features import PixelData
-from ._sklearn_private import compute_precision_cholesky, set_parameters, weighted_log_prob
+from .._features import PixelData
+from ..fit._sklearn_private import compute_precision_cholesky, set_parameters, weighted_log_prob
+from ._ridge import ridge_matrix, ridge_weights
 
 #: Lowest value of the ratio start's field (its polynomial is not positive by construction).
 RATIO_FLOOR = 0.05
@@ -26,7 +26,7 @@ class Block:
     values: np.ndarray  # (n, C) float64 observed values
     design: np.ndarray  # (n, n_terms) basis at those pixels
     keep: np.ndarray  # (n,) bool: used by the field fit (not <= 0 in every channel)
-    penalty: np.ndarray | None = None  # (n_terms,) ridge weights (see ._bias_ridge)
+    penalty: np.ndarray | None = None  # (n_terms,) ridge weights (see ._ridge)
 
 
 def make_block(features: np.ndarray, rows: np.ndarray, basis) -> Block:
