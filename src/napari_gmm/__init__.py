@@ -27,6 +27,7 @@ from .core.analysis._noise import add_gaussian_noise
 from .core.analysis._sweep import noise_sweep
 from .core.fit._empty import EmptyClassWarning
 from .core.fit._fit import MAX_SAMPLES, GMMConvergenceWarning, RegularizationWarning
+from .core.fit._shared_frames import SharedFrameWarning
 from .core.objects._label import Objects, label_objects
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "RegularizationWarning",
     "Segmentation",
     "Selection",
+    "SharedFrameWarning",
     "__version__",
     "add_gaussian_noise",
     "apply_model",

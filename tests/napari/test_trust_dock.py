@@ -66,6 +66,8 @@ def test_transparent_background_class(seg, qtbot):
     assert before[0][3] > 0
     widget.transparent_background.value = True
     assert labels.get_color(1)[3] == 0
+    assert "transparent" in widget.legend.rows[0][2]
+    assert "transparent" not in widget.legend.rows[1][2]
     for k in (2, 3):
         np.testing.assert_allclose(labels.get_color(k), before[k - 1])
     run_and_wait(qtbot, widget)  # stays transparent on a rerun

@@ -171,6 +171,8 @@ class ClassLegend(Label):
             values = np.atleast_1d(mean)
             text = ", ".join(f"{v:.4g}" for v in values)
             text = text if values.size == 1 else f"({text})"
+            if float(np.asarray(labels_layer.get_color(k))[3]) == 0.0:
+                text += " (transparent)"
             if k in empty:  # fitted, but no pixel has it: never shown as a fine class
                 text += " — EMPTY: no pixel has this class"
             self.rows.append((k, colour, text))

@@ -104,6 +104,7 @@ class GMMWidget(DockWidget):
         super().__init__(viewer, run_text="Segment")
         self.last_segmentation: Segmentation | None = None
         self._last_source: str | None = None
+        self._last_means = None
         main, advanced = em_fields()
         self._fields = main + advanced
         self.covariance_type, self.smoothing = (w for _, w in main)
@@ -256,6 +257,7 @@ class GMMWidget(DockWidget):
         if self.auto_k.value:  # the disabled K box shows the K that was chosen
             self.n_components.value = int(seg.n_components)
         self.status.success(fit_summary_text(seg) + self.objects_section.show(result.objects))
+        self._last_means = result.class_means
         self._show_background()
         if result.class_means is not None:
             self.legend.show_classes(with_role(layers, "labels"), result.class_means)
@@ -277,6 +279,8 @@ class GMMWidget(DockWidget):
         if labels is not None:
             set_background_transparent(labels, bool(self.transparent_background.value),
                                        seg.n_components)  # fmt: skip
+            if self._last_means is not None:
+                self.legend.show_classes(labels, self._last_means)
 
     # ------------------------------------------------------------------ models
     def save_model(self, *_, path=None):
