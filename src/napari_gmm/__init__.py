@@ -25,7 +25,9 @@ from .core.analysis._density import mixture_density, mixture_log_density
 from .core.analysis._metrics import Comparison, compare_labels, match_labels
 from .core.analysis._noise import add_gaussian_noise
 from .core.analysis._sweep import noise_sweep
+from .core.fit._empty import EmptyClassWarning
 from .core.fit._fit import MAX_SAMPLES, GMMConvergenceWarning, RegularizationWarning
+from .core.fit._shared_frames import SharedFrameWarning
 from .core.guided._guided import ScribbleWarning
 from .core.objects._label import Objects, label_objects
 
@@ -34,6 +36,7 @@ __all__ = [
     "MAX_SAMPLES",
     "ChannelAxisWarning",
     "Comparison",
+    "EmptyClassWarning",
     "GMMConvergenceWarning",
     "NotEnoughMemoryError",
     "Objects",
@@ -41,6 +44,7 @@ __all__ = [
     "ScribbleWarning",
     "Segmentation",
     "Selection",
+    "SharedFrameWarning",
     "__version__",
     "add_gaussian_noise",
     "apply_model",

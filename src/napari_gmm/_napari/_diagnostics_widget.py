@@ -8,7 +8,7 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, PushButton, SpinBox
 from napari.utils.notifications import show_info
 
-from ..core import COVARIANCE_TYPES, segment
+from ..core import AUTO_CANDIDATES, COVARIANCE_TYPES, segment
 from ._base import DockWidget, find_widget
 from ._diagnostics_job import Fit, diagnostics_job, kmeans_labels, log_density
 from ._layers import Output, own_layers, put_outputs, spatial_transform
@@ -59,8 +59,9 @@ class ModelDiagnosticsWidget(DockWidget):
         self.last_fit: Fit | None = None
         self.kmeans_ari: float | None = None
         # fmt: off
-        self.k_min = SpinBox(name="k_min", label="K from", min=1, max=20, value=1)
-        self.k_max = SpinBox(name="k_max", label="K to", min=1, max=20, value=6)
+        lo, hi = AUTO_CANDIDATES[0], AUTO_CANDIDATES[-1]  # the default range everywhere
+        self.k_min = SpinBox(name="k_min", label="K from", min=1, max=20, value=lo)
+        self.k_max = SpinBox(name="k_max", label="K to", min=1, max=20, value=hi)
         self.covariance_type = ComboBox(name="covariance_type", label="covariance",
                                         choices=COVARIANCE_TYPES, value="full")
         self.criterion = ComboBox(name="criterion", label="criterion", value="icl",

@@ -81,6 +81,19 @@ def row(*widgets, **kwargs) -> Container:
     return box
 
 
+def never_widen(label) -> None:
+    """A word-wrapped QLabel that takes the width it is given and never asks for more.
+
+    A wrapped label still reports the width of its longest unbreakable run of text (e.g.
+    ``'0.52–2.35,'`` or a path) as its size hint, which widened the dock's content past
+    the dock and clipped the Cancel button and the combo boxes' arrows. Ignoring the
+    label's horizontal hint lets the layout give it the dock's width, and the text wraps
+    at that width (a single run longer than the whole dock is cut, never the dock).
+    """
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, label.sizePolicy().verticalPolicy())
+    label.setMinimumWidth(0)
+
+
 class StatusPanel(Container):
     """Progress bar and result text; a failure keeps the last result, marked as previous."""
 
@@ -89,6 +102,7 @@ class StatusPanel(Container):
         self.progress = ProgressBar(name="progress", min=0, max=100, value=0)
         self.text = Label(name="summary", value="")
         self.text.native.setWordWrap(True)
+        never_widen(self.text.native)
         self.margins = (0, 0, 0, 0)
         self.extend([self.progress, self.text])
         # nested layouts do not give a word-wrapped label its height: set it from the text
@@ -144,6 +158,7 @@ class ClassLegend(Label):
     def __init__(self, **kwargs):
         super().__init__(value="", **kwargs)
         self.native.setWordWrap(True)
+        never_widen(self.native)
         self.rows: list[tuple[int, str, str]] = []
         self.names: tuple[str, ...] | None = None  # class names shown with the numbers
         self.visible = False
@@ -153,11 +168,18 @@ class ClassLegend(Label):
         (and ``names[k-1]``, if the classes are named; default: :attr:`names`)."""
         names = self.names if names is None else names
         self.rows = []
-        for k, mean in enumerate(np.atleast_1d(means), start=1):
+        means = np.atleast_1d(means)
+        empty = set(_empty_classes(labels_layer.data, len(means)))
+        for k, mean in enumerate(means, start=1):
             colour = to_hex(labels_layer.get_color(k), keep_alpha=False)
             values = np.atleast_1d(mean)
             text = ", ".join(f"{v:.4g}" for v in values)
-            self.rows.append((k, colour, text if values.size == 1 else f"({text})"))
+            text = text if values.size == 1 else f"({text})"
+            if float(np.asarray(labels_layer.get_color(k))[3]) == 0.0:
+                text += " (transparent)"
+            if k in empty:  # fitted, but no pixel has it: never shown as a fine class
+                text += " — EMPTY: no pixel has this class"
+            self.rows.append((k, colour, text))
         named = {k: f" {html.escape(n)}" for k, n in enumerate(names or (), start=1)}
         cells = "".join(
             f"<tr><td style='background:{c}'>&nbsp;&nbsp;&nbsp;&nbsp;"
@@ -169,6 +191,15 @@ class ClassLegend(Label):
 
     def clear(self) -> None:
         self.rows, self.value, self.visible = [], "", False
+
+
+def _empty_classes(data, n_classes: int) -> list[int]:
+    """Classes 1..K without a pixel in in-memory labels (lazy labels: not computed)."""
+    if not isinstance(data, np.ndarray) or data.dtype.kind not in "iu":
+        return []
+    from ..core import empty_classes
+
+    return empty_classes(data, n_classes)
 
 
 class PlotCanvas(FigureCanvasQTAgg):

@@ -15,9 +15,10 @@ from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, SpinBo
 from napari.utils.notifications import show_info, show_warning
 
 from ..core import APPLIED, UNCERTAINTY_KINDS
+from ._background import background_checkbox, set_background_transparent
 from ._base import DockWidget
 from ._bias_fields import BiasFields, bias_text
-from ._layers import job_outputs, put_outputs, with_role
+from ._layers import job_outputs, own_layers, put_outputs, with_role
 from ._model_section import ModelSection
 from ._objects_section import ObjectsSection
 from ._parts import ClassLegend, Tabs, form
@@ -103,6 +104,8 @@ class GMMWidget(DockWidget):
     def __init__(self, viewer: napari.viewer.Viewer):
         super().__init__(viewer, run_text="Segment")
         self.last_segmentation: Segmentation | None = None
+        self._last_source: str | None = None
+        self._last_means = None
         main, advanced = em_fields()
         self._fields = main + advanced
         self.covariance_type, self.smoothing = (w for _, w in main)
@@ -129,6 +132,7 @@ class GMMWidget(DockWidget):
         self.auto_smoothing = self.smoothing_field.auto
         self.bias = BiasFields()
         self.bias_field, self.bias_order, self.bias_layers = self.bias.widgets
+        self.transparent_background = background_checkbox()
         # fmt: on
         options = Container(
             widgets=[
@@ -139,6 +143,7 @@ class GMMWidget(DockWidget):
                 self.posteriors,
                 self.calibrated,
                 *self.bias.widgets,
+                self.transparent_background,
             ]
         )  # fmt: skip
         em = Container(widgets=[self.tol, self.max_iter, self.n_init, self.init])
@@ -154,6 +159,7 @@ class GMMWidget(DockWidget):
         self.legend = ClassLegend(name="legend")
         self.body.extend([form(self.image, self.k_field, self.smoothing_field), self.buttons,
                           self.status, self.legend, self.sections])  # fmt: skip
+        self.transparent_background.changed.connect(self._show_background)
         self.save_button.changed.connect(self.save_model)
         self.apply_button.changed.connect(self.apply_model)
         self.body.native.layout().addStretch(1)
@@ -258,10 +264,14 @@ class GMMWidget(DockWidget):
         layers = put_outputs(self._viewer, job["source"], job_outputs(job, result),
                              scale=job["scale"], translate=job["translate"],
                              keep=(job["layer"],))  # fmt: skip
-        self.last_segmentation = seg
+        self.last_segmentation, self._last_source = seg, job["source"]
+        if self.auto_k.value:  # the disabled K box shows the K that was chosen
+            self.n_components.value = int(seg.n_components)
         self.status.success(fit_summary_text(seg) + self.objects_section.show(result.objects))
         self.objects_section.after_run(self._viewer, result.objects, job["source"],
                                        job["scale"], job["translate"])  # fmt: skip
+        self._last_means = result.class_means
+        self._show_background()
         if result.class_means is not None:
             self.legend.names = seg.class_names  # guided classes' names, or None
             self.legend.show_classes(with_role(layers, "labels"), result.class_means)
@@ -273,6 +283,18 @@ class GMMWidget(DockWidget):
             )
         for message in result.warnings:
             show_warning(message)
+
+    def _show_background(self, *_) -> None:
+        """Label 1 of the last result's labels layer transparent, or not (the checkbox)."""
+        source, seg = self._last_source, self.last_segmentation
+        if source is None or seg is None:
+            return
+        labels = own_layers(self._viewer, source).get("labels")
+        if labels is not None:
+            set_background_transparent(labels, bool(self.transparent_background.value),
+                                       seg.n_components)  # fmt: skip
+            if self._last_means is not None:
+                self.legend.show_classes(labels, self._last_means)
 
     # ------------------------------------------------------------------ models
     def save_model(self, *_, path=None):

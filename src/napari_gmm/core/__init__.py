@@ -25,7 +25,7 @@ from ._options import DEFAULTS, MAX_DISTINCT
 from ._resources import NotEnoughMemoryError, available_memory, check_memory
 from ._result import UNCERTAINTY_KINDS, Segmentation, uncertainty
 from ._segment import iter_segment, segment
-from ._selection import Selection, select_n_components
+from ._selection import AUTO_CANDIDATES, Selection, select_n_components
 from ._validation import COVARIANCE_TYPES, INIT_PARAMS, ChannelAxisWarning, check_n_components
 from .analysis._density import mixture_density, mixture_log_density
 from .analysis._metrics import Comparison, compare_labels, match_labels
@@ -33,6 +33,7 @@ from .analysis._noise import add_gaussian_noise
 from .analysis._sweep import noise_sweep
 from .analysis._synthetic import make_class_image
 from .bias._ecm import BIAS_FIELDS, DEFAULT_ORDER, MAX_ORDER, check_bias_order
+from .fit._empty import EmptyClassWarning, empty_classes
 from .fit._fit import MAX_SAMPLES, GMMConvergenceWarning, RegularizationWarning
 from .guided._guided import ScribbleWarning
 from .lazy._apply import lazy_outputs
@@ -44,6 +45,7 @@ from .potts._hmrf import SWEEPS
 
 __all__ = [
     "APPLIED",
+    "AUTO_CANDIDATES",
     "BIAS_FIELDS",
     "COVARIANCE_TYPES",
     "DEFAULTS",
@@ -58,6 +60,7 @@ __all__ = [
     "UNCERTAINTY_KINDS",
     "ChannelAxisWarning",
     "Comparison",
+    "EmptyClassWarning",
     "GMMConvergenceWarning",
     "NotEnoughMemoryError",
     "Objects",
@@ -73,6 +76,7 @@ __all__ = [
     "check_n_components",
     "compare_labels",
     "compute_in_groups",
+    "empty_classes",
     "get_backend",
     "is_dask_array",
     "iter_segment",

@@ -21,7 +21,13 @@ from ._options import MAX_DISTINCT, compress_if_integer
 from ._predict import Prediction, iter_predict_chunked, mean_log_likelihood, predict_distinct
 from ._resources import check_segmentation_memory
 from ._result import Segmentation
-from ._validation import UNSET, check_int, check_progress, resolve_channel_axis
+from ._validation import (
+    UNSET,
+    check_int,
+    check_progress,
+    check_smoothing_ndim,
+    resolve_channel_axis,
+)
 from .bias._ecm import DEFAULT_ORDER, check_bias_field, check_bias_order, n_terms
 from .bias._fit import iter_bias_for_model, staged
 from .fit._fit import FitInfo
@@ -161,6 +167,7 @@ def iter_apply_image(
             "the channel_axis the model was fitted with, or a model of this kind of image."
         )
     scale = check_scale(scale, len(data.spatial_shape))
+    check_smoothing_ndim(smoothing, len(data.spatial_shape))
     marginals = check_marginals(marginals)
     yield 0.05, "reading pixels"
     bias = None

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._dtypes import to_working
 from ._validation import check_channel_axis, check_image
 
 
@@ -57,14 +58,9 @@ def pixel_data(image, channel_axis=None) -> PixelData:
     """Build the :class:`PixelData` of an image (see :func:`pixel_features`)."""
     arr = check_image(image)
     axis = check_channel_axis(arr.ndim, channel_axis)
-    if arr.dtype == bool:
-        arr = arr.view(np.uint8)
-    elif arr.dtype == np.float16:
-        arr = arr.astype(np.float32)
-    elif not arr.dtype.isnative:
-        # big-endian data (e.g. from some TIFF or FITS files): the compiled kernels and
-        # np.bincount work on native byte order only, so convert once
-        arr = arr.astype(arr.dtype.newbyteorder("="))
+    # big-endian data (e.g. from some TIFF, FITS or zarr files), float16, longdouble: the
+    # compiled kernels and np.bincount take native float32/64 and integers only
+    arr = arr.view(np.uint8) if arr.dtype == bool else to_working(arr)
     if axis is None:
         spatial_shape = arr.shape
         features = arr.reshape(-1, 1)

@@ -19,6 +19,7 @@ import numpy as np
 from sklearn.mixture import GaussianMixture
 
 from ._validation import COVARIANCE_TYPES, INIT_PARAMS, MAX_COMPONENTS
+from .fit._model_sanity import check_fitted, check_numerically_sane, read_model_bytes
 from .fit._sklearn_private import compute_precision_cholesky
 from .guided._classes import classes_from_dict, classes_to_dict
 
@@ -242,10 +243,14 @@ def model_from_dict(data, where: str = "the model") -> GaussianMixture:
         gmm.precisions_ = precisions[0] if covariance_type == "tied" else precisions
     else:
         gmm.precisions_ = prec_chol**2
-    gmm.converged_ = bool(read.get("converged_", True, required=False))
+    converged = read.get("converged_", True, required=False)
+    if not isinstance(converged, bool):
+        raise read.fail(f"converged_ must be true or false, got {converged!r}")
+    gmm.converged_ = converged
     gmm.n_iter_ = read.integer("n_iter_", 0, 2**31, 0, required=False)
     gmm.lower_bound_ = read.number("lower_bound_") if "lower_bound_" in data else -np.inf
     gmm.n_features_in_ = d
+    check_numerically_sane(gmm, read.fail)
     return classes_from_dict(gmm, data, where)
 
 
@@ -269,6 +274,7 @@ def save_model(gmm: GaussianMixture, path) -> Path:
     -------
     pathlib.Path
     """
+    check_fitted(gmm)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(model_to_dict(gmm), indent=1, allow_nan=False))
@@ -283,28 +289,19 @@ def load_model(path) -> GaussianMixture:
     """Load a mixture saved by :func:`save_model`, checking every field.
 
     Only JSON is parsed (never pickle: loading cannot execute code). Files larger than
-    :data:`MAX_FILE_BYTES` are refused before they are read.
+    :data:`MAX_FILE_BYTES` are refused before they are read, and so is anything that is
+    not a regular file (a FIFO, a device such as /dev/zero, a folder).
 
     Raises
     ------
     ValueError
-        If the file is missing, too large, not UTF-8 JSON, truncated, of a newer format
-        version, or fails any check of :func:`model_from_dict`.
+        If the file is missing, not a regular file, too large, not UTF-8 JSON, truncated,
+        of a newer format version, or fails any check of :func:`model_from_dict`.
     """
     path = Path(path)
+    raw = read_model_bytes(path, MAX_FILE_BYTES)  # regular files only, size capped
     try:
-        size = path.stat().st_size
-    except OSError as err:
-        raise ValueError(f"Cannot read the model file {path}: {err.strerror}. Check the "
-                         "path.") from None  # fmt: skip
-    if size > MAX_FILE_BYTES:
-        raise ValueError(
-            f"{path} is {size / 2**20:.1f} MB, larger than any napari-gmm model file "
-            f"(at most {MAX_FILE_BYTES // 2**20} MB); check that it is a model file "
-            "written by napari_gmm.save_model."
-        )
-    try:
-        text = path.read_bytes().decode("utf-8")
+        text = raw.decode("utf-8")
         data = json.loads(text, parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as err:
         raise ValueError(

@@ -228,6 +228,12 @@ def uncertainty(posteriors, kind: str = "margin") -> np.ndarray:
     """
     check_choice("kind", kind, UNCERTAINTY_KINDS)
     p = np.asarray(posteriors, dtype=np.float32)
+    if p.ndim == 0 or p.shape[-1] == 0:
+        raise ValueError(
+            f"posteriors must be an array of shape (..., K) with the class axis last and "
+            f"K >= 1, got shape {p.shape}. Pass seg.posteriors (segment(..., "
+            "return_posteriors=True)) or call seg.uncertainty()."
+        )
     k = p.shape[-1]
     invalid = ~p.any(axis=-1)
     if kind == "1 - max posterior":

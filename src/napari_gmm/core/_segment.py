@@ -14,9 +14,16 @@ from ._resources import check_segmentation_memory
 from ._result import Segmentation
 from ._selection import AUTO_CANDIDATES, AUTO_CRITERION, select_n_components
 from ._series import iter_segment_series
-from ._validation import UNSET, check_int, check_progress, resolve_channel_axis
+from ._validation import (
+    UNSET,
+    check_int,
+    check_progress,
+    check_smoothing_ndim,
+    resolve_channel_axis,
+)
 from .bias._ecm import DEFAULT_ORDER, check_bias_field, check_bias_order
 from .bias._fit import iter_fit_with_bias, staged
+from .fit._empty import warn_empty_classes
 from .fit._fit import MAX_SAMPLES, fit_on_distinct, fit_on_pixels
 from .guided._segment import GUIDED_OPTIONS, active_options, iter_guided_or_named
 from .lazy._fit import is_dask_array
@@ -230,8 +237,12 @@ def segment(
         try:
             fraction, stage = next(steps)
         except StopIteration as stop:
-            return stop.value
+            result = stop.value
+            break
         report(fraction, stage)
+    if isinstance(result.labels, np.ndarray):  # lazy labels are not computed for it
+        warn_empty_classes(result.labels, result.n_components, stacklevel=2)
+    return result
 
 
 def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **options):
@@ -311,6 +322,7 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
     bias_order = check_bias_order(opts["bias_order"])
     data = pixel_data(image, opts["channel_axis"])
     scale = check_scale(opts["scale"], len(data.spatial_shape))
+    check_smoothing_ndim(opts["smoothing"], len(data.spatial_shape))
     yield 0.05, "reading pixels"
 
     compressed = compress_if_integer(data, max_distinct)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import numbers
 import warnings
 from dataclasses import dataclass
@@ -29,7 +30,9 @@ from .fit._sklearn_private import (
 
 CRITERIA = ("bic", "aic", "icl")
 
-#: ``n_components='auto'``: a segmentation has at least two classes; ICL (see
+#: The numbers of classes tried by default everywhere (``n_components='auto'``,
+#: :func:`select_n_components`, the diagnostics widget): a segmentation has at least two
+#: classes, so K=1 is tried only when asked for. ICL (see
 #: :func:`napari_gmm.select_n_components`) gives the same K for every seed and a plausible K
 #: (2-3) on scikit-image's camera, coins, cell and moon, where BIC picks 6-8.
 AUTO_CANDIDATES = range(2, 9)
@@ -115,12 +118,14 @@ class Selection:
 def _check_candidates(candidates) -> tuple[int, ...]:
     hint = " Pass the numbers of classes to try, e.g. candidates=range(1, 9)."
     try:
-        values = list(candidates)
+        values = list(itertools.islice(candidates, 4 * MAX_COMPONENTS + 1))
     except TypeError:
         raise TypeError(
             f"candidates must be an iterable of ints >= 1, got {type(candidates).__name__} "
             f"({candidates!r}).{hint}"
         ) from None
+    if len(values) > 4 * MAX_COMPONENTS:
+        raise ValueError(f"candidates has more than {4 * MAX_COMPONENTS} values.{hint}")
     if not values:
         raise ValueError(f"candidates is empty; at least one number of classes is needed.{hint}")
     for value in values:
@@ -140,7 +145,7 @@ def _check_candidates(candidates) -> tuple[int, ...]:
 
 def select_n_components(
     image,
-    candidates=range(1, 9),
+    candidates=AUTO_CANDIDATES,
     *,
     criterion="bic",
     channel_axis=UNSET,
@@ -179,8 +184,9 @@ def select_n_components(
     ----------
     image : ndarray
         Gray (any number of spatial axes) or multichannel image (with `channel_axis`).
-    candidates : iterable of int, default=range(1, 9)
-        Numbers of components to try (sorted, duplicates removed). Candidates larger than
+    candidates : iterable of int, default=AUTO_CANDIDATES (range(2, 9))
+        Numbers of components to try (include 1 to test whether the image has any
+        structure at all) (sorted, duplicates removed). Candidates larger than
         the number of distinct valid values/colours (of the subsample, on that path) are
         skipped with a warning; a ValueError is raised when none remain.
     criterion : {'bic', 'aic', 'icl'}, default='bic'

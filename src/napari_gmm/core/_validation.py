@@ -144,14 +144,19 @@ def check_choice(name: str, value, allowed: Iterable[str]) -> str:
     return value
 
 
-def check_int(name: str, value, *, minimum: int, hint: str = "") -> int:
-    """Check that `value` is an integer >= `minimum`."""
+def check_int(name: str, value, *, minimum: int, hint: str = "", maximum=None) -> int:
+    """Check that `value` is an integer >= `minimum` (and <= `maximum` when given)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(
             f"{name} must be an int >= {minimum}, got {type(value).__name__} ({value!r}).{hint}"
         )
     if value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}, got {value}.{hint}")
+    if maximum is not None and value > maximum:
+        raise ValueError(
+            f"{name} must be an int in [{minimum}, {maximum}], got {value}: such a run would "
+            f"not finish in any useful time.{hint}"
+        )
     return int(value)
 
 
@@ -198,3 +203,29 @@ def check_progress(progress, signature: str):
             f"progress must be a callable {signature} or None, got {type(progress).__name__}."
         )
     return progress
+
+# ----------------------------------------------------------------- upper bounds
+# Without them max_iter=10**12 or n_init=10**9 run for days, smoothing a 32-D array
+# builds a 3^32 neighbourhood (a bare MemoryError of 6.6 PiB), and a noise sweep over a
+# million levels never returns.
+
+#: Most EM iterations per run (a fit that has not converged in 100,000 never will).
+MAX_ITER = 100_000
+#: Most EM restarts.
+MAX_N_INIT = 1_000
+#: Most noise levels in one noise sweep (each is a full segmentation).
+MAX_SWEEP_LEVELS = 1_000
+#: Most spatial axes smoothing handles (a Potts neighbourhood in more dimensions is
+#: rarely meaningful and its stencil work grows with the number of axes).
+MAX_SMOOTH_NDIM = 8
+
+
+def check_smoothing_ndim(smoothing, n_spatial: int) -> None:
+    """ValueError when smoothing is asked for on more than :data:`MAX_SMOOTH_NDIM` axes."""
+    if smoothing in (0, 0.0, None) or n_spatial <= MAX_SMOOTH_NDIM:
+        return
+    raise ValueError(
+        f"smoothing needs at most {MAX_SMOOTH_NDIM} spatial axes, but the image has "
+        f"{n_spatial}. Pass channel_axis / time_axis for axes that are not spatial, segment "
+        "with smoothing=0, or reshape the array to its real spatial axes."
+    )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score
+
+from ._contingency import optimal_matching, sparse_table
 
 
 @dataclass(frozen=True)
@@ -74,12 +76,23 @@ def match_labels(reference, labels) -> dict:
     {1: 2, 2: 1}
     """
     ref, lab = _check_pair(reference, labels)
-    ref_ids, ref_inv = np.unique(ref, return_inverse=True)
-    lab_ids, lab_inv = np.unique(lab, return_inverse=True)
-    confusion = np.zeros((lab_ids.size, ref_ids.size), dtype=np.int64)
-    np.add.at(confusion, (lab_inv, ref_inv), 1)
-    rows, cols = linear_sum_assignment(confusion, maximize=True)
+    lab_ids, ref_ids, table = sparse_table(ref, lab)
+    rows, cols = optimal_matching(table)
     return {int(lab_ids[r]): int(ref_ids[c]) for r, c in zip(rows, cols, strict=True)}
+
+
+def _check_ignore(ignore) -> np.ndarray | None:
+    if ignore is None:
+        return None
+    values = np.atleast_1d(np.asarray(ignore, dtype=object))
+    if values.ndim != 1 or not all(
+        isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in values
+    ):
+        raise TypeError(
+            f"ignore must be a label value (an int), a sequence of ints or None, got "
+            f"{ignore!r}. E.g. ignore=0 leaves out pixels that were not segmented."
+        )
+    return np.array([int(v) for v in values])
 
 
 def compare_labels(reference, labels, *, ignore=None) -> Comparison:
@@ -89,8 +102,8 @@ def compare_labels(reference, labels, *, ignore=None) -> Comparison:
     ----------
     reference, labels : integer ndarray of the same shape
         Label images; label values need not correspond (they are matched first).
-    ignore : int or None, default=None
-        A label value whose pixels (in either image) are left out, e.g. 0 for pixels that
+    ignore : int, sequence of int or None, default=None
+        Label value(s) whose pixels (in either image) are left out, e.g. 0 for pixels that
         were not segmented.
 
     Returns
@@ -108,30 +121,34 @@ def compare_labels(reference, labels, *, ignore=None) -> Comparison:
     (0.833, {1: 2, 2: 1})
     """
     ref, lab = _check_pair(reference, labels)
-    if ignore is not None:
-        keep = (ref != ignore) & (lab != ignore)
+    ignored = _check_ignore(ignore)
+    if ignored is not None:
+        keep = ~(np.isin(ref, ignored) | np.isin(lab, ignored))
         ref, lab = ref[keep], lab[keep]
         if ref.size == 0:
             raise ValueError(
                 f"Every pixel has the ignored label {ignore}; nothing to compare. Check that "
                 "the right reference was given, or pass ignore=None to compare every pixel."
             )
-    mapping = match_labels(ref, lab)
-    lut_keys = np.array(sorted(mapping), dtype=np.int64)
-    matched = np.full(lab.shape, -1, dtype=np.int64)
-    for key in lut_keys:
-        matched[lab == key] = mapping[int(key)]
-    dice = {}
-    for r in np.unique(ref):
-        in_ref = ref == r
-        in_seg = matched == r
-        denom = int(in_ref.sum() + in_seg.sum())
-        dice[int(r)] = 2.0 * int(np.count_nonzero(in_ref & in_seg)) / denom if denom else 1.0
+    lab_ids, ref_ids, table = sparse_table(ref, lab)
+    rows, cols = optimal_matching(table)
+    mapping = {int(lab_ids[r]): int(ref_ids[c]) for r, c in zip(rows, cols, strict=True)}
+    # per-class sizes and matched overlaps from the sparse table (no pass per label)
+    ref_count = np.asarray(table.sum(axis=0)).ravel()
+    lab_count = np.asarray(table.sum(axis=1)).ravel()
+    overlap = np.asarray(table[rows, cols]).ravel() if rows.size else np.zeros(0)
+    seg_count = np.zeros(ref_ids.size, np.int64)
+    hits = np.zeros(ref_ids.size, np.int64)
+    seg_count[cols] = lab_count[rows]
+    hits[cols] = overlap
+    denom = ref_count + seg_count
+    dice = {int(r): 2.0 * int(h) / int(d) if d else 1.0
+            for r, h, d in zip(ref_ids, hits, denom, strict=True)}  # fmt: skip
     return Comparison(
         ari=float(adjusted_rand_score(ref, lab)),
         dice=dice,
         mean_dice=float(np.mean(list(dice.values()))),
-        accuracy=float(np.mean(matched == ref)),
+        accuracy=float(hits.sum() / ref.size),
         mapping=mapping,
         n_pixels=int(ref.size),
     )

@@ -70,7 +70,8 @@ def add_gaussian_noise(image, sigma, *, seed=None, channel_axis=None) -> np.ndar
     noisy : ndarray
         Same shape and dtype as `image`. Integer images are rounded and clipped to the
         dtype's range (no wrap-around); bool images are thresholded at 0.5; float images
-        keep their dtype (NaN stays NaN).
+        keep their dtype and are clipped to its finite range (noise never creates inf;
+        NaN and inf pixels stay as they were).
 
     Raises
     ------
@@ -100,9 +101,17 @@ def add_gaussian_noise(image, sigma, *, seed=None, channel_axis=None) -> np.ndar
     if kind == "f":
         work = np.float32 if arr.dtype.itemsize <= 4 else np.float64
         noise = rng.standard_normal(arr.shape, dtype=work)
-        noise *= s.astype(work)
-        noise += arr
-        return noise.astype(arr.dtype, copy=False)
+        with np.errstate(over="ignore", invalid="ignore"):  # saturated below
+            noise *= s.astype(work)
+            noise += arr
+        # saturate at the dtype's finite range (as integers do): noise never makes inf
+        hi = float(np.finfo(arr.dtype if arr.dtype.itemsize <= 8 else work).max)
+        finite = np.isfinite(arr)
+        clipped = np.clip(noise, -hi, hi, out=noise)
+        out = clipped.astype(arr.dtype, copy=False)
+        if not finite.all():  # NaN / inf pixels stay what they were
+            out[~finite] = arr[~finite]
+        return out
     noise = rng.standard_normal(arr.shape)
     noise *= s
     if kind != "b" and arr.dtype.itemsize == 8:

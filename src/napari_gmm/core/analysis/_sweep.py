@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from .._segment import segment
-from .._validation import UNSET, resolve_channel_axis
+from .._validation import MAX_SWEEP_LEVELS, UNSET, resolve_channel_axis
 from ._calibration import calibration
 from ._metrics import compare_labels
 from ._noise import add_gaussian_noise
 
 
 def _check_sigmas(sigmas) -> list:
+    too_many = ValueError(
+        f"sigmas has more than {MAX_SWEEP_LEVELS} noise levels; each is a full "
+        "segmentation. Give fewer levels, e.g. np.linspace(0, 50, 11)."
+    )
+    if hasattr(sigmas, "__len__") and not isinstance(sigmas, np.ndarray | str) and len(
+        sigmas
+    ) > MAX_SWEEP_LEVELS:
+        raise too_many
     try:
-        values = list(sigmas)
+        values = list(itertools.islice(sigmas, MAX_SWEEP_LEVELS + 1))
     except TypeError:
         values = [sigmas]
+    if len(values) > MAX_SWEEP_LEVELS:
+        raise too_many
     if not values:
         raise ValueError("sigmas is empty; give at least one noise level, e.g. [0, 10, 20].")
     return values

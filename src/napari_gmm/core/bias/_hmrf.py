@@ -17,6 +17,7 @@ import copy
 
 import numpy as np
 
+from ..fit._empty import collapsing
 from ..potts._hmrf import regularize
 from ._ecm import field_on_grid
 from ._steps import (
@@ -64,6 +65,7 @@ def iter_smoothed_field(
     """
     gmm = copy.deepcopy(gmm)
     u = block.design @ coef
+    start_weights = gmm.weights_.copy()
     for r in range(HMRF_ROUNDS):
         field = field_on_grid(basis, coef, (float(u.min()), float(u.max())))
         if normalise:
@@ -75,6 +77,8 @@ def iter_smoothed_field(
             gmm, corrected_data(data, field), None, smoothing=smoothing, scale=scale,
             max_samples=max_samples, random_state=seed, reestimate=fit_mixture,
         )  # fmt: skip
+        if fit_mixture and collapsing(start_weights, new_gmm.weights_).size:
+            break  # this round would empty a class: keep the previous mixture and field
         gmm = new_gmm
         q_rows = np.asarray(q[rows], dtype=np.float64)
         del q

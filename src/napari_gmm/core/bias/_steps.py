@@ -13,6 +13,7 @@ import numpy as np
 
 from .._features import PixelData
 from ..fit._sklearn_private import compute_precision_cholesky, set_parameters, weighted_log_prob
+from ._ridge import ridge_matrix, ridge_weights
 
 #: Lowest value of the ratio start's field (its polynomial is not positive by construction).
 RATIO_FLOOR = 0.05
@@ -25,6 +26,7 @@ class Block:
     values: np.ndarray  # (n, C) float64 observed values
     design: np.ndarray  # (n, n_terms) basis at those pixels
     keep: np.ndarray  # (n,) bool: used by the field fit (not <= 0 in every channel)
+    penalty: np.ndarray | None = None  # (n_terms,) ridge weights (see ._ridge)
 
 
 def make_block(features: np.ndarray, rows: np.ndarray, basis) -> Block:
@@ -39,7 +41,7 @@ def make_block(features: np.ndarray, rows: np.ndarray, basis) -> Block:
             f"{2 * basis.n_terms}). Lower bias_order, pass a larger image, or use "
             "bias_field=None."
         )
-    return Block(values, basis.design(rows), keep)
+    return Block(values, basis.design(rows), keep, ridge_weights(basis))
 
 
 def class_precisions(gmm) -> np.ndarray:
@@ -79,7 +81,8 @@ def ratio_field(block: Block, q, gmm, prec) -> np.ndarray:
     b = np.sum(q * (block.values @ pm.T), axis=1)  # sum_k q mu'P y
     w = np.where(block.keep, a, 0.0)
     target = np.divide(b, a, out=np.ones_like(a), where=a > 0)
-    coef = solve(gram(block.design, w), block.design.T @ (w * target))
+    g = gram(block.design, w)
+    coef = solve(g + ridge_matrix(block.penalty, g), block.design.T @ (w * target))
     return np.maximum(block.design @ coef, RATIO_FLOOR)
 
 
@@ -109,15 +112,19 @@ def newton_inverse_field(block: Block, q, gmm, prec, coef, steps: int) -> np.nda
     a *= block.keep
     m *= block.keep
     d, c_weight = block.design, y.shape[1] * block.keep
+    # ridge on the higher-order coefficients, in units of the data term's curvature
+    ridge = np.diag(ridge_matrix(block.penalty, gram(d, a + c_weight / np.maximum(
+        d @ coef, 1e-12) ** 2)))  # fmt: skip
 
-    def objective(u):
-        return float(np.sum(0.5 * a * u * u - m * u - c_weight * np.log(u)))
+    def objective(u, c):
+        return float(np.sum(0.5 * a * u * u - m * u - c_weight * np.log(u))
+                     + 0.5 * np.sum(ridge * c * c))  # fmt: skip
 
     u = d @ coef
-    value = objective(u)
+    value = objective(u, coef)
     for _ in range(steps):
-        grad = d.T @ (a * u - m - c_weight / u)
-        step = solve(gram(d, a + c_weight / (u * u)), grad)
+        grad = d.T @ (a * u - m - c_weight / u) + ridge * coef
+        step = solve(gram(d, a + c_weight / (u * u)) + np.diag(ridge), grad)
         decrement = float(grad @ step)
         if decrement < 1e-12 * max(abs(value), 1.0):
             break
@@ -126,7 +133,7 @@ def newton_inverse_field(block: Block, q, gmm, prec, coef, steps: int) -> np.nda
             new = coef - t * step
             u_new = d @ new
             if np.all(u_new > 0):
-                new_value = objective(u_new)
+                new_value = objective(u_new, new)
                 if new_value <= value - 0.25 * t * decrement:
                     break
             t *= 0.5

@@ -178,7 +178,9 @@ def overlapped(pixels: LazyPixels, depth: int):
         for c, n in zip(arr.chunks[:-1], arr.shape[:-1], strict=True)
     )
     arr = arr.rechunk((*chunks, -1))
-    depths = dict.fromkeys(range(arr.ndim - 1), depth)
+    # an axis held in one block needs no halo (and dask refuses a halo deeper than the
+    # axis): e.g. a (1, Y, X) stack or an axis of 5 voxels with 6 sweeps
+    depths = {a: depth if len(arr.chunks[a]) > 1 else 0 for a in range(arr.ndim - 1)}
     depths[arr.ndim - 1] = 0
     return arr, da.overlap.overlap(arr, depth=depths, boundary="none")
 

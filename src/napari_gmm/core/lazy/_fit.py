@@ -25,7 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._features import PixelData
+from .._dtypes import to_working_lazy
+from .._features import PixelData, check_magnitude
 from ..fit._compress import Compressed
 
 #: Blocks summed per task in tree reductions (bounds the partial results held at once).
@@ -73,6 +74,7 @@ def lazy_pixels(image, channel_axis=None) -> LazyPixels:
     """Check a dask image as :func:`~._features.pixel_data` checks arrays (no computing)."""
     from .._validation import check_channel_axis
 
+    check_known_chunks(image)
     kind = image.dtype.kind
     if kind not in "biuf":
         raise TypeError(
@@ -85,10 +87,8 @@ def lazy_pixels(image, channel_axis=None) -> LazyPixels:
         )
     axis = check_channel_axis(image.ndim, channel_axis)
     arr = image
-    if arr.dtype == bool:
-        arr = arr.astype(np.uint8)
-    elif arr.dtype == np.float16:
-        arr = arr.astype(np.float32)
+    # big-endian, float16, longdouble: converted once, block by block
+    arr = arr.astype(np.uint8) if arr.dtype == bool else to_working_lazy(arr)
     arr = arr[..., None] if axis is None else _move_axis_last(arr, axis)
     arr = arr.rechunk({arr.ndim - 1: -1})
     if arr.shape[-1] == 0:
@@ -97,6 +97,16 @@ def lazy_pixels(image, channel_axis=None) -> LazyPixels:
             "0; a multichannel image needs at least one channel."
         )
     return LazyPixels(arr, tuple(int(n) for n in arr.shape[:-1]))
+
+
+def check_known_chunks(image) -> None:
+    """ValueError for a dask array of unknown chunk sizes (e.g. after boolean indexing)."""
+    if any(np.isnan(n) for n in image.shape):
+        raise ValueError(
+            f"The dask image has unknown chunk sizes (shape {image.shape}), e.g. after boolean "
+            "indexing; its pixels cannot be placed. Call image.compute_chunk_sizes() first, "
+            "or index with known bounds."
+        )
 
 
 def _move_axis_last(arr, axis):
@@ -255,6 +265,8 @@ def sample_pixel_data(sample: np.ndarray, n_valid: int | None = None) -> PixelDa
             "No valid pixel was found in the sample of the image: all sampled pixels are "
             "non-finite (NaN or inf). Check the image or replace invalid values first."
         )
+    if sample.dtype == np.float64:  # as for in-memory images: variances must not overflow
+        check_magnitude(sample, None)
     return PixelData(sample, (sample.shape[0],), None, sample.shape[0])
 
 

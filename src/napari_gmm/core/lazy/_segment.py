@@ -24,6 +24,7 @@ import numpy as np
 
 from .._backend import use_numba
 from .._result import Segmentation
+from .._validation import check_smoothing_ndim
 from ..bias._ecm import check_bias_field, check_bias_order
 from ..fit._fit import (
     FitInfo,
@@ -233,6 +234,7 @@ def iter_segment_lazy(image, n_components, **options):
     check_lazy_bias(check_bias_field(opts["bias_field"]))
     pixels = lazy_pixels(image, opts["channel_axis"])
     scale = check_scale(opts["scale"], len(pixels.spatial_shape))
+    check_smoothing_ndim(opts["smoothing"], len(pixels.spatial_shape))
     want_post = bool(opts["return_posteriors"])
     yield 0.05, "reading pixels"
     gmm, info, compressed, n_valid = lazy_fit(
@@ -282,6 +284,7 @@ def apply_model_lazy(gmm, image, *, channel_axis, smoothing, scale, return_poste
             "the channel_axis the model was fitted with, or a model of this kind of image."
         )
     scale = check_scale(scale, len(pixels.spatial_shape))
+    check_smoothing_ndim(smoothing, len(pixels.spatial_shape))
     report(0.05, "reading pixels")
     compressed = lazy_compressed(pixels, max_distinct)
     report(0.5, "scoring")

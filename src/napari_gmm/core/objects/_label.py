@@ -27,6 +27,7 @@ from ._checks import (
     check_scale,
     frame_values,
 )
+from ._input import unpack_segmentation
 from ._measure import measure_objects
 from ._shape import INTENSITY, SHAPE, check_filters, check_properties, filter_rows, shape_columns
 from ._split import make_splitter
@@ -120,8 +121,9 @@ def label_objects(
 
     Parameters
     ----------
-    labels : (M, N[, P, ...]) ndarray of int
-        Class labels, e.g. ``segment(...).labels`` (1..K, 0 for pixels without a class).
+    labels : (M, N[, P, ...]) ndarray of int, or Segmentation
+        Class labels, e.g. ``segment(...).labels`` (1..K, 0 for pixels without a class),
+        or the Segmentation itself (its labels, time axis and K are used).
     classes : int, sequence of int or 'foreground', default='foreground'
         The classes whose connected components are objects. ``'foreground'`` means every
         class but the darkest: 2..K. Each class is labelled on its own, so objects of
@@ -216,6 +218,10 @@ def label_objects(
     >>> label_objects(labels, 2, min_size=2).table["centroid-1"]
     array([1.5])
     """
+    labels, given = unpack_segmentation(labels, {  # a Segmentation: its labels, axes, K
+        "image": image, "scale": scale, "time_axis": time_axis, "n_classes": n_classes})
+    image, scale, time_axis, n_classes = (given[n] for n in ("image", "scale", "time_axis",
+                                                             "n_classes"))  # fmt: skip
     labels, k = check_labels(labels, n_classes)
     keep = None if mask is None else check_mask(mask, labels.shape, "labels")
     if keep is not None:

@@ -52,6 +52,9 @@ def neighbour_kernel(ndim: int, spacing=None) -> np.ndarray:
     >>> neighbour_kernel(3, spacing=(3.0, 1.0, 1.0))[:, 1, 1].round(4)
     array([0.0714, 0.    , 0.0714], dtype=float32)
     """
+    from .._validation import check_smoothing_ndim
+
+    check_smoothing_ndim(1.0, ndim)  # guard: a (3,) * ndim kernel for absurd ndim
     s = np.ones(ndim) if spacing is None else np.asarray(spacing, dtype=np.float64).ravel()
     if s.size != ndim or not np.all(np.isfinite(s)) or np.any(s <= 0):
         raise ValueError(
