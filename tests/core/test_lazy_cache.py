@@ -1,0 +1,79 @@
+"""Lazy smoothing keeps the first round's posteriors between its two halo passes."""
+
+import dask.array as da
+import numpy as np
+import pytest
+
+import napari_gmm as ng
+from napari_gmm.core.analysis._synthetic import make_class_image
+from napari_gmm.core.lazy import _cache
+from napari_gmm.core.lazy._apply import lazy_stats
+from napari_gmm.core.lazy._blockwise import sum_in_groups
+from napari_gmm.core.lazy._cache import PosteriorCache, cache_budget
+from napari_gmm.core.lazy._fit import _sum_parts, lazy_pixels
+from napari_gmm.core.potts._hmrf import SWEEPS
+from napari_gmm.core.potts._meanfield import hmrf_em
+
+
+def _image(shape, dtype="uint8", seed=3):
+    return make_class_image(shape, n_classes=3, sigma=40, seed=seed, dtype=dtype)[0]
+
+
+@pytest.mark.parametrize(("shape", "chunks"), [((40, 52), (13, 17)), ((18, 26, 30), (7, 9, 8))])
+def test_cache_holds_the_first_round_of_the_whole_image(shape, chunks):
+    image = _image(shape)
+    gmm = ng.segment(image, 3, random_state=0).model
+    pixels = lazy_pixels(da.from_array(image, chunks=chunks), None)
+    cache = PosteriorCache(shape, 3)
+    parts = lazy_stats(pixels, gmm, smoothing=1.0, scale=None, sweeps=SWEEPS, max_distinct=65536,
+                       cache=cache)  # fmt: skip
+    nk, _, _ = sum_in_groups(parts, _sum_parts)
+    # the in-memory first round: plain posteriors, then SWEEPS sweeps, no re-estimation
+    _, ref = hmrf_em(gmm, image.astype(np.float64), smoothing=1.0, n_rounds=0, n_iter=SWEEPS)
+    np.testing.assert_allclose(np.moveaxis(cache.q, 0, -1), ref, atol=2e-5)
+    np.testing.assert_allclose(nk, ref.reshape(-1, 3).sum(axis=0), rtol=1e-5)
+
+
+def _both(monkeypatch, image, chunks, **options):
+    """Lazy segmentation with the cache, then with the first round recomputed."""
+    lazy = da.from_array(image, chunks=chunks)
+    seg = ng.segment(lazy, 3, random_state=0, smoothing=1.0, **options)
+    with monkeypatch.context() as m:
+        m.setattr(_cache, "cache_budget", lambda: 0)
+        ref = ng.segment(lazy, 3, random_state=0, smoothing=1.0, **options)
+    return seg, ref
+
+
+def test_cached_and_recomputed_first_rounds_give_the_same_labels(monkeypatch):
+    image = _image((24, 30, 34), dtype="uint16")
+    seg, ref = _both(monkeypatch, image, (9, 11, 12))
+    np.testing.assert_allclose(seg.model.means_, ref.model.means_, rtol=1e-12)
+    np.testing.assert_array_equal(seg.labels.compute(), ref.labels.compute())
+    np.testing.assert_allclose(seg.probability.compute(), ref.probability.compute(), atol=1e-6)
+
+
+def test_cache_with_holes_across_block_borders(monkeypatch):
+    image = _image((20, 28, 32)).astype(np.float32)
+    image[5:15, 10:20, 3:30] = np.nan  # across block borders
+    seg, ref = _both(monkeypatch, image, (7, 10, 9))
+    labels = seg.labels.compute()
+    np.testing.assert_array_equal(labels, ref.labels.compute())
+    np.testing.assert_array_equal(labels == 0, ~np.isfinite(image))
+
+
+def test_cache_with_a_subsample_missing_blocks(monkeypatch):
+    # 60 M-step voxels among 96 blocks: most blocks have none but must fill the cache
+    image = _image((24, 32, 32), dtype="uint16")
+    seg, ref = _both(monkeypatch, image, (6, 8, 8), max_samples=60)
+    labels = seg.labels.compute()
+    np.testing.assert_array_equal(labels, ref.labels.compute())
+    full = ng.segment(image, 3, random_state=0, smoothing=1.0, max_samples=60)
+    np.testing.assert_allclose(seg.model.means_, full.model.means_, rtol=1e-9)
+    assert (labels == full.labels).mean() >= 0.999
+
+
+def test_cache_is_refused_over_its_budget(monkeypatch):
+    monkeypatch.setenv("NAPARI_GMM_AVAILABLE_MEMORY", str(4 * 3 * 1000 * 4))
+    assert cache_budget() == 3 * 1000 * 4  # a quarter of what is available
+    assert PosteriorCache.allocate((1000,), 3) is not None
+    assert PosteriorCache.allocate((1001,), 3) is None
