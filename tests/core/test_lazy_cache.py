@@ -9,7 +9,7 @@ from napari_gmm.core.analysis._synthetic import make_class_image
 from napari_gmm.core.lazy import _cache
 from napari_gmm.core.lazy._apply import lazy_stats
 from napari_gmm.core.lazy._blockwise import sum_in_groups
-from napari_gmm.core.lazy._cache import PosteriorCache, cache_budget
+from napari_gmm.core.lazy._cache import PosteriorCache, cache_budget, merged_chunks
 from napari_gmm.core.lazy._fit import _sum_parts, lazy_pixels
 from napari_gmm.core.potts._hmrf import SWEEPS
 from napari_gmm.core.potts._meanfield import hmrf_em
@@ -77,3 +77,51 @@ def test_cache_is_refused_over_its_budget(monkeypatch):
     assert cache_budget() == 3 * 1000 * 4  # a quarter of what is available
     assert PosteriorCache.allocate((1000,), 3) is not None
     assert PosteriorCache.allocate((1001,), 3) is None
+
+
+def test_merged_chunks_keep_input_borders_within_the_budget():
+    chunks = ((7, 7, 6), (11, 11, 8), (9, 9, 9, 5))
+    merged = merged_chunks(chunks, 2000)
+    assert merged == ((7, 7, 6), (11, 11, 8), (18, 14))  # x first; one more would pass 2000
+    for axis, new in zip(chunks, merged, strict=True):
+        assert sum(new) == sum(axis)
+        assert set(np.cumsum(new)) <= set(np.cumsum(axis))  # no input chunk is split
+    assert merged_chunks(((64,), (128, 128), (128, 128)), 1 << 22) == ((64,), (256,), (256,))
+    assert merged_chunks(chunks, 1) == chunks
+
+
+def test_bigger_blocks_give_the_labels_of_the_input_chunks(monkeypatch):
+    image = _image((16, 40, 44))
+    lazy = da.from_array(image, chunks=(8, 10, 11))
+    with monkeypatch.context() as m:
+        m.setattr(_cache, "MAX_BLOCK_VOXELS", 16 * 20 * 22)
+        seg = ng.segment(lazy, 3, random_state=0, smoothing=1.0)
+    assert seg.labels.numblocks == (1, 2, 2)  # merged: 16 x 20 x 22 voxels per block
+    with monkeypatch.context() as m:
+        m.setattr(_cache, "MAX_BLOCK_VOXELS", 1)
+        small = ng.segment(lazy, 3, random_state=0, smoothing=1.0)
+    assert small.labels.numblocks == (2, 4, 4)
+    np.testing.assert_array_equal(seg.labels.compute(), small.labels.compute())
+
+
+@pytest.mark.parametrize("n_out", [2, 5])
+def test_pack_planes_matches_finish_planes(n_out):
+    from napari_gmm.core.lazy._fused_blocks import pack_planes
+    from napari_gmm.core.potts._planes_kernels import finish_planes
+
+    rng = np.random.default_rng(0)
+    q = rng.dirichlet(np.ones(3), size=10_000).T.astype(np.float32).copy()
+    q[:, :50] = 0.0  # invalid voxels
+    q[:, 50:60] = np.float32(1 / 3)  # ties: the first class wins
+    order = np.array([2, 0, 1])
+    post = np.empty((q.shape[1], 3), dtype=np.float32)
+    labels = np.empty(q.shape[1], dtype=np.uint8)
+    prob = np.empty(q.shape[1], dtype=np.float32)
+    finish_planes(q, order, post, labels, prob)
+    out = np.full((q.shape[1], n_out), np.nan, dtype=np.float32)
+    pack_planes(q, order, out)
+    np.testing.assert_array_equal(out[:, 0], labels)
+    np.testing.assert_array_equal(out[:, 1], prob)
+    assert labels[:50].max() == 0 and (labels[50:60] == 1).all()
+    if n_out > 2:
+        np.testing.assert_array_equal(out[:, 2:], post)

@@ -22,7 +22,7 @@ from ..potts._meanfield import (
     posterior_labels,
     potts_posteriors,
 )
-from ._cache import block_starts, halo_slices, own_slices
+from ._cache import block_starts, halo_slices, merged_chunks, own_slices
 from ._fit import LazyPixels, block_pixel_data
 from ._fused_blocks import fused_route, own_moments, own_planes, packed_outputs, swept_planes
 
@@ -178,12 +178,16 @@ def _stats_block(block, gmm, smoothing, scale, sweeps, max_distinct, depth, numb
     return nk, s1, s2
 
 
-def overlapped(pixels: LazyPixels, depth: int):
-    """The image rechunked so every block is at least `depth` wide, with a halo of `depth`."""
+def overlapped(pixels: LazyPixels, depth: int, merge: bool = False):
+    """The image rechunked so every block is at least `depth` wide, with a halo of `depth`
+    (with `merge`, neighbouring chunks first merged into bigger blocks:
+    :func:`._cache.merged_chunks`)."""
     import dask.array as da
     from dask.array.overlap import ensure_minimum_chunksize
 
     arr = pixels.array
+    if merge:
+        arr = arr.rechunk((*merged_chunks(arr.chunks[:-1]), -1))
     chunks = tuple(
         ensure_minimum_chunksize(depth, c) if n > depth else (n,)
         for c, n in zip(arr.chunks[:-1], arr.shape[:-1], strict=True)
@@ -204,7 +208,7 @@ def lazy_stats(pixels: LazyPixels, gmm, *, smoothing, scale, sweeps, max_distinc
     :class:`._cache.PosteriorCache`, optional) with the posteriors of every voxel."""
     from dask import delayed
 
-    arr, halo = overlapped(pixels, sweeps)
+    arr, halo = overlapped(pixels, sweeps, merge=cache is not None)
     blocks = halo.to_delayed()
     select = _select_by_block(rows, arr.chunks[:-1], pixels.spatial_shape)
     args = (gmm, smoothing, scale, sweeps, max_distinct, sweeps, arr.numblocks)
@@ -260,7 +264,7 @@ def lazy_outputs(pixels: LazyPixels, models, *, order=None, smoothing=0.0, scale
     else:
         models = list(models) if cache is None else [models[-1]]
         depth = sweeps * len(models)
-        arr, halo = overlapped(pixels, depth)
+        arr, halo = overlapped(pixels, depth, merge=cache is not None)
         starts = None if cache is None else block_starts(arr.chunks[:-1])
         packed = halo.map_blocks(
             _smooth_block, models, order, smoothing, scale, sweeps, max_distinct,

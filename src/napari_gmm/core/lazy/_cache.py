@@ -92,3 +92,37 @@ def halo_slices(starts, block_id, pads):
 def own_slices(starts, block_id):
     """Spatial slices, in the whole image, of a block's own voxels."""
     return tuple(slice(int(s[i]), int(s[i + 1])) for s, i in zip(starts, block_id, strict=True))
+
+
+#: Most voxels of a block when the cache is used (the image then fits the memory budget):
+#: a halo block's sweeps hold about ``12 K + 13`` bytes per voxel, 200 MB at K=3.
+MAX_BLOCK_VOXELS = 1 << 22
+
+
+def merged_chunks(chunks, max_voxels: int | None = None):
+    """Chunks of fewer, larger blocks: neighbouring chunks merged in pairs, last axis first
+    (longer rows sweep faster), while the largest block stays within `max_voxels`
+    (default :data:`MAX_BLOCK_VOXELS`).
+
+    Bigger blocks need fewer halo voxels (a 128^3 block with a halo of 6 sweeps 31 % more
+    voxels than its own, a 256^3 one 15 %) and fewer tasks; every block boundary stays a
+    boundary of the input's chunks, so no input chunk is split.
+    """
+    max_voxels = MAX_BLOCK_VOXELS if max_voxels is None else max_voxels
+    chunks = [tuple(int(c) for c in axis) for axis in chunks]
+
+    def largest(ch):
+        return int(np.prod([max(axis) for axis in ch], dtype=np.int64))
+
+    grown = True
+    while grown:
+        grown = False
+        for axis in reversed(range(len(chunks))):
+            if len(chunks[axis]) == 1:
+                continue
+            old = chunks[axis]
+            pairs = tuple(sum(old[i : i + 2]) for i in range(0, len(old), 2))
+            trial = [*chunks[:axis], pairs, *chunks[axis + 1 :]]
+            if largest(trial) <= max_voxels:
+                chunks, grown = trial, True
+    return tuple(chunks)

@@ -12,6 +12,7 @@ the HMRF M-step statistics by the compiled :func:`..potts._moments.moments_kerne
 from __future__ import annotations
 
 import numpy as np
+from numba import njit, prange
 
 from .._backend import use_numba
 from ..potts._meanfield import MAX_KERNEL_NDIM, POTTS_SCALE, _axis_weights, drive, neighbour_kernel
@@ -52,24 +53,52 @@ def own_planes(planes, shape, inner) -> np.ndarray:
     return np.ascontiguousarray(planes.q.reshape(k, *shape)[(slice(None), *inner)])
 
 
+_RUN = 4096
+
+
+@njit(cache=True, parallel=True, fastmath=False)
+def pack_planes(q, order, out):
+    """Label (argmax + 1, 0 where every posterior is 0), max posterior and, when `out` has
+    more than 2 columns, the posteriors with classes in `order`, into `out` (N, 2 [+ K]).
+
+    The first maximum wins ties, as :func:`..potts._planes_kernels.finish_planes`; class
+    outer and voxel inner loops over runs of voxels, so that they vectorise.
+    """
+    n_comp, n = q.shape
+    wide = out.shape[1] > 2
+    for b in prange((n + _RUN - 1) // _RUN):
+        lo = b * _RUN
+        m = min(n, lo + _RUN) - lo
+        top = np.empty(m, dtype=np.float32)
+        best = np.zeros(m, dtype=np.int64)
+        first = q[order[0], lo : lo + m]
+        for x in range(m):
+            top[x] = first[x]
+        for k in range(1, n_comp):
+            qk = q[order[k], lo : lo + m]
+            for x in range(m):
+                better = qk[x] > top[x]
+                top[x] = qk[x] if better else top[x]
+                best[x] = k if better else best[x]
+        for x in range(m):
+            out[lo + x, 0] = best[x] + 1 if top[x] > 0 else 0
+            out[lo + x, 1] = top[x]
+        if wide:
+            for k in range(n_comp):
+                qk = q[order[k], lo : lo + m]
+                for x in range(m):
+                    out[lo + x, 2 + k] = qk[x]
+
+
 def packed_outputs(q_own, order, n_out) -> np.ndarray:
     """``(*own, n_out)`` float32: label, max posterior (and posteriors in `order`)."""
-    from ..potts._planes_kernels import finish_planes, locked
+    from ..potts._planes_kernels import locked
 
     k = q_own.shape[0]
     own = q_own.shape[1:]
-    flat = q_own.reshape(k, -1)
-    n = flat.shape[1]
     order = np.arange(k) if order is None else np.asarray(order)
-    post = np.empty((n, k), dtype=np.float32)
-    labels = np.empty(n, dtype=np.uint8)
-    prob = np.empty(n, dtype=np.float32)
-    locked(finish_planes, flat, np.ascontiguousarray(order, dtype=np.int64), post, labels, prob)
-    out = np.empty((n, n_out), dtype=np.float32)
-    out[:, 0] = labels
-    out[:, 1] = prob
-    if n_out > 2:
-        out[:, 2:] = post
+    out = np.empty((int(np.prod(own, dtype=np.int64)), n_out), dtype=np.float32)
+    locked(pack_planes, q_own.reshape(k, -1), np.ascontiguousarray(order, dtype=np.int64), out)
     return out.reshape(*own, n_out)
 
 
