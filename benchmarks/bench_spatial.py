@@ -14,7 +14,8 @@ same run:
   (``--lazy-shape``, chunks ``--lazy-chunks``) with labels and probability computed a group
   of blocks at a time (``compute_in_groups``, as the CLI does), against ``segment`` of the
   same numpy array, alternated ``--repeat`` times (median and best of each, ratio of
-  medians), on 2 threads (dask's and numba's); labels agreement of the two;
+  medians; the process CPU time too, which a loaded machine disturbs less), on 2 threads
+  (dask's and numba's); labels agreement of the two;
 * **GPU** (when CuPy finds one, else "no GPU"): ``segment(smoothing=1)`` of a float32
   volume (``--gpu-shape``, default 512^3) K=3 with the 'cupy' backend, host array in, labels
   and probability out; the same on the CPU (numba, all threads); the device-resident part
@@ -150,16 +151,20 @@ def lazy_rows(shape, chunks, repeat, threads=2):
 
     numba.set_num_threads(threads)
     times = {"in-memory": [], "lazy": []}
+    cpu = {"in-memory": [], "lazy": []}
     with ng.use_backend("numba"), dask.config.set(num_workers=threads, scheduler="threads"):
         ref, out = in_memory(), blockwise()  # compile, warm caches
         for _ in range(repeat):
             for name, func in (("in-memory", in_memory), ("lazy", blockwise)):
+                c0 = time.process_time()
                 t, _ = timed(func)
                 times[name].append(t)
+                cpu[name].append(time.process_time() - c0)
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     med = {name: float(np.median(t)) for name, t in times.items()}
     best = {name: float(np.min(t)) for name, t in times.items()}
-    return med, best, float(np.mean(ref == out))
+    cpu = {name: float(np.median(t)) for name, t in cpu.items()}
+    return med, best, cpu, float(np.mean(ref == out))
 
 
 def gpu_section(shape, k, profile=False):
@@ -285,16 +290,19 @@ def main(argv=None) -> int:
     if not args.skip_cpu:
         lazy_shape = (16, 64, 64) if args.quick else tuple(args.lazy_shape)
         lazy_chunks = (16, 32, 32) if args.quick else tuple(args.lazy_chunks)
-        med, best, agree = lazy_rows(lazy_shape, lazy_chunks, args.repeat)
+        med, best, cpu, agree = lazy_rows(lazy_shape, lazy_chunks, args.repeat)
         print(f"\nload average {os.getloadavg()[0]:.2f}, {os.cpu_count()} cores")
         print(f"\nLazy / in-memory, segment(image, 3, smoothing=1), "
               f"{'x'.join(map(str, lazy_shape))} uint8, chunks "
               f"{'x'.join(map(str, lazy_chunks))}, 2 threads, {args.repeat} alternated runs:\n")
-        print("| path | median s | best s | lazy / in-memory (medians) | labels agree |")
-        print("|---|---|---|---|---|")
-        print(f"| in-memory | {med['in-memory']:.3f} | {best['in-memory']:.3f} | 1.00 | |")
+        print("| path | median s | best s | lazy / in-memory (medians) | median CPU s | "
+              "lazy / in-memory (CPU) | labels agree |")  # fmt: skip
+        print("|---|---|---|---|---|---|---|")
+        print(f"| in-memory | {med['in-memory']:.3f} | {best['in-memory']:.3f} | 1.00 | "
+              f"{cpu['in-memory']:.3f} | 1.00 | |")  # fmt: skip
         print(f"| lazy (dask) | {med['lazy']:.3f} | {best['lazy']:.3f} | "
-              f"{med['lazy'] / med['in-memory']:.2f} | {agree:.5f} |")  # fmt: skip
+              f"{med['lazy'] / med['in-memory']:.2f} | {cpu['lazy']:.3f} | "
+              f"{cpu['lazy'] / cpu['in-memory']:.2f} | {agree:.5f} |")  # fmt: skip
         sys.stdout.flush()
     if not args.skip_cpu and not args.only_lazy:
         rows = []

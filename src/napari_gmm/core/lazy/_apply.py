@@ -162,9 +162,10 @@ def _stats_block(block, gmm, smoothing, scale, sweeps, max_distinct, depth, numb
         return np.zeros(k), np.zeros((k, c)), np.zeros((k, c, c))
     if select is None and fused_route(len(data.spatial_shape), k):
         return own_moments(q_own, block[inner], np.asarray(gmm.means_, dtype=np.float64))
-    q, X = np.moveaxis(q_own, 0, -1), np.asarray(block[inner], dtype=np.float64)
-    if select is not None:
-        q, X = q[select], X[select]
+    if select is not None:  # gather the chosen voxels first: no copy of the whole block
+        q, X = q_own[(slice(None), *select)].T, block[inner][select].astype(np.float64)
+    else:
+        q, X = np.moveaxis(q_own, 0, -1), np.asarray(block[inner], dtype=np.float64)
     q, X = q.reshape(-1, k).astype(np.float64), X.reshape(-1, c)
     ok = np.isfinite(X).all(axis=1) & (q.sum(axis=1) > 0)
     q, X = q[ok], X[ok]
