@@ -125,3 +125,25 @@ def test_pack_planes_matches_finish_planes(n_out):
     assert labels[:50].max() == 0 and (labels[50:60] == 1).all()
     if n_out > 2:
         np.testing.assert_array_equal(out[:, 2:], post)
+
+
+def test_lazy_smoothing_is_deterministic_across_thread_counts():
+    import dask
+    import numba
+
+    image = _image((16, 64, 72), dtype="uint16")  # more voxels than one reduction block
+    lazy = da.from_array(image, chunks=(8, 32, 36))
+    before = numba.get_num_threads()
+    runs = []
+    try:
+        for threads in (1, 2):
+            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+            with dask.config.set(scheduler="threads", num_workers=threads):
+                seg = ng.segment(lazy, 3, random_state=0, smoothing=1.0, max_samples=10**6,
+                                 return_posteriors=True)  # fmt: skip
+                runs.append((seg.model.means_, seg.posteriors.compute()))
+    finally:
+        numba.set_num_threads(before)
+    (m1, q1), (m2, q2) = runs
+    np.testing.assert_array_equal(m1, m2)
+    np.testing.assert_array_equal(q1, q2)
