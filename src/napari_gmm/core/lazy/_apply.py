@@ -87,7 +87,7 @@ def _potts_block(block, models, smoothing, scale, sweeps, max_distinct, init=Non
     if fused_route(len(data.spatial_shape), models[0].n_components):
         return _potts_block_fused(data, models, smoothing, scale, sweeps, init), data
     valid = None if data.valid is None else data.to_spatial(data.valid)
-    q = None if init is None else np.moveaxis(init, 0, -1)
+    q = None if init is None else np.array(np.moveaxis(init, 0, -1))
     for gmm in models:
         lp = _block_log_prob(gmm, data, max_distinct)
         q = potts_posteriors(

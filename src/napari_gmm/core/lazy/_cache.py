@@ -72,8 +72,11 @@ class PosteriorCache:
         self.q[(slice(None), *where)] = q
 
     def read(self, where) -> np.ndarray:
-        """Posteriors (K, *block) of the voxels at spatial slices `where` (a copy)."""
-        return np.array(self.q[(slice(None), *where)])
+        """Posteriors (K, *block) of the voxels at spatial slices `where`: a view, not to
+        be written (the lazy results may be computed again)."""
+        view = self.q[(slice(None), *where)]
+        view.flags.writeable = False
+        return view
 
 
 def block_starts(chunks):
