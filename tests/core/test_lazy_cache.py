@@ -20,7 +20,10 @@ def _image(shape, dtype="uint8", seed=3):
 
 
 @pytest.mark.parametrize(("shape", "chunks"), [((40, 52), (13, 17)), ((18, 26, 30), (7, 9, 8))])
-def test_cache_holds_the_first_round_of_the_whole_image(shape, chunks):
+def test_cache_holds_the_first_round_of_the_whole_image(shape, chunks, monkeypatch):
+    from napari_gmm.core.lazy import _fused_blocks
+
+    monkeypatch.setattr(_fused_blocks, "BLOCK_STOP_CHANGED", None)  # every block: SWEEPS
     image = _image(shape)
     gmm = ng.segment(image, 3, random_state=0).model
     pixels = lazy_pixels(da.from_array(image, chunks=chunks), None)
@@ -35,7 +38,11 @@ def test_cache_holds_the_first_round_of_the_whole_image(shape, chunks):
 
 
 def _both(monkeypatch, image, chunks, **options):
-    """Lazy segmentation with the cache, then with the first round recomputed."""
+    """Lazy segmentation with the cache, then with the first round recomputed (both with
+    every sweep: the early stop of differently cut blocks may differ by a few voxels)."""
+    from napari_gmm.core.lazy import _fused_blocks
+
+    monkeypatch.setattr(_fused_blocks, "BLOCK_STOP_CHANGED", None)
     lazy = da.from_array(image, chunks=chunks)
     seg = ng.segment(lazy, 3, random_state=0, smoothing=1.0, **options)
     with monkeypatch.context() as m:
@@ -154,3 +161,31 @@ def test_lazy_smoothing_is_deterministic_across_thread_counts():
     (m1, q1), (m2, q2) = runs
     np.testing.assert_array_equal(m1, m2)
     np.testing.assert_array_equal(q1, q2)
+
+
+def test_blocks_stop_early_like_the_in_memory_sweeps(monkeypatch):
+    from napari_gmm.core.lazy import _fused_blocks
+
+    image = make_class_image((24, 64, 64), n_classes=3, sigma=25, seed=4, dtype="uint8")[0]
+    lazy = da.from_array(image, chunks=(12, 32, 32))
+    monkeypatch.setattr(_cache, "MAX_BLOCK_VOXELS", 12 * 32 * 32)  # 8 blocks
+    runs = []
+
+    def counted(steps, progress=None):
+        done = _fused_blocks.__dict__["_drive"](steps, progress)
+        runs.append(done)
+        return done
+
+    monkeypatch.setitem(_fused_blocks.__dict__, "_drive", _fused_blocks.drive)
+    monkeypatch.setattr(_fused_blocks, "drive", counted)
+    seg = ng.segment(lazy, 3, random_state=0, smoothing=1.0)
+    labels = seg.labels.compute()
+    assert len(runs) == 16 and min(runs) < SWEEPS  # 8 blocks x 2 passes; some stopped
+    monkeypatch.setattr(_fused_blocks, "BLOCK_STOP_CHANGED", None)
+    runs.clear()
+    full = ng.segment(lazy, 3, random_state=0, smoothing=1.0)
+    full_labels = full.labels.compute()
+    assert runs == [SWEEPS] * 16
+    assert (labels == full_labels).mean() >= 0.999
+    ref = ng.segment(image, 3, random_state=0, smoothing=1.0)
+    assert (labels == ref.labels).mean() >= 0.999

@@ -6,6 +6,10 @@ images, chunked E-step otherwise), so labels equal the in-memory ones exactly. T
 prior needs neighbours: a block is read with a halo of one voxel per mean-field sweep
 (``dask.array.overlap``), which makes the sweeps inside the block exact (errors from the
 missing outside travel one voxel per sweep and never reach the block's own voxels).
+When the first round's posteriors fit in memory (:mod:`._cache`) the second pass starts
+from them, with a halo of one round, on blocks merged from the input's chunks; the
+compiled route stops a block's sweeps early by the in-memory criterion applied to the
+block (:data:`._fused_blocks.BLOCK_STOP_CHANGED`).
 
 One lazy ``(*spatial, 2 [+ K])`` float32 array holds label, max posterior (and posteriors)
 per voxel; ``labels``, ``probability`` and ``posteriors`` are slices of it, so computing or
@@ -119,10 +123,17 @@ def _smooth_block(block, models, order, smoothing, scale, sweeps, max_distinct, 
     if not np.isfinite(block).any():
         shape = tuple(s.stop - s.start for s in inner)
         return np.zeros((*shape, n_out), dtype=np.float32)
-    init = None if cache is None else cache.read(halo_slices(starts, block_id[:-1], pads))
+    where = None if cache is None else halo_slices(starts, block_id[:-1], pads)
+    init = None if cache is None else cache.read(where)
     data = block_pixel_data(block)
     if fused_route(len(data.spatial_shape), k):
-        planes = swept_planes(data, models, smoothing, scale, sweeps, init)
+        from . import _fused_blocks
+
+        planes = swept_planes(
+            data, models, smoothing, scale, sweeps, init,
+            None if cache is None else cache.read_labels(where),
+            stop=_fused_blocks.BLOCK_STOP_CHANGED,
+        )  # fmt: skip
         return packed_outputs(own_planes(planes, data.spatial_shape, inner), order, n_out)
     q, _ = _potts_block(block, models, smoothing, scale, sweeps, max_distinct, init)
     q = q[inner]
@@ -150,14 +161,19 @@ def _stats_block(block, gmm, smoothing, scale, sweeps, max_distinct, depth, numb
         return np.zeros(k), np.zeros((k, c)), np.zeros((k, c, c))
     data = block_pixel_data(block)
     if fused_route(len(data.spatial_shape), k):
-        planes = swept_planes(data, [gmm], smoothing, scale, sweeps)
+        from . import _fused_blocks
+
+        planes = swept_planes(data, [gmm], smoothing, scale, sweeps,
+                              stop=_fused_blocks.BLOCK_STOP_CHANGED)  # fmt: skip
         q_own = own_planes(planes, data.spatial_shape, inner)  # (K, *own)
+        labels_own = planes.labels.reshape(data.spatial_shape)[inner]
         del planes
     else:
         q, _ = _potts_block(block, [gmm], smoothing, scale, sweeps, max_distinct)
         q_own = np.ascontiguousarray(np.moveaxis(q[inner], -1, 0))
+        labels_own = None  # the numpy route runs every sweep: no labels needed
     if cache is not None:
-        cache.store(own_slices(starts, block_id[:-1]), q_own)
+        cache.store(own_slices(starts, block_id[:-1]), q_own, labels_own)
     if select == ():  # no voxel of the subsample here: only the cache wanted this block
         return np.zeros(k), np.zeros((k, c)), np.zeros((k, c, c))
     if select is None and fused_route(len(data.spatial_shape), k):

@@ -15,6 +15,7 @@ import numpy as np
 from numba import njit, prange
 
 from .._backend import use_numba
+from ..potts._hmrf import STOP_CHANGED
 from ..potts._meanfield import MAX_KERNEL_NDIM, POTTS_SCALE, _axis_weights, drive, neighbour_kernel
 
 
@@ -23,12 +24,21 @@ def fused_route(n_spatial: int, n_classes: int) -> bool:
     return use_numba() and n_spatial <= MAX_KERNEL_NDIM and n_classes < 255
 
 
-def swept_planes(data, models, smoothing, scale, sweeps, init=None):
+#: The last model's sweeps of an output block stop once fewer than this fraction of the
+#: block's voxels changed label in a sweep (the in-memory criterion, :data:`STOP_CHANGED`,
+#: applied per block; None: always `sweeps`). The block's own voxels are then those of
+#: that many sweeps over the whole image (the halo is one voxel per sweep allowed).
+BLOCK_STOP_CHANGED = STOP_CHANGED
+
+
+def swept_planes(data, models, smoothing, scale, sweeps, init=None, init_labels=None,
+                 stop=None):  # fmt: skip
     """:class:`Planes` of a halo block after `sweeps` sweeps per model, warm-started in turn.
 
-    The first model starts from class-major posteriors `init` (K, *block) when given, else
-    from its own plain posteriors; log-likelihood planes are computed once per model and
-    every block runs the same number of sweeps (no early stop).
+    The first model starts from class-major posteriors `init` (K, *block) and their labels
+    `init_labels` (*block) uint8 when given, else from its own plain posteriors;
+    log-likelihood planes are computed once per model. The last model's sweeps stop
+    early with `stop` (a fraction of changed labels), the others always run `sweeps`.
     """
     from ..potts._planes import Planes
 
@@ -42,8 +52,12 @@ def swept_planes(data, models, smoothing, scale, sweeps, init=None):
         if i == 0 and init is None:
             planes.plain()
         elif i == 0:
-            planes.q[...] = init.reshape(k, -1)  # labels only count changes: not needed
-        drive(planes.iter_sweeps(sweeps))
+            planes.q[...] = init.reshape(k, -1)
+            if init_labels is not None:  # labels only count changes (the early stop)
+                planes.labels[...] = init_labels.reshape(-1)
+        blind = i == 0 and init is not None and init_labels is None  # no labels to compare
+        last = i == len(models) - 1
+        drive(planes.iter_sweeps(sweeps, stop if last and not blind else None))
     return planes
 
 
