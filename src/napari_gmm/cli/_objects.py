@@ -14,7 +14,7 @@ import argparse
 import numpy as np
 
 from ..core._objects import FOREGROUND
-from ..io._formats import WRITERS
+from ..io._formats import output_writer
 from ._batch import Job, check_outputs
 
 
@@ -92,7 +92,7 @@ def objects_paths(args, job: Job) -> dict:
             "(napari_gmm.label_objects) on a region of the labels."
         )
     paths = {
-        "objects": job.output("objects", WRITERS[args.output_format].suffix),
+        "objects": job.output("objects", output_writer(args.output_format, job.path).suffix),
         "table": job.output("objects", ".csv"),
     }
     check_outputs(job, paths.values(), args.overwrite)
@@ -117,10 +117,13 @@ def write_objects(args, paths: dict, objects, prep, loaded) -> dict:
     """Write the instance labels and the table; the summary columns (empty without)."""
     if objects is None:
         return {}
+    from ._formats import with_channel_names
+
+    objects = with_channel_names(objects, loaded.extra.get("channel_names"))
     labels = objects.labels
     dtype = np.uint16 if objects.n_objects < 2**16 else np.uint32  # ImageJ keeps uint16
-    WRITERS[args.output_format].write(paths["objects"], labels.astype(dtype), prep.label_axes,
-                                      loaded)  # fmt: skip
+    write = output_writer(args.output_format, loaded.path).write
+    write(paths["objects"], labels.astype(dtype), prep.label_axes, loaded)
     objects.to_csv(paths["table"])
     if not args.quiet:
         print(f"  {objects.n_objects} objects -> {paths['objects']}, {paths['table']}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..io._formats import WRITERS
+from ..io._formats import output_writer
 from ._batch import Job, check_outputs
 from ._prepare import Prepared
 
@@ -13,7 +13,7 @@ def output_paths(args, job: Job, explicit: dict | None = None, *, noisy: bool = 
     """Where this input's outputs go: `explicit` names by role (one input) or
     ``<stem>_<role><suffix>``; fails if one exists (without --overwrite)."""
     explicit = explicit or {}
-    suffix = WRITERS[args.output_format].suffix
+    suffix = output_writer(args.output_format, job.path).suffix
     roles = ["labels", "probability"]
     if noisy:
         roles.append("noisy")
@@ -29,7 +29,7 @@ def output_paths(args, job: Job, explicit: dict | None = None, *, noisy: bool = 
 
 def write_outputs(args, paths: dict, seg, prep: Prepared, loaded, noisy=None) -> None:
     """Labels and probability with the input's remaining axes and pixel sizes."""
-    write = WRITERS[args.output_format].write
+    write = output_writer(args.output_format, loaded.path).write
     if noisy is not None and paths["noisy"] is not None:
         write(paths["noisy"], noisy, prep.axes, loaded)
     write(paths["labels"], seg.labels, prep.label_axes, loaded)

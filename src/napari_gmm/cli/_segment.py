@@ -14,6 +14,7 @@ from ._common import (
     n_components_type,
     sigma_type,
 )
+from ._formats import add_format_arguments
 from ._objects import add_objects_arguments, check_objects_options
 from ._zarr import add_zarr_arguments, is_zarr_path
 
@@ -88,6 +89,7 @@ def add_parser(sub) -> None:
     add_output_arguments(seg, WRITERS)
     add_objects_arguments(seg)
     add_zarr_arguments(seg)
+    add_format_arguments(seg)
     seg.set_defaults(handler=run)
 
 
@@ -111,19 +113,20 @@ def _segment_one(args, job) -> dict:
     from ..core._model_file import save_model
     from ..core._noise import add_gaussian_noise
     from ..core._segment import segment
-    from ..io._formats import load_image
+    from ._formats import lazy_image, load_input
     from ._objects import find_objects, objects_paths, write_objects
     from ._outputs import output_paths, report, write_outputs
     from ._prepare import prepare
+    from ._zarr import segment_zarr
 
     object_paths = objects_paths(args, job)
-    if is_zarr_path(job.path):  # out of core, with dask (cli/_zarr.py)
-        from ._zarr import segment_zarr
-
+    if is_zarr_path(job.path) and args.scene is None:  # out of core, with dask (cli/_zarr.py)
         return segment_zarr(args, job)
+    loaded = load_input(args, job)
+    if lazy_image(loaded) is not None:  # a large bioio image: out of core too
+        return segment_zarr(args, job, image=lazy_image(loaded))
     explicit = {role: getattr(args, role) for role in SINGLE_OUTPUTS}
     paths = output_paths(args, job, explicit, noisy=args.noise is not None)
-    loaded = load_image(job.path)
     prep = prepare(loaded, args.channel_axis, args.time_axis, args.scale)
     image, noisy = prep.image, None
     if args.noise is not None:

@@ -177,8 +177,9 @@ def _smoothing_scale(args, scale, image):
     return scale if image.axes is not None else None
 
 
-def segment_zarr(args, job) -> dict:
-    """Segment one zarr / OME-Zarr input as the ``segment`` subcommand asks.
+def segment_zarr(args, job, image=None) -> dict:
+    """Segment one zarr / OME-Zarr input (or a lazy `image`, a ``ZarrImage``) as the
+    ``segment`` subcommand asks.
 
     Returns the input's summary row (see ``cli/_batch.py``).
     """
@@ -198,7 +199,7 @@ def segment_zarr(args, job) -> dict:
             "jointly with the mixture on the whole image. Correct a TIFF (e.g. a downsampled "
             "copy) with --bias-field, or segment the volume without it."
         )
-    image = read_zarr(path, args.component)
+    image = read_zarr(path, args.component) if image is None else image
     _refuse_time_series(args, image, path)
     axis = _channel_axis(args.channel_axis, image)
     data = image.data

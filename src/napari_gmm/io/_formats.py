@@ -86,6 +86,18 @@ def register_writer(writer: Writer) -> None:
     WRITERS[writer.name] = writer
 
 
+#: ``--output-format auto``: the output format of inputs read by these readers (else TIFF).
+NATIVE_WRITERS = {"nifti": "nifti"}
+
+
+def output_writer(name: str, path) -> Writer:
+    """The writer called `name`; ``'auto'``: the input's own format if writable, else TIFF."""
+    if name == "auto":
+        reader = find_reader(Path(path))
+        name = NATIVE_WRITERS.get(reader.name if reader is not None else "", "tiff")
+    return WRITERS[name]
+
+
 def find_reader(path: Path) -> Reader | None:
     """The first reader that handles `path`, or None."""
     return next((r for r in READERS if r.matches(path)), None)
@@ -96,8 +108,8 @@ def is_image_path(path: Path) -> bool:
     return find_reader(path) is not None
 
 
-def load_image(path) -> LoadedImage:
-    """Read an image with its axes and pixel sizes.
+def load_image(path, *, scene=None) -> LoadedImage:
+    """Read an image with its axes and pixel sizes (`scene`: index or name, read by bioio).
 
     Raises
     ------
@@ -109,9 +121,13 @@ def load_image(path) -> LoadedImage:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"No such image file: {path}")
+    from ._bioio import read_bioio, read_unknown
+
+    if scene is not None:
+        return read_bioio(path, scene)
     reader = find_reader(path)
     if reader is None and path.is_file():
-        reader = READERS[-1]  # imageio: let it try any file suffix
+        return read_unknown(path)  # imageio, then bioio: let them try any file suffix
     if reader is None:
         raise ValueError(f"{path} is not an image file any reader handles.")
     return reader.read(path)
@@ -140,17 +156,22 @@ def _read_zarr(path: Path) -> LoadedImage:
 
 
 def _register_builtins() -> None:
+    from ._bioio import is_bioio_path, read_bioio
+    from ._nifti import is_nifti, read_nifti, write_nifti_like
     from ._tiff import read_tiff, write_tiff_like
     from ._zarr import is_zarr_path
 
     READERS.extend(
         [
             Reader("zarr", is_zarr_path, _read_zarr),
+            Reader("nifti", is_nifti, read_nifti),
             Reader("tiff", _is_tiff, read_tiff),
+            Reader("bioio", is_bioio_path, read_bioio),
             Reader("imageio", _is_other_image, _read_imageio),
         ]
     )
     register_writer(Writer("tiff", ".tif", write_tiff_like))
+    register_writer(Writer("nifti", ".nii.gz", write_nifti_like))
 
 
 _register_builtins()
