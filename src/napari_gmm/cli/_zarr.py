@@ -177,6 +177,17 @@ def _smoothing_scale(args, scale, image):
     return scale if image.axes is not None else None
 
 
+def bias_outputs(args, job, seg, image) -> list:
+    """``(path, lazy array, name)`` of the corrected image and field (--bias-output)."""
+    if not getattr(args, "bias_output", False) or seg.bias_field is None:
+        return []
+    from ._batch import check_outputs
+
+    outs = [job.output("corrected", ".zarr"), job.output("bias", ".zarr")]
+    check_outputs(job, outs, args.overwrite)
+    return [(outs[0], seg.corrected, "corrected"), (outs[1], seg.bias_field, "bias")]
+
+
 def segment_zarr(args, job, image=None) -> dict:
     """Segment one zarr / OME-Zarr input (or a lazy `image`, a ``ZarrImage``) as the
     ``segment`` subcommand asks.
@@ -192,12 +203,6 @@ def segment_zarr(args, job, image=None) -> dict:
         raise ValueError(
             f"--noise is not available for zarr inputs ({path}): adding noise would write a "
             "new volume. Segment the volume as it is, or add noise to a TIFF."
-        )
-    if args.bias_field is not None:
-        raise ValueError(
-            f"--bias-field is not available for zarr inputs ({path}): the field is fitted "
-            "jointly with the mixture on the whole image. Correct a TIFF (e.g. a downsampled "
-            "copy) with --bias-field, or segment the volume without it."
         )
     image = read_zarr(path, args.component) if image is None else image
     _refuse_time_series(args, image, path)
@@ -232,21 +237,25 @@ def segment_zarr(args, job, image=None) -> dict:
             random_state=args.seed,
             smoothing=args.smoothing,
             scale=_smoothing_scale(args, scale, image),
+            bias_field=args.bias_field,
+            bias_order=args.bias_order,
         )
         tasks, tiffs = [], []
         for out, array, name in ((out_labels, seg.labels, "labels"),
-                                 (out_prob, seg.probability, "probability")):  # fmt: skip
+                                 (out_prob, seg.probability, "probability"),
+                                 *bias_outputs(args, job, seg, image)):  # fmt: skip
             if Path(out).suffix.lower() in TIFF_SUFFIXES:
                 tiffs.append((out, len(tasks)))
                 tasks.append(array)
             else:
+                full = name == "corrected"  # the input's axes, channels included
                 tasks.extend(
                     write_ome_zarr(
                         out,
                         array,
-                        scale=scale,
-                        translation=translation,
-                        axes=axes,
+                        scale=image.scales[0] if full else scale,
+                        translation=image.translations[0] if full else translation,
+                        axes=image.axes if full else axes,
                         name=name,
                         compute=False,
                     )

@@ -23,6 +23,7 @@ import time
 import numpy as np
 
 from ._bias import check_bias_field, check_bias_order
+from ._bias_fit import staged as _staged
 from ._blockwise import sum_in_groups
 from ._fit import (
     FitInfo,
@@ -227,8 +228,8 @@ def iter_segment_lazy(image, n_components, **options):
     max_distinct = check_int("max_distinct", opts["max_distinct"], minimum=0)
     smoothing = check_smoothing(opts["smoothing"])
     check_lazy_smoothing(smoothing, opts.get("marginals", "mean-field"))
-    check_bias_order(opts["bias_order"])
-    check_lazy_bias(check_bias_field(opts["bias_field"]))
+    bias_order = check_bias_order(opts["bias_order"])
+    bias_field = check_bias_field(opts["bias_field"])
     pixels = lazy_pixels(image, opts["channel_axis"])
     scale = check_scale(opts["scale"], len(pixels.spatial_shape))
     want_post = bool(opts["return_posteriors"])
@@ -237,6 +238,14 @@ def iter_segment_lazy(image, n_components, **options):
         pixels, params, max_samples=max_samples, max_distinct=max_distinct
     )
     yield 0.5, "fitting mixture"
+    bias = None
+    if bias_field is not None:  # fitted on a sample, applied lazily (core/_lazy_bias.py)
+        from ._lazy_bias import lazy_fit_with_bias
+
+        gmm, info, bias = yield from _staged(lazy_fit_with_bias(
+            gmm, image, pixels, params, order=bias_order, max_samples=max_samples,
+            channel_axis=opts["channel_axis"]), 0.2, 0.3, "estimating the bias field")  # fmt: skip
+        pixels, compressed, n_valid = bias.pixels, None, bias.n_valid
     models, order = [gmm], None
     if smoothing > 0:
         yield 0.55, "spatial regularisation"
@@ -258,6 +267,10 @@ def iter_segment_lazy(image, n_components, **options):
     result = make_lazy_result(
         gmm, pixels, outputs, ll, n_valid, info, start=start, smoothing=smoothing
     )
+    if bias is not None:
+        from ._lazy_bias import with_bias
+
+        result = with_bias(result, bias)
     yield 1.0, "done"
     return result
 
