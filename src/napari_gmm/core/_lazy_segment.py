@@ -215,11 +215,17 @@ def iter_segment_lazy(image, n_components, **options):
             f"Unknown segmentation option(s) {sorted(unknown)}; allowed: {sorted(opts)}."
         )
     opts.update(options)
-    if isinstance(n_components, str):
+    selection = None
+    if isinstance(n_components, str) and n_components == "auto":  # core/_lazy_select.py
+        from ._lazy_select import iter_lazy_auto
+
+        bias = check_bias_field(opts["bias_field"])
+        selection = yield from iter_lazy_auto(image, opts, bias_field=bias)
+        n_components = selection.best
+    elif isinstance(n_components, str):
         raise ValueError(
-            "n_components='auto' is not available for dask arrays (it would fit every K on "
-            "the whole volume). Choose K on a slice or a coarse level with "
-            "select_n_components(np.asarray(image[...])), then pass n_components=K."
+            f"n_components must be an int >= 1 or 'auto', got {n_components!r}. Use e.g. "
+            "n_components=3, or 'auto' to choose it by ICL."
         )
     keys = ("covariance_type", "tol", "max_iter", "n_init", "init_params", "reg_covar",
             "random_state")  # fmt: skip
@@ -265,7 +271,8 @@ def iter_segment_lazy(image, n_components, **options):
         max_distinct=max_distinct, want_post=want_post,
     )  # fmt: skip
     result = make_lazy_result(
-        gmm, pixels, outputs, ll, n_valid, info, start=start, smoothing=smoothing
+        gmm, pixels, outputs, ll, n_valid, info, start=start, smoothing=smoothing,
+        selection=selection,
     )
     if bias is not None:
         from ._lazy_bias import with_bias
