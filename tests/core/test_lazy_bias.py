@@ -1,4 +1,4 @@
-"""The bias field on dask arrays against the in-memory path (core/_lazy_bias.py)."""
+"""The bias field on dask arrays against the in-memory path (core/lazy/_bias.py)."""
 
 import dask
 import dask.array as da
@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 import napari_gmm as ng
-from napari_gmm.core._bias import field_on_grid
-from napari_gmm.core._bias_basis import PolynomialBasis
-from napari_gmm.core._lazy_bias import field_on_box
-from napari_gmm.core._synthetic import make_class_image, make_shading
+from napari_gmm.core.analysis._synthetic import make_class_image, make_shading
+from napari_gmm.core.bias._basis import PolynomialBasis
+from napari_gmm.core.bias._ecm import field_on_grid
+from napari_gmm.core.lazy._bias import field_on_box
 
 BIAS = "polynomial"
 

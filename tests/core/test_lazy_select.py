@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import napari_gmm as ng
-from napari_gmm.core._synthetic import make_class_image, make_shading
+from napari_gmm.core.analysis._synthetic import make_class_image, make_shading
 
 
 @pytest.mark.parametrize(("dtype", "k"), [("uint8", 3), ("uint16", 4)])

@@ -5,7 +5,7 @@ import pytest
 
 import napari_gmm as ng
 from napari_gmm.cli import main
-from napari_gmm.core._synthetic import make_class_image
+from napari_gmm.core.analysis._synthetic import make_class_image
 from napari_gmm.io import load_image
 from napari_gmm.io._nifti import read_nifti, write_nifti_like
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._formats import LoadedImage
+from ._types import LoadedImage
 
 #: Suffixes (lower case) of formats that only bioio's readers handle here.
 BIOIO_SUFFIXES = (".czi", ".lif", ".nd2", ".lsm", ".ozx", ".dv", ".sldy", ".vsi")

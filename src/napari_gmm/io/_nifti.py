@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._formats import LoadedImage
+from ._types import LoadedImage
 
 #: Suffixes of NIfTI files (lower case).
 NIFTI_SUFFIXES = (".nii", ".nii.gz")

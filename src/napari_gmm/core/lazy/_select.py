@@ -2,7 +2,7 @@
 
 The in-memory selection fits every candidate K on one data set: the exact histogram of an
 integer image, else a seeded subsample of at most ``max_samples`` valid pixels. On a dask
-image the same two data sets are built block by block (:mod:`._lazy_fit`: the summed
+image the same two data sets are built block by block (:mod:`._fit`: the summed
 per-block histograms, or a block-drawn seeded sample), never the image in memory, and the
 candidates are then fitted and scored exactly as in memory. Integer images therefore get
 the same K (and the same scores) as in memory; float images a K chosen on a sample of the
@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._lazy_fit import lazy_pixels, lazy_sample
+from ._fit import lazy_pixels, lazy_sample
 
 
 def lazy_selection_data(image, channel_axis, max_samples, max_distinct, random_state):
     """:func:`~._selection._selection_data` of a dask image (one pass over the blocks)."""
     import dask
 
-    from ._lazy_segment import _seed, lazy_compressed
+    from ._segment import _seed, lazy_compressed
 
     pixels = lazy_pixels(image, channel_axis)
     compressed = lazy_compressed(pixels, max_distinct)
@@ -42,7 +42,7 @@ def iter_lazy_auto(image, opts: dict, *, bias_field):
     With a bias field, K is chosen again on the image corrected with the first choice's
     field (shading blurs the classes), as in memory.
     """
-    from ._selection import AUTO_CANDIDATES, AUTO_CRITERION, select_n_components
+    from .._selection import AUTO_CANDIDATES, AUTO_CRITERION, select_n_components
 
     yield 0.01, "choosing the number of classes"
     keys = ("channel_axis", "covariance_type", "random_state", "n_init", "tol", "max_iter",
@@ -52,7 +52,7 @@ def iter_lazy_auto(image, opts: dict, *, bias_field):
                                     **options)  # fmt: skip
     if bias_field is None:
         return selection
-    from ._lazy_segment import iter_segment_lazy
+    from ._segment import iter_segment_lazy
 
     first_opts = {key: value for key, value in opts.items() if key != "n_components"}
     first_opts["smoothing"] = 0.0

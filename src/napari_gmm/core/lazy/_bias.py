@@ -1,7 +1,7 @@
 """The bias field on dask arrays: fitted on a block-drawn sample, applied lazily.
 
-The in-memory fit stage (:mod:`._bias_fit`) estimates the field and the mixture on a seeded
-sample of at most :data:`~._bias.BIAS_SAMPLES` pixels, evaluates the field on the whole
+The in-memory fit stage (:mod:`..bias._fit`) estimates the field and the mixture on a seeded
+sample of at most :data:`~..bias._ecm.BIAS_SAMPLES` pixels, evaluates the field on the whole
 grid, normalises it to mean 1 and refits the mixture on the corrected pixels. On a dask
 image the same steps run without the image in memory:
 
@@ -30,12 +30,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._bias import BIAS_SAMPLES, estimate_bias
-from ._bias_basis import PolynomialBasis
-from ._bias_fit import _diagonal_start, _seed, refit
-from ._bias_steps import Block
-from ._features import PixelData
-from ._lazy_fit import LazyPixels, _block_sample, lazy_sample, sample_pixel_data
+from .._features import PixelData
+from ..bias._basis import PolynomialBasis
+from ..bias._ecm import BIAS_SAMPLES, estimate_bias
+from ..bias._fit import _diagonal_start, _seed, refit
+from ..bias._steps import Block
+from ._fit import LazyPixels, _block_sample, lazy_sample, sample_pixel_data
 
 
 @dataclass(frozen=True, eq=False)
