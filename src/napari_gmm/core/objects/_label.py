@@ -18,6 +18,7 @@ import numpy as np
 from scipy import ndimage
 
 from .._validation import check_int
+from ..lazy._fit import is_dask_array
 from ._checks import (
     FOREGROUND,
     check_classes,
@@ -177,6 +178,13 @@ def label_objects(
     >>> label_objects(labels, 2, min_size=2).table["centroid-1"]
     array([1.5])
     """
+    if is_dask_array(labels):  # blockwise, merged across chunk borders (core/lazy/_objects.py)
+        from ..lazy._objects import label_objects_dask
+
+        return label_objects_dask(labels, classes, image=image, channel_axis=channel_axis,
+                                  min_size=min_size, fill_holes=fill_holes,
+                                  connectivity=connectivity, scale=scale, time_axis=time_axis,
+                                  n_classes=n_classes)  # fmt: skip
     labels, k = check_labels(labels, n_classes)
     chosen = check_classes(classes, k)
     min_size = check_int("min_size", min_size, minimum=0,
