@@ -85,12 +85,10 @@ def objects_paths(args, job: Job) -> dict:
         return {}
     from ._zarr import is_zarr_path
 
-    if is_zarr_path(job.path):
-        raise ValueError(
-            f"{job.path}: --objects needs the labels in memory and is not available for zarr "
-            "inputs; segment a region written as TIFF, or label the objects in Python "
-            "(napari_gmm.label_objects) on a region of the labels."
-        )
+    if is_zarr_path(job.path):  # out of core, after the labels (cli/_zarr_objects.py)
+        from ._zarr_objects import zarr_objects_paths
+
+        return zarr_objects_paths(args, job)
     paths = {
         "objects": job.output("objects", output_writer(args.output_format, job.path).suffix),
         "table": job.output("objects", ".csv"),

@@ -275,10 +275,15 @@ def segment_zarr(args, job, image=None) -> dict:
             f"log-likelihood={seg.log_likelihood:.4f} BIC={seg.bic:.1f} ({seg.method}) -> "
             f"{out_labels}, {out_prob}"
         )
+    from ._zarr_objects import write_zarr_objects
+
+    objects = write_zarr_objects(args, job, out_labels, data, axis, scale=scale,
+                                 translation=translation, axes=axes)  # fmt: skip
     return {
         "K": seg.n_components,
         "converged": bool(seg.converged),
         "n_iter": seg.n_iter,
         "BIC": f"{seg.bic:.6g}",
         "labels": str(Path(out_labels)),
+        **objects,
     }
