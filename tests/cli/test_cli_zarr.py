@@ -93,3 +93,24 @@ def test_zarr_objects_out_of_core(volume, tmp_path):
     assert [float(r["centroid_scaled-0"]) for r in rows] == ref.table["centroid_scaled-0"].tolist()
     summary = (tmp_path / "napari-gmm-summary.csv").read_text()
     assert f",{ref.n_objects}" in summary.splitlines()[1]
+
+
+@pytest.mark.parametrize(("fmt", "marker", "version"), [(None, ".zattrs", "0.4"),
+                                                        ("3", "zarr.json", "0.5")])
+def test_zarr_format_of_the_outputs(volume, tmp_path, fmt, marker, version):
+    import json
+
+    path, image = volume
+    argv = ["segment", str(path), "-k", "3", "--seed", "0", "-q", "--objects", "3"]
+    assert main(argv + (["--zarr-format", fmt] if fmt else [])) == 0
+    for role in ("labels", "probability", "objects"):
+        store = tmp_path / f"vol_{role}.zarr"
+        assert (store / marker).is_file()
+        meta = json.loads((store / marker).read_text())
+        multiscales = meta["attributes"]["ome"] if fmt else meta
+        assert multiscales["multiscales"][0].get("version", multiscales.get("version")) \
+            == version
+    labels = read_zarr(tmp_path / "vol_labels.zarr")
+    assert labels.scales == [(2.0, 0.5, 0.5)] and labels.translations == [(4.0, 0.0, 0.0)]
+    np.testing.assert_array_equal(labels.data.compute(), ng.segment(image, 3, random_state=0)
+                                  .labels)  # fmt: skip

@@ -258,6 +258,7 @@ def segment_zarr(args, job, image=None) -> dict:
                         axes=image.axes if full else axes,
                         name=name,
                         compute=False,
+                        zarr_format=getattr(args, "zarr_format", 2),
                     )
                 )
         keep = [i in {index for _, index in tiffs} for i in range(len(tasks))]

@@ -45,7 +45,8 @@ def write_zarr_objects(args, job, out_labels, data, channel_axis, *, scale, tran
         fill_holes=args.fill_holes, scale=None if axes is None else scale,
     )  # fmt: skip
     write_ome_zarr(paths["objects"], objects.labels.astype(np.uint32), scale=scale,
-                   translation=translation, axes=axes, name="objects")  # fmt: skip
+                   translation=translation, axes=axes, name="objects",
+                   zarr_format=getattr(args, "zarr_format", 2))  # fmt: skip
     objects.to_csv(paths["table"])
     if not args.quiet:
         print(f"  {objects.n_objects} objects -> {paths['objects']}, {paths['table']}")
