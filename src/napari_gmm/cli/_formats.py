@@ -57,7 +57,7 @@ def load_input(args, job, *, lazy: bool = True):
 
 def lazy_image(loaded):
     """The input as a ``ZarrImage`` when it is lazy (dask), else None."""
-    from ..core.lazy._fit import is_dask_array
+    from ..core import is_dask_array
     from ..io._bioio import as_zarr_image
 
     return as_zarr_image(loaded) if is_dask_array(loaded.data) else None

@@ -29,9 +29,10 @@ def add_parser(sub) -> None:
         description="Segment images into K classes (label 1 = darkest class). Writes a label "
         "TIFF (uint8/uint16, 0 = non-finite pixel) and a float32 probability TIFF (max "
         "posterior) per input, compressed, with the input's axes and pixel size, and a "
-        "summary CSV. Reads TIFF (ImageJ, OME: axes and voxel size) and PNG/JPEG/... "
-        "(imageio). A failing input is reported and skipped; the exit status is 1 if any "
-        "failed.",
+        "summary CSV. Reads TIFF (ImageJ, OME: axes and voxel size), PNG/JPEG/... "
+        "(imageio), NIfTI (.nii, .nii.gz: NIfTI outputs with the input's affine) and, with "
+        "the 'formats' extra, CZI, LIF, ND2 and every format bioio reads (--scene). A "
+        "failing input is reported and skipped; the exit status is 1 if any failed.",
     )
     add_input_arguments(seg)
     seg.add_argument(

@@ -167,10 +167,10 @@ def _seconds(interval) -> float | None:
 
 def read_unknown(path: Path) -> LoadedImage:
     """A file no built-in reader claims: imageio, then bioio; one clear error otherwise."""
-    from ._formats import _read_imageio
+    from ._images import read_image
 
     try:
-        return _read_imageio(path)
+        return LoadedImage(np.asarray(read_image(path)), None, path=path)
     except ValueError as err:
         first = err
     if bioio_available():
