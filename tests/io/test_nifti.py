@@ -111,3 +111,12 @@ def test_damaged_nifti_is_one_line_in_the_summary(tmp_path, capsys):
     assert main(["segment", str(tmp_path / "bad.nii.gz"), "-k", "2"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "Cannot read" in err[0] and "bad.nii.gz" in err[0]
+
+
+def test_without_nibabel_the_error_names_the_extra(tmp_path, volume, monkeypatch):
+    import sys
+
+    path = _save(tmp_path / "x.nii.gz", volume)
+    monkeypatch.setitem(sys.modules, "nibabel", None)  # as if not installed
+    with pytest.raises(ValueError, match=r"napari-gmm\[formats\]"):
+        load_image(path)
