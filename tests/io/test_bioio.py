@@ -149,3 +149,16 @@ def test_a_file_bioio_cannot_read_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and any("broken.czi" in line for line in err)
     assert (tmp_path / "fine_labels.tif").exists()
+
+
+def test_time_axis_from_metadata_segments_frames(tmp_path):
+    frames = np.stack([make_class_image((20, 22), 2, seed=s, dtype="uint8")[0] for s in (1, 2)])
+    path = tmp_path / "movie.ome.tif"
+    tifffile.imwrite(path, frames, ome=True, metadata={"axes": "TYX", "PhysicalSizeX": 0.5,
+                                                       "PhysicalSizeY": 0.5})  # fmt: skip
+    assert load_image(path, scene=0).axes == "TYX"
+    assert main(["segment", str(path), "--scene", "0", "-k", "2", "--seed", "0", "-q"]) == 0
+    expected = ng.segment(frames, 2, time_axis=0, random_state=0)
+    with tifffile.TiffFile(tmp_path / "movie_labels.tif") as tif:
+        assert tif.series[0].axes == "TYX"
+        np.testing.assert_array_equal(tif.asarray(), expected.labels)
