@@ -96,5 +96,10 @@ def bias_text(seg) -> str:
     """``', bias field 0.62-1.41'`` for a result with a field, else ``''``."""
     if seg.bias_field is None:
         return ""
+    if not isinstance(seg.bias_field, np.ndarray):  # lazy (dask): the field alone, no labels
+        import dask
+
+        low, high = dask.compute(seg.bias_field.min(), seg.bias_field.max())
+        return f", bias field {float(low):.2f}–{float(high):.2f}"
     valid = seg.bias_field[seg.labels > 0]
     return f", bias field {valid.min():.2f}–{valid.max():.2f}" if valid.size else ""

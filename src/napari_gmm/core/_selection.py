@@ -27,6 +27,7 @@ from .fit._sklearn_private import (
     estimate_gaussian_parameters,
     n_parameters,
 )
+from .lazy._fit import is_dask_array
 
 CRITERIA = ("bic", "aic", "icl")
 
@@ -238,26 +239,24 @@ def select_n_components(
     report = check_progress(progress, "progress(done, total)")
 
     channel_axis = resolve_channel_axis(np.shape(image), channel_axis)
-    check_segmentation_memory(image, channel_axis, None, smoothing=0.0, posteriors=False,
-                              what="choosing the number of classes of")  # fmt: skip
-    data = pixel_data(image, channel_axis)
-    if data.is_integer:
+    prepare = _selection_data
+    if is_dask_array(image):  # the histogram or a sample, block by block
+        from .lazy._select import lazy_selection_data as prepare
+    is_integer, n_features, compressed, X, subsampled = prepare(
+        image, channel_axis, max_samples, max_distinct, random_state
+    )
+    if is_integer:
         params["reg_covar"] = max(params["reg_covar"], QUANTISATION_VARIANCE)
-    compressed = compress_if_integer(data, max_distinct)
     if compressed is not None:
         n_distinct = compressed.values.shape[0]
-        n = data.n_valid
+        n = int(compressed.counts.sum())
     else:
-        idx = subsample_rows(data.n_valid, max_samples, random_state)
-        X = np.asarray(data.valid_features(), dtype=np.float64)
-        if idx is not None:
-            X = X[idx]
         sample = PixelData(X, (X.shape[0],), None, X.shape[0])
         n_distinct = count_distinct(X)
         n = X.shape[0]
 
     kept = tuple(k for k in ks if k <= n_distinct)
-    what = "values" if data.n_features == 1 else "colours"
+    what = "values" if n_features == 1 else "colours"
     if not kept:
         raise ValueError(
             f"Every candidate {list(ks)} exceeds the {n_distinct} distinct valid {what} of "
@@ -304,7 +303,7 @@ def select_n_components(
     method = (
         info.method
         if compressed is not None
-        else ("subsample" if idx is not None else "all pixels")
+        else ("subsample" if subsampled else "all pixels")
     )
     return Selection(
         best=kept[int(np.argmin(scores))],
@@ -320,6 +319,22 @@ def select_n_components(
         n_samples=int(n),
         method=method,
     )
+
+
+def _selection_data(image, channel_axis, max_samples, max_distinct, random_state):
+    """``(is_integer, n_features, Compressed or None, sample or None, subsampled)``: what
+    every candidate is fitted on (the exact histogram, else a seeded subsample)."""
+    check_segmentation_memory(image, channel_axis, None, smoothing=0.0, posteriors=False,
+                              what="choosing the number of classes of")  # fmt: skip
+    data = pixel_data(image, channel_axis)
+    compressed = compress_if_integer(data, max_distinct)
+    if compressed is not None:
+        return data.is_integer, data.n_features, compressed, None, False
+    idx = subsample_rows(data.n_valid, max_samples, random_state)
+    X = np.asarray(data.valid_features(), dtype=np.float64)
+    if idx is not None:
+        X = X[idx]
+    return data.is_integer, data.n_features, None, X, idx is not None
 
 
 def classification_entropy(gmm, points, weights=None) -> float:

@@ -26,6 +26,7 @@ from .._backend import use_numba
 from .._result import Segmentation
 from .._validation import check_smoothing_ndim
 from ..bias._ecm import check_bias_field, check_bias_order
+from ..bias._fit import staged as _staged
 from ..fit._fit import (
     FitInfo,
     component_order,
@@ -217,11 +218,17 @@ def iter_segment_lazy(image, n_components, **options):
             f"Unknown segmentation option(s) {sorted(unknown)}; allowed: {sorted(opts)}."
         )
     opts.update(options)
-    if isinstance(n_components, str):
+    selection = None
+    if isinstance(n_components, str) and n_components == "auto":  # core/lazy/_select.py
+        from ._select import iter_lazy_auto
+
+        bias = check_bias_field(opts["bias_field"])
+        selection = yield from iter_lazy_auto(image, opts, bias_field=bias)
+        n_components = selection.best
+    elif isinstance(n_components, str):
         raise ValueError(
-            "n_components='auto' is not available for dask arrays (it would fit every K on "
-            "the whole volume). Choose K on a slice or a coarse level with "
-            "select_n_components(np.asarray(image[...])), then pass n_components=K."
+            f"n_components must be an int >= 1 or 'auto', got {n_components!r}. Use e.g. "
+            "n_components=3, or 'auto' to choose it by ICL."
         )
     keys = ("covariance_type", "tol", "max_iter", "n_init", "init_params", "reg_covar",
             "random_state")  # fmt: skip
@@ -230,8 +237,8 @@ def iter_segment_lazy(image, n_components, **options):
     max_distinct = check_int("max_distinct", opts["max_distinct"], minimum=0)
     smoothing = check_smoothing(opts["smoothing"])
     check_lazy_smoothing(smoothing, opts.get("marginals", "mean-field"))
-    check_bias_order(opts["bias_order"])
-    check_lazy_bias(check_bias_field(opts["bias_field"]))
+    bias_order = check_bias_order(opts["bias_order"])
+    bias_field = check_bias_field(opts["bias_field"])
     pixels = lazy_pixels(image, opts["channel_axis"])
     scale = check_scale(opts["scale"], len(pixels.spatial_shape))
     check_smoothing_ndim(opts["smoothing"], len(pixels.spatial_shape))
@@ -241,6 +248,14 @@ def iter_segment_lazy(image, n_components, **options):
         pixels, params, max_samples=max_samples, max_distinct=max_distinct
     )
     yield 0.5, "fitting mixture"
+    bias = None
+    if bias_field is not None:  # fitted on a sample, applied lazily (core/lazy/_bias.py)
+        from ._bias import lazy_fit_with_bias
+
+        gmm, info, bias = yield from _staged(lazy_fit_with_bias(
+            gmm, image, pixels, params, order=bias_order, max_samples=max_samples,
+            channel_axis=opts["channel_axis"]), 0.2, 0.3, "estimating the bias field")  # fmt: skip
+        pixels, compressed, n_valid = bias.pixels, None, bias.n_valid
     models, order = [gmm], None
     if smoothing > 0:
         yield 0.55, "spatial regularisation"
@@ -260,8 +275,13 @@ def iter_segment_lazy(image, n_components, **options):
         max_distinct=max_distinct, want_post=want_post,
     )  # fmt: skip
     result = make_lazy_result(
-        gmm, pixels, outputs, ll, n_valid, info, start=start, smoothing=smoothing
+        gmm, pixels, outputs, ll, n_valid, info, start=start, smoothing=smoothing,
+        selection=selection,
     )
+    if bias is not None:
+        from ._bias import with_bias
+
+        result = with_bias(result, bias)
     yield 1.0, "done"
     return result
 

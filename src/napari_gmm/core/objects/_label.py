@@ -19,6 +19,7 @@ from scipy import ndimage
 
 from .._mask import border_objects, check_mask
 from .._validation import check_int
+from ..lazy._fit import is_dask_array
 from ._checks import (
     FOREGROUND,
     check_classes,
@@ -222,6 +223,18 @@ def label_objects(
         "image": image, "scale": scale, "time_axis": time_axis, "n_classes": n_classes})
     image, scale, time_axis, n_classes = (given[n] for n in ("image", "scale", "time_axis",
                                                              "n_classes"))  # fmt: skip
+    if is_dask_array(labels):  # blockwise, merged across chunk borders (core/lazy/_objects.py)
+        from ..lazy._objects import label_objects_dask
+
+        if mask is not None or split != "none" or properties or filters:
+            raise ValueError(
+                "label_objects on dask labels supports none of mask=, split=, properties= "
+                "and filters=: compute a region of the labels first (labels[region].compute())."
+            )
+        return label_objects_dask(labels, classes, image=image, channel_axis=channel_axis,
+                                  min_size=min_size, fill_holes=fill_holes,
+                                  connectivity=connectivity, scale=scale, time_axis=time_axis,
+                                  n_classes=n_classes)  # fmt: skip
     labels, k = check_labels(labels, n_classes)
     keep = None if mask is None else check_mask(mask, labels.shape, "labels")
     if keep is not None:
