@@ -34,6 +34,7 @@ from .._features import PixelData
 from ..bias._basis import PolynomialBasis
 from ..bias._ecm import BIAS_SAMPLES, estimate_bias
 from ..bias._fit import _diagonal_start, _seed, refit
+from ..bias._ridge import ridge_weights
 from ..bias._steps import Block
 from ._fit import LazyPixels, _block_sample, lazy_sample, sample_pixel_data
 
@@ -117,7 +118,7 @@ def _sample_block(values, flat, basis) -> Block:
             f"{int(keep.sum())} of the {len(flat)} sampled valid pixels are > 0 (it needs at "
             f"least {2 * basis.n_terms}). Lower bias_order, or use bias_field=None."
         )
-    return Block(values, basis.design(flat), keep)
+    return Block(values, basis.design(flat), keep, ridge_weights(basis))  # as in memory
 
 
 def _normalisation(pixels: LazyPixels, field):
