@@ -1,0 +1,194 @@
+"""The Potts strength chosen by cross-validation: the held-out likelihood of hidden pixels.
+
+A random tenth of the pixels is *hidden*: their data term is replaced by the mixture
+weights alone, so the mean-field posterior of a hidden pixel ``i`` is what its neighbours
+predict, ``q_i = softmax_k(log pi_k + beta * m_ik)`` (``m_ik`` the neighbours' mean
+posterior of class ``k``). Its value ``x_i`` then scores that prediction by the held-out
+predictive log-likelihood ``log sum_k q_ik N(x_i | k)``. A strength that erases a 1-voxel
+band makes its neighbours predict the wrong tissue there with confidence, and the band's
+hidden pixels pay for it; a strength too weak predicts little. The score at ``beta = 0``
+is the mixture's own log-likelihood, so a strength is only chosen when the neighbours
+predict better than the class proportions.
+
+This differs from the pseudo-likelihood estimate of :mod:`._auto_smoothing`, which fits the
+coupling of the posterior label *field* and is pulled towards strengths that make that
+field smooth: on cortex-like phantoms (1-2 voxel bands, ``benchmarks/bench_anatomy.py``)
+it chooses strengths that erase the bands.
+
+The same hidden pixels fit the *message scale* of the calibrated posteriors
+(:func:`fit_message_scale`): the factor ``gamma`` on the neighbours' messages that
+maximises the held-out likelihood, i.e. how much the neighbours really tell about a pixel.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+from scipy.optimize import minimize_scalar
+from scipy.special import logsumexp
+
+from ._features import PixelData
+from ._sklearn_private import weighted_log_prob
+from ._spatial import POTTS_SCALE, hmrf_em, neighbour_kernel
+
+#: Fraction of the valid pixels hidden.
+HOLD_OUT = 0.1
+#: Strengths scored (``smoothing`` units, beta / POTTS_SCALE), then refined around the best.
+GRID = (0.0, 0.1, 0.2, 0.3, 0.45, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0)
+#: Mean-field sweeps per scored strength (the pipeline runs 2 x 6 with one M-step between).
+SWEEPS = 12
+#: Largest number of pixels scored (a central block of larger images).
+MAX_PIXELS = 1 << 20
+
+
+def hidden_mask(valid, rng, fraction=HOLD_OUT):
+    """A random boolean mask of about `fraction` of the `valid` pixels (spatial shape)."""
+    hide = rng.random(valid.shape) < fraction
+    return hide & valid
+
+
+def held_out_score(q_hidden, lp_hidden, log_weights, weights=None) -> float:
+    """Mean predictive log-likelihood ``log sum_k q_k N(x | k)`` of hidden pixels.
+
+    Parameters
+    ----------
+    q_hidden : (n, K) array
+        Predicted class probabilities of the hidden pixels (from their neighbours).
+    lp_hidden : (n, K) array
+        Their weighted log-likelihoods ``log pi_k + log N(x | k)``.
+    log_weights : (K,) array
+        ``log pi_k``.
+    weights : (n,) array, optional
+        Weight of each hidden pixel in the mean (default equal).
+
+    Examples
+    --------
+    >>> lp = np.log([[0.5 * 0.2, 0.5 * 0.01]])  # N(x|1) = 0.2, N(x|2) = 0.01
+    >>> round(held_out_score(np.array([[0.5, 0.5]]), lp, np.log([0.5, 0.5])), 4)
+    -2.2538
+    """
+    log_q = np.log(np.maximum(np.asarray(q_hidden, dtype=np.float64), 1e-30))
+    dens = np.asarray(lp_hidden, dtype=np.float64) - np.asarray(log_weights)
+    return float(np.average(logsumexp(log_q + dens, axis=1), weights=weights))
+
+
+def _run(gmm, features, visible, hide, smoothing, spacing, seed):
+    """One HMRF-EM run of the pipeline with the hidden pixels missing; held-out terms."""
+    model, q = hmrf_em(gmm, features, smoothing=smoothing, valid=visible, spacing=spacing,
+                       n_rounds=1, n_iter=SWEEPS, random_state=seed)  # fmt: skip
+    messages = neighbour_messages(q, visible, spacing)[hide]
+    lp = weighted_log_prob(model, features[hide].reshape(-1, features.shape[-1]))
+    log_weights = np.log(np.maximum(model.weights_, 1e-12))
+    return model, messages, lp, log_weights
+
+
+def predicted(messages, log_weights, beta):
+    """``softmax_k(log pi_k + beta * m_k)`` row by row (float64)."""
+    z = np.asarray(log_weights, dtype=np.float64) + beta * np.asarray(messages, np.float64)
+    return np.exp(z - logsumexp(z, axis=1, keepdims=True))
+
+
+def cv_smoothing(gmm, data: PixelData, *, scale=None, random_state=0, grid=GRID,
+                 refine=False):  # fmt: skip
+    """The smoothing strength of best held-out likelihood (see the module docstring).
+
+    Parameters
+    ----------
+    gmm : GaussianMixture
+        Fitted mixture (not modified).
+    data : PixelData
+        The image's pixels (a central block of `MAX_PIXELS` when larger).
+    scale : sequence of float, optional
+        Physical pixel size per spatial axis.
+    random_state : int or None
+        Seed of the hidden pixels and of the M-step subsample.
+    grid : sequence of float
+        Strengths scored; with `refine`, the best is refined by bounded scalar search
+        between its two grid neighbours.
+
+    Returns
+    -------
+    smoothing : float
+        The chosen strength, in ``[min(grid), max(grid)]``.
+    scores : dict of float -> float
+        Held-out mean log-likelihood of every strength scored, each class weighing the
+        same (a hidden pixel weighs ``sum_k r_k / pi_k``, ``r`` its plain posteriors).
+    """
+    from ._auto_smoothing import central_crop
+
+    if data.n_pixels > MAX_PIXELS:
+        data = central_crop(data, MAX_PIXELS)
+    rng = np.random.default_rng(random_state)
+    seed = int(rng.integers(2**31 - 1))
+    features = data.to_spatial(data.features)
+    valid = np.isfinite(features).all(axis=-1)
+    if data.valid is not None:
+        valid &= data.to_spatial(data.valid)
+    hide = hidden_mask(valid, rng)
+    visible = valid & ~hide
+    # every class counts equally (as in the mean Dice): a hidden pixel weighs
+    # sum_k r_k / pi_k, r its plain posteriors, so a thin class is not outvoted
+    resp = gmm.predict_proba(features[hide].reshape(-1, features.shape[-1]))
+    balance = (resp / np.maximum(gmm.weights_, 1e-12)).sum(axis=1)
+    scores = {}
+
+    def score(s):
+        s = round(float(s), 4)
+        if s not in scores:
+            _model, messages, lp, lw = _run(gmm, features, visible, hide, s, scale, seed)
+            q = predicted(messages, lw, s * POTTS_SCALE)
+            scores[s] = held_out_score(q, lp, lw, balance)
+        return scores[s]
+
+    values = [score(s) for s in grid]
+    best = int(np.argmax(values))
+    if refine and len(grid) > 2:
+        lo, hi = grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)]
+        minimize_scalar(lambda s: -score(s), bounds=(lo, hi), method="bounded",
+                        options={"xatol": 0.02, "maxiter": 8})  # fmt: skip
+    chosen = max(scores, key=scores.get)
+    return float(chosen), dict(sorted(scores.items()))
+
+
+def neighbour_messages(q, valid, spacing=None):
+    """Mean posterior of every pixel's valid face neighbours, (*spatial, K) float32.
+
+    Computed with ``scipy.ndimage.correlate`` and the kernel of :func:`neighbour_kernel`,
+    averaged over the neighbours that exist (as the mean-field updates do).
+    """
+    kernel = neighbour_kernel(valid.ndim, spacing)
+    present = ndimage.correlate(valid.astype(np.float32), kernel, mode="constant")
+    out = np.empty(q.shape, dtype=np.float32)
+    for k in range(q.shape[-1]):
+        out[..., k] = ndimage.correlate(q[..., k].astype(np.float32), kernel, mode="constant")
+    np.divide(out, present[..., None], out=out, where=present[..., None] > 0)
+    out[present <= 0] = 0.0
+    return out
+
+
+def fit_message_scale(messages, lp_hidden, log_weights, *, upper=4.0 * POTTS_SCALE) -> float:
+    """The factor on the neighbours' messages of best held-out likelihood (nats).
+
+    Parameters
+    ----------
+    messages : (n, K) array
+        Neighbour mean posteriors of the hidden pixels (from a run without their data).
+    lp_hidden : (n, K) array
+        Their weighted log-likelihoods.
+    log_weights : (K,) array
+        ``log pi_k``.
+
+    Returns
+    -------
+    float
+        ``argmax_g mean log sum_k softmax(log pi + g m)_k N(x | k)`` over ``[0, upper]``.
+    """
+    m = np.asarray(messages, dtype=np.float64)
+    lw = np.asarray(log_weights, dtype=np.float64)
+
+    def negative(g):
+        z = lw + g * m
+        q = np.exp(z - logsumexp(z, axis=1, keepdims=True))
+        return -held_out_score(q, lp_hidden, lw)
+
+    return float(minimize_scalar(negative, bounds=(0.0, upper), method="bounded").x)
