@@ -31,7 +31,7 @@ import numpy as np
 from skimage import data
 
 import napari_gmm as ng
-from napari_gmm.core._synthetic import make_class_image, make_shading
+from napari_gmm.core.analysis._synthetic import make_class_image, make_shading
 
 TARGET = 0.95
 BIAS = {"bias_field": "polynomial"}

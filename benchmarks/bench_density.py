@@ -1,4 +1,4 @@
-"""Benchmark :func:`napari_gmm.core._density.mixture_density` against straightforward baselines.
+"""Benchmark :func:`napari_gmm.mixture_density` against straightforward baselines.
 
 Run ``python benchmarks/bench_density.py`` (about 2 Mpixel RGB image, a few tens of seconds)
 or ``python benchmarks/bench_density.py --quick`` (smaller image, for smoke tests).
@@ -30,7 +30,7 @@ from scipy import stats
 from skimage import data, transform
 from sklearn.mixture import GaussianMixture
 
-from napari_gmm.core._density import mixture_density
+from napari_gmm.core.analysis._density import mixture_density
 
 RTOL = 1e-6
 TARGET_SPEEDUP = 5.0

@@ -28,7 +28,7 @@ import time
 import numpy as np
 
 import napari_gmm as ng
-from napari_gmm.core._synthetic import smooth_class_map
+from napari_gmm.core.analysis._synthetic import smooth_class_map
 
 
 def bleaching(n_frames, size, dtype, seed=0):

@@ -31,7 +31,7 @@ import numpy as np
 from skimage.measure import label, regionprops_table
 
 import napari_gmm as ng
-from napari_gmm.core._synthetic_objects import make_object_image
+from napari_gmm.core.objects._synthetic import make_object_image
 
 FILTERS = {"plain": {}, "filtered": {"min_size": 20, "fill_holes": True}}
 

@@ -29,10 +29,10 @@ from scipy import ndimage
 from skimage import data
 
 import napari_gmm as ng
-from napari_gmm.core._calibration import calibration
-from napari_gmm.core._metrics import compare_labels
 from napari_gmm.core._selection import select_n_components
-from napari_gmm.core._synthetic import make_class_image, make_line_image, smooth_class_map
+from napari_gmm.core.analysis._calibration import calibration
+from napari_gmm.core.analysis._metrics import compare_labels
+from napari_gmm.core.analysis._synthetic import make_class_image, make_line_image, smooth_class_map
 
 GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
 

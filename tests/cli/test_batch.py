@@ -8,7 +8,7 @@ import tifffile
 
 import napari_gmm as ng
 from napari_gmm.cli import main
-from napari_gmm.core._synthetic import make_class_image
+from napari_gmm.core.analysis._synthetic import make_class_image
 
 
 def _gray(seed, shape=(32, 40)):

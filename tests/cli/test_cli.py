@@ -182,7 +182,7 @@ def test_help_documents_everything(capsys):
 
 
 def test_smoothing_option(tmp_path):
-    from napari_gmm.core._synthetic import make_class_image
+    from napari_gmm.core.analysis._synthetic import make_class_image
 
     image, truth = make_class_image((96, 96), 3, gap=60, sigma=40, seed=11)
     path = tmp_path / "noisy.tif"

@@ -7,7 +7,7 @@ import tifffile
 
 import napari_gmm as ng
 from napari_gmm.cli import main
-from napari_gmm.core._synthetic import make_class_image, make_shading
+from napari_gmm.core.analysis._synthetic import make_class_image, make_shading
 from napari_gmm.io._zarr import write_ome_zarr
 
 

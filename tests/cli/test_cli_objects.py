@@ -8,7 +8,7 @@ import tifffile
 
 import napari_gmm as ng
 from napari_gmm.cli import main
-from napari_gmm.core._synthetic_objects import make_object_image
+from napari_gmm.core.objects._synthetic import make_object_image
 
 
 def _rows(path):

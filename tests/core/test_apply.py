@@ -7,7 +7,7 @@ import pytest
 from sklearn.mixture import GaussianMixture
 
 import napari_gmm as ng
-from napari_gmm.core._synthetic import make_class_image
+from napari_gmm.core.analysis._synthetic import make_class_image
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.float32])

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 
 import napari_gmm as ng
-from napari_gmm.core._auto_smoothing import MAX_SMOOTHING, pseudo_likelihood_beta
-from napari_gmm.core._calibration import calibration, expected_calibration_error
-from napari_gmm.core._gibbs import gibbs_marginals
-from napari_gmm.core._metrics import compare_labels
-from napari_gmm.core._sweep import noise_sweep
-from napari_gmm.core._synthetic import make_class_image, make_line_image
+from napari_gmm.core.analysis._calibration import calibration, expected_calibration_error
+from napari_gmm.core.analysis._metrics import compare_labels
+from napari_gmm.core.analysis._sweep import noise_sweep
+from napari_gmm.core.analysis._synthetic import make_class_image, make_line_image
+from napari_gmm.core.potts._auto_smoothing import MAX_SMOOTHING, pseudo_likelihood_beta
+from napari_gmm.core.potts._sampling import gibbs_marginals
 
 GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
 

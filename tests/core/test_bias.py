@@ -6,10 +6,10 @@ import pytest
 from skimage import data
 
 import napari_gmm as ng
-from napari_gmm.core._bias import n_terms
-from napari_gmm.core._bias_basis import PolynomialBasis
-from napari_gmm.core._bias_steps import Block, class_precisions, newton_inverse_field, posteriors
-from napari_gmm.core._synthetic import make_class_image, make_shading
+from napari_gmm.core.analysis._synthetic import make_class_image, make_shading
+from napari_gmm.core.bias._basis import PolynomialBasis
+from napari_gmm.core.bias._ecm import n_terms
+from napari_gmm.core.bias._steps import Block, class_precisions, newton_inverse_field, posteriors
 
 BIAS = "polynomial"
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import napari_gmm as ng
-from napari_gmm.core._blockwise import block_groups, compute_in_groups, sum_in_groups
-from napari_gmm.core._synthetic import make_class_image
+from napari_gmm.core.analysis._synthetic import make_class_image
+from napari_gmm.core.lazy._blockwise import block_groups, compute_in_groups, sum_in_groups
 
 
 @pytest.mark.parametrize("size", [1, 2, 5])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from skimage import data
 
-from napari_gmm.core._compress import MAX_UNIQUE, Compressed, compress_integer
+from napari_gmm.core.fit._compress import MAX_UNIQUE, Compressed, compress_integer
 
 RNG = np.random.default_rng(0)
 

@@ -10,8 +10,8 @@ from scipy import stats
 from scipy.special import logsumexp
 from sklearn.mixture import GaussianMixture
 
-from napari_gmm.core import _density
-from napari_gmm.core._density import mixture_density, mixture_log_density
+from napari_gmm.core.analysis import _density
+from napari_gmm.core.analysis._density import mixture_density, mixture_log_density
 
 TYPES = ("full", "tied", "diag", "spherical")
 

@@ -9,8 +9,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
-from napari_gmm.core._compress import compress_integer
-from napari_gmm.core._em import fit_weighted_gmm
+from napari_gmm.core.fit._compress import compress_integer
+from napari_gmm.core.fit._em import fit_weighted_gmm
 
 COV_TYPES = ["full", "tied", "diag", "spherical"]
 FITTED = ["weights_", "means_", "covariances_", "precisions_cholesky_", "precisions_"]

@@ -7,7 +7,7 @@ import pytest
 
 import napari_gmm as ng
 from napari_gmm.core._segment import iter_segment
-from napari_gmm.core._synthetic import make_class_image, smooth_class_map
+from napari_gmm.core.analysis._synthetic import make_class_image, smooth_class_map
 
 N_FRAMES = 30
 

@@ -76,11 +76,11 @@ def test_sklearn_private_helpers_live_in_one_module():
 
 def test_no_import_cycles_in_core():
     graph = {}
-    for path in (PACKAGE / "core").glob("*.py"):
-        name = f"napari_gmm.core.{path.stem}"
-        graph[name] = {
-            n for n in _imports(path) if n.startswith("napari_gmm.core.") and n.count(".") == 2
-        } - {name}
+    paths = [p for p in (PACKAGE / "core").rglob("*.py") if p.name != "__init__.py"]
+    modules = {".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts) for p in paths}
+    for path in paths:
+        name = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        graph[name] = (_imports(path) & modules) - {name}
     state = {}
 
     def visit(node, stack):

@@ -5,12 +5,13 @@ import pytest
 from sklearn.mixture import GaussianMixture
 
 import napari_gmm as ng
-from napari_gmm.core import _backend, _predict, _spatial
+from napari_gmm.core import _backend, _predict
 from napari_gmm.core._backend import get_backend, set_backend, use_backend
 from napari_gmm.core._features import pixel_data
-from napari_gmm.core._sklearn_private import weighted_log_prob
-from napari_gmm.core._smooth import SWEEPS
-from napari_gmm.core._synthetic import make_class_image
+from napari_gmm.core.analysis._synthetic import make_class_image
+from napari_gmm.core.fit._sklearn_private import weighted_log_prob
+from napari_gmm.core.potts import _meanfield
+from napari_gmm.core.potts._hmrf import SWEEPS
 
 numba = pytest.importorskip("numba")
 
@@ -107,11 +108,11 @@ def test_potts_kernel_matches_numpy(ndim, spacing):
     lp[1, 2] = -np.inf  # a pixel whose log-probabilities cannot be normalised
     opts = {"smoothing": 1.0, "valid": valid, "spacing": spacing, "n_iter": 5}
     with use_backend("numpy"):
-        ref = _spatial.potts_posteriors(lp, **opts)
-        ref_warm = _spatial.potts_posteriors(lp, init=ref, **opts)
+        ref = _meanfield.potts_posteriors(lp, **opts)
+        ref_warm = _meanfield.potts_posteriors(lp, init=ref, **opts)
     with use_backend("numba"):
-        got = _spatial.potts_posteriors(lp, **opts)
-        got_warm = _spatial.potts_posteriors(lp, init=ref, **opts)
+        got = _meanfield.potts_posteriors(lp, **opts)
+        got_warm = _meanfield.potts_posteriors(lp, init=ref, **opts)
     assert got.shape == ref.shape and got.dtype == np.float32
     assert np.abs(got - ref).max() < 1e-4
     assert np.abs(got_warm - ref_warm).max() < 1e-4
@@ -132,7 +133,7 @@ def test_hmrf_em_kernel_matches_numpy(ndim, covariance_type):
     for name in ("numpy", "numba"):
         with use_backend(name):
             fractions = []
-            results[name] = _spatial.hmrf_em(gmm, image, progress=fractions.append, **opts)
+            results[name] = _meanfield.hmrf_em(gmm, image, progress=fractions.append, **opts)
         assert len(fractions) == 8 and fractions[-1] == 1.0
     (g0, q0), (g1, q1) = results["numpy"], results["numba"]
     assert np.allclose(g0.means_, g1.means_, rtol=1e-5, atol=1e-6)
@@ -218,7 +219,7 @@ def test_cancellation_between_sweeps(backend):
 
     gmm = GaussianMixture(2, random_state=0).fit(image.reshape(-1, 1))
     with pytest.raises(Stop):
-        _spatial.hmrf_em(gmm, image, n_iter=5, progress=progress)
+        _meanfield.hmrf_em(gmm, image, n_iter=5, progress=progress)
     assert len(calls) == 3 and calls[-1] < 1.0
 
 

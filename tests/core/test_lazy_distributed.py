@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import napari_gmm as ng
-from napari_gmm.core._synthetic import make_class_image
+from napari_gmm.core.analysis._synthetic import make_class_image
 
 distributed = pytest.importorskip("distributed")
 

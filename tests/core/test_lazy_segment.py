@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import napari_gmm as ng
-from napari_gmm.core._synthetic import make_class_image
+from napari_gmm.core.analysis._synthetic import make_class_image
 
 
 def _image(shape, dtype="uint8", seed=1, n_classes=3):

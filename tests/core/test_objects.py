@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from skimage.measure import regionprops_table
 
 import napari_gmm as ng
-from napari_gmm.core._synthetic_objects import draw_ball, make_object_image
+from napari_gmm.core.objects._synthetic import draw_ball, make_object_image
 
 PROPS = ("label", "area", "centroid", "bbox")
 

@@ -8,9 +8,10 @@ import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import napari_gmm as ng
-from napari_gmm.core import _fit, _predict
+from napari_gmm.core import _predict
 from napari_gmm.core._features import pixel_data
-from napari_gmm.core._fit import single_threaded_blas
+from napari_gmm.core.fit import _fit
+from napari_gmm.core.fit._fit import single_threaded_blas
 
 
 def blas_threads():

@@ -6,7 +6,7 @@ from skimage import data
 from sklearn.mixture import GaussianMixture
 
 import napari_gmm as ng
-from napari_gmm.core._synthetic import make_class_image
+from napari_gmm.core.analysis._synthetic import make_class_image
 
 CASES = [
     # shape, n_classes, dtype, n_channels, gap, sigma

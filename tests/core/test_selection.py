@@ -8,7 +8,7 @@ from skimage import data
 
 import napari_gmm as ng
 from napari_gmm.core._selection import Selection, select_n_components
-from napari_gmm.core._synthetic import make_class_image
+from napari_gmm.core.analysis._synthetic import make_class_image
 
 CASES = [
     # shape, dtype, n_channels, sigma
@@ -53,7 +53,7 @@ def test_subsample_path_criteria_equal_sklearn_on_the_subsample():
     sel = select_n_components(image, [1, 2, 3], random_state=5, max_samples=1000)
     assert sel.method == "subsample" and sel.n_samples == 1000
     # the same seeded subsample as the fit
-    from napari_gmm.core._fit import subsample_rows
+    from napari_gmm.core.fit._fit import subsample_rows
 
     X = ng.pixel_features(image)[subsample_rows(image.size, 1000, 5)]
     for model, bic, aic in zip(sel.models, sel.bic, sel.aic, strict=True):

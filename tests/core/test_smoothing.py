@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import napari_gmm as ng
-from napari_gmm.core._synthetic import make_class_image, make_line_image
+from napari_gmm.core.analysis._synthetic import make_class_image, make_line_image
 
 # seeds and shapes differ from the ones the prior strength and sweep count were chosen on
 

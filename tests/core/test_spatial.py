@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 from sklearn.mixture import GaussianMixture
 
-from napari_gmm.core._fit import order_components
-from napari_gmm.core._spatial import (
+from napari_gmm.core.analysis._synthetic import make_class_image, make_line_image
+from napari_gmm.core.fit._fit import order_components
+from napari_gmm.core.potts._meanfield import (
     hmrf_em,
     m_step_from_posteriors,
     neighbour_kernel,
     posterior_labels,
     potts_posteriors,
 )
-from napari_gmm.core._synthetic import make_class_image, make_line_image
 
 
 def fit(image, k, spatial_shape):

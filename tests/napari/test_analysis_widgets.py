@@ -9,7 +9,7 @@ import pytest
 
 from napari_gmm._napari._diagnostics_widget import ModelDiagnosticsWidget
 from napari_gmm._napari._study_widget import COLUMNS, NoiseStudyWidget, parse_sigmas
-from napari_gmm.core._synthetic import make_class_image
+from napari_gmm.core.analysis._synthetic import make_class_image
 
 TIMEOUT_MS = 30_000
 

@@ -8,7 +8,7 @@ from napari._app_model import get_app_model
 from npe2 import PluginManager
 
 import napari_gmm as ng
-from napari_gmm.core._synthetic import make_class_image
+from napari_gmm.core.analysis._synthetic import make_class_image
 
 SEGMENT, NOISE = "napari-gmm.segment", "napari-gmm.add_gaussian_noise"
 

@@ -19,7 +19,7 @@ from napari_gmm._napari._plots import (
     plot_noise_sweep,
     plot_trace,
 )
-from napari_gmm.core._synthetic import make_class_image
+from napari_gmm.core.analysis._synthetic import make_class_image
 
 
 @pytest.fixture(scope="module")

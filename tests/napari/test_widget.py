@@ -8,7 +8,7 @@ from napari.utils.notifications import NotificationSeverity, notification_manage
 from napari_support import run_and_wait
 
 import napari_gmm as ng
-from napari_gmm.core._synthetic import make_class_image
+from napari_gmm.core.analysis._synthetic import make_class_image
 
 PLUGIN, WIDGET = "napari-gmm", "GMM Segmentation"
 TIMEOUT_MS = 30_000

@@ -8,7 +8,7 @@ import pytest
 from napari_support import run_and_wait
 
 import napari_gmm as ng
-from napari_gmm.core._synthetic import make_class_image, make_shading
+from napari_gmm.core.analysis._synthetic import make_class_image, make_shading
 
 PLUGIN, WIDGET = "napari-gmm", "GMM Segmentation"
 TIMEOUT_MS = 60_000

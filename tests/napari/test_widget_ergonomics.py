@@ -10,7 +10,7 @@ from napari_support import run_and_wait
 from napari_gmm._napari._diagnostics_widget import ModelDiagnosticsWidget
 from napari_gmm._napari._segment_fields import core_has_time_axis
 from napari_gmm._napari._study_widget import NoiseStudyWidget
-from napari_gmm.core._synthetic import make_class_image
+from napari_gmm.core.analysis._synthetic import make_class_image
 
 PLUGIN = "napari-gmm"
 DOCKS = ("GMM Segmentation", "Noise study", "Model diagnostics")

@@ -10,7 +10,7 @@ from napari_support import run_and_wait
 
 import napari_gmm as ng
 from napari_gmm._napari._objects_section import parse_classes
-from napari_gmm.core._synthetic_objects import make_object_image
+from napari_gmm.core.objects._synthetic import make_object_image
 
 PLUGIN, WIDGET = "napari-gmm", "GMM Segmentation"
 TIMEOUT_MS = 30_000

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import napari_gmm as ng
-from napari_gmm.core._synthetic import make_class_image
+from napari_gmm.core.analysis._synthetic import make_class_image
 
 TIMEOUT_MS = 60_000
 

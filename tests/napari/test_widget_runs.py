@@ -7,7 +7,7 @@ import pytest
 from napari.utils.notifications import NotificationSeverity, notification_manager
 
 from napari_gmm._napari._study_widget import NoiseStudyWidget
-from napari_gmm.core._synthetic import make_class_image
+from napari_gmm.core.analysis._synthetic import make_class_image
 
 PLUGIN = "napari-gmm"
 TIMEOUT_MS = 30_000

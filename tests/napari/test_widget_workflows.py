@@ -9,7 +9,7 @@ from napari_support import run_and_wait
 
 from napari_gmm._napari._diagnostics_widget import ModelDiagnosticsWidget
 from napari_gmm._napari._segment_fields import FRAME_MODES, core_has_time_axis
-from napari_gmm.core._synthetic import make_class_image
+from napari_gmm.core.analysis._synthetic import make_class_image
 
 PLUGIN = "napari-gmm"
 TIMEOUT_MS = 30_000

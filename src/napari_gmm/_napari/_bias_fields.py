@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, SpinBox
 
-from ..core._bias import BIAS_FIELDS, DEFAULT_ORDER, MAX_ORDER
+from ..core import BIAS_FIELDS, DEFAULT_ORDER, MAX_ORDER
 
 #: Choice of the bias-field field meaning "no correction".
 NO_FIELD = "none"

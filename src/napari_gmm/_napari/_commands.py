@@ -18,8 +18,7 @@ import napari.layers
 import napari.types
 import numpy as np
 
-from ..core._noise import add_gaussian_noise
-from ..core._segment import segment
+from ..core import add_gaussian_noise, segment
 from ._layers import MARK, output_name, spatial_transform
 
 #: Axis labels (lower case) that mark a layer's time axis.

@@ -11,16 +11,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..core._density import mixture_log_density
-from ..core._features import pixel_features
-from ..core._metrics import compare_labels
-from ..core._segment import iter_segment
-from ..core._selection import select_n_components
+from ..core import (
+    compare_labels,
+    iter_segment,
+    mixture_log_density,
+    pixel_features,
+    select_n_components,
+)
 from ._worker import USER_ERRORS, Cancelled, JobError
 
 if TYPE_CHECKING:
-    from ..core._result import Segmentation
-    from ..core._selection import Selection
+    from ..core import Segmentation, Selection
 
 #: Largest number of pixels k-means is fitted on (all pixels are then predicted).
 KMEANS_MAX_SAMPLES = 200_000

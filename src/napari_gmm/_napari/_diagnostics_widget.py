@@ -8,8 +8,7 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, PushButton, SpinBox
 from napari.utils.notifications import show_info
 
-from ..core._segment import segment
-from ..core._validation import COVARIANCE_TYPES
+from ..core import COVARIANCE_TYPES, segment
 from ._base import DockWidget, find_widget
 from ._diagnostics_job import Fit, diagnostics_job, kmeans_labels, log_density
 from ._layers import Output, own_layers, put_outputs, spatial_transform

@@ -18,10 +18,7 @@ import dataclasses
 
 import numpy as np
 
-from ..core._lazy_apply import lazy_outputs
-from ..core._lazy_fit import is_dask_array, lazy_pixels
-from ..core._segment import iter_segment
-from ..core._smooth import SWEEPS
+from ..core import SWEEPS, is_dask_array, iter_segment, lazy_outputs, lazy_pixels
 
 #: Largest level (in voxels) a multiscale layer is fitted on; the coarsest level is used
 #: when every level is larger. 2**24 voxels: a histogram or sample pass of a second or two.

@@ -13,8 +13,7 @@ import re
 
 from magicgui.widgets import CheckBox, Container, Label, LineEdit, SpinBox
 
-from ..core._lazy_fit import is_dask_array
-from ..core._objects import FOREGROUND
+from ..core import FOREGROUND, is_dask_array
 
 
 def parse_classes(text: str):

@@ -67,7 +67,7 @@ def plot_criteria(selection, ax=None):
     Parameters
     ----------
     selection : Selection
-        Result of :func:`napari_gmm.core._selection.select_n_components` (``candidates``,
+        Result of :func:`napari_gmm.core.select_n_components` (``candidates``,
         ``bic``, ``aic``, ``best``).
     ax : matplotlib.axes.Axes or None
         Where to draw; None makes a new figure.

@@ -28,7 +28,7 @@ def classes_2d() -> list[tuple]:
     >>> image.shape, image.dtype, kind, truth_kind
     ((256, 256), dtype('uint8'), 'image', 'labels')
     """
-    from ..core._synthetic import make_class_image
+    from ..core import make_class_image
 
     image, truth = make_class_image((256, 256), 3, gap=60.0, sigma=20.0, seed=SEED)
     gray = {"colormap": "gray", "contrast_limits": (0, 255)}
@@ -47,7 +47,7 @@ def blobs_3d() -> list[tuple]:
         ``"3D blobs"``: (40, 96, 96) uint8 with anisotropic voxels (scale (2, 1, 1));
         ``"3D blobs truth"``: labels 1..3, 1 the darkest class.
     """
-    from ..core._synthetic import make_class_image
+    from ..core import make_class_image
 
     image, truth = make_class_image(
         (40, 96, 96), 3, gap=60.0, sigma=18.0, feature_size=5.0, seed=SEED

@@ -9,8 +9,7 @@ from __future__ import annotations
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Select, SpinBox
 from napari.layers import Image
 
-from ..core._lazy_fit import is_dask_array
-from ..core._validation import COVARIANCE_TYPES, INIT_PARAMS
+from ..core import COVARIANCE_TYPES, INIT_PARAMS, is_dask_array
 from ._layers import spatial_transform
 from ._lazy_layers import layer_data
 from ._parts import CHANNEL_LABELS, TIME_LABELS, describe_axis, find_axis, is_own_output
@@ -20,8 +19,7 @@ def core_has_time_axis() -> bool:
     """Whether the core's ``segment`` takes ``time_axis`` (else the time fields are hidden)."""
     import inspect
 
-    from ..core._options import DEFAULTS
-    from ..core._segment import segment
+    from ..core import DEFAULTS, segment
 
     return "time_axis" in DEFAULTS or "time_axis" in inspect.signature(segment).parameters
 

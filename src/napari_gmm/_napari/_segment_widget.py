@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, SpinBox
 from napari.utils.notifications import show_info, show_warning
 
-from ..core._result import UNCERTAINTY_KINDS
+from ..core import APPLIED, UNCERTAINTY_KINDS
 from ._base import DockWidget
 from ._bias_fields import BiasFields, bias_text
 from ._layers import job_outputs, put_outputs, with_role
@@ -27,7 +27,7 @@ from ._worker import segment_job
 if TYPE_CHECKING:
     import napari
 
-    from ..core._result import Segmentation
+    from ..core import Segmentation
 
 #: Choice of the uncertainty field meaning "no uncertainty map".
 NO_UNCERTAINTY = "none"
@@ -276,7 +276,7 @@ class GMMWidget(DockWidget):
 
 def fit_summary_text(seg: Segmentation) -> str:
     """A few short lines summarising a fit, for the widget's summary label."""
-    if seg.method == "applied model":
+    if seg.method == APPLIED:
         return (f"applied model, K={seg.n_components}; log-likelihood {seg.log_likelihood:.4g}"
                 f"/pixel{bias_text(seg)}, {seg.elapsed:.2f} s")  # fmt: skip
     state = "converged" if seg.converged else "NOT converged"

@@ -10,8 +10,7 @@ import math
 
 import numpy as np
 
-from ..core._segment import segment
-from ..core._sweep import noise_sweep
+from ..core import noise_sweep, segment
 from ._worker import USER_ERRORS, JobError
 
 #: Smoothing strength of the "compare with smoothing" condition.

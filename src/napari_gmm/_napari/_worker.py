@@ -11,13 +11,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..core._apply import apply_model
-from ..core._features import pixel_features
-from ..core._fit import GMMConvergenceWarning
-from ..core._lazy_fit import is_dask_array
-from ..core._noise import add_gaussian_noise
-from ..core._result import Segmentation
-from ..core._segment import iter_segment
+from ..core import (
+    GMMConvergenceWarning,
+    Segmentation,
+    add_gaussian_noise,
+    apply_model,
+    is_dask_array,
+    iter_segment,
+    pixel_features,
+)
 from ._lazy_layers import is_multiscale, iter_segment_multiscale, posterior_stack, uncertainty_map
 
 #: Errors caused by the input or the options; they are reported to the user, not raised.
@@ -99,7 +101,7 @@ def segment_job(
     seed : int or None
         Seed of the noise and of the mixture initialisation.
     uncertainty : str or None
-        One of :data:`napari_gmm.core._result.UNCERTAINTY_KINDS`, or None for no map.
+        One of :data:`napari_gmm.core.UNCERTAINTY_KINDS`, or None for no map.
     posteriors : bool, default False
         Also return the per-class posterior maps.
     model : GaussianMixture, path-like or None

@@ -36,7 +36,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..core._model_file import load_model
+    from ..core import load_model
     from ._batch import run_batch
 
     check_bias_arguments(args)
@@ -48,7 +48,7 @@ def run(args) -> int:
 
 
 def _apply_one(args, gmm, job) -> dict:
-    from ..core._apply import apply_model
+    from ..core import apply_model
     from ..io._formats import load_image
     from ._objects import find_objects, objects_paths, write_objects
     from ._outputs import output_paths, report, write_outputs

@@ -134,7 +134,7 @@ def add_input_arguments(parser: argparse.ArgumentParser, *, frames: bool = True)
 
 def add_bias_arguments(parser: argparse.ArgumentParser) -> None:
     """--bias-field, --bias-order and --bias-output (uneven illumination)."""
-    from ..core._bias import BIAS_FIELDS, DEFAULT_ORDER, MAX_ORDER
+    from ..core import BIAS_FIELDS, DEFAULT_ORDER, MAX_ORDER
 
     group = parser.add_argument_group(
         "uneven illumination",
@@ -166,7 +166,7 @@ def add_bias_arguments(parser: argparse.ArgumentParser) -> None:
 
 def check_bias_arguments(args) -> None:
     """Option mistakes of the bias group, before any work."""
-    from ..core._bias import check_bias_order
+    from ..core import check_bias_order
 
     check_bias_order(args.bias_order)
     if args.bias_output and args.bias_field is None:

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..core._metrics import compare_labels
-from ..core._noise import add_gaussian_noise
-from ..core._segment import segment
+from ..core import add_gaussian_noise, compare_labels, segment
 from ..io._images import write_tiff
 
 
@@ -17,7 +15,7 @@ def demo_samples() -> list[dict]:
     """The demo's images: a synthetic 3-class image with ground truth and a real RGB slide."""
     from skimage import data
 
-    from ..core._synthetic import make_class_image
+    from ..core import make_class_image
 
     image, truth = make_class_image((256, 256), 3, gap=60, sigma=6, seed=0)
     return [

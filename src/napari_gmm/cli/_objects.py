@@ -13,7 +13,7 @@ import argparse
 
 import numpy as np
 
-from ..core._objects import FOREGROUND
+from ..core import FOREGROUND
 from ..io._formats import WRITERS
 from ._batch import Job, check_outputs
 

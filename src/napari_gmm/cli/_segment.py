@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..core._validation import COVARIANCE_TYPES, INIT_PARAMS
+from ..core import COVARIANCE_TYPES, INIT_PARAMS
 from ..io._formats import WRITERS
 from ._common import (
     add_bias_arguments,
@@ -108,9 +108,7 @@ def run(args) -> int:
 
 
 def _segment_one(args, job) -> dict:
-    from ..core._model_file import save_model
-    from ..core._noise import add_gaussian_noise
-    from ..core._segment import segment
+    from ..core import add_gaussian_noise, save_model, segment
     from ..io._formats import load_image
     from ._objects import find_objects, objects_paths, write_objects
     from ._outputs import output_paths, report, write_outputs

@@ -110,10 +110,10 @@ def _compute(tasks, client, quiet: bool, keep):
     """Compute dask collections together, with a progress bar over the blocks.
 
     On the local scheduler a group of blocks at a time (bounded memory, see
-    ``core/_blockwise.py``); on a cluster all at once, with distributed's progress bar.
+    ``core/lazy/_blockwise.py``); on a cluster all at once, with distributed's progress bar.
     `keep` says which results to return (the others are write tasks).
     """
-    from ..core._blockwise import compute_in_groups
+    from ..core import compute_in_groups
 
     if client is not None:
         from distributed import progress

@@ -1,5 +1,86 @@
 """The maths: features, exact compression, weighted EM, prediction, spatial prior, selection.
 
-numpy, scipy and scikit-learn only: nothing here imports napari, Qt, magicgui or the
-command line, so scripts and clusters can use it without a display.
+numpy, scipy, scikit-learn and threadpoolctl, numba (compiled kernels, with a numpy fallback)
+and dask (out-of-core arrays); nothing here imports napari, Qt, magicgui or the command line, so
+scripts and clusters can use it without a display.
+
+Layout: the pipeline (``_segment``, ``_apply``, ``_series``, ``_selection``, ``_result``,
+``_options``, ``_validation``, ``_features``, ``_predict``, ...) at the top, each concern in a
+subpackage: ``fit`` (compression, weighted EM, scikit-learn fit), ``potts`` (mean-field,
+HMRF-EM, kernels, Gibbs sampling, auto smoothing), ``bias`` (bias field), ``lazy`` (dask,
+out of core), ``objects`` (connected components, measurements), ``analysis`` (density,
+metrics, calibration, noise, synthetic images).
+
+The names below are the core's public API: the adapters (``napari_gmm._napari``,
+``napari_gmm.cli``, ``napari_gmm.io``) import from here only, never from a private module.
 """
+
+from ._apply import APPLIED, apply_model
+from ._backend import get_backend, set_backend, use_backend
+from ._features import pixel_features
+from ._model_file import load_model, save_model
+from ._options import DEFAULTS, MAX_DISTINCT
+from ._resources import NotEnoughMemoryError
+from ._result import UNCERTAINTY_KINDS, Segmentation, uncertainty
+from ._segment import iter_segment, segment
+from ._selection import Selection, select_n_components
+from ._validation import COVARIANCE_TYPES, INIT_PARAMS, ChannelAxisWarning
+from .analysis._density import mixture_density, mixture_log_density
+from .analysis._metrics import Comparison, compare_labels, match_labels
+from .analysis._noise import add_gaussian_noise
+from .analysis._sweep import noise_sweep
+from .analysis._synthetic import make_class_image
+from .bias._ecm import BIAS_FIELDS, DEFAULT_ORDER, MAX_ORDER, check_bias_order
+from .fit._fit import MAX_SAMPLES, GMMConvergenceWarning, RegularizationWarning
+from .lazy._apply import lazy_outputs
+from .lazy._blockwise import compute_in_groups
+from .lazy._fit import is_dask_array, lazy_pixels
+from .objects._label import FOREGROUND, Objects, label_objects
+from .potts._hmrf import SWEEPS
+
+__all__ = [
+    "APPLIED",
+    "BIAS_FIELDS",
+    "COVARIANCE_TYPES",
+    "DEFAULTS",
+    "DEFAULT_ORDER",
+    "FOREGROUND",
+    "INIT_PARAMS",
+    "MAX_DISTINCT",
+    "MAX_ORDER",
+    "MAX_SAMPLES",
+    "SWEEPS",
+    "UNCERTAINTY_KINDS",
+    "ChannelAxisWarning",
+    "Comparison",
+    "GMMConvergenceWarning",
+    "NotEnoughMemoryError",
+    "Objects",
+    "RegularizationWarning",
+    "Segmentation",
+    "Selection",
+    "add_gaussian_noise",
+    "apply_model",
+    "check_bias_order",
+    "compare_labels",
+    "compute_in_groups",
+    "get_backend",
+    "is_dask_array",
+    "iter_segment",
+    "label_objects",
+    "lazy_outputs",
+    "lazy_pixels",
+    "load_model",
+    "make_class_image",
+    "match_labels",
+    "mixture_density",
+    "mixture_log_density",
+    "noise_sweep",
+    "pixel_features",
+    "save_model",
+    "segment",
+    "select_n_components",
+    "set_backend",
+    "uncertainty",
+    "use_backend",
+]

@@ -13,21 +13,21 @@ import time
 import numpy as np
 from sklearn.mixture import GaussianMixture
 
-from ._auto_smoothing import estimate_smoothing, recorded_smoothing
-from ._bias import DEFAULT_ORDER, check_bias_field, check_bias_order, n_terms
-from ._bias_fit import iter_bias_for_model, staged
 from ._features import PixelData, pixel_data
-from ._fit import FitInfo
 from ._frames import iter_frames, split_frames, stack_frames
-from ._lazy_fit import is_dask_array
-from ._lazy_segment import apply_model_lazy, check_lazy_bias, check_lazy_smoothing
 from ._options import MAX_DISTINCT, compress_if_integer
 from ._predict import Prediction, iter_predict_chunked, mean_log_likelihood, predict_distinct
 from ._resources import check_segmentation_memory
 from ._result import Segmentation
-from ._sklearn_private import n_parameters
-from ._smooth import check_marginals, check_scale, check_smoothing, iter_regularize, scaled
 from ._validation import UNSET, check_int, check_progress, resolve_channel_axis
+from .bias._ecm import DEFAULT_ORDER, check_bias_field, check_bias_order, n_terms
+from .bias._fit import iter_bias_for_model, staged
+from .fit._fit import FitInfo
+from .fit._sklearn_private import n_parameters
+from .lazy._fit import is_dask_array
+from .lazy._segment import apply_model_lazy, check_lazy_bias, check_lazy_smoothing
+from .potts._auto_smoothing import estimate_smoothing, recorded_smoothing
+from .potts._hmrf import check_marginals, check_scale, check_smoothing, iter_regularize, scaled
 
 #: ``Segmentation.method`` of a result of :func:`apply_model`.
 APPLIED = "applied model"
@@ -264,7 +264,7 @@ def apply_model(
     """
     report = check_progress(progress, "progress(fraction, stage)")
     channel_axis = resolve_channel_axis(np.shape(image), channel_axis, time_axis)
-    if time_axis is None and is_dask_array(image):  # lazy, out of core (core/_lazy_segment.py)
+    if time_axis is None and is_dask_array(image):  # lazy, out of core (core/lazy/_segment.py)
         check_lazy_smoothing(check_smoothing(smoothing), marginals)
         check_lazy_bias(check_bias_field(bias_field))
         return apply_model_lazy(check_model(model), image, channel_axis=channel_axis,

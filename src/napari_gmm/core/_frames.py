@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._result import Segmentation
-from ._sklearn_private import n_parameters
 from ._validation import check_channel_axis, check_image
+from .fit._sklearn_private import n_parameters
 
 #: The whole-series ``frames`` choices; an int names a reference frame instead.
 FRAME_MODES = ("each", "shared")

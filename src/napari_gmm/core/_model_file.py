@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.mixture import GaussianMixture
 
-from ._sklearn_private import compute_precision_cholesky
 from ._validation import COVARIANCE_TYPES, INIT_PARAMS, MAX_COMPONENTS
+from .fit._sklearn_private import compute_precision_cholesky
 
 #: ``format`` field of every model file.
 FORMAT = "napari-gmm model"
@@ -89,7 +89,7 @@ def model_to_dict(gmm: GaussianMixture) -> dict:
     >>> data["format"], data["version"], data["n_components"]
     ('napari-gmm model', 1, 2)
     """
-    from .. import __version__
+    from .._version import __version__
 
     out = {"format": FORMAT, "version": VERSION, "napari_gmm_version": __version__}
     out.update({name: getattr(gmm, name) for name in _PARAMS})
@@ -246,7 +246,7 @@ def model_from_dict(data, where: str = "the model") -> GaussianMixture:
 
 
 def _own_version() -> str:
-    from .. import __version__
+    from .._version import __version__
 
     return __version__
 

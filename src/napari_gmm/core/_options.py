@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from ._bias import DEFAULT_ORDER
-from ._compress import compress_integer
 from ._features import PixelData
-from ._fit import MAX_SAMPLES
 from ._validation import (
     COVARIANCE_TYPES,
     INIT_PARAMS,
@@ -14,6 +11,9 @@ from ._validation import (
     check_int,
     check_n_components,
 )
+from .bias._ecm import DEFAULT_ORDER
+from .fit._compress import compress_integer
+from .fit._fit import MAX_SAMPLES
 
 #: Default largest number of distinct values (gray) or colours for the exact fast path.
 MAX_DISTINCT = 1 << 18

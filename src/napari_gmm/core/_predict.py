@@ -12,8 +12,8 @@ import numpy as np
 
 from ._backend import use_numba
 from ._features import PixelData
-from ._fit import single_threaded_blas
-from ._sklearn_private import weighted_log_prob
+from .fit._fit import single_threaded_blas
+from .fit._sklearn_private import weighted_log_prob
 
 #: Pixels evaluated at once on the chunked route.
 CHUNK_ROWS = 1 << 17

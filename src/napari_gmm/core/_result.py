@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.mixture import GaussianMixture
 
-from ._lazy_fit import is_dask_array
 from ._validation import check_choice
+from .lazy._fit import is_dask_array
 
 UNCERTAINTY_KINDS = ("1 - max posterior", "margin", "entropy")
 
@@ -131,7 +131,7 @@ class Segmentation:
         labelled frame by frame (``time_axis`` of the result) and every class 1..K may be
         chosen, even one no pixel has (it then has no objects). Returns an ``Objects``.
         """
-        from ._objects import label_objects
+        from .objects._label import label_objects
 
         k = max([f.n_components for f in self.frames], default=self.n_components)
         return label_objects(self.labels, classes, time_axis=self.time_axis,

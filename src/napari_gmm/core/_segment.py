@@ -7,20 +7,20 @@ import time
 import numpy as np
 
 from ._apply import iter_apply, make_result
-from ._auto_smoothing import estimate_smoothing
-from ._bias import DEFAULT_ORDER, check_bias_field, check_bias_order
-from ._bias_fit import iter_fit_with_bias, staged
 from ._features import pixel_data
-from ._fit import MAX_SAMPLES, fit_on_distinct, fit_on_pixels
-from ._lazy_fit import is_dask_array
-from ._lazy_segment import iter_segment_lazy
 from ._options import DEFAULTS, MAX_DISTINCT, check_params, compress_if_integer
 from ._resources import check_segmentation_memory
 from ._result import Segmentation
 from ._selection import AUTO_CANDIDATES, AUTO_CRITERION, select_n_components
 from ._series import iter_segment_series
-from ._smooth import check_marginals, check_scale, check_smoothing
 from ._validation import UNSET, check_int, check_progress, resolve_channel_axis
+from .bias._ecm import DEFAULT_ORDER, check_bias_field, check_bias_order
+from .bias._fit import iter_fit_with_bias, staged
+from .fit._fit import MAX_SAMPLES, fit_on_distinct, fit_on_pixels
+from .lazy._fit import is_dask_array
+from .lazy._segment import iter_segment_lazy
+from .potts._auto_smoothing import estimate_smoothing
+from .potts._hmrf import check_marginals, check_scale, check_smoothing
 
 
 def segment(
@@ -97,7 +97,7 @@ def segment(
         labels and probability come from these regularised posteriors. Only spatial axes
         are smoothed, never channels. ``'auto'`` estimates the strength from the image
         (stochastic EM with maximum pseudo-likelihood, see
-        :func:`napari_gmm.core._auto_smoothing.estimate_smoothing`); the chosen value is
+        :func:`napari_gmm.core.potts._auto_smoothing.estimate_smoothing`); the chosen value is
         ``result.smoothing``.
     marginals : {'mean-field', 'gibbs'}, default='mean-field'
         With smoothing: how the posteriors (probability, uncertainty) are computed.
@@ -123,7 +123,7 @@ def segment(
         Correct uneven illumination (vignetting, depth attenuation, MRI bias): a smooth
         multiplicative field ``b`` (one for all channels, over the spatial axes) estimated
         jointly with the mixture, which then models ``image / b`` (see
-        :mod:`napari_gmm.core._bias`). ``result.bias_field`` is the field (mean 1 over the
+        :mod:`napari_gmm.core.bias._ecm`). ``result.bias_field`` is the field (mean 1 over the
         valid pixels), ``result.corrected`` the corrected image, and the labels,
         probability and model are those of the corrected image. Pixels <= 0 in every
         channel do not inform the field. With `smoothing` the field is also fitted under
@@ -215,7 +215,7 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
     options["channel_axis"] = resolve_channel_axis(
         np.shape(image), options.get("channel_axis", UNSET), time_axis, stacklevel=3
     )
-    if time_axis is None and is_dask_array(image):  # lazy, out of core (core/_lazy_segment.py)
+    if time_axis is None and is_dask_array(image):  # lazy, out of core (core/lazy/_segment.py)
         return (yield from iter_segment_lazy(image, n_components, **options))
     start = time.perf_counter()
     opts = dict(DEFAULTS)

@@ -10,14 +10,8 @@ import numpy as np
 from sklearn.mixture import GaussianMixture
 
 from ._features import PixelData, pixel_data
-from ._fit import MAX_SAMPLES, count_distinct, fit_on_distinct, fit_on_pixels, subsample_rows
 from ._options import MAX_DISTINCT, check_params, compress_if_integer
 from ._resources import check_segmentation_memory
-from ._sklearn_private import (
-    compute_precision_cholesky,
-    estimate_gaussian_parameters,
-    n_parameters,
-)
 from ._validation import (
     MAX_COMPONENTS,
     UNSET,
@@ -25,6 +19,12 @@ from ._validation import (
     check_int,
     check_progress,
     resolve_channel_axis,
+)
+from .fit._fit import MAX_SAMPLES, count_distinct, fit_on_distinct, fit_on_pixels, subsample_rows
+from .fit._sklearn_private import (
+    compute_precision_cholesky,
+    estimate_gaussian_parameters,
+    n_parameters,
 )
 
 CRITERIA = ("bic", "aic", "icl")
@@ -214,7 +214,7 @@ def select_n_components(
     Examples
     --------
     >>> import numpy as np
-    >>> from napari_gmm.core._synthetic import make_class_image
+    >>> from napari_gmm.core.analysis._synthetic import make_class_image
     >>> image, _ = make_class_image((64, 64), n_classes=3, sigma=10, seed=0)
     >>> sel = select_n_components(image, range(1, 6), random_state=0)
     >>> sel.best, sel.candidates, sel.n_samples, sel.method

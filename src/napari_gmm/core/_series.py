@@ -26,16 +26,16 @@ from __future__ import annotations
 import time
 
 from ._apply import iter_apply_image
-from ._auto_smoothing import recorded_smoothing
-from ._bias import check_bias_field, check_bias_order, n_terms
-from ._bias_fit import fit_shared_with_bias
 from ._features import pixel_data
-from ._fit import fit_on_distinct, fit_on_pixels
 from ._frames import check_frames, iter_frames, split_frames, stack_frames
 from ._options import check_params, compress_if_integer
 from ._selection import AUTO_CANDIDATES, AUTO_CRITERION, select_n_components
-from ._smooth import check_smoothing
 from ._validation import check_int
+from .bias._ecm import check_bias_field, check_bias_order, n_terms
+from .bias._fit import fit_shared_with_bias
+from .fit._fit import fit_on_distinct, fit_on_pixels
+from .potts._auto_smoothing import recorded_smoothing
+from .potts._hmrf import check_smoothing
 
 #: Share of the progress bar taken by the fit in the shared and reference-frame modes.
 FIT_SHARE = 0.3

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-TIFF_SUFFIXES = (".tif", ".tiff")
+from ._types import TIFF_SUFFIXES
 
 
 def read_image(path) -> np.ndarray:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._formats import LoadedImage
+from ._types import LoadedImage
 
 #: Lossless compression of every written TIFF.
 COMPRESSION = "zlib"

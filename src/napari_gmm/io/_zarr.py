@@ -140,7 +140,7 @@ def write_ome_zarr(path, data, *, scale=None, translation=None, axes=None, name=
         The ``.zarr`` store to create (replaced if it exists).
     data : ndarray or dask.array.Array
         The image, e.g. lazy labels; computed a group of blocks at a time when written
-        (:func:`napari_gmm.core._blockwise.compute_in_groups`: bounded memory).
+        (:func:`napari_gmm.core.compute_in_groups`: bounded memory).
     scale, translation : sequence of float, optional
         Physical pixel size and origin per axis.
     axes : list of dict or str, optional
@@ -189,7 +189,7 @@ def write_ome_zarr(path, data, *, scale=None, translation=None, axes=None, name=
                 storage_options={"chunks": data.chunksize}, compute=False,
             )  # fmt: skip
     if compute:
-        from ..core._blockwise import compute_in_groups
+        from ..core import compute_in_groups
 
         compute_in_groups(tasks, keep=[False] * len(tasks))
         return []

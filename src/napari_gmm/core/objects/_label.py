@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from ._measure import measure_objects
-from ._objects_checks import (
+from .._validation import check_int
+from ._checks import (
     FOREGROUND,
     check_classes,
     check_connectivity,
@@ -26,7 +26,7 @@ from ._objects_checks import (
     check_scale,
     frame_values,
 )
-from ._validation import check_int
+from ._measure import measure_objects
 
 __all__ = ["FOREGROUND", "Objects", "label_objects"]
 

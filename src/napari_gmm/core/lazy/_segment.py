@@ -22,9 +22,9 @@ import time
 
 import numpy as np
 
-from ._bias import check_bias_field, check_bias_order
-from ._blockwise import sum_in_groups
-from ._fit import (
+from .._result import Segmentation
+from ..bias._ecm import check_bias_field, check_bias_order
+from ..fit._fit import (
     FitInfo,
     component_order,
     fit_on_distinct,
@@ -32,8 +32,10 @@ from ._fit import (
     order_components,
     subsample_rows,
 )
-from ._lazy_apply import lazy_outputs, lazy_stats
-from ._lazy_fit import (
+from ..fit._sklearn_private import compute_precision_cholesky, n_parameters, set_parameters
+from ._apply import lazy_outputs, lazy_stats
+from ._blockwise import sum_in_groups
+from ._fit import (
     _sum_parts,
     histogram_to_compressed,
     lazy_histogram,
@@ -42,8 +44,6 @@ from ._lazy_fit import (
     lazy_score,
     sample_pixel_data,
 )
-from ._result import Segmentation
-from ._sklearn_private import compute_precision_cholesky, n_parameters, set_parameters
 
 
 def _compute(*delayed_values):
@@ -97,8 +97,8 @@ def mstep_rows(pixels, n_valid: int, max_samples: int, random_state):
 def score(pixels, gmm, compressed) -> tuple[float, int]:
     """Mean log-likelihood per valid voxel and the number of valid voxels."""
     if compressed is not None:
-        from ._features import PixelData
-        from ._predict import mean_log_likelihood
+        from .._features import PixelData
+        from .._predict import mean_log_likelihood
 
         stub = PixelData(np.empty((0, 1)), (0,), None, compressed.n_pixels)
         return mean_log_likelihood(gmm, stub, compressed), compressed.n_pixels
@@ -202,9 +202,9 @@ def check_lazy_bias(bias_field) -> None:
 
 def iter_segment_lazy(image, n_components, **options):
     """:func:`~._segment.iter_segment` for a dask image (same options, same steps)."""
-    from ._options import DEFAULTS, check_params
-    from ._smooth import SWEEPS, check_scale, check_smoothing
-    from ._validation import check_int
+    from .._options import DEFAULTS, check_params
+    from .._validation import check_int
+    from ..potts._hmrf import SWEEPS, check_scale, check_smoothing
 
     start = time.perf_counter()
     opts = dict(DEFAULTS)
@@ -265,8 +265,8 @@ def iter_segment_lazy(image, n_components, **options):
 def apply_model_lazy(gmm, image, *, channel_axis, smoothing, scale, return_posteriors,
                      max_distinct, report, method):  # fmt: skip
     """:func:`~._apply.apply_model` for a dask image (validated model, lazy outputs)."""
-    from ._smooth import SWEEPS, check_scale, check_smoothing
-    from ._validation import check_int
+    from .._validation import check_int
+    from ..potts._hmrf import SWEEPS, check_scale, check_smoothing
 
     start = time.perf_counter()
     smoothing = check_smoothing(smoothing)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ._nb_estep import pixel_wlp, softmax_row
+from .._nb_estep import pixel_wlp, softmax_row
 
 
 @njit(cache=True, fastmath=False, inline="always")

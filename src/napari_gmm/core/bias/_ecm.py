@@ -47,7 +47,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._bias_steps import (
+from .._validation import check_int
+from ..fit._fit import single_threaded_blas
+from ..potts._meanfield import update_mixture
+from ._steps import (
     as_type,
     class_precisions,
     newton_inverse_field,
@@ -55,9 +58,6 @@ from ._bias_steps import (
     ratio_field,
     rescale,
 )
-from ._fit import single_threaded_blas
-from ._spatial import update_mixture
-from ._validation import check_int
 
 #: Values of ``bias_field=`` (None: off).
 BIAS_FIELDS = ("polynomial",)

@@ -6,8 +6,8 @@ import numbers
 
 import numpy as np
 
-from ._resources import check_memory
-from ._validation import check_channel_axis, check_image
+from .._resources import check_memory
+from .._validation import check_channel_axis, check_image
 
 
 def _check_sigma(sigma, ndim: int, shape: tuple, axis: int | None) -> np.ndarray:

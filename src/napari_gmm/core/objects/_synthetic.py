@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._synthetic import _check_shape, _finish, class_means
+from ..analysis._synthetic import _check_shape, _finish, class_means
 
 
 def draw_ball(shape, centre, radius) -> tuple[tuple[slice, ...], np.ndarray]:
@@ -48,7 +48,7 @@ def make_object_image(
         Classes of the image: 1 is the background, disk ``i`` gets class ``2 + i % (K - 1)``.
     gap, sigma, dtype
         Distance between consecutive class means, noise standard deviation and dtype, as
-        in :func:`napari_gmm.core._synthetic.make_class_image`.
+        in :func:`napari_gmm.core.analysis._synthetic.make_class_image`.
     spacing : int, default 2
         Smallest number of background pixels between two disks (2 keeps them apart for
         every connectivity).

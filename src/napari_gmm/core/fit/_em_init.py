@@ -1,4 +1,4 @@
-"""Initialisation helpers of the weighted EM (see :mod:`napari_gmm.core._em`).
+"""Initialisation helpers of the weighted EM (see :mod:`napari_gmm.core.fit._em`).
 
 They mirror scikit-learn's ``BaseMixture._initialize_parameters`` and
 ``GaussianMixture._check_parameters``, with each row of ``X`` standing for ``w_i`` identical

@@ -7,12 +7,12 @@ import numbers
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ._backend import use_numba
-from ._features import PixelData
-from ._fit import component_order, order_components
-from ._gibbs import gibbs_marginals
-from ._predict import label_dtype, pixel_log_prob
-from ._spatial import POTTS_SCALE, drive, iter_hmrf_em, posterior_labels
+from .._backend import use_numba
+from .._features import PixelData
+from .._predict import label_dtype, pixel_log_prob
+from ..fit._fit import component_order, order_components
+from ._meanfield import POTTS_SCALE, drive, iter_hmrf_em, posterior_labels
+from ._sampling import gibbs_marginals
 
 #: Mean-field sweeps per round of HMRF-EM in the pipeline. On held-out synthetic images
 #: (2D 3-class sigma 40, 3D 2-class sigma 0.65 x gap) 6 sweeps are within 0.3 % accuracy of
@@ -128,7 +128,7 @@ def iter_regularize(
         order_components(new)
     if use_numba() and marginals != "gibbs":
         # in place: no second (n_pixels, K) buffer, no int64 argmax temporaries
-        from ._potts_fused import finish
+        from ._fused import finish
 
         labels, probability = finish(q, order, label_dtype(q.shape[1]))
         return return_model, labels, probability, q

@@ -112,7 +112,7 @@ def sum_in_groups(parts, add, size=None):
 
     parts = list(parts)
     if uses_distributed() or len(parts) <= 1:
-        from ._lazy_fit import tree_sum
+        from ._fit import tree_sum
 
         (total,) = dask.compute(tree_sum(parts)) if parts else (None,)
         return total

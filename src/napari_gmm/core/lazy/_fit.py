@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._compress import Compressed
-from ._features import PixelData
+from .._features import PixelData
+from ..fit._compress import Compressed
 
 #: Blocks summed per task in tree reductions (bounds the partial results held at once).
 FAN_IN = 16
@@ -71,7 +71,7 @@ class LazyPixels:
 
 def lazy_pixels(image, channel_axis=None) -> LazyPixels:
     """Check a dask image as :func:`~._features.pixel_data` checks arrays (no computing)."""
-    from ._validation import check_channel_axis
+    from .._validation import check_channel_axis
 
     kind = image.dtype.kind
     if kind not in "biuf":
@@ -263,7 +263,7 @@ def sample_pixel_data(sample: np.ndarray, n_valid: int | None = None) -> PixelDa
 
 def _block_score(block, gmm):
     """Sum of per-pixel mixture log-likelihoods and the number of valid pixels of a block."""
-    from ._predict import mean_log_likelihood
+    from .._predict import mean_log_likelihood
 
     data = block_pixel_data(block)
     if data.n_valid == 0:
@@ -281,9 +281,9 @@ def lazy_score(pixels: LazyPixels, gmm):
 
 def histogram_score(gmm, compressed: Compressed) -> float:
     """Mean log-likelihood over every pixel from the histogram (as the in-memory path)."""
-    from ._fit import single_threaded_blas
-    from ._predict import summarize
-    from ._sklearn_private import weighted_log_prob
+    from .._predict import summarize
+    from ..fit._fit import single_threaded_blas
+    from ..fit._sklearn_private import weighted_log_prob
 
     with single_threaded_blas():
         wlp = weighted_log_prob(gmm, compressed.values)

@@ -10,8 +10,8 @@ import numbers
 
 import numpy as np
 
-from ._lazy_fit import is_dask_array
-from ._validation import check_channel_axis, check_image, check_int
+from .._validation import check_channel_axis, check_image, check_int
+from ..lazy._fit import is_dask_array
 
 #: ``classes`` value meaning every class but the darkest (2..K).
 FOREGROUND = "foreground"

@@ -13,8 +13,8 @@ from sklearn.mixture import GaussianMixture
 from sklearn.utils import check_random_state
 from threadpoolctl import ThreadpoolController
 
-from ._features import PixelData
-from ._validation import check_n_components
+from .._features import PixelData
+from .._validation import check_n_components
 
 #: Default largest number of pixels the mixture is fitted on when the exact fast path for
 #: integer images does not apply. More valid pixels than this: a seeded random subsample is

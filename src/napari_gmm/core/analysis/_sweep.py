@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._segment import segment
+from .._validation import UNSET, resolve_channel_axis
 from ._calibration import calibration
 from ._metrics import compare_labels
 from ._noise import add_gaussian_noise
-from ._segment import segment
-from ._validation import UNSET, resolve_channel_axis
 
 
 def _check_sigmas(sigmas) -> list:
@@ -61,14 +61,14 @@ def noise_sweep(
         matched label equals the reference's), ``against`` ('reference' or 'clean
         segmentation'), ``ece`` (expected calibration error of the probability map) and
         ``uncertainty_auc`` (ROC AUC of ``1 - probability`` against the wrong pixels; NaN
-        when none is wrong) from :func:`napari_gmm.core._calibration.calibration`, with the
-        reliability curve as ``reliability`` (``(confidence, accuracy, counts)``),
+        when none is wrong) from :func:`napari_gmm.core.analysis._calibration.calibration`,
+        with the reliability curve as ``reliability`` (``(confidence, accuracy, counts)``),
         ``converged``, ``n_iter``, ``log_likelihood``, ``seconds``.
 
     Examples
     --------
     >>> import numpy as np
-    >>> from napari_gmm.core._synthetic import make_class_image
+    >>> from napari_gmm.core.analysis._synthetic import make_class_image
     >>> image, truth = make_class_image((64, 64), 2, gap=80, sigma=4, seed=0)
     >>> records = noise_sweep(image, [0, 20], n_components=2, seed=0, reference=truth)
     >>> [r["sigma"] for r in records], records[0]["accuracy"] > 0.99

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._nb_estep import KERNEL_LOCK, kernel_params
-from ._nb_potts import finish_kernel, potts_sweep, potts_sweep_lp
+from .._nb_estep import KERNEL_LOCK, kernel_params
+from ._kernels import finish_kernel, potts_sweep, potts_sweep_lp
 
 #: Largest number of spatial axes the kernels handle (more fall back to numpy).
 MAX_NDIM = 3

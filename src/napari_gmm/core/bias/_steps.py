@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._features import PixelData
-from ._sklearn_private import compute_precision_cholesky, set_parameters, weighted_log_prob
+from .._features import PixelData
+from ..fit._sklearn_private import compute_precision_cholesky, set_parameters, weighted_log_prob
 
 #: Lowest value of the ratio start's field (its polynomial is not positive by construction).
 RATIO_FLOOR = 0.05

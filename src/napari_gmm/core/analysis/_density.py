@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from ._validation import check_channel_axis, check_image
+from .._validation import check_channel_axis, check_image
 
 #: Most pixels evaluated at once (fewer for many components or channels).
 CHUNK_ROWS = 1 << 15

@@ -33,12 +33,12 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from sklearn.utils import check_random_state
 
-from ._features import PixelData
-from ._fit import subsample_rows
-from ._gibbs import PottsGibbs
-from ._predict import pixel_log_prob
-from ._sklearn_private import set_parameters
-from ._spatial import POTTS_SCALE, m_step_from_posteriors
+from .._features import PixelData
+from .._predict import pixel_log_prob
+from ..fit._fit import subsample_rows
+from ..fit._sklearn_private import set_parameters
+from ._meanfield import POTTS_SCALE, m_step_from_posteriors
+from ._sampling import PottsGibbs
 
 #: Upper bound of the estimated smoothing (beta = 2 * POTTS_SCALE = 16 nats).
 MAX_SMOOTHING = 2.0

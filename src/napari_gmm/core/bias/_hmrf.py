@@ -17,15 +17,15 @@ import copy
 
 import numpy as np
 
-from ._bias import field_on_grid
-from ._bias_steps import (
+from ..potts._hmrf import regularize
+from ._ecm import field_on_grid
+from ._steps import (
     class_precisions,
     corrected_data,
     newton_inverse_field,
     rescale,
     valid_mean,
 )
-from ._smooth import regularize
 
 #: Largest number of rounds, and the change of the field (at every sampled pixel) that
 #: stops them.

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from ._spatial import _axis_weights, _neighbour_sum, _softmax_, neighbour_kernel
+from ._meanfield import _axis_weights, _neighbour_sum, _softmax_, neighbour_kernel
 
 #: Default sweeps discarded before averaging, and sweeps averaged. On the synthetic test
 #: images (2D/3D, 2-3 classes, noise 0.3-0.7 x class spacing) the expected calibration error
@@ -132,7 +132,7 @@ def gibbs_marginals(
     beta : float
         Potts coupling in nats (``smoothing * POTTS_SCALE``).
     valid, spacing
-        As in :func:`napari_gmm.core._spatial.potts_posteriors`.
+        As in :func:`napari_gmm.core.potts._meanfield.potts_posteriors`.
     seed : int, default 0
         Seed of the sampler: the same seed gives the same marginals.
     init : array of shape log_prob.shape, optional

@@ -18,11 +18,11 @@ import copy
 import numpy as np
 from scipy import ndimage
 
-from ._backend import use_numba
-from ._features import PixelData
-from ._fit import subsample_rows
-from ._predict import pixel_log_prob
-from ._sklearn_private import (
+from .._backend import use_numba
+from .._features import PixelData
+from .._predict import pixel_log_prob
+from ..fit._fit import subsample_rows
+from ..fit._sklearn_private import (
     compute_precision_cholesky,
     estimate_gaussian_parameters,
     set_parameters,
@@ -266,7 +266,7 @@ def _recentre_underflow(lp32, log_prob) -> None:
 
 def _iter_potts_numba(log_prob, shape, beta, valid, spacing, n_iter, init):
     """The compiled route of :func:`iter_potts_posteriors` (same arguments, validated)."""
-    from ._potts_fused import iter_potts_lp, plain_lp
+    from ._fused import iter_potts_lp, plain_lp
 
     k = log_prob.shape[-1]
     lp = np.ascontiguousarray(log_prob.reshape(-1, k), dtype=np.float32)
@@ -497,7 +497,7 @@ def _iter_hmrf_numba(gmm, features, ok, X, rows, smoothing, spacing, n_rounds, n
     Holds the features, the mask (only when some pixels are invalid) and two posterior
     buffers; the log-probabilities are recomputed inside each sweep.
     """
-    from ._potts_fused import Sweeper
+    from ._fused import Sweeper
 
     shape = ok.shape
     flat_ok = ok.reshape(-1)

@@ -18,13 +18,13 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ._auto_smoothing import estimate_smoothing
-from ._bias import BIAS_SAMPLES, estimate_bias, field_on_grid
-from ._bias_basis import PolynomialBasis
-from ._bias_hmrf import iter_smoothed_field
-from ._bias_steps import corrected_data, make_block, rescale, valid_mean
-from ._features import PixelData
-from ._fit import fit_on_pixels, subsample_rows
+from .._features import PixelData
+from ..fit._fit import fit_on_pixels, subsample_rows
+from ..potts._auto_smoothing import estimate_smoothing
+from ._basis import PolynomialBasis
+from ._ecm import BIAS_SAMPLES, estimate_bias, field_on_grid
+from ._hmrf import iter_smoothed_field
+from ._steps import corrected_data, make_block, rescale, valid_mean
 
 
 @dataclass(frozen=True, eq=False)

@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._backend import use_numba
-from ._lazy_fit import LazyPixels, block_pixel_data
-from ._predict import label_dtype, pixel_log_prob
-from ._spatial import (
+from .._backend import use_numba
+from .._predict import label_dtype, pixel_log_prob
+from ..potts._meanfield import (
     MAX_KERNEL_NDIM,
     POTTS_SCALE,
     _axis_weights,
@@ -29,6 +28,7 @@ from ._spatial import (
     posterior_labels,
     potts_posteriors,
 )
+from ._fit import LazyPixels, block_pixel_data
 
 
 def _pack(labels, prob, post, spatial_shape, n_out):
@@ -42,8 +42,8 @@ def _pack(labels, prob, post, spatial_shape, n_out):
 
 def _predict_block(block, gmm, max_distinct, want_post):
     """Plain per-pixel prediction of one block (the in-memory apply code)."""
-    from ._options import compress_if_integer
-    from ._predict import iter_predict_chunked, predict_distinct
+    from .._options import compress_if_integer
+    from .._predict import iter_predict_chunked, predict_distinct
 
     data = block_pixel_data(block)
     k = gmm.n_components
@@ -78,7 +78,7 @@ def _pads(block_id, numblocks, depth):
 
 
 def _block_log_prob(gmm, data, max_distinct):
-    from ._options import compress_if_integer
+    from .._options import compress_if_integer
 
     compressed = compress_if_integer(data, max_distinct)
     return data.to_spatial(pixel_log_prob(gmm, data, compressed))
@@ -103,7 +103,7 @@ def _potts_block_fused(data, models, smoothing, scale, sweeps):
     """:func:`_potts_block` by the compiled sweeps that evaluate the log-densities from
     the features inside each sweep (as the in-memory path does): the block holds its
     features and two (N, K) float32 posterior buffers, no log-probability array."""
-    from ._potts_fused import Sweeper
+    from ..potts._fused import Sweeper
 
     shape = data.spatial_shape
     axis_weights = _axis_weights(neighbour_kernel(len(shape), scale))

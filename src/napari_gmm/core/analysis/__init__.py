@@ -1,0 +1,1 @@
+"""Analysis: mixture density, label metrics, calibration, noise sweeps, synthetic images."""

@@ -1,0 +1,1 @@
+"""Bias field: a smooth multiplicative field estimated jointly with the mixture."""

@@ -1,0 +1,1 @@
+"""Out of core: dask arrays fitted, applied and segmented block by block."""

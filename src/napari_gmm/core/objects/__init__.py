@@ -1,0 +1,1 @@
+"""Objects: connected components of chosen classes, their checks and measurements."""

@@ -1,0 +1,91 @@
+"""The core's layout: pipeline modules at the top, each concern in its own subpackage."""
+
+import ast
+import pathlib
+
+import napari_gmm
+import napari_gmm.core
+
+PACKAGE = pathlib.Path(napari_gmm.__file__).parent
+CORE = PACKAGE / "core"
+ADAPTERS = ("_napari", "cli", "io")
+MAX_TOP_LEVEL_MODULES = 16
+
+
+def test_at_most_16_modules_directly_in_core():
+    top = sorted(p.name for p in CORE.glob("*.py"))
+    assert len(top) <= MAX_TOP_LEVEL_MODULES, (
+        f"{len(top)} modules directly in core/ (at most {MAX_TOP_LEVEL_MODULES}): put new code "
+        f"in a subpackage ({', '.join(sorted(p.parent.name for p in CORE.glob('*/__init__.py')))})"
+    )
+
+
+def test_every_core_subpackage_has_a_docstring():
+    packages = sorted(CORE.glob("*/__init__.py"))
+    assert packages, "core has no subpackages"
+    for init in packages:
+        text = init.read_text().strip()
+        assert text.startswith('"""') and len(text) > 6, f"{init.parent.name}/__init__.py"
+
+
+def _core_imports(path: pathlib.Path) -> list[tuple[str, str]]:
+    """(module, name) for every import of the core in a file, relative imports resolved."""
+    package = path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1]
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found += [(a.name, "") for a in node.names if a.name.startswith("napari_gmm.core")]
+        elif isinstance(node, ast.ImportFrom):
+            base = list(package[: len(package) - node.level + 1]) if node.level else []
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            if module == "napari_gmm":
+                found += [(f"{module}.{a.name}", "") for a in node.names if a.name == "core"]
+            elif module.startswith("napari_gmm.core"):
+                found += [(module, a.name) for a in node.names]
+    return found
+
+
+def test_adapters_import_only_the_public_core_api():
+    """_napari, cli and io import names from ``napari_gmm.core`` itself, never a submodule."""
+    public = set(napari_gmm.core.__all__)
+    checked = 0
+    for layer in ADAPTERS:
+        for path in (PACKAGE / layer).rglob("*.py"):
+            for module, name in _core_imports(path):
+                checked += 1
+                where = f"{path.relative_to(PACKAGE)} imports {module}.{name}".rstrip(".")
+                assert module == "napari_gmm.core", f"{where}: import it from napari_gmm.core"
+                assert name in public, f"{where}: not in napari_gmm.core.__all__"
+    assert checked, "no adapter imports the core: the check found nothing to check"
+
+
+def test_core_public_names_resolve():
+    missing = [n for n in napari_gmm.core.__all__ if not hasattr(napari_gmm.core, n)]
+    assert not missing
+    assert len(set(napari_gmm.core.__all__)) == len(napari_gmm.core.__all__)
+
+
+def _module_imports(path: pathlib.Path) -> set[str]:
+    """Absolute module names a file imports anywhere in it (function-level imports too)."""
+    package = path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1]
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = list(package[: len(package) - node.level + 1]) if node.level else []
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            names.add(module)
+            names.update(f"{module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_no_import_cycles_in_io():
+    """Shared types live in ``io/_types``: no io module imports one that imports it back."""
+    paths = {".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts): p
+             for p in (PACKAGE / "io").glob("_*.py")}  # fmt: skip
+    graph = {name: (_module_imports(path) & set(paths)) - {name} for name, path in paths.items()}
+    assert graph["napari_gmm.io._formats"], "the check found no io-internal import"
+    for name, deps in graph.items():
+        for dep in deps:
+            assert name not in graph[dep], f"import cycle: {name} <-> {dep}"
