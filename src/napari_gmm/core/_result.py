@@ -66,6 +66,9 @@ class Segmentation:
         field). Labels, probability and posteriors are those of this image:
         ``model.predict(pixel_features(corrected, channel_axis)) + 1 == labels.ravel()``
         without smoothing.
+    fractions : ndarray of float32, shape (K, *spatial), or None
+        Each class's fraction of every voxel (partial volumes at the boundaries between
+        classes, the posteriors elsewhere), with ``segment(..., partial_volume=True)``.
     """
 
     labels: np.ndarray
@@ -89,6 +92,7 @@ class Segmentation:
     frame_mode: str | int | None = None
     bias_field: np.ndarray | None = field(default=None, repr=False)
     corrected: np.ndarray | None = field(default=None, repr=False)
+    fractions: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def n_components(self) -> int:

@@ -16,6 +16,8 @@ IEEE TMI 20, 2001), on boundary voxels only:
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from scipy.special import logsumexp
 
@@ -98,13 +100,13 @@ def partial_volume_fractions(gmm, features, posteriors, labels, *, levels=N_LEVE
 
     Examples
     --------
-    >>> from sklearn.mixture import GaussianMixture
-    >>> x = np.r_[np.zeros(50), np.full(50, 10.0)] + np.random.default_rng(0).normal(0, .5, 100)
-    >>> gmm = GaussianMixture(2, random_state=0).fit(x[:, None])
-    >>> order = np.argsort(gmm.means_[:, 0])
-    >>> image = np.array([[0.0, 0.0, 5.0, 10.0, 10.0]])
-    >>> q = gmm.predict_proba(image.reshape(-1, 1))[:, order].reshape(1, 5, 2)
-    >>> f = partial_volume_fractions(gmm_sorted := gmm, image, q, q.argmax(-1) + 1)
+    >>> import napari_gmm as ng
+    >>> rng = np.random.default_rng(0)  # column 6: 30 % of the bright class, value 3
+    >>> image = np.tile(np.r_[np.zeros(6), 3.0, np.full(6, 10.0)], (6, 1))
+    >>> seg = ng.segment(image + rng.normal(0, 0.5, image.shape), 2, random_state=0,
+    ...                  partial_volume=True)
+    >>> seg.fractions.shape, seg.fractions[1].mean(axis=0)[4:9].round(1).tolist()
+    ((2, 6, 13), [0.0, 0.0, 0.2, 1.0, 1.0])
     """
     q = np.asarray(posteriors, dtype=np.float32)
     shape = q.shape[:-1]
@@ -146,3 +148,12 @@ def fraction_error(fractions, true_fractions, mask=None) -> float:
     if mask is not None:
         diff = diff[:, np.asarray(mask, dtype=bool)]
     return float(diff.mean())
+
+
+def with_fractions(result, data, *, keep_posteriors: bool):
+    """`result` (a Segmentation with posteriors) with its ``fractions`` added."""
+    fractions = partial_volume_fractions(
+        result.model, data.to_spatial(data.features), result.posteriors, result.labels
+    )
+    posteriors = result.posteriors if keep_posteriors else None
+    return replace(result, fractions=fractions, posteriors=posteriors)

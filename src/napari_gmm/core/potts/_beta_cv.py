@@ -26,10 +26,11 @@ import numpy as np
 from scipy import ndimage
 from scipy.optimize import minimize_scalar
 from scipy.special import logsumexp
+from sklearn.utils import check_random_state
 
-from ._features import PixelData
-from ._sklearn_private import weighted_log_prob
-from ._spatial import POTTS_SCALE, hmrf_em, neighbour_kernel
+from .._features import PixelData
+from ..fit._sklearn_private import weighted_log_prob
+from ._meanfield import POTTS_SCALE, hmrf_em, neighbour_kernel
 
 #: Fraction of the valid pixels hidden.
 HOLD_OUT = 0.1
@@ -88,9 +89,8 @@ def predicted(messages, log_weights, beta):
     return np.exp(z - logsumexp(z, axis=1, keepdims=True))
 
 
-def cv_smoothing(gmm, data: PixelData, *, scale=None, random_state=0, grid=GRID,
-                 refine=False):  # fmt: skip
-    """The smoothing strength of best held-out likelihood (see the module docstring).
+class HeldOut:
+    """Held-out scoring of strengths on one image (see the module docstring).
 
     Parameters
     ----------
@@ -102,52 +102,66 @@ def cv_smoothing(gmm, data: PixelData, *, scale=None, random_state=0, grid=GRID,
         Physical pixel size per spatial axis.
     random_state : int or None
         Seed of the hidden pixels and of the M-step subsample.
-    grid : sequence of float
-        Strengths scored; with `refine`, the best is refined by bounded scalar search
-        between its two grid neighbours.
+
+    Each strength is scored once (``score(s)``, cached in ``scores``): the pipeline's
+    HMRF-EM (mean-field sweeps, one M-step, sweeps) runs with the hidden pixels missing,
+    and the hidden pixels are scored by :func:`held_out_score`, every class weighing the
+    same (a hidden pixel weighs ``sum_k r_k / pi_k``, ``r`` its plain posteriors, as each
+    class weighs the same in a mean Dice).
+    """
+
+    def __init__(self, gmm, data: PixelData, *, scale=None, random_state=0):
+        from ._auto_smoothing import central_crop
+
+        if data.n_pixels > MAX_PIXELS:
+            data = central_crop(data, MAX_PIXELS)
+        rng = np.random.default_rng(random_state)
+        self.seed = int(rng.integers(2**31 - 1))
+        self.gmm, self.scale = gmm, scale
+        self.features = data.to_spatial(data.features)
+        valid = np.isfinite(self.features).all(axis=-1)
+        if data.valid is not None:
+            valid &= data.to_spatial(data.valid)
+        self.hide = hidden_mask(valid, rng)
+        self.visible = valid & ~self.hide
+        resp = gmm.predict_proba(self.features[self.hide].reshape(-1, data.n_features))
+        self.balance = (resp / np.maximum(gmm.weights_, 1e-12)).sum(axis=1)
+        self.scores = {}
+
+    def score(self, smoothing) -> float:
+        """Held-out balanced mean log-likelihood of one strength (cached)."""
+        s = round(float(smoothing), 4)
+        if s not in self.scores:
+            _, messages, lp, lw = _run(self.gmm, self.features, self.visible, self.hide, s,
+                                       self.scale, self.seed)  # fmt: skip
+            q = predicted(messages, lw, s * POTTS_SCALE)
+            self.scores[s] = held_out_score(q, lp, lw, self.balance)
+        return self.scores[s]
+
+    def best(self, candidates) -> float:
+        """The candidate strength of highest score (the smaller one on ties)."""
+        values = [self.score(s) for s in candidates]
+        top = max(values)
+        return float(min(s for s, v in zip(candidates, values, strict=True) if v == top))
+
+
+def cv_smoothing(gmm, data: PixelData, *, scale=None, random_state=0, grid=GRID):
+    """The smoothing strength of `grid` with the best held-out score (:class:`HeldOut`).
 
     Returns
     -------
     smoothing : float
-        The chosen strength, in ``[min(grid), max(grid)]``.
     scores : dict of float -> float
-        Held-out mean log-likelihood of every strength scored, each class weighing the
-        same (a hidden pixel weighs ``sum_k r_k / pi_k``, ``r`` its plain posteriors).
+        Held-out score of every strength.
     """
-    from ._auto_smoothing import central_crop
+    held = HeldOut(gmm, data, scale=scale, random_state=random_state)
+    return held.best(list(grid)), dict(sorted(held.scores.items()))
 
-    if data.n_pixels > MAX_PIXELS:
-        data = central_crop(data, MAX_PIXELS)
-    rng = np.random.default_rng(random_state)
-    seed = int(rng.integers(2**31 - 1))
-    features = data.to_spatial(data.features)
-    valid = np.isfinite(features).all(axis=-1)
-    if data.valid is not None:
-        valid &= data.to_spatial(data.valid)
-    hide = hidden_mask(valid, rng)
-    visible = valid & ~hide
-    # every class counts equally (as in the mean Dice): a hidden pixel weighs
-    # sum_k r_k / pi_k, r its plain posteriors, so a thin class is not outvoted
-    resp = gmm.predict_proba(features[hide].reshape(-1, features.shape[-1]))
-    balance = (resp / np.maximum(gmm.weights_, 1e-12)).sum(axis=1)
-    scores = {}
 
-    def score(s):
-        s = round(float(s), 4)
-        if s not in scores:
-            _model, messages, lp, lw = _run(gmm, features, visible, hide, s, scale, seed)
-            q = predicted(messages, lw, s * POTTS_SCALE)
-            scores[s] = held_out_score(q, lp, lw, balance)
-        return scores[s]
-
-    values = [score(s) for s in grid]
-    best = int(np.argmax(values))
-    if refine and len(grid) > 2:
-        lo, hi = grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)]
-        minimize_scalar(lambda s: -score(s), bounds=(lo, hi), method="bounded",
-                        options={"xatol": 0.02, "maxiter": 8})  # fmt: skip
-    chosen = max(scores, key=scores.get)
-    return float(chosen), dict(sorted(scores.items()))
+def held_out_smoothing(gmm, data: PixelData, *, scale=None, random_state=None) -> float:
+    """``smoothing='held-out'``: the strength of `GRID` with the best held-out score."""
+    seed = int(check_random_state(random_state).randint(2**31 - 1))
+    return cv_smoothing(gmm, data, scale=scale, random_state=seed)[0]
 
 
 def neighbour_messages(q, valid, spacing=None):
@@ -160,7 +174,8 @@ def neighbour_messages(q, valid, spacing=None):
     present = ndimage.correlate(valid.astype(np.float32), kernel, mode="constant")
     out = np.empty(q.shape, dtype=np.float32)
     for k in range(q.shape[-1]):
-        out[..., k] = ndimage.correlate(q[..., k].astype(np.float32), kernel, mode="constant")
+        plane = np.where(valid, q[..., k], 0).astype(np.float32)
+        out[..., k] = ndimage.correlate(plane, kernel, mode="constant")
     np.divide(out, present[..., None], out=out, where=present[..., None] > 0)
     out[present <= 0] = 0.0
     return out
