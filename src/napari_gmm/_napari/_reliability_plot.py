@@ -8,8 +8,11 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..core.analysis._calibration import N_BINS
 from ._plots import CONDITION_COLOURS
+
+#: Equal-width bins of the core's reliability curves (``noise_sweep`` records); a test
+#: checks that pooling with it reproduces the core's curve of all pixels.
+N_BINS = 15
 
 
 def pooled_reliability(records, n_bins=N_BINS):
