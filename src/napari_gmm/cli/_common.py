@@ -55,7 +55,7 @@ def smoothing_type(text: str):
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"must be a number >= 0, 'auto' or 'held-out', got {text!r}"
+            f"must be a number >= 0 or 'auto' (or 'held-out'), got {text!r}"
         ) from None
 
 
