@@ -12,6 +12,7 @@ from napari_gmm.core.analysis._metrics import compare_labels
 from napari_gmm.core.analysis._phantoms import MEANS, make_phantom
 from napari_gmm.core.potts._beta_cv import (
     GRID,
+    KEEP,
     HeldOut,
     fit_message_scale,
     held_out_score,
@@ -108,6 +109,18 @@ def test_held_out_scores_prefer_some_smoothing_to_none(thin_band):
     assert held.score(0.3) > held.score(2.0)  # and a too strong prior predicts worse
 
 
+def test_held_out_refuses_strengths_that_empty_a_class(thin_band):
+    plain = ng.segment(thin_band.image, 3, random_state=0)
+    held = HeldOut(plain.model, pixel_data(thin_band.image, None), random_state=0)
+    held.score(0.1), held.score(1.5)
+    assert held.kept[0.1] >= KEEP > held.kept[1.5]  # the strong prior drains the grey band
+    seg = ng.segment(thin_band.image, 3, smoothing=1.5, random_state=0)
+    grey = (seg.labels == 2).mean() / (plain.labels == 2).mean()
+    assert grey < KEEP  # ... as it does in the full segmentation
+    held.scores[1.5] = held.scores[0.1] + 1.0  # even when it would score best
+    assert held.best([0.1, 1.5]) == 0.1
+
+
 def test_held_out_is_reproducible_recorded_and_applies():
     p = make_phantom("sheet", 2, thickness=2, noise=10, size=48, seed=2)
     a = ng.segment(p.image, 3, smoothing="held-out", random_state=4)
@@ -143,6 +156,12 @@ def test_partial_volume_fractions():
     alone = ng.segment(p.image, 3, smoothing=0.5, random_state=0, partial_volume=True)
     assert alone.posteriors is None and np.array_equal(alone.fractions, f)
     assert ng.segment(p.image, 3, random_state=0).fractions is None
+
+
+def test_held_out_is_refused_for_dask_arrays():
+    da = pytest.importorskip("dask.array")
+    with pytest.raises(ValueError, match="smoothing='held-out' is not available for dask"):
+        ng.segment(da.zeros((16, 16), chunks=8), 2, smoothing="held-out")
 
 
 def test_partial_volume_needs_a_single_image():

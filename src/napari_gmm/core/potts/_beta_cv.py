@@ -1,23 +1,27 @@
 """The Potts strength chosen by cross-validation: the held-out likelihood of hidden pixels.
 
-A random tenth of the pixels is *hidden*: their data term is replaced by the mixture
-weights alone, so the mean-field posterior of a hidden pixel ``i`` is what its neighbours
-predict, ``q_i = softmax_k(log pi_k + beta * m_ik)`` (``m_ik`` the neighbours' mean
-posterior of class ``k``). Its value ``x_i`` then scores that prediction by the held-out
-predictive log-likelihood ``log sum_k q_ik N(x_i | k)``. A strength that erases a 1-voxel
-band makes its neighbours predict the wrong tissue there with confidence, and the band's
-hidden pixels pay for it; a strength too weak predicts little. The score at ``beta = 0``
-is the mixture's own log-likelihood, so a strength is only chosen when the neighbours
-predict better than the class proportions.
+A random tenth of the pixels is *hidden*: the pipeline's HMRF-EM (mean-field sweeps, one
+M-step, sweeps) runs with them missing, and what the visible neighbours then predict for a
+hidden pixel ``i``, ``q_i = softmax_k(log pi_k + beta * m_ik)`` (``m_ik`` the neighbours'
+mean posterior of class ``k``), is scored by its value ``x_i``: the held-out predictive
+log-likelihood ``log sum_k q_ik N(x_i | k)``. A strength that erases a 1-voxel band makes
+its neighbours predict the wrong tissue there with confidence, and the band's hidden
+pixels pay for it; a strength too weak predicts little. At ``beta = 0`` the score is the
+mixture's own log-likelihood. Every class weighs the same in the score, as in a mean Dice.
+
+That alone does not see a class being *emptied*: when the re-estimation after a strong
+prior drains a thin class, the re-estimated mixture still predicts the hidden values about
+as well. So a strength is only eligible when every class keeps at least :data:`KEEP` of
+its plain-EM weight in the re-estimated mixture.
 
 This differs from the pseudo-likelihood estimate of :mod:`._auto_smoothing`, which fits the
 coupling of the posterior label *field* and is pulled towards strengths that make that
 field smooth: on cortex-like phantoms (1-2 voxel bands, ``benchmarks/bench_anatomy.py``)
 it chooses strengths that erase the bands.
 
-The same hidden pixels fit the *message scale* of the calibrated posteriors
-(:func:`fit_message_scale`): the factor ``gamma`` on the neighbours' messages that
-maximises the held-out likelihood, i.e. how much the neighbours really tell about a pixel.
+:func:`fit_message_scale` fits, on the same hidden pixels, the factor on the neighbours'
+messages of best held-out likelihood; used to rescale the mean-field posteriors it left
+their calibration error on the phantoms unchanged, so the pipeline does not use it.
 """
 
 from __future__ import annotations
@@ -38,6 +42,11 @@ HOLD_OUT = 0.1
 GRID = (0.0, 0.1, 0.2, 0.3, 0.45, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0)
 #: Mean-field sweeps per scored strength (the pipeline runs 2 x 6 with one M-step between).
 SWEEPS = 12
+#: Smallest share of its plain-EM weight a class may keep after the HMRF-EM re-estimation:
+#: a strength that shrinks a class more is erasing a structure, not removing noise. On the
+#: anatomy phantoms the strengths that empty a 1-voxel grey band shrink it to 0.2-0.55 of
+#: its weight, while those that help keep >= 0.6 (``benchmarks/bench_anatomy.py``).
+KEEP = 0.6
 #: Largest number of pixels scored (a central block of larger images).
 MAX_PIXELS = 1 << 20
 
@@ -107,7 +116,8 @@ class HeldOut:
     HMRF-EM (mean-field sweeps, one M-step, sweeps) runs with the hidden pixels missing,
     and the hidden pixels are scored by :func:`held_out_score`, every class weighing the
     same (a hidden pixel weighs ``sum_k r_k / pi_k``, ``r`` its plain posteriors, as each
-    class weighs the same in a mean Dice).
+    class weighs the same in a mean Dice). ``kept[s]`` is the smallest share of its weight
+    a class keeps in that run's re-estimated mixture.
     """
 
     def __init__(self, gmm, data: PixelData, *, scale=None, random_state=0):
@@ -127,19 +137,26 @@ class HeldOut:
         resp = gmm.predict_proba(self.features[self.hide].reshape(-1, data.n_features))
         self.balance = (resp / np.maximum(gmm.weights_, 1e-12)).sum(axis=1)
         self.scores = {}
+        self.kept = {}
 
     def score(self, smoothing) -> float:
         """Held-out balanced mean log-likelihood of one strength (cached)."""
         s = round(float(smoothing), 4)
         if s not in self.scores:
-            _, messages, lp, lw = _run(self.gmm, self.features, self.visible, self.hide, s,
-                                       self.scale, self.seed)  # fmt: skip
+            model, messages, lp, lw = _run(self.gmm, self.features, self.visible, self.hide,
+                                           s, self.scale, self.seed)  # fmt: skip
             q = predicted(messages, lw, s * POTTS_SCALE)
             self.scores[s] = held_out_score(q, lp, lw, self.balance)
+            share = model.weights_ / np.maximum(self.gmm.weights_, 1e-12)
+            self.kept[s] = float(share.min())
         return self.scores[s]
 
     def best(self, candidates) -> float:
-        """The candidate strength of highest score (the smaller one on ties)."""
+        """The candidate strength of highest score (the smaller one on ties) among those
+        that keep every class (:data:`KEEP`); 0 when none does."""
+        values = [self.score(s) for s in candidates]
+        keeps = [s == 0 or self.kept[round(float(s), 4)] >= KEEP for s in candidates]
+        candidates = [s for s, k in zip(candidates, keeps, strict=True) if k] or [0.0]
         values = [self.score(s) for s in candidates]
         top = max(values)
         return float(min(s for s, v in zip(candidates, values, strict=True) if v == top))
