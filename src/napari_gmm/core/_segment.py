@@ -20,7 +20,7 @@ from .fit._fit import MAX_SAMPLES, fit_on_distinct, fit_on_pixels
 from .lazy._fit import is_dask_array
 from .lazy._segment import iter_segment_lazy
 from .potts._auto_smoothing import estimate_smoothing
-from .potts._beta_cv import held_out_smoothing
+from .potts._beta_cv import held_out_smoothing, keep_classes
 from .potts._hmrf import check_marginals, check_scale, check_smoothing
 from .potts._partial_volume import with_fractions
 
@@ -320,6 +320,9 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
             gmm, data, compressed, scale=scale, random_state=params["random_state"],
             max_samples=max_samples,
         )[0]  # fmt: skip
+        smoothing = keep_classes(
+            gmm, data, smoothing, scale=scale, random_state=params["random_state"]
+        )
     yield 0.5, "predicting pixels"
     steps = iter_apply(
         gmm, data, compressed, smoothing=smoothing, scale=scale, max_samples=max_samples,

@@ -181,6 +181,28 @@ def held_out_smoothing(gmm, data: PixelData, *, scale=None, random_state=None) -
     return cv_smoothing(gmm, data, scale=scale, random_state=seed)[0]
 
 
+#: Factors tried on an estimated strength that drains a class (:func:`keep_classes`).
+BACK_OFF = (0.75, 0.5, 0.25)
+
+
+def keep_classes(gmm, data: PixelData, smoothing, *, scale=None, random_state=None) -> float:
+    """`smoothing`, or the largest of ``smoothing * BACK_OFF`` (else 0) whose HMRF-EM
+    re-estimation keeps every class (:data:`KEEP` of its weight, see :class:`HeldOut`).
+
+    Guards ``smoothing='auto'``: the pseudo-likelihood estimate can be a strength that
+    erases a 1-voxel band, and then the re-estimation drains its class.
+    """
+    if smoothing <= 0:
+        return float(smoothing)
+    seed = int(check_random_state(random_state).randint(2**31 - 1))
+    held = HeldOut(gmm, data, scale=scale, random_state=seed)
+    for s in (smoothing, *(smoothing * f for f in BACK_OFF)):
+        held.score(s)
+        if held.kept[round(float(s), 4)] >= KEEP:
+            return float(s)
+    return 0.0
+
+
 def neighbour_messages(q, valid, spacing=None):
     """Mean posterior of every pixel's valid face neighbours, (*spatial, K) float32.
 
