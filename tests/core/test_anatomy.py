@@ -16,6 +16,7 @@ from napari_gmm.core.potts._beta_cv import (
     HeldOut,
     fit_message_scale,
     held_out_score,
+    keep_classes,
     neighbour_messages,
 )
 from napari_gmm.core.potts._partial_volume import boundary_mask, fraction_error
@@ -92,14 +93,24 @@ def thin_band():
     return make_phantom("shell", 2, thickness=1, noise=10, size=96, seed=1)
 
 
-def test_held_out_keeps_the_thin_band_that_auto_erases(thin_band):
+def test_held_out_and_auto_keep_the_thin_band(thin_band):
     p = thin_band
-    auto = ng.segment(p.image, 3, smoothing="auto", random_state=0)
-    held = ng.segment(p.image, 3, smoothing="held-out", random_state=0)
-    assert held.smoothing in GRID and held.smoothing < auto.smoothing
-    grey_auto = compare_labels(p.truth, auto.labels).dice[2]
-    grey_held = compare_labels(p.truth, held.labels).dice[2]
-    assert grey_held > grey_auto + 0.1
+    grey = {}
+    for smoothing in (1.0, "auto", "held-out"):
+        seg = ng.segment(p.image, 3, smoothing=smoothing, random_state=0)
+        grey[smoothing] = compare_labels(p.truth, seg.labels).dice[2]
+        if smoothing == "held-out":
+            assert seg.smoothing in GRID
+    assert grey["auto"] > grey[1.0] + 0.1 and grey["held-out"] > grey[1.0] + 0.1
+
+
+def test_keep_classes_backs_off_only_when_a_class_drains(thin_band):
+    thick = make_phantom("shell", 2, thickness=3, noise=10, size=96, seed=1)
+    chosen = {}
+    for name, p in (("thin", thin_band), ("thick", thick)):
+        plain = ng.segment(p.image, 3, random_state=0)
+        chosen[name] = keep_classes(plain.model, pixel_data(p.image, None), 1.0, random_state=0)
+    assert chosen["thin"] < 0.5 and chosen["thick"] == 1.0
 
 
 def test_held_out_scores_prefer_some_smoothing_to_none(thin_band):

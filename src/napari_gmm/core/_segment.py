@@ -100,11 +100,14 @@ def segment(
         labels and probability come from these regularised posteriors. Only spatial axes
         are smoothed, never channels. ``'auto'`` estimates the strength from the image
         (stochastic EM with maximum pseudo-likelihood, see
-        :func:`napari_gmm.core.potts._auto_smoothing.estimate_smoothing`); the chosen value is
+        :func:`napari_gmm.core.potts._auto_smoothing.estimate_smoothing`), backed off
+        (x0.75, x0.5, x0.25, else 0) when its re-estimation would drain a class below 0.6
+        of its weight, as a 1-voxel band erased by a too strong prior does (see
+        :func:`napari_gmm.core.potts._beta_cv.keep_classes`); the chosen value is
         ``result.smoothing``. ``'held-out'`` chooses it among 0..2 by the held-out
-        likelihood of a random tenth of the pixels, hidden from the data term (see
-        :mod:`napari_gmm.core.potts._beta_cv`): it keeps 1-2 voxel structures that
-        ``'auto'`` can erase (cortex at 2 mm), at about 10 segmentations' cost.
+        likelihood of a random tenth of the pixels, hidden from the data term, with the
+        same guard (see :mod:`napari_gmm.core.potts._beta_cv`), at about 10
+        segmentations' cost.
     marginals : {'mean-field', 'gibbs'}, default='mean-field'
         With smoothing: how the posteriors (probability, uncertainty) are computed.
         Mean-field posteriors are over-confident (~1 nearly everywhere); ``'gibbs'`` gives
