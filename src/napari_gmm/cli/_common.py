@@ -49,13 +49,13 @@ def sigma_type(text: str):
 
 
 def smoothing_type(text: str):
-    if text == "auto":
+    if text in ("auto", "held-out"):
         return text
     try:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"must be a number >= 0 or 'auto', got {text!r}"
+            f"must be a number >= 0 or 'auto' (or 'held-out'), got {text!r}"
         ) from None
 
 

@@ -37,6 +37,7 @@ from .guided._classes import class_names, is_grouped, refuse_grouped_lazy
 from .lazy._fit import is_dask_array
 from .lazy._segment import apply_model_lazy, check_lazy_bias, check_lazy_smoothing
 from .potts._auto_smoothing import estimate_smoothing, recorded_smoothing
+from .potts._beta_cv import held_out_smoothing
 from .potts._hmrf import check_marginals, check_scale, check_smoothing, iter_regularize, scaled
 
 #: ``Segmentation.method`` of a result of :func:`apply_model`.
@@ -179,6 +180,8 @@ def iter_apply_image(
         )  # fmt: skip
         data, bias, smoothing = yield from staged(steps, 0.07, 0.03, "estimating the bias field")
     compressed = None if bias is not None else compress_if_integer(data, max_distinct)
+    if smoothing == "held-out":
+        smoothing = held_out_smoothing(gmm, data, scale=scale, random_state=random_state)
     if smoothing == "auto":
         smoothing = estimate_smoothing(
             gmm, data, compressed, scale=scale, random_state=random_state, reestimate=False

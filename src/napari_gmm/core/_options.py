@@ -35,6 +35,7 @@ DEFAULTS = {
     "marginals": "mean-field",
     "scale": None,
     "return_posteriors": False,
+    "partial_volume": False,
     "bias_field": None,
     "bias_order": DEFAULT_ORDER,
 }

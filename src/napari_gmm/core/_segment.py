@@ -29,7 +29,9 @@ from .guided._segment import GUIDED_OPTIONS, active_options, iter_guided_or_name
 from .lazy._fit import is_dask_array
 from .lazy._segment import iter_segment_lazy
 from .potts._auto_smoothing import estimate_smoothing
+from .potts._beta_cv import held_out_smoothing, keep_classes
 from .potts._hmrf import check_marginals, check_scale, check_smoothing
+from .potts._partial_volume import with_fractions
 
 
 def segment(
@@ -50,6 +52,7 @@ def segment(
     marginals="mean-field",
     scale=None,
     return_posteriors=False,
+    partial_volume=False,
     time_axis=None,
     frames="each",
     bias_field=None,
@@ -111,8 +114,14 @@ def segment(
         labels and probability come from these regularised posteriors. Only spatial axes
         are smoothed, never channels. ``'auto'`` estimates the strength from the image
         (stochastic EM with maximum pseudo-likelihood, see
-        :func:`napari_gmm.core.potts._auto_smoothing.estimate_smoothing`); the chosen value is
-        ``result.smoothing``.
+        :func:`napari_gmm.core.potts._auto_smoothing.estimate_smoothing`), backed off
+        (x0.75, x0.5, x0.25, else 0) when its re-estimation would drain a class below 0.6
+        of its weight, as a 1-voxel band erased by a too strong prior does (see
+        :func:`napari_gmm.core.potts._beta_cv.keep_classes`); the chosen value is
+        ``result.smoothing``. ``'held-out'`` chooses it among 0..2 by the held-out
+        likelihood of a random tenth of the pixels, hidden from the data term, with the
+        same guard (see :mod:`napari_gmm.core.potts._beta_cv`), at about 10
+        segmentations' cost.
     marginals : {'mean-field', 'gibbs'}, default='mean-field'
         With smoothing: how the posteriors (probability, uncertainty) are computed.
         Mean-field posteriors are over-confident (~1 nearly everywhere); ``'gibbs'`` gives
@@ -123,6 +132,12 @@ def segment(
         the prior weighs neighbours by 1/distance in anisotropic volumes. None: isotropic.
     return_posteriors : bool, default=False
         Also keep the per-class posterior maps, shape (*spatial, K), float32.
+    partial_volume : bool, default=False
+        Also estimate each class's fraction of every voxel at the boundaries between
+        classes (partial volumes, as FSL FAST and ANTs Atropos report):
+        ``result.fractions``, shape (K, *spatial), float32 (see
+        :func:`napari_gmm.core.potts._partial_volume.partial_volume_fractions`). Single
+        in-memory images only.
     time_axis : int or None, default=None
         Axis holding the frames of a time series, e.g. 0 for (T, Y, X) or (T, Z, Y, X).
         Frames are never smoothed across; ``result.frames`` holds every frame's result and
@@ -225,6 +240,7 @@ def segment(
         marginals=marginals,
         scale=scale,
         return_posteriors=return_posteriors,
+        partial_volume=partial_volume,
         time_axis=time_axis,
         frames=frames,
         bias_field=bias_field,
@@ -265,6 +281,12 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
     options["channel_axis"] = resolve_channel_axis(
         np.shape(image), options.get("channel_axis", UNSET), time_axis, stacklevel=3
     )
+    partial = bool(options.pop("partial_volume", False))
+    if partial and (time_axis is not None or is_dask_array(image)):
+        raise ValueError(
+            "partial_volume=True needs a single in-memory image: segment the frames one at a "
+            "time (without time_axis), or compute a dask array first (np.asarray)."
+        )
     if time_axis is None and is_dask_array(image):  # lazy, out of core (core/lazy/_segment.py)
         return (yield from iter_segment_lazy(image, n_components, **options))
     start = time.perf_counter()
@@ -316,7 +338,7 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
     )
     max_samples = check_int("max_samples", opts["max_samples"], minimum=1)
     max_distinct = check_int("max_distinct", opts["max_distinct"], minimum=0)
-    want_post = bool(opts["return_posteriors"])
+    want_post = bool(opts["return_posteriors"]) or partial
     smoothing = check_smoothing(opts["smoothing"])
     bias_field = check_bias_field(opts["bias_field"])
     bias_order = check_bias_order(opts["bias_order"])
@@ -343,12 +365,18 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
             steps, 0.2, 0.25, "estimating the bias field"
         )
         compressed = None
+    if smoothing == "held-out":
+        yield 0.4, "choosing the smoothing strength on held-out pixels"
+        smoothing = held_out_smoothing(gmm, data, scale=scale, random_state=params["random_state"])
     if smoothing == "auto":
         yield 0.4, "estimating the smoothing strength"
         smoothing = estimate_smoothing(
             gmm, data, compressed, scale=scale, random_state=params["random_state"],
             max_samples=max_samples,
         )[0]  # fmt: skip
+        smoothing = keep_classes(
+            gmm, data, smoothing, scale=scale, random_state=params["random_state"]
+        )
     yield 0.5, "predicting pixels"
     steps = iter_apply(
         gmm, data, compressed, smoothing=smoothing, scale=scale, max_samples=max_samples,
@@ -366,6 +394,8 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
         gmm, data, pred, info, start=start, smoothing=smoothing, selection=selection,
         bias=bias,
     )  # fmt: skip
+    if partial:
+        result = with_fractions(result, data, keep_posteriors=bool(opts["return_posteriors"]))
     yield 1.0, "done"
     return result
 

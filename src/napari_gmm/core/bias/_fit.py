@@ -139,14 +139,21 @@ def iter_fit_with_bias(
 def _smoothed(gmm, data, block, rows, basis, coef, u_range, *, smoothing, scale, max_samples,
               seed, fit_mixture):  # fmt: skip
     """The Potts rounds when smoothing is on: returns ``(gmm, coef, u_range, smoothing)``."""
-    if smoothing == "auto":
+    if smoothing in ("auto", "held-out"):
         field = field_on_grid(basis, coef, u_range)
         if fit_mixture:
             field /= np.float32(valid_mean(field, data))
-        smoothing = estimate_smoothing(
-            gmm, corrected_data(data, field), None, scale=scale, random_state=seed,
-            reestimate=fit_mixture, max_samples=max_samples,
-        )[0]  # fmt: skip
+        if smoothing == "held-out":
+            from ..potts._beta_cv import held_out_smoothing
+
+            smoothing = held_out_smoothing(
+                gmm, corrected_data(data, field), scale=scale, random_state=seed
+            )
+        else:
+            smoothing = estimate_smoothing(
+                gmm, corrected_data(data, field), None, scale=scale, random_state=seed,
+                reestimate=fit_mixture, max_samples=max_samples,
+            )[0]  # fmt: skip
         if fit_mixture:  # its mixture is for the normalised field's corrected values
             s = valid_mean(field_on_grid(basis, coef, u_range), data)
             gmm = copy.deepcopy(gmm)

@@ -179,11 +179,11 @@ def make_lazy_result(gmm, pixels, outputs, ll, n_valid, info, *, start, **extra)
 
 def check_lazy_smoothing(smoothing, marginals) -> None:
     """Refuse what the blockwise path does not do (rather than silently do something else)."""
-    if smoothing == "auto":
+    if smoothing in ("auto", "held-out"):
         raise ValueError(
-            "smoothing='auto' is not available for dask arrays yet: estimate it on a slice "
-            "or a coarse level (segment(np.asarray(image[...]), K, smoothing='auto').smoothing) "
-            "and pass that number."
+            f"smoothing={smoothing!r} is not available for dask arrays yet: estimate it on a "
+            "slice or a coarse level (segment(np.asarray(image[...]), K, "
+            "smoothing='auto').smoothing) and pass that number."
         )
     if marginals != "mean-field":
         raise ValueError(

@@ -46,13 +46,14 @@ MARGINALS = ("mean-field", "gibbs")
 
 
 def check_smoothing(smoothing):
-    """Validate the Potts prior strength (0 = off): a float, or 'auto' (estimated)."""
-    if isinstance(smoothing, str) and smoothing == "auto":
-        return "auto"
+    """Validate the Potts prior strength (0 = off): a float, 'auto' or 'held-out' (estimated)."""
+    if isinstance(smoothing, str) and smoothing in ("auto", "held-out"):
+        return smoothing
     if isinstance(smoothing, bool) or not isinstance(smoothing, numbers.Real):
         raise TypeError(
             f"smoothing must be a number >= 0 (0 = off, 1.0 = recommended) or 'auto' "
-            f"(estimated from the image), got {type(smoothing).__name__} ({smoothing!r})."
+            f"(estimated from the image; 'held-out' for thin structures), got "
+            f"{type(smoothing).__name__} ({smoothing!r})."
         )
     if not np.isfinite(smoothing) or smoothing < 0:
         raise ValueError(
