@@ -17,17 +17,18 @@ from ._features import PixelData, pixel_data
 from ._frames import iter_frames, split_frames, stack_frames
 from ._options import MAX_DISTINCT, compress_if_integer
 from ._predict import Prediction, iter_predict_chunked, mean_log_likelihood, predict_distinct
+from ._progress import rescale, run
 from ._resources import check_segmentation_memory
 from ._result import Segmentation
 from ._validation import UNSET, check_int, check_progress, resolve_channel_axis
 from .bias._ecm import DEFAULT_ORDER, check_bias_field, check_bias_order, n_terms
-from .bias._fit import iter_bias_for_model, staged
+from .bias._fit import iter_bias_for_model
 from .fit._fit import FitInfo
 from .fit._sklearn_private import n_parameters
 from .lazy._fit import is_dask_array
 from .lazy._segment import apply_model_lazy, check_lazy_bias, check_lazy_smoothing
 from .potts._auto_smoothing import estimate_smoothing, recorded_smoothing
-from .potts._hmrf import check_marginals, check_scale, check_smoothing, iter_regularize, scaled
+from .potts._hmrf import check_marginals, check_scale, check_smoothing, iter_regularize
 
 #: ``Segmentation.method`` of a result of :func:`apply_model`.
 APPLIED = "applied model"
@@ -54,7 +55,7 @@ def iter_apply(
             gmm, data, compressed, smoothing=smoothing, scale=scale, max_samples=max_samples,
             random_state=random_state, reestimate=reestimate, marginals=marginals,
         )  # fmt: skip
-        gmm, labels, prob, q = yield from scaled(steps, 0.9)
+        gmm, labels, prob, q = yield from rescale(steps, 0.0, 0.9)
         yield 0.9
         ll = mean_log_likelihood(gmm, data, compressed)
         return gmm, Prediction(labels, prob, ll, q if posteriors else None)
@@ -156,7 +157,7 @@ def iter_apply_image(
             gmm, data, order=bias_order, random_state=random_state, channel_axis=axis,
             field=field, smoothing=smoothing, scale=scale, max_samples=max_samples,
         )  # fmt: skip
-        data, bias, smoothing = yield from staged(steps, 0.07, 0.03, "estimating the bias field")
+        data, bias, smoothing = yield from rescale(steps, 0.07, 0.03, "estimating the bias field")
     compressed = None if bias is not None else compress_if_integer(data, max_distinct)
     if smoothing == "auto":
         smoothing = estimate_smoothing(
@@ -167,13 +168,7 @@ def iter_apply_image(
         random_state=random_state, posteriors=bool(return_posteriors), reestimate=False,
         marginals=marginals,
     )  # fmt: skip
-    while True:
-        try:
-            fraction = next(steps)
-        except StopIteration as stop:
-            gmm, pred = stop.value
-            break
-        yield 0.1 + 0.89 * fraction, "predicting pixels"
+    gmm, pred = yield from rescale(steps, 0.1, 0.89, "predicting pixels")
     info = FitInfo(method=APPLIED, n_fit_samples=0)
     result = make_result(gmm, data, pred, info, start=start, smoothing=smoothing, bias=bias)
     yield 1.0, "done"
@@ -275,12 +270,7 @@ def apply_model(
         marginals=marginals, scale=scale, return_posteriors=return_posteriors,
         max_distinct=max_distinct, bias_field=bias_field, bias_order=bias_order,
     )  # fmt: skip
-    while True:
-        try:
-            fraction, stage = next(steps)
-        except StopIteration as stop:
-            return stop.value
-        report(fraction, stage)
+    return run(steps, report)
 
 
 def iter_apply_model(model, image, *, time_axis=None, **options):

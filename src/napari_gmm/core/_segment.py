@@ -9,13 +9,14 @@ import numpy as np
 from ._apply import iter_apply, make_result
 from ._features import pixel_data
 from ._options import DEFAULTS, MAX_DISTINCT, check_params, compress_if_integer
+from ._progress import rescale, run
 from ._resources import check_segmentation_memory
 from ._result import Segmentation
 from ._selection import AUTO_CANDIDATES, AUTO_CRITERION, select_n_components
 from ._series import iter_segment_series
 from ._validation import UNSET, check_int, check_progress, resolve_channel_axis
 from .bias._ecm import DEFAULT_ORDER, check_bias_field, check_bias_order
-from .bias._fit import iter_fit_with_bias, staged
+from .bias._fit import iter_fit_with_bias
 from .fit._fit import MAX_SAMPLES, fit_on_distinct, fit_on_pixels
 from .lazy._fit import is_dask_array
 from .lazy._segment import iter_segment_lazy
@@ -195,12 +196,7 @@ def segment(
         bias_field=bias_field,
         bias_order=bias_order,
     )
-    while True:
-        try:
-            fraction, stage = next(steps)
-        except StopIteration as stop:
-            return stop.value
-        report(fraction, stage)
+    return run(steps, report)
 
 
 def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **options):
@@ -249,8 +245,8 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
         n_components = selection.best
         if check_bias_field(opts["bias_field"]) is not None:
             # shading blurs the classes: choose again on the image corrected with this K
-            first = yield from _scaled_steps(
-                iter_segment(image, n_components, **{**options, "smoothing": 0.0}), 0.3
+            first = yield from rescale(
+                iter_segment(image, n_components, **{**options, "smoothing": 0.0}), 0.0, 0.3
             )
             selection = yield from _auto_components(first.corrected, "auto", opts)
             n_components = selection.best
@@ -288,7 +284,7 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
             channel_axis=_channel_axis(image, opts["channel_axis"]), smoothing=smoothing,
             scale=scale,
         )  # fmt: skip
-        gmm, info, data, bias, smoothing = yield from staged(
+        gmm, info, data, bias, smoothing = yield from rescale(
             steps, 0.2, 0.25, "estimating the bias field"
         )
         compressed = None
@@ -304,13 +300,8 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
         random_state=params["random_state"], posteriors=want_post, reestimate=True,
         marginals=marginals,
     )  # fmt: skip
-    while True:
-        try:
-            fraction = next(steps)
-        except StopIteration as stop:
-            gmm, pred = stop.value
-            break
-        yield 0.5 + 0.49 * fraction, "spatial regularisation" if smoothing else "predicting pixels"
+    stage = "spatial regularisation" if smoothing else "predicting pixels"
+    gmm, pred = yield from rescale(steps, 0.5, 0.49, stage)
     result = make_result(
         gmm, data, pred, info, start=start, smoothing=smoothing, selection=selection,
         bias=bias,
@@ -322,16 +313,6 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
 def _channel_axis(image, channel_axis):
     """The non-negative channel axis of a (checked) image, or None."""
     return None if channel_axis is None else int(channel_axis) % np.ndim(image)
-
-
-def _scaled_steps(steps, span: float):
-    """Forward ``(fraction, stage)`` steps with fractions scaled to [0, span]."""
-    while True:
-        try:
-            fraction, stage = next(steps)
-        except StopIteration as stop:
-            return stop.value
-        yield span * fraction, stage
 
 
 def _auto_components(image, choice: str, opts: dict):

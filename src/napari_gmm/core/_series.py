@@ -29,6 +29,7 @@ from ._apply import iter_apply_image
 from ._features import pixel_data
 from ._frames import check_frames, iter_frames, split_frames, stack_frames
 from ._options import check_params, compress_if_integer
+from ._progress import rescale
 from ._selection import AUTO_CANDIDATES, AUTO_CRITERION, select_n_components
 from ._validation import check_int
 from .bias._ecm import check_bias_field, check_bias_order, n_terms
@@ -83,7 +84,8 @@ def iter_segment_series(image, n_components, iter_one, time_axis, frames, opts: 
         bias_params = n * terms - 1
     else:
         steps = iter_one(split.frame(mode), n_components, **frame_opts)
-        ref = yield from _scaled(steps, FIT_SHARE, f"fitting on frame {mode + 1}/{n}")
+        label = f"fitting on frame {mode + 1}/{n}"
+        ref = yield from rescale(steps, 0.0, FIT_SHARE, lambda stage: f"{label}: {stage}")
         gmm, selection, n_fit = ref.model, ref.selection, ref.n_fit_samples
         method = f"{ref.method}, fitted on frame {mode}"
         bias_params = n * terms
@@ -112,16 +114,6 @@ def iter_segment_series(image, n_components, iter_one, time_axis, frames, opts: 
         start=start, smoothing=recorded_smoothing(smoothing, results), selection=selection,
         bias_params=bias_params if bias_field else 0,
     )  # fmt: skip
-
-
-def _scaled(steps, span, label):
-    """Forward a ``(fraction, stage)`` generator, scaling fractions to [0, span]."""
-    while True:
-        try:
-            fraction, stage = next(steps)
-        except StopIteration as stop:
-            return stop.value
-        yield span * fraction, f"{label}: {stage}"
 
 
 def _fit_all_frames(split, n_components, opts):

@@ -19,11 +19,11 @@ import numpy as np
 
 from .._backend import use_numba
 from .._predict import label_dtype, pixel_log_prob
+from .._progress import run
 from ..potts._meanfield import (
     MAX_KERNEL_NDIM,
     POTTS_SCALE,
     _axis_weights,
-    drive,
     neighbour_kernel,
     posterior_labels,
     potts_posteriors,
@@ -55,13 +55,7 @@ def _predict_block(block, gmm, max_distinct, want_post):
     if compressed is not None:
         pred = predict_distinct(gmm, data, compressed, posteriors=want_post)
     else:
-        steps = iter_predict_chunked(gmm, data, posteriors=want_post)
-        while True:
-            try:
-                next(steps)
-            except StopIteration as stop:
-                pred = stop.value
-                break
+        pred = run(iter_predict_chunked(gmm, data, posteriors=want_post))
     return _pack(pred.labels, pred.probability, pred.posteriors, data.spatial_shape, n_out)
 
 
@@ -112,7 +106,7 @@ def _potts_block_fused(data, models, smoothing, scale, sweeps):
     k = models[0].n_components
     q = sweeper.plain(models[0], np.empty((data.n_pixels, k), dtype=np.float32))
     for gmm in models:
-        q = drive(sweeper.iter_sweeps(gmm, q, sweeps))
+        q = run(sweeper.iter_sweeps(gmm, q, sweeps))
     sweeper.release()
     return q.reshape(*shape, k)
 

@@ -21,6 +21,7 @@ from scipy import ndimage
 from .._backend import use_numba
 from .._features import PixelData
 from .._predict import pixel_log_prob
+from .._progress import run
 from ..fit._fit import subsample_rows
 from ..fit._sklearn_private import (
     compute_precision_cholesky,
@@ -164,14 +165,9 @@ def potts_posteriors(
 
 
 def drive(steps, progress=None):
-    """Run a generator that yields fractions done; call ``progress(fraction)`` on each."""
-    while True:
-        try:
-            fraction = next(steps)
-        except StopIteration as stop:
-            return stop.value
-        if progress is not None:
-            progress(fraction)
+    """Run a generator that yields fractions done; call ``progress(fraction)`` on each
+    (the kernels' one-argument form of :func:`.._progress.run`)."""
+    return run(steps, None if progress is None else lambda fraction, _stage: progress(fraction))
 
 
 def iter_potts_posteriors(
