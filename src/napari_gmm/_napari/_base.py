@@ -166,12 +166,6 @@ class DockWidget(Container):
         worker.start()
         return worker
 
-    def _relay(self, step) -> None:
-        """Report ``(fraction, stage)`` from a blocking call in the worker thread (queued)."""
-        worker = self._worker
-        if worker is not None:
-            worker.yielded.emit(step)
-
     def cancel(self, *_) -> None:
         """Stop the running job at its next step; no layer or result is kept from it."""
         if self._worker is not None:
@@ -201,8 +195,10 @@ class DockWidget(Container):
             return  # cancelled or closed: keep the viewer as it was
         if result is None:
             return
-        if isinstance(result, dict) and "error" in result:
-            self._fail(f"{self.title} of {self._job['source']!r} failed: {result['error']}")
+        # a JobResult (segment, diagnostics) or a dict (noise study) may carry an error
+        error = result.get("error") if isinstance(result, dict) else result.error
+        if error is not None:
+            self._fail(f"{self.title} of {self._job['source']!r} failed: {error}")
             return
         gone = self._input_gone()
         if gone:

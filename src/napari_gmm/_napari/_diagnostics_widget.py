@@ -111,13 +111,12 @@ class ModelDiagnosticsWidget(DockWidget):
                            diagnostics_job, data, range(lo, hi + 1),
                            criterion=self.criterion.value,
                            covariance_type=self.covariance_type.value,
-                           seed=int(self.seed.value), channel_axis=axis,
-                           cancel=self._cancel, relay=self._relay)  # fmt: skip
+                           seed=int(self.seed.value), channel_axis=axis)  # fmt: skip
 
     def _on_done(self, result) -> None:
         fields = {k: v for k, v in self._job.items() if k in Fit.__dataclass_fields__}
-        self.last_fit = Fit(selection=result["selection"], segmentation=result["segmentation"],
-                            features=result["features"], **fields)  # fmt: skip
+        self.last_fit = Fit(selection=result.selection, segmentation=result.segmentation,
+                            features=result.features, **fields)  # fmt: skip
         self.kmeans_ari = None
         self.draw()
         self.status.success(self._summary_text())

@@ -190,7 +190,7 @@ class GMMWidget(DockWidget):
         return self._start(job, segment_job, job.pop("data"), options=job["segment"],
                            noise_sigma=job["noise_sigma"], seed=job["seed"],
                            uncertainty=job["uncertainty"], posteriors=job["posteriors"],
-                           model=model, cancel=self._cancel, relay=self._relay,
+                           model=model,
                            objects=job["objects"])  # fmt: skip
 
     def _job_options(self, layer, model=None) -> dict:
@@ -240,9 +240,6 @@ class GMMWidget(DockWidget):
     # ------------------------------------------------------- main-thread results
     def _on_done(self, result) -> None:
         job = self._job
-        if result.error is not None:
-            self._fail(f"GMM segmentation of {job['source']!r} failed: {result.error}")
-            return
         seg = result.segmentation
         layers = put_outputs(self._viewer, job["source"], job_outputs(job, result),
                              scale=job["scale"], translate=job["translate"],

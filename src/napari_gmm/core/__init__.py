@@ -15,15 +15,17 @@ The names below are the core's public API: the adapters (``napari_gmm._napari``,
 ``napari_gmm.cli``, ``napari_gmm.io``) import from here only, never from a private module.
 """
 
-from ._apply import APPLIED, apply_model
+from ._apply import APPLIED, apply_model, iter_apply_model
 from ._backend import get_backend, set_backend, use_backend
 from ._features import pixel_features
 from ._model_file import load_model, save_model
 from ._options import DEFAULTS, MAX_DISTINCT
+from ._progress import Step, recording_warnings
+from ._progress import rescale as rescale_steps
 from ._resources import NotEnoughMemoryError
 from ._result import UNCERTAINTY_KINDS, Segmentation, uncertainty
 from ._segment import iter_segment, segment
-from ._selection import Selection, select_n_components
+from ._selection import Selection, iter_select_n_components, select_n_components
 from ._validation import COVARIANCE_TYPES, INIT_PARAMS, ChannelAxisWarning
 from .analysis._density import mixture_density, mixture_log_density
 from .analysis._metrics import Comparison, compare_labels, match_labels
@@ -35,6 +37,7 @@ from .fit._fit import MAX_SAMPLES, GMMConvergenceWarning, RegularizationWarning
 from .lazy._apply import lazy_outputs
 from .lazy._blockwise import compute_in_groups
 from .lazy._fit import is_dask_array, lazy_pixels
+from .lazy._multiscale import FIT_VOXELS, iter_segment_multiscale
 from .objects._label import FOREGROUND, Objects, label_objects
 from .potts._hmrf import SWEEPS
 
@@ -44,6 +47,7 @@ __all__ = [
     "COVARIANCE_TYPES",
     "DEFAULTS",
     "DEFAULT_ORDER",
+    "FIT_VOXELS",
     "FOREGROUND",
     "INIT_PARAMS",
     "MAX_DISTINCT",
@@ -59,6 +63,7 @@ __all__ = [
     "RegularizationWarning",
     "Segmentation",
     "Selection",
+    "Step",
     "add_gaussian_noise",
     "apply_model",
     "check_bias_order",
@@ -66,7 +71,10 @@ __all__ = [
     "compute_in_groups",
     "get_backend",
     "is_dask_array",
+    "iter_apply_model",
     "iter_segment",
+    "iter_segment_multiscale",
+    "iter_select_n_components",
     "label_objects",
     "lazy_outputs",
     "lazy_pixels",
@@ -77,6 +85,8 @@ __all__ = [
     "mixture_log_density",
     "noise_sweep",
     "pixel_features",
+    "recording_warnings",
+    "rescale_steps",
     "save_model",
     "segment",
     "select_n_components",

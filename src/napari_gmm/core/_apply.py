@@ -26,7 +26,12 @@ from .bias._fit import iter_bias_for_model
 from .fit._fit import FitInfo
 from .fit._sklearn_private import n_parameters
 from .lazy._fit import is_dask_array
-from .lazy._segment import apply_model_lazy, check_lazy_bias, check_lazy_smoothing
+from .lazy._segment import (
+    apply_model_lazy,
+    check_lazy_bias,
+    check_lazy_smoothing,
+    iter_apply_model_lazy,
+)
 from .potts._auto_smoothing import estimate_smoothing, recorded_smoothing
 from .potts._hmrf import check_marginals, check_scale, check_smoothing, iter_regularize
 
@@ -292,6 +297,15 @@ def iter_apply_model(model, image, *, time_axis=None, **options):
         np.shape(image), options.pop("channel_axis", UNSET), time_axis, stacklevel=3
     )
     scale = options.pop("scale", None)
+    if time_axis is None and is_dask_array(image):  # lazy, as apply_model does
+        smoothing = options.get("smoothing", 0.0)
+        check_lazy_smoothing(check_smoothing(smoothing), options.get("marginals", "mean-field"))
+        check_lazy_bias(check_bias_field(options.get("bias_field")))
+        return (yield from iter_apply_model_lazy(
+            gmm, image, channel_axis=channel_axis, smoothing=smoothing, scale=scale,
+            return_posteriors=options.get("return_posteriors", False),
+            max_distinct=options.get("max_distinct", MAX_DISTINCT), method=APPLIED,
+        ))  # fmt: skip
     if time_axis is None:
         return (yield from iter_apply_image(
             gmm, image, channel_axis=channel_axis, scale=scale, **options

@@ -39,6 +39,7 @@ Examples
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Generator
 from typing import Any, NamedTuple
 
@@ -100,6 +101,25 @@ def run(
         if cancelled is not None and cancelled():
             steps.close()
             raise Cancelled("The computation was cancelled.")
+
+
+def recording_warnings(steps: Generator[Any, None, Any], caught: list):
+    """Re-yield the steps of a generator, adding the warnings of each step to `caught`.
+
+    The warnings are caught around each step only (``warnings.catch_warnings`` changes
+    process-wide state: it must not stay on while the consumer, e.g. a GUI's main thread,
+    runs between two steps). Returns the generator's value.
+    """
+    while True:
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            try:
+                step = next(steps)
+            except StopIteration as stop:
+                return stop.value
+            finally:
+                caught.extend(record)
+        yield step
 
 
 def rescale(

@@ -11,6 +11,7 @@ from sklearn.mixture import GaussianMixture
 
 from ._features import PixelData, pixel_data
 from ._options import MAX_DISTINCT, check_params, compress_if_integer
+from ._progress import run
 from ._resources import check_segmentation_memory
 from ._validation import (
     MAX_COMPONENTS,
@@ -222,6 +223,37 @@ def select_n_components(
     >>> [r["K"] for r in sel.to_records()]
     [1, 2, 3, 4, 5]
     """
+    checked = _check_options(candidates, criterion, covariance_type, random_state, n_init,
+                             tol, max_iter, reg_covar, max_samples, max_distinct)  # fmt: skip
+    report = check_progress(progress, "progress(done, total)")
+    prepared = _prepare(image, channel_axis, random_state, *checked, stacklevel=3)
+    total = len(prepared.kept)
+    counts = None if report is None else lambda f, _stage: report(round(f * total), total)
+    rows = run(_iter_fits(prepared), counts)
+    return _selection(prepared, rows)
+
+
+def iter_select_n_components(image, candidates=range(1, 9), *, channel_axis=UNSET, **options):
+    """Generator form of :func:`select_n_components`: yields ``(fraction, stage)`` after
+    each candidate and returns the :class:`Selection` (same options but `progress`)."""
+    options = {**_SELECT_DEFAULTS, **options}
+    checked = _check_options(candidates, **options)
+    prepared = _prepare(image, channel_axis, options["random_state"], *checked, stacklevel=3)
+    rows = yield from _iter_fits(prepared)
+    return _selection(prepared, rows)
+
+
+#: The options of :func:`select_n_components` and their defaults (for its generator form).
+_SELECT_DEFAULTS = {
+    "criterion": "bic", "covariance_type": "full", "random_state": None, "n_init": 1,
+    "tol": 1e-3, "max_iter": 100, "reg_covar": 1e-6, "max_samples": MAX_SAMPLES,
+    "max_distinct": MAX_DISTINCT,
+}  # fmt: skip
+
+
+def _check_options(candidates, criterion, covariance_type, random_state, n_init, tol,
+                   max_iter, reg_covar, max_samples, max_distinct):  # fmt: skip
+    """The checked options: ``(ks, criterion, params, max_samples, max_distinct)``."""
     ks = _check_candidates(candidates)
     criterion = check_choice("criterion", criterion, CRITERIA)
     params = check_params(
@@ -229,8 +261,27 @@ def select_n_components(
     )
     max_samples = check_int("max_samples", max_samples, minimum=1)
     max_distinct = check_int("max_distinct", max_distinct, minimum=0)
-    report = check_progress(progress, "progress(done, total)")
+    return ks, criterion, params, max_samples, max_distinct
 
+
+@dataclass(frozen=True, eq=False)
+class _Prepared:
+    """The pixels every candidate is fitted on (read and compressed once)."""
+
+    kept: tuple
+    criterion: str
+    params: dict
+    compressed: object
+    sample: PixelData | None
+    points: np.ndarray
+    weights: np.ndarray | None
+    n: int
+    subsampled: bool
+
+
+def _prepare(image, channel_axis, random_state, ks, criterion, params, max_samples,
+             max_distinct, *, stacklevel):  # fmt: skip
+    """Read the pixels once and keep the candidates the image can take."""
     channel_axis = resolve_channel_axis(np.shape(image), channel_axis)
     check_segmentation_memory(image, channel_axis, None, smoothing=0.0, posteriors=False,
                               what="choosing the number of classes of")  # fmt: skip
@@ -238,6 +289,7 @@ def select_n_components(
     if data.is_integer:
         params["reg_covar"] = max(params["reg_covar"], QUANTISATION_VARIANCE)
     compressed = compress_if_integer(data, max_distinct)
+    idx, sample, X = None, None, None
     if compressed is not None:
         n_distinct = compressed.values.shape[0]
         n = data.n_valid
@@ -262,21 +314,27 @@ def select_n_components(
             f"Skipped candidates {[k for k in ks if k > n_distinct]}: the image has only "
             f"{n_distinct} distinct valid {what}.",
             UserWarning,
-            stacklevel=2,
+            stacklevel=stacklevel,
         )
+    points, weights = (X, None) if compressed is None else (compressed.values, compressed.counts)
+    return _Prepared(kept, criterion, params, compressed, sample, points, weights, n,
+                     idx is not None)  # fmt: skip
 
-    points, weights = (
-        (compressed.values, compressed.counts) if compressed is not None else (X, None)
-    )
+
+def _iter_fits(prepared: _Prepared):
+    """Fit every kept candidate (generator: a step after each); returns the rows."""
+    params, compressed, n = prepared.params, prepared.compressed, prepared.n
+    points, weights = prepared.points, prepared.weights
+    total = len(prepared.kept)
     rows = []
-    for done, k in enumerate(kept, start=1):
+    for done, k in enumerate(prepared.kept, start=1):
         params["n_components"] = k
-        if criterion == "icl":
+        if prepared.criterion == "icl":
             params.update(quantile_init(points, weights, k, params))
         if compressed is not None:
             gmm, info = fit_on_distinct(compressed, params)
         else:
-            gmm, info = fit_on_pixels(sample, params, max_samples=n)
+            gmm, info = fit_on_pixels(prepared.sample, params, max_samples=n)
         ll = float(np.average(gmm.score_samples(points), weights=weights))
         p = n_parameters(gmm)
         bic_k = float(-2.0 * ll * n + p * np.log(n))
@@ -289,21 +347,27 @@ def select_n_components(
                 bool(gmm.converged_),
                 int(gmm.n_iter_),
                 gmm,
+                info.method,
             )
         )
-        report(done, len(kept))
+        yield done / total, f"fitted {done} of {total} candidate K"
+    return rows
 
-    bic, aic, icl, lls, conv, iters, models = (tuple(col) for col in zip(*rows, strict=True))
-    scores = {"bic": bic, "aic": aic, "icl": icl}[criterion]
+
+def _selection(prepared: _Prepared, rows) -> Selection:
+    """The :class:`Selection` of the fitted candidates."""
+    columns = tuple(tuple(col) for col in zip(*rows, strict=True))
+    bic, aic, icl, lls, conv, iters, models, methods = columns
+    scores = {"bic": bic, "aic": aic, "icl": icl}[prepared.criterion]
     method = (
-        info.method
-        if compressed is not None
-        else ("subsample" if idx is not None else "all pixels")
+        methods[-1]
+        if prepared.compressed is not None
+        else ("subsample" if prepared.subsampled else "all pixels")
     )
     return Selection(
-        best=kept[int(np.argmin(scores))],
-        criterion=criterion,
-        candidates=kept,
+        best=prepared.kept[int(np.argmin(scores))],
+        criterion=prepared.criterion,
+        candidates=prepared.kept,
         bic=bic,
         aic=aic,
         icl=icl,
@@ -311,7 +375,7 @@ def select_n_components(
         converged=conv,
         n_iter=iters,
         models=models,
-        n_samples=int(n),
+        n_samples=int(prepared.n),
         method=method,
     )
 

@@ -22,6 +22,7 @@ import time
 
 import numpy as np
 
+from .._progress import run
 from .._result import Segmentation
 from ..bias._ecm import check_bias_field, check_bias_order
 from ..fit._fit import (
@@ -262,9 +263,14 @@ def iter_segment_lazy(image, n_components, **options):
     return result
 
 
-def apply_model_lazy(gmm, image, *, channel_axis, smoothing, scale, return_posteriors,
-                     max_distinct, report, method):  # fmt: skip
+def apply_model_lazy(gmm, image, *, report, **options):
     """:func:`~._apply.apply_model` for a dask image (validated model, lazy outputs)."""
+    return run(iter_apply_model_lazy(gmm, image, **options), report)
+
+
+def iter_apply_model_lazy(gmm, image, *, channel_axis, smoothing, scale, return_posteriors,
+                          max_distinct, method):  # fmt: skip
+    """Generator form of :func:`apply_model_lazy`: yields ``(fraction, stage)`` steps."""
     from .._validation import check_int
     from ..potts._hmrf import SWEEPS, check_scale, check_smoothing
 
@@ -280,9 +286,9 @@ def apply_model_lazy(gmm, image, *, channel_axis, smoothing, scale, return_poste
             "the channel_axis the model was fitted with, or a model of this kind of image."
         )
     scale = check_scale(scale, len(pixels.spatial_shape))
-    report(0.05, "reading pixels")
+    yield 0.05, "reading pixels"
     compressed = lazy_compressed(pixels, max_distinct)
-    report(0.5, "scoring")
+    yield 0.5, "scoring"
     ll, n_valid = score(pixels, gmm, compressed)
     outputs = lazy_outputs(
         pixels, [gmm], smoothing=smoothing, scale=scale, sweeps=SWEEPS,
@@ -292,5 +298,5 @@ def apply_model_lazy(gmm, image, *, channel_axis, smoothing, scale, return_poste
     result = make_lazy_result(
         gmm, pixels, outputs, ll, n_valid, info, start=start, smoothing=smoothing
     )
-    report(1.0, "done")
+    yield 1.0, "done"
     return result
