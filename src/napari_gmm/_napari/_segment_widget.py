@@ -17,6 +17,7 @@ from napari.utils.notifications import show_info, show_warning
 from ..core import APPLIED, UNCERTAINTY_KINDS
 from ._base import DockWidget
 from ._bias_fields import BiasFields, bias_text
+from ._job import SegmentJob
 from ._layers import job_outputs, put_outputs, with_role
 from ._model_section import ModelSection
 from ._objects_section import ObjectsSection
@@ -187,13 +188,13 @@ class GMMWidget(DockWidget):
         except ValueError as err:
             self._fail(str(err))
             return None
-        return self._start(job, segment_job, job.pop("data"), options=job["segment"],
-                           noise_sigma=job["noise_sigma"], seed=job["seed"],
-                           uncertainty=job["uncertainty"], posteriors=job["posteriors"],
-                           model=model,
-                           objects=job["objects"])  # fmt: skip
+        data, job.data = job.data, None  # the job keeps no reference to the pixels
+        return self._start(job, segment_job, data, options=job.segment,
+                           noise_sigma=job.noise_sigma, seed=job.seed,
+                           uncertainty=job.uncertainty, posteriors=job.posteriors,
+                           model=model, objects=job.objects)  # fmt: skip
 
-    def _job_options(self, layer, model=None) -> dict:
+    def _job_options(self, layer, model=None) -> SegmentJob:
         """Everything the job needs, read from the fields and the layer now."""
         axes = self.input.read(layer)
         seed = int(self.seed.value)
@@ -216,41 +217,41 @@ class GMMWidget(DockWidget):
             options["model"] = str(model) if isinstance(model, str | Path) else "in memory"
         uncertainty = self.uncertainty.value
         verb = "applying the model to" if model is not None else "segmenting"
-        return {
-            "layer": layer,
-            "data": axes["data"],
-            "data_ref": layer.data,
-            "source": layer.name,
-            "busy": f"{verb} {layer.name!r}…",
-            "segment": options,
-            "channels": axes["channel_names"],
-            "noise_sigma": float(self.noise_sigma.value),
-            "seed": seed,
-            "uncertainty": None if uncertainty == NO_UNCERTAINTY else uncertainty,
-            "posteriors": bool(self.posteriors.value),
-            "objects": self.objects_section.read(axes["data"]),
-            "bias_layers": self.bias.layers_wanted(),
-            "scale": axes["scale"],
-            "translate": axes["translate"],
-            "rgb": bool(layer.rgb),
-            "contrast_limits": tuple(layer.contrast_limits),
-            "colormap": None if layer.rgb else layer.colormap.name,
-        }
+        return SegmentJob(
+            layer=layer,
+            data=axes["data"],
+            data_ref=layer.data,
+            source=layer.name,
+            busy=f"{verb} {layer.name!r}…",
+            segment=options,
+            channels=axes["channel_names"],
+            noise_sigma=float(self.noise_sigma.value),
+            seed=seed,
+            uncertainty=None if uncertainty == NO_UNCERTAINTY else uncertainty,
+            posteriors=bool(self.posteriors.value),
+            objects=self.objects_section.read(axes["data"]),
+            bias_layers=self.bias.layers_wanted(),
+            scale=axes["scale"],
+            translate=axes["translate"],
+            rgb=bool(layer.rgb),
+            contrast_limits=tuple(layer.contrast_limits),
+            colormap=None if layer.rgb else layer.colormap.name,
+        )
 
     # ------------------------------------------------------- main-thread results
     def _on_done(self, result) -> None:
         job = self._job
         seg = result.segmentation
-        layers = put_outputs(self._viewer, job["source"], job_outputs(job, result),
-                             scale=job["scale"], translate=job["translate"],
-                             keep=(job["layer"],))  # fmt: skip
+        layers = put_outputs(self._viewer, job.source, job_outputs(job, result),
+                             scale=job.scale, translate=job.translate,
+                             keep=(job.layer,))  # fmt: skip
         self.last_segmentation = seg
         self.status.success(fit_summary_text(seg) + self.objects_section.show(result.objects))
         if result.class_means is not None:
             self.legend.show_classes(with_role(layers, "labels"), result.class_means)
         if not seg.converged:
             show_warning(
-                f"EM did not converge in {seg.n_iter} iterations on {job['source']!r} "
+                f"EM did not converge in {seg.n_iter} iterations on {job.source!r} "
                 "(the result is shown anyway); raise 'max iterations' or 'tolerance' in the "
                 "EM tab."
             )

@@ -47,8 +47,12 @@ def run(args) -> int:
     return run_batch(args, lambda job: _apply_one(args, gmm, job))
 
 
+#: The options of ``napari-gmm apply`` (read from the command line by Options.from_namespace).
+APPLIED_OPTIONS = ("channel_axis", "smoothing", "marginals", "scale", "bias_field", "bias_order")
+
+
 def _apply_one(args, gmm, job) -> dict:
-    from ..core import apply_model
+    from ..core import Options, apply_model
     from ..io._formats import load_image
     from ._objects import find_objects, objects_paths, write_objects
     from ._outputs import output_paths, report, write_outputs
@@ -58,16 +62,9 @@ def _apply_one(args, gmm, job) -> dict:
     object_paths = objects_paths(args, job)
     loaded = load_image(job.path)
     prep = prepare(loaded, args.channel_axis, args.time_axis, args.scale)
+    options = Options.from_namespace(args, channel_axis=prep.channel_axis, scale=prep.scale)
     seg = apply_model(
-        gmm,
-        prep.image,
-        channel_axis=prep.channel_axis,
-        time_axis=prep.time_axis,
-        smoothing=args.smoothing,
-        marginals=args.marginals,
-        scale=prep.scale,
-        bias_field=args.bias_field,
-        bias_order=args.bias_order,
+        gmm, prep.image, time_axis=prep.time_axis, **options.as_dict(APPLIED_OPTIONS)
     )
     objects = find_objects(args, seg, prep.image, prep)
     write_outputs(args, paths, seg, prep, loaded)

@@ -20,6 +20,7 @@ from ._backend import get_backend, set_backend, use_backend
 from ._features import pixel_features
 from ._model_file import load_model, save_model
 from ._options import DEFAULTS, MAX_DISTINCT
+from ._params import Options
 from ._progress import Step, recording_warnings
 from ._progress import rescale as rescale_steps
 from ._resources import NotEnoughMemoryError
@@ -60,6 +61,7 @@ __all__ = [
     "GMMConvergenceWarning",
     "NotEnoughMemoryError",
     "Objects",
+    "Options",
     "RegularizationWarning",
     "Segmentation",
     "Selection",

@@ -16,11 +16,12 @@ from sklearn.mixture import GaussianMixture
 from ._features import PixelData, pixel_data
 from ._frames import iter_frames, split_frames, stack_frames
 from ._options import MAX_DISTINCT, compress_if_integer
+from ._params import Options, check_options
 from ._predict import Prediction, iter_predict_chunked, mean_log_likelihood, predict_distinct
 from ._progress import rescale, run
 from ._resources import check_segmentation_memory
 from ._result import Segmentation
-from ._validation import UNSET, check_int, check_progress, resolve_channel_axis
+from ._validation import UNSET, check_progress, resolve_channel_axis
 from .bias._ecm import DEFAULT_ORDER, check_bias_field, check_bias_order, n_terms
 from .bias._fit import iter_bias_for_model
 from .fit._fit import FitInfo
@@ -136,10 +137,10 @@ def iter_apply_image(
     is a bias field already estimated for this image (spatial shape), used as it is.
     """
     start = time.perf_counter()
-    smoothing = check_smoothing(smoothing)
-    max_distinct = check_int("max_distinct", max_distinct, minimum=0)
-    bias_field = check_bias_field(bias_field)
-    bias_order = check_bias_order(bias_order)
+    smoothing, max_distinct, bias_field, bias_order = check_options(
+        smoothing=smoothing, max_distinct=max_distinct, bias_field=bias_field,
+        bias_order=bias_order,
+    )  # fmt: skip
     check_segmentation_memory(
         image, channel_axis, gmm.n_components, smoothing=smoothing,
         posteriors=bool(return_posteriors), what="applying a model to",
@@ -286,11 +287,7 @@ def iter_apply_model(model, image, *, time_axis=None, **options):
     the stages read ``'frame i/n: ...'``, so a worker thread can cancel between frames.
     """
     start = time.perf_counter()
-    unknown = set(options) - set(APPLY_OPTIONS)
-    if unknown:
-        raise TypeError(
-            f"Unknown apply option(s) {sorted(unknown)}; allowed: {sorted(APPLY_OPTIONS)}."
-        )
+    Options.from_kwargs(APPLY_OPTIONS, "apply", **options)  # unknown names: a TypeError
     gmm = check_model(model)
     options = dict(options)
     channel_axis = resolve_channel_axis(

@@ -3,55 +3,23 @@
 from __future__ import annotations
 
 from ._features import PixelData
-from ._validation import (
-    COVARIANCE_TYPES,
-    INIT_PARAMS,
-    check_choice,
-    check_float,
-    check_int,
-    check_n_components,
-)
-from .bias._ecm import DEFAULT_ORDER
+from ._params import MAX_DISTINCT, Options
 from .fit._compress import compress_integer
-from .fit._fit import MAX_SAMPLES
 
-#: Default largest number of distinct values (gray) or colours for the exact fast path.
-MAX_DISTINCT = 1 << 18
+__all__ = ["DEFAULTS", "MAX_DISTINCT", "check_params", "compress_if_integer"]
 
-DEFAULTS = {
-    "channel_axis": None,
-    "covariance_type": "full",
-    "tol": 1e-3,
-    "max_iter": 100,
-    "n_init": 1,
-    "init_params": "kmeans",
-    "reg_covar": 1e-6,
-    "random_state": None,
-    "max_samples": MAX_SAMPLES,
-    "max_distinct": MAX_DISTINCT,
-    "smoothing": 0.0,
-    "marginals": "mean-field",
-    "scale": None,
-    "return_posteriors": False,
-    "bias_field": None,
-    "bias_order": DEFAULT_ORDER,
-}
+#: The default of every segmentation option (from :class:`._params.Options`).
+DEFAULTS = Options().as_dict()
 
 
 def check_params(
     n_components, covariance_type, tol, max_iter, n_init, init_params, reg_covar, random_state
 ) -> dict:
     """Validate the EM options; return them as GaussianMixture keyword arguments."""
-    return {
-        "n_components": check_n_components(n_components),
-        "covariance_type": check_choice("covariance_type", covariance_type, COVARIANCE_TYPES),
-        "tol": check_float("tol", tol, minimum=0.0),
-        "max_iter": check_int("max_iter", max_iter, minimum=1),
-        "n_init": check_int("n_init", n_init, minimum=1),
-        "init_params": check_choice("init_params", init_params, INIT_PARAMS),
-        "reg_covar": check_float("reg_covar", reg_covar, minimum=0.0),
-        "random_state": random_state,
-    }
+    return Options(
+        covariance_type=covariance_type, tol=tol, max_iter=max_iter, n_init=n_init,
+        init_params=init_params, reg_covar=reg_covar, random_state=random_state,
+    ).gmm_params(n_components)  # fmt: skip
 
 
 def compress_if_integer(data: PixelData, max_distinct: int):

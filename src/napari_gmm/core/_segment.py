@@ -8,20 +8,21 @@ import numpy as np
 
 from ._apply import iter_apply, make_result
 from ._features import pixel_data
-from ._options import DEFAULTS, MAX_DISTINCT, check_params, compress_if_integer
+from ._options import MAX_DISTINCT, compress_if_integer
+from ._params import Options
 from ._progress import rescale, run
 from ._resources import check_segmentation_memory
 from ._result import Segmentation
 from ._selection import AUTO_CANDIDATES, AUTO_CRITERION, select_n_components
 from ._series import iter_segment_series
-from ._validation import UNSET, check_int, check_progress, resolve_channel_axis
-from .bias._ecm import DEFAULT_ORDER, check_bias_field, check_bias_order
+from ._validation import UNSET, check_progress, resolve_channel_axis
+from .bias._ecm import DEFAULT_ORDER
 from .bias._fit import iter_fit_with_bias
 from .fit._fit import MAX_SAMPLES, fit_on_distinct, fit_on_pixels
 from .lazy._fit import is_dask_array
 from .lazy._segment import iter_segment_lazy
 from .potts._auto_smoothing import estimate_smoothing
-from .potts._hmrf import check_marginals, check_scale, check_smoothing
+from .potts._hmrf import check_scale
 
 
 def segment(
@@ -214,13 +215,8 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
     if time_axis is None and is_dask_array(image):  # lazy, out of core (core/lazy/_segment.py)
         return (yield from iter_segment_lazy(image, n_components, **options))
     start = time.perf_counter()
-    opts = dict(DEFAULTS)
-    unknown = set(options) - set(opts)
-    if unknown:
-        raise TypeError(
-            f"Unknown segmentation option(s) {sorted(unknown)}; allowed: {sorted(opts)}."
-        )
-    opts.update(options)
+    checked = Options.from_kwargs(**options).checked()  # every option, checked once
+    opts = checked.as_dict()
     if time_axis is not None:
         # the stacked outputs of every frame (each frame's working memory: per frame)
         check_segmentation_memory(
@@ -239,33 +235,11 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
         image, opts["channel_axis"], n_components, smoothing=opts["smoothing"],
         posteriors=bool(opts["return_posteriors"]),
     )  # fmt: skip
-    selection = None
-    if isinstance(n_components, str):
-        selection = yield from _auto_components(image, n_components, opts)
-        n_components = selection.best
-        if check_bias_field(opts["bias_field"]) is not None:
-            # shading blurs the classes: choose again on the image corrected with this K
-            first = yield from rescale(
-                iter_segment(image, n_components, **{**options, "smoothing": 0.0}), 0.0, 0.3
-            )
-            selection = yield from _auto_components(first.corrected, "auto", opts)
-            n_components = selection.best
-    params = check_params(
-        n_components,
-        opts["covariance_type"],
-        opts["tol"],
-        opts["max_iter"],
-        opts["n_init"],
-        opts["init_params"],
-        opts["reg_covar"],
-        opts["random_state"],
-    )
-    max_samples = check_int("max_samples", opts["max_samples"], minimum=1)
-    max_distinct = check_int("max_distinct", opts["max_distinct"], minimum=0)
-    want_post = bool(opts["return_posteriors"])
-    smoothing = check_smoothing(opts["smoothing"])
-    bias_field = check_bias_field(opts["bias_field"])
-    bias_order = check_bias_order(opts["bias_order"])
+    n_components, selection = yield from _choose_components(image, n_components, options, opts)
+    params = checked.gmm_params(n_components)
+    max_samples, max_distinct = checked.max_samples, checked.max_distinct
+    want_post, smoothing = checked.return_posteriors, checked.smoothing
+    bias_field, bias_order = checked.bias_field, checked.bias_order
     data = pixel_data(image, opts["channel_axis"])
     scale = check_scale(opts["scale"], len(data.spatial_shape))
     yield 0.05, "reading pixels"
@@ -276,7 +250,7 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
         gmm, info = fit_on_distinct(compressed, params)
     else:
         gmm, info = fit_on_pixels(data, params, max_samples=max_samples)
-    marginals = check_marginals(opts["marginals"])
+    marginals = checked.marginals
     bias = None
     if bias_field is not None:
         steps = iter_fit_with_bias(
@@ -313,6 +287,24 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
 def _channel_axis(image, channel_axis):
     """The non-negative channel axis of a (checked) image, or None."""
     return None if channel_axis is None else int(channel_axis) % np.ndim(image)
+
+
+def _choose_components(image, n_components, options: dict, opts: dict):
+    """`n_components`, or for 'auto' the K chosen by ICL (generator: yields progress).
+
+    Returns ``(K, selection)`` (selection None when K was given). `options` are the
+    caller's keyword arguments, `opts` every option checked.
+    """
+    if not isinstance(n_components, str):
+        return n_components, None
+    selection = yield from _auto_components(image, n_components, opts)
+    if opts["bias_field"] is not None:
+        # shading blurs the classes: choose again on the image corrected with this K
+        first = yield from rescale(
+            iter_segment(image, selection.best, **{**options, "smoothing": 0.0}), 0.0, 0.3
+        )
+        selection = yield from _auto_components(first.corrected, "auto", opts)
+    return selection.best, selection
 
 
 def _auto_components(image, choice: str, opts: dict):

@@ -10,7 +10,8 @@ import numpy as np
 from sklearn.mixture import GaussianMixture
 
 from ._features import PixelData, pixel_data
-from ._options import MAX_DISTINCT, check_params, compress_if_integer
+from ._options import MAX_DISTINCT, compress_if_integer
+from ._params import Options, check_options
 from ._progress import run
 from ._resources import check_segmentation_memory
 from ._validation import (
@@ -244,11 +245,10 @@ def iter_select_n_components(image, candidates=range(1, 9), *, channel_axis=UNSE
 
 
 #: The options of :func:`select_n_components` and their defaults (for its generator form).
-_SELECT_DEFAULTS = {
-    "criterion": "bic", "covariance_type": "full", "random_state": None, "n_init": 1,
-    "tol": 1e-3, "max_iter": 100, "reg_covar": 1e-6, "max_samples": MAX_SAMPLES,
-    "max_distinct": MAX_DISTINCT,
-}  # fmt: skip
+_SELECT_DEFAULTS = {"criterion": "bic", **Options().as_dict(
+    ("covariance_type", "random_state", "n_init", "tol", "max_iter", "reg_covar", "max_samples",
+     "max_distinct")
+)}  # fmt: skip
 
 
 def _check_options(candidates, criterion, covariance_type, random_state, n_init, tol,
@@ -256,11 +256,11 @@ def _check_options(candidates, criterion, covariance_type, random_state, n_init,
     """The checked options: ``(ks, criterion, params, max_samples, max_distinct)``."""
     ks = _check_candidates(candidates)
     criterion = check_choice("criterion", criterion, CRITERIA)
-    params = check_params(
-        1, covariance_type, tol, max_iter, n_init, "kmeans", reg_covar, random_state
-    )
-    max_samples = check_int("max_samples", max_samples, minimum=1)
-    max_distinct = check_int("max_distinct", max_distinct, minimum=0)
+    options = Options(covariance_type=covariance_type, tol=tol, max_iter=max_iter,
+                      n_init=n_init, reg_covar=reg_covar, random_state=random_state,
+                      max_samples=max_samples, max_distinct=max_distinct)  # fmt: skip
+    params = options.gmm_params(1)
+    max_samples, max_distinct = check_options(max_samples=max_samples, max_distinct=max_distinct)
     return ks, criterion, params, max_samples, max_distinct
 
 

@@ -24,7 +24,6 @@ import numpy as np
 
 from .._progress import run
 from .._result import Segmentation
-from ..bias._ecm import check_bias_field, check_bias_order
 from ..fit._fit import (
     FitInfo,
     component_order,
@@ -203,36 +202,26 @@ def check_lazy_bias(bias_field) -> None:
 
 def iter_segment_lazy(image, n_components, **options):
     """:func:`~._segment.iter_segment` for a dask image (same options, same steps)."""
-    from .._options import DEFAULTS, check_params
-    from .._validation import check_int
-    from ..potts._hmrf import SWEEPS, check_scale, check_smoothing
+    from .._params import Options
+    from ..potts._hmrf import SWEEPS, check_scale
 
     start = time.perf_counter()
-    opts = dict(DEFAULTS)
-    unknown = set(options) - set(opts)
-    if unknown:
-        raise TypeError(
-            f"Unknown segmentation option(s) {sorted(unknown)}; allowed: {sorted(opts)}."
-        )
-    opts.update(options)
+    checked = Options.from_kwargs(**options).checked()  # every option, checked once
+    opts = checked.as_dict()
     if isinstance(n_components, str):
         raise ValueError(
             "n_components='auto' is not available for dask arrays (it would fit every K on "
             "the whole volume). Choose K on a slice or a coarse level with "
             "select_n_components(np.asarray(image[...])), then pass n_components=K."
         )
-    keys = ("covariance_type", "tol", "max_iter", "n_init", "init_params", "reg_covar",
-            "random_state")  # fmt: skip
-    params = check_params(n_components, *(opts[key] for key in keys))
-    max_samples = check_int("max_samples", opts["max_samples"], minimum=1)
-    max_distinct = check_int("max_distinct", opts["max_distinct"], minimum=0)
-    smoothing = check_smoothing(opts["smoothing"])
-    check_lazy_smoothing(smoothing, opts.get("marginals", "mean-field"))
-    check_bias_order(opts["bias_order"])
-    check_lazy_bias(check_bias_field(opts["bias_field"]))
+    params = checked.gmm_params(n_components)
+    max_samples, max_distinct = checked.max_samples, checked.max_distinct
+    smoothing = checked.smoothing
+    check_lazy_smoothing(smoothing, checked.marginals)
+    check_lazy_bias(checked.bias_field)
     pixels = lazy_pixels(image, opts["channel_axis"])
     scale = check_scale(opts["scale"], len(pixels.spatial_shape))
-    want_post = bool(opts["return_posteriors"])
+    want_post = checked.return_posteriors
     yield 0.05, "reading pixels"
     gmm, info, compressed, n_valid = lazy_fit(
         pixels, params, max_samples=max_samples, max_distinct=max_distinct
@@ -271,12 +260,11 @@ def apply_model_lazy(gmm, image, *, report, **options):
 def iter_apply_model_lazy(gmm, image, *, channel_axis, smoothing, scale, return_posteriors,
                           max_distinct, method):  # fmt: skip
     """Generator form of :func:`apply_model_lazy`: yields ``(fraction, stage)`` steps."""
-    from .._validation import check_int
-    from ..potts._hmrf import SWEEPS, check_scale, check_smoothing
+    from .._params import check_options
+    from ..potts._hmrf import SWEEPS, check_scale
 
     start = time.perf_counter()
-    smoothing = check_smoothing(smoothing)
-    max_distinct = check_int("max_distinct", max_distinct, minimum=0)
+    smoothing, max_distinct = check_options(smoothing=smoothing, max_distinct=max_distinct)
     pixels = lazy_pixels(image, channel_axis)
     n_features = gmm.means_.shape[1]
     if pixels.n_features != n_features:
