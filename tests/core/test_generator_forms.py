@@ -12,8 +12,8 @@ from napari_gmm.core import (
     segment,
     select_n_components,
 )
-from napari_gmm.core._progress import run
 from napari_gmm.core.analysis._synthetic import make_class_image
+from napari_gmm.core.progress import run
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from napari_gmm.core import DEFAULTS, Options, segment
-from napari_gmm.core._params import CONSTRAINTS, GMM_OPTIONS, check_options
+from napari_gmm.core._options import CONSTRAINTS, GMM_OPTIONS, check_options
 
 
 def test_every_option_has_a_constraint_and_defaults_follow():

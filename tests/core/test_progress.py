@@ -2,7 +2,7 @@
 
 import pytest
 
-from napari_gmm.core._progress import Cancelled, Step, as_step, rescale, run
+from napari_gmm.core.progress import Cancelled, Step, as_step, rescale, run
 
 
 def _work(n=4, result="done", stage="working"):

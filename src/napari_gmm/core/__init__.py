@@ -19,10 +19,7 @@ from ._apply import APPLIED, apply_model, iter_apply_model
 from ._backend import get_backend, set_backend, use_backend
 from ._features import pixel_features
 from ._model_file import load_model, save_model
-from ._options import DEFAULTS, MAX_DISTINCT
-from ._params import Options
-from ._progress import Step, recording_warnings
-from ._progress import rescale as rescale_steps
+from ._options import DEFAULTS, MAX_DISTINCT, Options
 from ._resources import NotEnoughMemoryError
 from ._result import UNCERTAINTY_KINDS, Segmentation, uncertainty
 from ._segment import iter_segment, segment
@@ -41,6 +38,8 @@ from .lazy._fit import is_dask_array, lazy_pixels
 from .lazy._multiscale import FIT_VOXELS, iter_segment_multiscale
 from .objects._label import FOREGROUND, Objects, label_objects
 from .potts._hmrf import SWEEPS
+from .progress import Step, recording_warnings
+from .progress import rescale as rescale_steps
 
 __all__ = [
     "APPLIED",

@@ -15,10 +15,8 @@ from sklearn.mixture import GaussianMixture
 
 from ._features import PixelData, pixel_data
 from ._frames import iter_frames, split_frames, stack_frames
-from ._options import MAX_DISTINCT, compress_if_integer
-from ._params import Options, check_options
+from ._options import MAX_DISTINCT, Options, check_options, compress_if_integer
 from ._predict import Prediction, iter_predict_chunked, mean_log_likelihood, predict_distinct
-from ._progress import rescale, run
 from ._resources import check_segmentation_memory
 from ._result import Segmentation
 from ._validation import UNSET, check_progress, resolve_channel_axis
@@ -35,6 +33,7 @@ from .lazy._segment import (
 )
 from .potts._auto_smoothing import estimate_smoothing, recorded_smoothing
 from .potts._hmrf import check_marginals, check_scale, check_smoothing, iter_regularize
+from .progress import rescale, run
 
 #: ``Segmentation.method`` of a result of :func:`apply_model`.
 APPLIED = "applied model"

@@ -8,9 +8,7 @@ import numpy as np
 
 from ._apply import iter_apply, make_result
 from ._features import pixel_data
-from ._options import MAX_DISTINCT, compress_if_integer
-from ._params import Options
-from ._progress import rescale, run
+from ._options import MAX_DISTINCT, Options, compress_if_integer
 from ._resources import check_segmentation_memory
 from ._result import Segmentation
 from ._selection import AUTO_CANDIDATES, AUTO_CRITERION, select_n_components
@@ -23,6 +21,7 @@ from .lazy._fit import is_dask_array
 from .lazy._segment import iter_segment_lazy
 from .potts._auto_smoothing import estimate_smoothing
 from .potts._hmrf import check_scale
+from .progress import rescale, run
 
 
 def segment(
@@ -175,6 +174,8 @@ def segment(
     (dtype('float32'), True)
     """
     report = check_progress(progress, "progress(fraction, stage)")
+    # resolved here, so that a ChannelAxisWarning points at the caller of segment
+    channel_axis = resolve_channel_axis(np.shape(image), channel_axis, time_axis)
     steps = iter_segment(
         image,
         n_components,

@@ -10,9 +10,7 @@ import numpy as np
 from sklearn.mixture import GaussianMixture
 
 from ._features import PixelData, pixel_data
-from ._options import MAX_DISTINCT, compress_if_integer
-from ._params import Options, check_options
-from ._progress import run
+from ._options import MAX_DISTINCT, Options, check_options, compress_if_integer
 from ._resources import check_segmentation_memory
 from ._validation import (
     MAX_COMPONENTS,
@@ -28,6 +26,7 @@ from .fit._sklearn_private import (
     estimate_gaussian_parameters,
     n_parameters,
 )
+from .progress import run
 
 CRITERIA = ("bic", "aic", "icl")
 

@@ -19,9 +19,9 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from .._features import PixelData
-from .._progress import rescale as rescale_steps
 from ..fit._fit import fit_on_pixels, subsample_rows
 from ..potts._auto_smoothing import estimate_smoothing
+from ..progress import rescale as rescale_steps
 from ._basis import PolynomialBasis
 from ._ecm import BIAS_SAMPLES, estimate_bias, field_on_grid
 from ._hmrf import iter_smoothed_field

@@ -19,7 +19,6 @@ import numpy as np
 
 from .._backend import use_numba
 from .._predict import label_dtype, pixel_log_prob
-from .._progress import run
 from ..potts._meanfield import (
     MAX_KERNEL_NDIM,
     POTTS_SCALE,
@@ -28,6 +27,7 @@ from ..potts._meanfield import (
     posterior_labels,
     potts_posteriors,
 )
+from ..progress import run
 from ._fit import LazyPixels, block_pixel_data
 
 

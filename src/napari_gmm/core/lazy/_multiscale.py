@@ -14,8 +14,8 @@ import dataclasses
 import numpy as np
 
 from .._options import MAX_DISTINCT
-from .._progress import rescale
 from ..potts._hmrf import SWEEPS
+from ..progress import rescale
 from ._apply import lazy_outputs
 from ._fit import is_dask_array, lazy_pixels
 

@@ -22,7 +22,6 @@ import time
 
 import numpy as np
 
-from .._progress import run
 from .._result import Segmentation
 from ..fit._fit import (
     FitInfo,
@@ -33,6 +32,7 @@ from ..fit._fit import (
     subsample_rows,
 )
 from ..fit._sklearn_private import compute_precision_cholesky, n_parameters, set_parameters
+from ..progress import run
 from ._apply import lazy_outputs, lazy_stats
 from ._blockwise import sum_in_groups
 from ._fit import (
@@ -202,7 +202,7 @@ def check_lazy_bias(bias_field) -> None:
 
 def iter_segment_lazy(image, n_components, **options):
     """:func:`~._segment.iter_segment` for a dask image (same options, same steps)."""
-    from .._params import Options
+    from .._options import Options
     from ..potts._hmrf import SWEEPS, check_scale
 
     start = time.perf_counter()
@@ -260,7 +260,7 @@ def apply_model_lazy(gmm, image, *, report, **options):
 def iter_apply_model_lazy(gmm, image, *, channel_axis, smoothing, scale, return_posteriors,
                           max_distinct, method):  # fmt: skip
     """Generator form of :func:`apply_model_lazy`: yields ``(fraction, stage)`` steps."""
-    from .._params import check_options
+    from .._options import check_options
     from ..potts._hmrf import SWEEPS, check_scale
 
     start = time.perf_counter()

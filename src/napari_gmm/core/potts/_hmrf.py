@@ -10,8 +10,8 @@ from sklearn.utils import check_random_state
 from .._backend import use_numba
 from .._features import PixelData
 from .._predict import label_dtype, pixel_log_prob
-from .._progress import run
 from ..fit._fit import component_order, order_components
+from ..progress import run
 from ._meanfield import POTTS_SCALE, iter_hmrf_em, posterior_labels
 from ._sampling import gibbs_marginals
 
@@ -78,7 +78,7 @@ def regularize(
 
     With ``reestimate=False`` the mixture is used as given (its class order is kept).
     `progress`, if given, is called as ``progress(fraction, stage)`` after every sweep
-    (see :mod:`.._progress`).
+    (see :mod:`..progress`).
     With ``marginals='gibbs'`` the returned posteriors (and labels = their argmax) are the
     Potts posterior marginals of the final mixture by Gibbs sampling, started from the
     mean-field posteriors (:func:`._gibbs.gibbs_marginals`); otherwise the mean-field ones.

@@ -21,13 +21,13 @@ from scipy import ndimage
 from .._backend import use_numba
 from .._features import PixelData
 from .._predict import pixel_log_prob
-from .._progress import run
 from ..fit._fit import subsample_rows
 from ..fit._sklearn_private import (
     compute_precision_cholesky,
     estimate_gaussian_parameters,
     set_parameters,
 )
+from ..progress import run
 
 #: Potts coupling ``beta`` (in nats) of ``smoothing=1.0``. On synthetic 2D and 3D images of 2-3
 #: classes with noise of 0.3-0.7 times the class spacing, accuracy is highest for beta between
@@ -166,7 +166,7 @@ def potts_posteriors(
 
 def drive(steps, progress=None):
     """Run a generator that yields fractions done; call ``progress(fraction)`` on each
-    (the kernels' one-argument form of :func:`.._progress.run`)."""
+    (the kernels' one-argument form of :func:`..progress.run`)."""
     return run(steps, None if progress is None else lambda fraction, _stage: progress(fraction))
 
 
