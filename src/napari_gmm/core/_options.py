@@ -8,7 +8,8 @@ its default; :data:`CONSTRAINTS` says, per option, what is allowed and raises th
 that says so (the checks of :mod:`._validation` and the subpackages, so the messages are
 the ones the functions always gave). :meth:`Options.checked` applies the whole table once.
 The API builds it from keyword arguments (:meth:`Options.from_kwargs`), the command line
-from ``argparse`` results (:meth:`Options.from_namespace`), the widget from its fields.
+from ``argparse`` results (:meth:`Options.from_namespace`); the widget passes its fields
+as keyword arguments.
 
 Adding an option = one field of :class:`Options` (with its default) + one row of
 :data:`CONSTRAINTS` (how it is checked); :data:`DEFAULTS` follows by itself.
