@@ -19,6 +19,7 @@ from magicgui.widgets import (
 from napari.utils.notifications import show_info
 
 from ._base import DockWidget
+from ._job import Job
 from ._layers import spatial_transform
 from ._parts import PlotCanvas, Tabs, form, row
 from ._plots import plot_noise_sweep
@@ -149,8 +150,8 @@ class NoiseStudyWidget(DockWidget):
             self.status.text.value = f"not started ({fits} fits); use fewer noise levels"
             return None
         scale, _ = spatial_transform(layer, axis)
-        job = {"layer": layer, "source": layer.name, "data_ref": layer.data,
-               "busy": f"noise study of {layer.name!r} ({fits} fits)…"}  # fmt: skip
+        job = Job(source=layer.name, layer=layer, data_ref=layer.data,
+                  busy=f"noise study of {layer.name!r} ({fits} fits)…")  # fmt: skip
         return self._start(job, noise_study_job, data, sigmas,
                            n_components=self.n_components.value, seed=int(self.seed.value),
                            reference=reference, conditions=conditions, channel_axis=axis,

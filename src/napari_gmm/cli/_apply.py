@@ -56,8 +56,12 @@ def run(args) -> int:
     )
 
 
+#: The options of ``napari-gmm apply`` (read from the command line by Options.from_namespace).
+APPLIED_OPTIONS = ("channel_axis", "smoothing", "marginals", "scale", "bias_field", "bias_order")
+
+
 def _apply_one(args, gmm, job) -> dict:
-    from ..core import apply_model
+    from ..core import Options, apply_model
     from ._formats import load_input
     from ._objects import find_objects, load_mask, objects_paths, write_objects
     from ._outputs import output_paths, report, write_outputs
@@ -68,18 +72,11 @@ def _apply_one(args, gmm, job) -> dict:
     loaded = load_input(args, job, lazy=False)
     prep = prepare(loaded, args.channel_axis, args.time_axis, args.scale)
     mask = load_mask(args, job)
+    options = Options.from_namespace(args, channel_axis=prep.channel_axis, scale=prep.scale)
     seg = apply_model(
-        gmm,
-        prep.image,
-        mask=mask,
-        channel_axis=prep.channel_axis,
-        time_axis=prep.time_axis,
-        smoothing=args.smoothing,
-        marginals=args.marginals,
-        scale=prep.scale,
-        bias_field=args.bias_field,
-        bias_order=args.bias_order,
-    )
+        gmm, prep.image, mask=mask, time_axis=prep.time_axis,
+        **options.as_dict(APPLIED_OPTIONS),
+    )  # fmt: skip
     objects = find_objects(args, seg, prep.image, prep, mask)
     write_outputs(args, paths, seg, prep, loaded)
     row = report(args, job, seg, paths, what="applied ")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..core import COVARIANCE_TYPES, INIT_PARAMS
+from ..core import COVARIANCE_TYPES, INIT_PARAMS, Options
 from ..io._formats import WRITERS
 from ._common import (
     add_bias_arguments,
@@ -22,6 +22,10 @@ from ._zarr import add_zarr_arguments, is_zarr_path
 
 #: Options that name one output file, so they need a single input.
 SINGLE_OUTPUTS = ("labels", "probability", "noisy", "model")
+
+#: Command-line names of segmentation options that differ from the keyword's name (the
+#: others, e.g. ``--max-iter``, are the keyword: :meth:`Options.from_namespace` finds them).
+RENAMED = {"init": "init_params", "seed": "random_state"}
 
 
 def add_parser(sub) -> None:
@@ -156,26 +160,13 @@ def _segment_one(args, job) -> dict:
         image = noisy = add_gaussian_noise(
             image, args.noise, seed=args.seed, channel_axis=prep.channel_axis
         )
-    seg = segment(
-        image,
-        args.n_components,
-        mask=mask,
-        channel_axis=prep.channel_axis,
-        time_axis=prep.time_axis,
-        frames=args.frames,
-        covariance_type=args.covariance_type,
-        tol=args.tol,
-        max_iter=args.max_iter,
-        n_init=args.n_init,
-        init_params=args.init,
-        random_state=args.seed,
-        smoothing=args.smoothing,
-        marginals=args.marginals,
-        scale=prep.scale,
-        bias_field=args.bias_field,
-        bias_order=args.bias_order,
-        **scribble_options(args),
+    options = Options.from_namespace(
+        args, RENAMED, channel_axis=prep.channel_axis, scale=prep.scale
     )
+    seg = segment(
+        image, args.n_components, mask=mask, time_axis=prep.time_axis, frames=args.frames,
+        **options.as_dict(), **scribble_options(args),
+    )  # fmt: skip
     objects = find_objects(args, seg, image, prep, mask)
     write_outputs(args, paths, seg, prep, loaded, noisy)
     if paths["model"] is not None:

@@ -9,20 +9,14 @@ import numpy as np
 from ._apply import iter_apply, make_result
 from ._features import pixel_data
 from ._mask import masked_image
-from ._options import DEFAULTS, MAX_DISTINCT, check_params, compress_if_integer
+from ._options import MAX_DISTINCT, Options, compress_if_integer
 from ._resources import check_segmentation_memory
 from ._result import Segmentation
 from ._selection import AUTO_CANDIDATES, AUTO_CRITERION, select_n_components
 from ._series import iter_segment_series
-from ._validation import (
-    UNSET,
-    check_int,
-    check_progress,
-    check_smoothing_ndim,
-    resolve_channel_axis,
-)
-from .bias._ecm import DEFAULT_ORDER, check_bias_field, check_bias_order
-from .bias._fit import iter_fit_with_bias, staged
+from ._validation import UNSET, check_progress, check_smoothing_ndim, resolve_channel_axis
+from .bias._ecm import DEFAULT_ORDER
+from .bias._fit import iter_fit_with_bias
 from .fit._empty import warn_empty_classes
 from .fit._fit import MAX_SAMPLES, fit_on_distinct, fit_on_pixels
 from .guided._segment import GUIDED_OPTIONS, active_options, iter_guided_or_named
@@ -30,8 +24,9 @@ from .lazy._fit import is_dask_array
 from .lazy._segment import iter_segment_lazy
 from .potts._auto_smoothing import estimate_smoothing
 from .potts._beta_cv import held_out_smoothing, keep_classes
-from .potts._hmrf import check_marginals, check_scale, check_smoothing
+from .potts._hmrf import check_scale
 from .potts._partial_volume import with_fractions
+from .progress import rescale, run
 
 
 def segment(
@@ -222,6 +217,8 @@ def segment(
     (dtype('float32'), True)
     """
     report = check_progress(progress, "progress(fraction, stage)")
+    # resolved here, so that a ChannelAxisWarning points at the caller of segment
+    channel_axis = resolve_channel_axis(np.shape(image), channel_axis, time_axis)
     image = masked_image(image, mask, channel_axis)  # outside: left out like NaN pixels
     steps = iter_segment(
         image,
@@ -249,13 +246,7 @@ def segment(
         class_names=class_names,
         components_per_class=components_per_class,
     )
-    while True:
-        try:
-            fraction, stage = next(steps)
-        except StopIteration as stop:
-            result = stop.value
-            break
-        report(fraction, stage)
+    result = run(steps, report)
     if isinstance(result.labels, np.ndarray):  # lazy labels are not computed for it
         warn_empty_classes(result.labels, result.n_components, stacklevel=2)
     return result
@@ -290,13 +281,8 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
     if time_axis is None and is_dask_array(image):  # lazy, out of core (core/lazy/_segment.py)
         return (yield from iter_segment_lazy(image, n_components, **options))
     start = time.perf_counter()
-    opts = dict(DEFAULTS)
-    unknown = set(options) - set(opts)
-    if unknown:
-        raise TypeError(
-            f"Unknown segmentation option(s) {sorted(unknown)}; allowed: {sorted(opts)}."
-        )
-    opts.update(options)
+    checked = Options.from_kwargs(**options).checked()  # every option, checked once
+    opts = checked.as_dict()
     if time_axis is not None:
         # the stacked outputs of every frame (each frame's working memory: per frame)
         check_segmentation_memory(
@@ -315,33 +301,11 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
         image, opts["channel_axis"], n_components, smoothing=opts["smoothing"],
         posteriors=bool(opts["return_posteriors"]),
     )  # fmt: skip
-    selection = None
-    if isinstance(n_components, str):
-        selection = yield from _auto_components(image, n_components, opts)
-        n_components = selection.best
-        if check_bias_field(opts["bias_field"]) is not None:
-            # shading blurs the classes: choose again on the image corrected with this K
-            first = yield from _scaled_steps(
-                iter_segment(image, n_components, **{**options, "smoothing": 0.0}), 0.3
-            )
-            selection = yield from _auto_components(first.corrected, "auto", opts)
-            n_components = selection.best
-    params = check_params(
-        n_components,
-        opts["covariance_type"],
-        opts["tol"],
-        opts["max_iter"],
-        opts["n_init"],
-        opts["init_params"],
-        opts["reg_covar"],
-        opts["random_state"],
-    )
-    max_samples = check_int("max_samples", opts["max_samples"], minimum=1)
-    max_distinct = check_int("max_distinct", opts["max_distinct"], minimum=0)
-    want_post = bool(opts["return_posteriors"]) or partial
-    smoothing = check_smoothing(opts["smoothing"])
-    bias_field = check_bias_field(opts["bias_field"])
-    bias_order = check_bias_order(opts["bias_order"])
+    n_components, selection = yield from _choose_components(image, n_components, options, opts)
+    params = checked.gmm_params(n_components)
+    max_samples, max_distinct = checked.max_samples, checked.max_distinct
+    want_post, smoothing = checked.return_posteriors or partial, checked.smoothing
+    bias_field, bias_order = checked.bias_field, checked.bias_order
     data = pixel_data(image, opts["channel_axis"])
     scale = check_scale(opts["scale"], len(data.spatial_shape))
     check_smoothing_ndim(opts["smoothing"], len(data.spatial_shape))
@@ -353,7 +317,7 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
         gmm, info = fit_on_distinct(compressed, params)
     else:
         gmm, info = fit_on_pixels(data, params, max_samples=max_samples)
-    marginals = check_marginals(opts["marginals"])
+    marginals = checked.marginals
     bias = None
     if bias_field is not None:
         steps = iter_fit_with_bias(
@@ -361,7 +325,7 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
             channel_axis=_channel_axis(image, opts["channel_axis"]), smoothing=smoothing,
             scale=scale,
         )  # fmt: skip
-        gmm, info, data, bias, smoothing = yield from staged(
+        gmm, info, data, bias, smoothing = yield from rescale(
             steps, 0.2, 0.25, "estimating the bias field"
         )
         compressed = None
@@ -383,13 +347,8 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
         random_state=params["random_state"], posteriors=want_post, reestimate=True,
         marginals=marginals,
     )  # fmt: skip
-    while True:
-        try:
-            fraction = next(steps)
-        except StopIteration as stop:
-            gmm, pred = stop.value
-            break
-        yield 0.5 + 0.49 * fraction, "spatial regularisation" if smoothing else "predicting pixels"
+    stage = "spatial regularisation" if smoothing else "predicting pixels"
+    gmm, pred = yield from rescale(steps, 0.5, 0.49, stage)
     result = make_result(
         gmm, data, pred, info, start=start, smoothing=smoothing, selection=selection,
         bias=bias,
@@ -405,14 +364,22 @@ def _channel_axis(image, channel_axis):
     return None if channel_axis is None else int(channel_axis) % np.ndim(image)
 
 
-def _scaled_steps(steps, span: float):
-    """Forward ``(fraction, stage)`` steps with fractions scaled to [0, span]."""
-    while True:
-        try:
-            fraction, stage = next(steps)
-        except StopIteration as stop:
-            return stop.value
-        yield span * fraction, stage
+def _choose_components(image, n_components, options: dict, opts: dict):
+    """`n_components`, or for 'auto' the K chosen by ICL (generator: yields progress).
+
+    Returns ``(K, selection)`` (selection None when K was given). `options` are the
+    caller's keyword arguments, `opts` every option checked.
+    """
+    if not isinstance(n_components, str):
+        return n_components, None
+    selection = yield from _auto_components(image, n_components, opts)
+    if opts["bias_field"] is not None:
+        # shading blurs the classes: choose again on the image corrected with this K
+        first = yield from rescale(
+            iter_segment(image, selection.best, **{**options, "smoothing": 0.0}), 0.0, 0.3
+        )
+        selection = yield from _auto_components(first.corrected, "auto", opts)
+    return selection.best, selection
 
 
 def _auto_components(image, choice: str, opts: dict):

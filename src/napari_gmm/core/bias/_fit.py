@@ -21,6 +21,7 @@ from sklearn.utils import check_random_state
 from .._features import PixelData
 from ..fit._fit import fit_on_pixels, subsample_rows
 from ..potts._auto_smoothing import estimate_smoothing
+from ..progress import rescale as rescale_steps
 from ._basis import PolynomialBasis
 from ._ecm import BIAS_SAMPLES, estimate_bias, field_on_grid
 from ._hmrf import iter_smoothed_field
@@ -83,17 +84,6 @@ def denoised(data: PixelData, scale=None) -> np.ndarray:
         smooth = ndimage.gaussian_filter(values.astype(np.float64), sigma, mode="nearest")
         out[:, c] = (smooth / np.maximum(weight, 1e-12)).reshape(-1)
     return out
-
-
-def staged(steps, start: float, span: float, stage: str):
-    """Forward a generator's fractions as ``(start + span * fraction, stage)``; return its
-    value (how the pipelines report the bias field's progress)."""
-    while True:
-        try:
-            fraction = next(steps)
-        except StopIteration as stop:
-            return stop.value
-        yield start + span * fraction, stage
 
 
 def _seed(random_state) -> int:
@@ -165,13 +155,8 @@ def _smoothed(gmm, data, block, rows, basis, coef, u_range, *, smoothing, scale,
         gmm, data, block, rows, basis, coef, smoothing=smoothing, scale=scale,
         max_samples=max_samples, seed=seed, fit_mixture=fit_mixture, normalise=fit_mixture,
     )  # fmt: skip
-    while True:
-        try:
-            fraction = next(steps)
-        except StopIteration as stop:
-            gmm, coef, u_range = stop.value
-            return gmm, coef, u_range, smoothing
-        yield 0.5 + 0.5 * fraction
+    gmm, coef, u_range = yield from rescale_steps(steps, 0.5, 0.5)
+    return gmm, coef, u_range, smoothing
 
 
 def _diagonal_start(data: PixelData, params: dict, max_samples: int):

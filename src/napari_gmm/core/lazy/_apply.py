@@ -23,11 +23,11 @@ from ..potts._meanfield import (
     MAX_KERNEL_NDIM,
     POTTS_SCALE,
     _axis_weights,
-    drive,
     neighbour_kernel,
     posterior_labels,
     potts_posteriors,
 )
+from ..progress import run
 from ._fit import LazyPixels, block_pixel_data
 
 
@@ -55,13 +55,7 @@ def _predict_block(block, gmm, max_distinct, want_post):
     if compressed is not None:
         pred = predict_distinct(gmm, data, compressed, posteriors=want_post)
     else:
-        steps = iter_predict_chunked(gmm, data, posteriors=want_post)
-        while True:
-            try:
-                next(steps)
-            except StopIteration as stop:
-                pred = stop.value
-                break
+        pred = run(iter_predict_chunked(gmm, data, posteriors=want_post))
     return _pack(pred.labels, pred.probability, pred.posteriors, data.spatial_shape, n_out)
 
 
@@ -114,7 +108,7 @@ def _potts_block_fused(data, models, smoothing, scale, sweeps):
         planes.set_model(gmm, data.features)
         if i == 0:
             planes.plain()
-        drive(planes.iter_sweeps(sweeps))
+        run(planes.iter_sweeps(sweeps))
     return planes.finish(np.arange(k), np.uint8)[2].reshape(*shape, k)
 
 

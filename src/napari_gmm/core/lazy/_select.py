@@ -11,8 +11,7 @@ same size drawn differently.
 
 from __future__ import annotations
 
-import numpy as np
-
+from ..progress import rescale
 from ._fit import lazy_pixels, lazy_sample
 
 
@@ -57,12 +56,6 @@ def iter_lazy_auto(image, opts: dict, *, bias_field):
     first_opts = {key: value for key, value in opts.items() if key != "n_components"}
     first_opts["smoothing"] = 0.0
     steps = iter_segment_lazy(image, selection.best, **first_opts)
-    while True:
-        try:
-            fraction, _ = next(steps)
-        except StopIteration as stop:
-            first = stop.value
-            break
-        yield 0.01 + 0.2 * float(np.clip(fraction, 0, 1)), "choosing the number of classes"
+    first = yield from rescale(steps, 0.01, 0.2, "choosing the number of classes")
     return select_n_components(first.corrected, AUTO_CANDIDATES, criterion=AUTO_CRITERION,
                                **options)  # fmt: skip

@@ -27,6 +27,7 @@ from ..fit._sklearn_private import (
     estimate_gaussian_parameters,
     set_parameters,
 )
+from ..progress import run
 
 #: Potts coupling ``beta`` (in nats) of ``smoothing=1.0``. On synthetic 2D and 3D images of 2-3
 #: classes with noise of 0.3-0.7 times the class spacing, accuracy is highest for beta between
@@ -167,14 +168,9 @@ def potts_posteriors(
 
 
 def drive(steps, progress=None):
-    """Run a generator that yields fractions done; call ``progress(fraction)`` on each."""
-    while True:
-        try:
-            fraction = next(steps)
-        except StopIteration as stop:
-            return stop.value
-        if progress is not None:
-            progress(fraction)
+    """Run a generator that yields fractions done; call ``progress(fraction)`` on each
+    (the kernels' one-argument form of :func:`..progress.run`)."""
+    return run(steps, None if progress is None else lambda fraction, _stage: progress(fraction))
 
 
 def iter_potts_posteriors(
