@@ -4,7 +4,7 @@ numpy, scipy, scikit-learn and threadpoolctl, numba (compiled kernels, with a nu
 and dask (out-of-core arrays); nothing here imports napari, Qt, magicgui or the command line, so
 scripts and clusters can use it without a display.
 
-Layout: the pipeline (``_segment``, ``_apply``, ``_series``, ``_selection``, ``_result``,
+Layout: the pipeline (``_segment``, ``_apply``, ``_selection``, ``_result``,
 ``_options``, ``_validation``, ``_features``, ``_predict``, ...) at the top, each concern in a
 subpackage: ``fit`` (compression, weighted EM, scikit-learn fit), ``potts`` (mean-field,
 HMRF-EM, kernels, Gibbs sampling, auto smoothing), ``guided`` (scribbles: semi-supervised
@@ -45,8 +45,9 @@ from .lazy._apply import lazy_outputs
 from .lazy._blockwise import compute_in_groups
 from .lazy._fit import is_dask_array, lazy_pixels
 from .lazy._multiscale import FIT_VOXELS, iter_segment_multiscale
-from .objects._label import FOREGROUND, Objects, label_objects
+from .objects._label import FOREGROUND, label_objects
 from .objects._split import SPLITS
+from .objects._table import Objects
 from .potts._hmrf import SWEEPS
 from .progress import Step, recording_warnings
 from .progress import rescale as rescale_steps

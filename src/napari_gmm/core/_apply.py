@@ -15,7 +15,6 @@ from sklearn.mixture import GaussianMixture
 
 from ._backend import get_backend
 from ._features import PixelData, pixel_data
-from ._frames import iter_frames, split_frames, stack_frames
 from ._mask import masked_image
 from ._options import MAX_DISTINCT, Options, check_options, compress_if_integer
 from ._predict import Prediction, iter_predict_chunked, mean_log_likelihood, predict_distinct
@@ -39,6 +38,7 @@ from .potts._auto_smoothing import estimate_smoothing, recorded_smoothing
 from .potts._beta_cv import held_out_smoothing
 from .potts._hmrf import check_marginals, check_scale, check_smoothing, iter_regularize
 from .progress import rescale, run
+from .series._frames import iter_frames, split_frames, stack_frames
 
 #: ``Segmentation.method`` of a result of :func:`apply_model`.
 APPLIED = "applied model"

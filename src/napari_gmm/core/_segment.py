@@ -13,7 +13,6 @@ from ._options import MAX_DISTINCT, Options, compress_if_integer
 from ._resources import check_segmentation_memory
 from ._result import Segmentation
 from ._selection import AUTO_CANDIDATES, AUTO_CRITERION, select_n_components
-from ._series import iter_segment_series
 from ._validation import UNSET, check_progress, check_smoothing_ndim, resolve_channel_axis
 from .bias._ecm import DEFAULT_ORDER
 from .bias._fit import iter_fit_with_bias
@@ -27,6 +26,7 @@ from .potts._beta_cv import held_out_smoothing, keep_classes
 from .potts._hmrf import check_scale
 from .potts._partial_volume import with_fractions
 from .progress import rescale, run
+from .series._series import iter_segment_series
 
 
 def segment(

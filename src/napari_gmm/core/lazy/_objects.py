@@ -239,7 +239,7 @@ def label_objects_dask(labels, classes, *, image=None, channel_axis=None, min_si
 
     from .._validation import check_channel_axis, check_int
     from ..objects._checks import check_classes, check_connectivity, check_scale
-    from ..objects._label import Objects
+    from ..objects._table import Objects
 
     if labels.dtype.kind not in "biu":
         raise TypeError(

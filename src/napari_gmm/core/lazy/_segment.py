@@ -39,34 +39,18 @@ from ._apply import lazy_outputs, lazy_stats
 from ._blockwise import sum_in_groups
 from ._fit import (
     _sum_parts,
-    histogram_to_compressed,
-    lazy_histogram,
     lazy_pixels,
     lazy_sample,
     lazy_score,
     sample_pixel_data,
 )
+from ._select import _seed, lazy_compressed
 
 
 def _compute(*delayed_values):
     import dask
 
     return dask.compute(*delayed_values)
-
-
-def _seed(random_state) -> int:
-    from sklearn.utils import check_random_state
-
-    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
-
-
-def lazy_compressed(pixels, max_distinct: int):
-    """Exact histogram of a gray integer dask image as ``Compressed``, or None."""
-    if not pixels.is_integer or pixels.n_features != 1 or max_distinct == 0:
-        return None
-    (hist,) = _compute(lazy_histogram(pixels, max_distinct))
-    dtype = pixels.array.dtype
-    return histogram_to_compressed(hist, dtype, pixels.n_pixels, max_distinct)
 
 
 def lazy_fit(pixels, params: dict, *, max_samples: int, max_distinct: int):
@@ -213,9 +197,10 @@ def iter_segment_lazy(image, n_components, **options):
     opts = checked.as_dict()
     selection = None
     if isinstance(n_components, str) and n_components == "auto":  # core/lazy/_select.py
-        from ._select import iter_lazy_auto
+        from ._auto import iter_lazy_auto
 
-        selection = yield from iter_lazy_auto(image, opts, bias_field=checked.bias_field)
+        selection = yield from iter_lazy_auto(image, opts, bias_field=checked.bias_field,
+                                              segment_lazy=iter_segment_lazy)  # fmt: skip
         n_components = selection.best
     elif isinstance(n_components, str):
         raise ValueError(

@@ -11,15 +11,14 @@ same size drawn differently.
 
 from __future__ import annotations
 
-from ..progress import rescale
-from ._fit import lazy_pixels, lazy_sample
+import numpy as np
+
+from ._fit import histogram_to_compressed, lazy_histogram, lazy_pixels, lazy_sample
 
 
 def lazy_selection_data(image, channel_axis, max_samples, max_distinct, random_state):
     """:func:`~._selection._selection_data` of a dask image (one pass over the blocks)."""
     import dask
-
-    from ._segment import _seed, lazy_compressed
 
     pixels = lazy_pixels(image, channel_axis)
     compressed = lazy_compressed(pixels, max_distinct)
@@ -34,28 +33,19 @@ def lazy_selection_data(image, channel_axis, max_samples, max_distinct, random_s
     return pixels.is_integer, pixels.n_features, None, values, max_samples < n_valid
 
 
-def iter_lazy_auto(image, opts: dict, *, bias_field):
-    """Choose K for a dask image as ``segment(..., n_components='auto')`` does in memory.
+def _seed(random_state) -> int:
+    """An int seed for the block-drawn sample, from `random_state`."""
+    from sklearn.utils import check_random_state
 
-    Generator yielding ``(fraction, stage)``; returns the :class:`~._selection.Selection`.
-    With a bias field, K is chosen again on the image corrected with the first choice's
-    field (shading blurs the classes), as in memory.
-    """
-    from .._selection import AUTO_CANDIDATES, AUTO_CRITERION, select_n_components
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
-    yield 0.01, "choosing the number of classes"
-    keys = ("channel_axis", "covariance_type", "random_state", "n_init", "tol", "max_iter",
-            "reg_covar", "max_samples", "max_distinct")  # fmt: skip
-    options = {key: opts[key] for key in keys}
-    selection = select_n_components(image, AUTO_CANDIDATES, criterion=AUTO_CRITERION,
-                                    **options)  # fmt: skip
-    if bias_field is None:
-        return selection
-    from ._segment import iter_segment_lazy
 
-    first_opts = {key: value for key, value in opts.items() if key != "n_components"}
-    first_opts["smoothing"] = 0.0
-    steps = iter_segment_lazy(image, selection.best, **first_opts)
-    first = yield from rescale(steps, 0.01, 0.2, "choosing the number of classes")
-    return select_n_components(first.corrected, AUTO_CANDIDATES, criterion=AUTO_CRITERION,
-                               **options)  # fmt: skip
+def lazy_compressed(pixels, max_distinct: int):
+    """Exact histogram of a gray integer dask image as ``Compressed``, or None."""
+    import dask
+
+    if not pixels.is_integer or pixels.n_features != 1 or max_distinct == 0:
+        return None
+    (hist,) = dask.compute(lazy_histogram(pixels, max_distinct))
+    dtype = pixels.array.dtype
+    return histogram_to_compressed(hist, dtype, pixels.n_pixels, max_distinct)

@@ -27,7 +27,7 @@ from ..fit._sklearn_private import (
     estimate_gaussian_parameters,
     set_parameters,
 )
-from ..progress import run
+from ..progress import rescale, run
 
 #: Potts coupling ``beta`` (in nats) of ``smoothing=1.0``. On synthetic 2D and 3D images of 2-3
 #: classes with noise of 0.3-0.7 times the class spacing, accuracy is highest for beta between
@@ -507,13 +507,7 @@ def iter_hmrf_em(
             update_mixture(gmm, X, q.reshape(-1, q.shape[-1])[rows])
         steps = iter_potts_posteriors(log_prob_fn(gmm), init=q, **opts)
         q = None  # the previous posteriors are only needed as the start
-        while True:
-            try:
-                fraction = next(steps)
-            except StopIteration as stop:
-                q = stop.value
-                break
-            yield (r * n_iter + fraction * n_iter) / total
+        q = yield from rescale(steps, r * n_iter / total, n_iter / total)
     return gmm, q
 
 

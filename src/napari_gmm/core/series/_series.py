@@ -25,17 +25,17 @@ from __future__ import annotations
 
 import time
 
-from ._apply import iter_apply_image
-from ._features import pixel_data
+from .._apply import iter_apply_image
+from .._features import pixel_data
+from .._options import Options, compress_if_integer
+from .._selection import AUTO_CANDIDATES, AUTO_CRITERION, select_n_components
+from ..bias._ecm import n_terms
+from ..bias._fit import fit_shared_with_bias
+from ..fit._fit import fit_on_distinct, fit_on_pixels
+from ..fit._shared_frames import too_noisy_frames, warn_refitted
+from ..potts._auto_smoothing import recorded_smoothing
+from ..progress import rescale
 from ._frames import check_frames, iter_frames, split_frames, stack_frames
-from ._options import Options, compress_if_integer
-from ._selection import AUTO_CANDIDATES, AUTO_CRITERION, select_n_components
-from .bias._ecm import n_terms
-from .bias._fit import fit_shared_with_bias
-from .fit._fit import fit_on_distinct, fit_on_pixels
-from .fit._shared_frames import too_noisy_frames, warn_refitted
-from .potts._auto_smoothing import recorded_smoothing
-from .progress import rescale
 
 #: Share of the progress bar taken by the fit in the shared and reference-frame modes.
 FIT_SHARE = 0.3

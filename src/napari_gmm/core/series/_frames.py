@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._result import Segmentation
-from ._validation import check_channel_axis, check_image
-from .fit._sklearn_private import n_parameters
-from .progress import rescale
+from .._result import Segmentation
+from .._validation import check_channel_axis, check_image
+from ..fit._sklearn_private import n_parameters
+from ..progress import rescale
 
 #: The whole-series ``frames`` choices; an int names a reference frame instead.
 FRAME_MODES = ("each", "shared")
