@@ -269,10 +269,11 @@ class GMMWidget(DockWidget):
         self.objects_section.after_run(self._viewer, result.objects, job.source,
                                        job.scale, job.translate)  # fmt: skip
         self._last_means = result.class_means
-        self._show_background()
+        labels = None
         if result.class_means is not None:
             self.legend.names = seg.class_names  # guided classes' names, or None
-            self.legend.show_classes(with_role(layers, "labels"), result.class_means)
+            labels = with_role(layers, "labels")
+        self._show_background(labels=labels)  # also shows the legend of the class labels
         if not seg.converged:
             show_warning(
                 f"EM did not converge in {seg.n_iter} iterations on {job.source!r} "
@@ -282,12 +283,14 @@ class GMMWidget(DockWidget):
         for message in result.warnings:
             show_warning(message)
 
-    def _show_background(self, *_) -> None:
-        """Label 1 of the last result's labels layer transparent, or not (the checkbox)."""
+    def _show_background(self, *_, labels=None) -> None:
+        """Label 1 of the last result's labels layer transparent, or not (the checkbox),
+        and the legend of its classes."""
         source, seg = self._last_source, self.last_segmentation
         if source is None or seg is None:
             return
-        labels = own_layers(self._viewer, source).get("labels")
+        if labels is None:
+            labels = own_layers(self._viewer, source).get("labels")
         if labels is not None:
             set_background_transparent(labels, bool(self.transparent_background.value),
                                        seg.n_components)  # fmt: skip
