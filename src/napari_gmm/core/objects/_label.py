@@ -243,7 +243,8 @@ def label_objects(
     asked = [*(check_properties(properties, n_spatial, image is not None)),
              *[f for f in filters if f in SHAPE or f in INTENSITY]]  # fmt: skip
     props = check_properties(asked, n_spatial, image is not None) if asked else ()
-    splitter = make_splitter(split, diameter, probability, labels.shape, t, scale, n_spatial)
+    splitter = make_splitter(split, diameter, probability, labels.shape, t, scale, n_spatial,
+                             values if image is not None else None)  # fmt: skip
     structure = ndimage.generate_binary_structure(n_spatial, conn)
     background = ndimage.generate_binary_structure(n_spatial, 1 if conn > 1 else n_spatial)
     frames = [labels] if t is None else [labels[(slice(None),) * t + (i,)]
