@@ -11,6 +11,10 @@ the middle of an object and low where two objects meet:
   touching nuclei lowers the posterior there, which deepens the valley the watershed
   follows. This is what a threshold-based pipeline does not have.
 
+With the image, a second pass (:mod:`napari_gmm.core.objects._resplit`) cuts objects
+larger than half an expected one again on the distance times the smoothed image: a small
+nucleus pressed into a large one has no distance maximum of its own, but a bright middle.
+
 Markers are the maxima of that landscape that rise at least ``H_FRACTION`` of the expected
 radius above their surroundings (``skimage.morphology.h_maxima``: shallow bumps of a rough
 border do not become objects), at least ``SEPARATION`` of the expected diameter apart in
