@@ -34,6 +34,9 @@ LARGE = 0.5
 #: Smoothing of the image, as a fraction of the expected radius (per axis, in voxels).
 IMAGE_SMOOTH = 0.1
 
+#: At most this many rounds of cutting (the pieces of a cut object are examined again).
+ROUNDS = 5
+
 
 def expected_size(diameter, sampling) -> float:
     """Voxels of a ball (disk in 2-D) of `diameter` in physical units."""
@@ -44,6 +47,9 @@ def expected_size(diameter, sampling) -> float:
 
 def split_large(objects, image, posterior, *, sampling, diameter, structure) -> np.ndarray:
     """`objects` (int ids) with each object larger than expected cut along the image.
+
+    The pieces of a cut object are examined again (a piece may still hold two nuclei),
+    until no piece is cut (at most ``ROUNDS`` rounds).
 
     Parameters
     ----------
@@ -65,24 +71,35 @@ def split_large(objects, image, posterior, *, sampling, diameter, structure) -> 
     ndarray of int32
         The objects, new pieces numbered after the largest id (not renumbered).
     """
+    out = objects.astype(np.int32, copy=True)
+    radius = max(0.5 * diameter, min(sampling))
+    smooth = None
+    todo = np.arange(1, int(out.max()) + 1)
+    for _ in range(ROUNDS):
+        sizes = np.bincount(out.ravel(), minlength=int(out.max()) + 1)
+        todo = todo[sizes[todo] > LARGE * expected_size(diameter, sampling)]
+        if len(todo) == 0:
+            break
+        if smooth is None:  # once, and only when some object is large
+            sigma = [IMAGE_SMOOTH * radius / s for s in sampling]
+            smooth = ndimage.gaussian_filter(np.asarray(image, dtype=np.float64), sigma)
+        todo = _cut(out, todo, smooth, posterior, sampling, diameter, structure)
+    return out
+
+
+def _cut(out, ids, smooth, posterior, sampling, diameter, structure) -> np.ndarray:
+    """Cut the objects `ids` of `out` in place; the ids of the cut objects and new pieces."""
     from skimage.segmentation import watershed
 
     from ._split import find_markers, smooth_landscape
 
-    sizes = np.bincount(objects.ravel())
-    large = np.flatnonzero(sizes > LARGE * expected_size(diameter, sampling))
-    large = large[large > 0]
-    out = objects.astype(np.int32, copy=True)
-    if len(large) == 0:
-        return out
     radius = max(0.5 * diameter, min(sampling))
-    smooth = ndimage.gaussian_filter(np.asarray(image, dtype=np.float64),
-                                     [IMAGE_SMOOTH * radius / s for s in sampling])  # fmt: skip
-    boxes = ndimage.find_objects(objects)
+    boxes = ndimage.find_objects(out)
     following = int(out.max()) + 1
-    for i in large:
+    changed = []
+    for i in ids:
         box = boxes[i - 1]
-        one = objects[box] == i
+        one = out[box] == i
         top = smooth[box][one].max()
         if not top > 0:  # no positive signal to follow
             continue
@@ -95,9 +112,10 @@ def split_large(objects, image, posterior, *, sampling, diameter, structure) -> 
         if markers.max() < 2:
             continue
         cut = watershed(-land, markers, mask=one, connectivity=structure)
-        pieces = int(cut.max())
         view = out[box]
-        for j in range(2, pieces + 1):  # piece 1 keeps the id
+        changed.append(i)
+        for j in range(2, int(cut.max()) + 1):  # piece 1 keeps the id
             view[cut == j] = following
+            changed.append(following)
             following += 1
-    return out
+    return np.asarray(changed, dtype=np.intp)
