@@ -157,6 +157,10 @@ def test_a_small_nucleus_pressed_into_a_large_one_is_cut_along_the_image():
     two = ng.label_objects(labels, 2, split="watershed", image=np.stack([image, image], -1),
                            channel_axis=-1)  # fmt: skip
     assert np.array_equal(two.labels, objects.labels)
+    # per frame of a series, each frame with its own image
+    series = ng.label_objects(np.stack([labels, labels]), 2, split="watershed", time_axis=0,
+                              image=np.stack([image, image]))  # fmt: skip
+    assert list(series.table["frame"]) == [0, 0, 1, 1]
 
 
 def test_the_image_does_not_cut_a_single_large_nucleus():
