@@ -152,7 +152,9 @@ class Segmentation:
         ``label_objects``; a time series is labelled frame by frame (``time_axis`` of the
         result) and every class 1..K may be chosen, even one no pixel has (it then has no
         objects). With ``split='watershed'``
-        the posterior (``probability``) guides the cut. Returns an ``Objects``.
+        the posterior (``probability``) guides the cut, and so does ``image`` when given
+        (pass the segmented image: it separates small nuclei pressed into large ones).
+        Returns an ``Objects``.
         """
         from .objects._label import label_objects
 

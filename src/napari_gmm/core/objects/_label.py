@@ -67,7 +67,8 @@ def label_objects(
         different classes that touch stay separate objects.
     image : ndarray, optional
         The image (e.g. the one segmented), for the ``intensity_mean`` columns; its shape
-        without `channel_axis` must be the shape of `labels`.
+        without `channel_axis` must be the shape of `labels`. With ``split='watershed'``
+        it also guides the cut (the mean of its channels; see `split`).
     channel_axis : int, optional
         Axis of `image` holding channels (one ``intensity_mean-<c>`` column each).
     min_size : int, default=0
@@ -96,7 +97,10 @@ def label_objects(
         ``'none'``: every connected component is one object. ``'watershed'``: touching
         objects (nuclei) are cut apart by a seeded watershed of the distance transform (in
         physical units, with `scale`) times the class posterior (`probability`), with
-        markers at least one expected radius apart (see :mod:`napari_gmm.core.objects._split`).
+        markers at least 0.3 expected diameters apart (see
+        :mod:`napari_gmm.core.objects._split`). With `image`, objects larger than half
+        an expected object are cut again where the image has a dim seam (a small nucleus
+        pressed into a large one; :mod:`napari_gmm.core.objects._resplit`).
         `min_size` then applies to the split objects.
     diameter : float, optional
         With ``split='watershed'``: the expected object diameter, in the units of `scale`
@@ -198,7 +202,8 @@ def label_objects(
     asked = [*(check_properties(properties, n_spatial, image is not None)),
              *[f for f in filters if f in SHAPE or f in INTENSITY]]  # fmt: skip
     props = check_properties(asked, n_spatial, image is not None) if asked else ()
-    splitter = make_splitter(split, diameter, probability, labels.shape, t, scale, n_spatial)
+    splitter = make_splitter(split, diameter, probability, labels.shape, t, scale, n_spatial,
+                             values if image is not None else None)  # fmt: skip
     structure = ndimage.generate_binary_structure(n_spatial, conn)
     background = ndimage.generate_binary_structure(n_spatial, 1 if conn > 1 else n_spatial)
     frames = [labels] if t is None else [labels[(slice(None),) * t + (i,)]
