@@ -28,6 +28,8 @@ import math
 import numpy as np
 from scipy import ndimage
 
+from ._markers import find_markers, smooth_landscape
+
 #: Objects larger than this multiple of the expected size are examined again.
 LARGE = 0.5
 
@@ -91,7 +93,6 @@ def _cut(out, ids, smooth, posterior, sampling, diameter, structure) -> np.ndarr
     """Cut the objects `ids` of `out` in place; the ids of the cut objects and new pieces."""
     from skimage.segmentation import watershed
 
-    from ._split import find_markers, smooth_landscape
 
     radius = max(0.5 * diameter, min(sampling))
     boxes = ndimage.find_objects(out)
