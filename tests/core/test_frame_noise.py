@@ -7,7 +7,7 @@ from sklearn.mixture import GaussianMixture
 
 from napari_gmm.core._features import pixel_data
 from napari_gmm.core.fit._frame_noise import full_covariances, widened_mixture
-from napari_gmm.core.fit._shared_frames import frame_mixtures
+from napari_gmm.core.fit._shared_frames import frame_mixtures, series_noise
 
 
 def _two_channel_gmm(kind):
@@ -45,12 +45,12 @@ def test_frame_mixtures_widen_by_the_excess_over_the_quietest_frame():
     frames = [clean + rng.normal(0, s, clean.shape) for s in (5.0, 20.0)]
     data = [pixel_data(f.astype(np.float32), None) for f in frames]
     gmm = GaussianMixture(2, random_state=0).fit(frames[0].reshape(-1, 1))
-    quiet, noisy = frame_mixtures(gmm, data, [None, None])
+    quiet, noisy = frame_mixtures(gmm, series_noise(data, [None, None]))
     np.testing.assert_allclose(quiet.covariances_, gmm.covariances_)
     added = (noisy.covariances_ - gmm.covariances_).ravel()
     np.testing.assert_allclose(added, 20.0**2 - 5.0**2, rtol=0.1)
     # a field divides the frame: the noise is measured in corrected intensities
     half = np.full(clean.shape, 0.5, np.float32)
-    _, scaled = frame_mixtures(gmm, data, [None, half])
+    _, scaled = frame_mixtures(gmm, series_noise(data, [None, half]))
     np.testing.assert_allclose((scaled.covariances_ - gmm.covariances_).ravel(),
                                40.0**2 - 5.0**2, rtol=0.1)  # fmt: skip

@@ -34,7 +34,7 @@ from ._validation import check_int
 from .bias._ecm import check_bias_field, check_bias_order, n_terms
 from .bias._fit import fit_shared_with_bias
 from .fit._fit import fit_on_distinct, fit_on_pixels
-from .fit._shared_frames import frame_mixtures, too_noisy_frames, warn_noisy
+from .fit._shared_frames import frame_mixtures, series_noise, too_noisy_frames, warn_noisy
 from .potts._auto_smoothing import recorded_smoothing
 from .potts._hmrf import check_smoothing
 
@@ -106,9 +106,10 @@ def iter_segment_series(image, n_components, iter_one, time_axis, frames, opts: 
         # the fields scale dim frames up, and their noise with them: every frame gets the
         # shared classes widened by its own noise
         data = [pixel_data(split.frame(i), split.channel_axis) for i in range(n)]
-        noisy = too_noisy_frames(gmm, data, fields)
-        models = frame_mixtures(gmm, data, fields)
+        noise = series_noise(data, fields)
         del data
+        noisy = too_noisy_frames(gmm, noise)
+        models = frame_mixtures(gmm, noise)
         if noisy:
             warn_noisy(noisy, n)
     frame_fields = iter(enumerate(fields))  # iter_frames runs the frames in order

@@ -71,11 +71,16 @@ def frame_noise(data, field=None) -> float:
     return float(np.max(channel_noise(data, field)))
 
 
-def too_noisy_frames(gmm, frames_data, fields) -> list[int]:
-    """Indices of the frames whose noise exceeds the shared mixture's classes and is well
-    above the series' typical (median) frame noise: a series whose frames are all equally
-    noisy is what the shared mixture was fitted to, and is left shared."""
-    noise = np.array([frame_noise(d, f) for d, f in zip(frames_data, fields, strict=True)])
+def series_noise(frames_data, fields) -> np.ndarray:
+    """The :func:`channel_noise` of every frame, corrected by its field: (n_frames, C)."""
+    return np.array([channel_noise(d, f) for d, f in zip(frames_data, fields, strict=True)])
+
+
+def too_noisy_frames(gmm, noise) -> list[int]:
+    """Indices of the frames whose noise (:func:`series_noise`) exceeds the shared
+    mixture's classes and is well above the series' typical (median) frame noise: a
+    series whose frames are all equally noisy is what the shared mixture was fitted to."""
+    noise = np.asarray(noise, dtype=np.float64).max(axis=1)
     limit = max(NOISE_RATIO * class_std(gmm), SPREAD * float(np.median(noise)))
     return [int(i) for i in np.flatnonzero(noise > limit)]
 
@@ -95,9 +100,9 @@ def warn_noisy(indices, n_frames: int) -> None:
     )
 
 
-def frame_mixtures(gmm, frames_data, fields) -> list:
+def frame_mixtures(gmm, noise) -> list:
     """One mixture per frame: the shared `gmm` with every class widened by the frame's
-    noise in excess of the quietest frame's (:mod:`._frame_noise`)."""
-    noise = np.array([channel_noise(d, f) for d, f in zip(frames_data, fields, strict=True)])
+    noise (:func:`series_noise`) in excess of the quietest frame's (:mod:`._frame_noise`)."""
+    noise = np.asarray(noise, dtype=np.float64)
     floor = noise.min(axis=0)
     return [widened_mixture(gmm, np.maximum(n**2 - floor**2, 0.0)) for n in noise]
