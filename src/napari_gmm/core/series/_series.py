@@ -32,7 +32,7 @@ from .._selection import AUTO_CANDIDATES, AUTO_CRITERION, select_n_components
 from ..bias._ecm import n_terms
 from ..bias._fit import fit_shared_with_bias
 from ..fit._fit import fit_on_distinct, fit_on_pixels
-from ..fit._shared_frames import too_noisy_frames, warn_refitted
+from ..fit._shared_frames import frame_mixtures, series_noise, too_noisy_frames, warn_noisy
 from ..potts._auto_smoothing import recorded_smoothing
 from ..progress import rescale
 from ._frames import check_frames, iter_frames, split_frames, stack_frames
@@ -100,22 +100,22 @@ def iter_segment_series(image, n_components, iter_one, time_axis, frames, opts: 
         "bias_field": bias_field if mode != "shared" else None,
         "bias_order": opts["bias_order"],
     }
-    refit = []
+    models = [gmm] * n
     if mode == "shared" and bias_field is not None:
-        # the fields scale dim frames up, and their noise with them: frames the shared
-        # classes cannot describe get their own fit
+        # the fields scale dim frames up, and their noise with them: every frame gets the
+        # shared classes widened by its own noise
         data = [pixel_data(split.frame(i), split.channel_axis) for i in range(n)]
-        refit = too_noisy_frames(gmm, data, fields)
+        noise = series_noise(data, fields)
         del data
-        if refit:
-            warn_refitted(refit, n)
+        noisy = too_noisy_frames(gmm, noise)
+        models = frame_mixtures(gmm, noise)
+        if noisy:
+            warn_noisy(noisy, n)
     frame_fields = iter(enumerate(fields))  # iter_frames runs the frames in order
 
     def one(frame):
         i, field = next(frame_fields)
-        if i in refit:
-            return iter_one(frame, gmm.n_components, **frame_opts)
-        return iter_apply_image(gmm, frame, field=field, **apply_opts)
+        return iter_apply_image(models[i], frame, field=field, **apply_opts)
 
     results = yield from iter_frames(split, one, start=FIT_SHARE, span=1.0 - FIT_SHARE)
     return stack_frames(
