@@ -29,7 +29,8 @@ from .core.fit._empty import EmptyClassWarning
 from .core.fit._fit import MAX_SAMPLES, GMMConvergenceWarning, RegularizationWarning
 from .core.fit._shared_frames import SharedFrameWarning
 from .core.guided._guided import ScribbleWarning
-from .core.objects._label import Objects, label_objects
+from .core.objects._label import label_objects
+from .core.objects._table import Objects
 
 __all__ = [
     "MAX_DISTINCT",

@@ -102,9 +102,20 @@ def test_unknown_bias_field_is_an_argparse_error(shaded_tiff, capsys):
     assert "invalid choice: 'spline'" in capsys.readouterr().err
 
 
-def test_zarr_input_refuses_bias_field(tmp_path, capsys):
-    image = shaded(shape=(8, 32, 32))[0]
+def test_zarr_input_with_bias_field_out_of_core(tmp_path):
+    from napari_gmm.io._zarr import read_zarr
+
+    image, _, _ = shaded(shape=(8, 64, 64))
     path = tmp_path / "vol.zarr"
-    write_ome_zarr(path, da.from_array(image, chunks=(4, 16, 16)), scale=(1.0, 1.0, 1.0))
-    assert main(["segment", str(path), "-k", "3", "--bias-field", "polynomial"]) == 1
-    assert "--bias-field is not available for zarr inputs" in capsys.readouterr().err
+    write_ome_zarr(path, da.from_array(image, chunks=(4, 32, 32)), scale=(2.0, 1.0, 1.0))
+    argv = ["segment", str(path), "-k", "3", "--seed", "0", "-q", "--bias-field", "polynomial",
+            "--bias-output"]  # fmt: skip
+    assert main(argv) == 0
+    ref = ng.segment(image, 3, random_state=0, bias_field="polynomial")
+    labels = read_zarr(tmp_path / "vol_labels.zarr").data.compute()
+    assert (labels == ref.labels).mean() >= 0.99
+    field = read_zarr(tmp_path / "vol_bias.zarr")
+    assert field.scales == [(2.0, 1.0, 1.0)]
+    np.testing.assert_allclose(field.data.compute(), ref.bias_field, atol=0.03)
+    corrected = read_zarr(tmp_path / "vol_corrected.zarr").data.compute()
+    np.testing.assert_allclose(corrected, image / field.data.compute(), rtol=1e-5)

@@ -82,7 +82,8 @@ def test_output_extension_is_honoured_or_refused(tmp_path, capsys):
     assert tifffile.TiffFile(tmp_path / "p.tiff").is_imagej
     for bad in ("x.png", "x.jpg", "x.npy"):
         assert main(["segment", str(path), "-k", "2", "--labels", str(tmp_path / bad)]) == 2
-        assert "outputs are TIFF (.tif, .tiff) or OME-Zarr" in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert "outputs are TIFF (.tif, .tiff), OME-Zarr (.zarr) or NIfTI" in err
         assert not (tmp_path / bad).exists()
 
 

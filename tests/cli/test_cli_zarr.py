@@ -73,3 +73,44 @@ def test_zarr_time_series_is_refused_not_smoothed_across_frames(tmp_path, capsys
     write_ome_zarr(volume, da.from_array(frames, chunks=(1, 24, 24)))  # zyx: a volume
     assert main(["segment", str(volume), "-k", "2", "--time-axis", "0"]) == 1
     assert "time series" in capsys.readouterr().err
+
+
+def test_zarr_objects_out_of_core(volume, tmp_path):
+    import csv
+
+    path, image = volume
+    argv = ["segment", str(path), "-k", "3", "--seed", "0", "-q", "--objects", "foreground",
+            "--min-size", "2"]  # fmt: skip
+    assert main(argv) == 0
+    objects = read_zarr(tmp_path / "vol_objects.zarr")
+    assert objects.scales == [(2.0, 0.5, 0.5)] and objects.data.chunksize == (8, 16, 13)
+    ref = ng.label_objects(ng.segment(image, 3, random_state=0).labels, "foreground",
+                           image=image, min_size=2, scale=(2.0, 0.5, 0.5))  # fmt: skip
+    np.testing.assert_array_equal(objects.data.compute(), ref.labels)
+    with (tmp_path / "vol_objects.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == ref.n_objects > 3
+    assert [float(r["centroid_scaled-0"]) for r in rows] == ref.table["centroid_scaled-0"].tolist()
+    summary = (tmp_path / "napari-gmm-summary.csv").read_text()
+    assert f",{ref.n_objects}" in summary.splitlines()[1]
+
+
+@pytest.mark.parametrize(("fmt", "marker", "version"), [(None, ".zattrs", "0.4"),
+                                                        ("3", "zarr.json", "0.5")])
+def test_zarr_format_of_the_outputs(volume, tmp_path, fmt, marker, version):
+    import json
+
+    path, image = volume
+    argv = ["segment", str(path), "-k", "3", "--seed", "0", "-q", "--objects", "3"]
+    assert main(argv + (["--zarr-format", fmt] if fmt else [])) == 0
+    for role in ("labels", "probability", "objects"):
+        store = tmp_path / f"vol_{role}.zarr"
+        assert (store / marker).is_file()
+        meta = json.loads((store / marker).read_text())
+        multiscales = meta["attributes"]["ome"] if fmt else meta
+        assert multiscales["multiscales"][0].get("version", multiscales.get("version")) \
+            == version
+    labels = read_zarr(tmp_path / "vol_labels.zarr")
+    assert labels.scales == [(2.0, 0.5, 0.5)] and labels.translations == [(4.0, 0.0, 0.0)]
+    np.testing.assert_array_equal(labels.data.compute(), ng.segment(image, 3, random_state=0)
+                                  .labels)  # fmt: skip

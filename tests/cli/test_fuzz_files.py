@@ -63,7 +63,7 @@ def _symlink_loop(folder):
 
 def _ome_zarr(folder, name, edit):
     path = folder / name
-    write_ome_zarr(path, make_class_image((8, 16, 16), 2, seed=1, dtype="uint8")[0])
+    write_ome_zarr(path, make_class_image((8, 16, 16), 2, seed=1, dtype="uint8")[0], zarr_format=3)
     meta_file = path / "zarr.json"
     meta = json.loads(meta_file.read_text())
     edit(meta["attributes"]["ome"]["multiscales"])

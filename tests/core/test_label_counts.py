@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from napari_gmm.core._backend import use_backend
-from napari_gmm.core._label_counts import label_counts
 from napari_gmm.core.fit._empty import empty_classes
+from napari_gmm.core.fit._label_counts import label_counts
 
 
 @pytest.mark.parametrize("dtype", ["uint8", "uint16"])

@@ -127,8 +127,8 @@ def test_lazy_errors_are_clear():
     arr = da.zeros((4, 4), chunks=2, dtype=np.float32) * np.nan
     with pytest.raises(ValueError, match="non-finite"):
         ng.segment(arr, 2)
-    with pytest.raises(ValueError, match="'auto' is not available for dask"):
-        ng.segment(da.zeros((4, 4), chunks=2), "auto")
+    with pytest.raises(ValueError, match="an int >= 1 or 'auto', got 'many'"):
+        ng.segment(da.zeros((4, 4), chunks=2), "many")
     with pytest.raises(ValueError, match="only 1 distinct"):
         ng.segment(da.zeros((4, 4), chunks=2, dtype=np.uint8), 2)
 

@@ -325,11 +325,11 @@ def test_bad_labels_messages():
         ng.label_objects(np.ones((3, 3), int), "foreground")
 
 
-def test_dask_labels_are_refused_with_advice():
+def test_dask_labels_are_labelled_blockwise():
     da = pytest.importorskip("dask.array")
-    lazy = da.from_array(LABELS, chunks=1)
-    with pytest.raises(TypeError, match=r"compute the labels, or a region of them"):
-        ng.label_objects(lazy, 2)
+    lazy = da.from_array(LABELS, chunks=1)  # tests/core/test_lazy_objects.py for more
+    np.testing.assert_array_equal(ng.label_objects(lazy, 2).labels.compute(),
+                                  ng.label_objects(LABELS, 2).labels)  # fmt: skip
     # a lazy image is fine (measured in memory), as long as the labels are computed
     objects = ng.label_objects(LABELS, 2, image=da.from_array(LABELS * 10.0, chunks=1))
     assert objects.table["intensity_mean"].tolist() == [20.0]

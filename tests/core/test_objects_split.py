@@ -134,6 +134,44 @@ def test_the_cut_follows_a_low_posterior_seam():
     assert 33 <= cut <= 35
 
 
+def nuclei_image(shape, specs, truth):
+    """Each ball bright in its middle, dimmer at its rim (1 - q^2 / 2), background 0.1."""
+    grids = np.meshgrid(*[np.arange(n) for n in shape], indexing="ij")
+    image = np.full(shape, 0.1)
+    for i, (centre, radius) in enumerate(specs, start=1):
+        q = np.sqrt(sum((g - c) ** 2 for g, c in zip(grids, centre, strict=True))) / radius
+        image[truth == i] = 1.0 - 0.5 * q[truth == i] ** 2
+    return image
+
+
+def test_a_small_nucleus_pressed_into_a_large_one_is_cut_along_the_image():
+    specs = [((30, 26), 14), ((30, 42), 7)]  # the small one has no distance maximum
+    labels, truth = balls((60, 70), specs)
+    assert ng.label_objects(labels, 2, split="watershed").n_objects == 1
+    image = nuclei_image(labels.shape, specs, truth)
+    objects = ng.label_objects(labels, 2, split="watershed", image=image)
+    assert objects.n_objects == 2
+    assert best_iou(objects.labels, truth).min() > 0.85
+    assert objects.table["area"].sum() == (labels == 2).sum()  # nothing lost
+    # the image's channels are averaged: two copies of it cut the same way
+    two = ng.label_objects(labels, 2, split="watershed", image=np.stack([image, image], -1),
+                           channel_axis=-1)  # fmt: skip
+    assert np.array_equal(two.labels, objects.labels)
+    # per frame of a series, each frame with its own image
+    series = ng.label_objects(np.stack([labels, labels]), 2, split="watershed", time_axis=0,
+                              image=np.stack([image, image]))  # fmt: skip
+    assert list(series.table["frame"]) == [0, 0, 1, 1]
+
+
+def test_the_image_does_not_cut_a_single_large_nucleus():
+    specs = [((40, 40), 20)]
+    labels, truth = balls((80, 80), specs)
+    image = nuclei_image(labels.shape, specs, truth)
+    for diameter in (None, 10.0, 20.0):  # 10, 20: the nucleus is "too large" for one
+        objects = ng.label_objects(labels, 2, split="watershed", diameter=diameter, image=image)
+        assert objects.n_objects == 1
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [

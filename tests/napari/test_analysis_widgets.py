@@ -57,6 +57,8 @@ def test_noise_study_plot_table_csv(make_napari_viewer, qtbot, image_truth, tmp_
     ax = widget.figure.axes[0]
     assert len(ax.lines) == 4  # ARI and Dice, with and without smoothing
     assert all(len(line.get_xdata()) == 3 for line in ax.lines)
+    reliability = widget.figure.axes[1]  # the diagonal, then one curve per condition
+    assert [line.get_label()[:5] for line in reliability.lines] == ["calib", "no sm", "smoot"]
     assert widget.table.shape == (6, len(COLUMNS))
     rows = widget.rows()
     assert [r[0] for r in rows] == [0.0] * 3 + [1.0] * 3

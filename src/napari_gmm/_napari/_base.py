@@ -20,6 +20,7 @@ from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import QEvent, QObject, QSize, Qt
 from qtpy.QtWidgets import QFrame, QScrollArea
 
+from ._job import Job
 from ._layers import _unwrap
 from ._parts import StatusPanel, input_image_layers, row
 
@@ -66,7 +67,7 @@ class DockWidget(Container):
         super().__init__(labels=False)
         self._viewer = viewer
         self._worker = None
-        self._job: dict | None = None
+        self._job: Job | None = None
         self._cancel = threading.Event()
         self._closed = False
         self.image = ComboBox(name="image", label="image", choices=self._image_choices,
@@ -148,8 +149,8 @@ class DockWidget(Container):
     def run(self, *_):  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def _start(self, job_dict: dict, function, *args, **kwargs):
-        """Run ``function(*args, **kwargs)`` (a generator) in a worker; `job_dict` is kept."""
+    def _start(self, job: Job, function, *args, **kwargs):
+        """Run ``function(*args, **kwargs)`` (a generator) in a worker; `job` is kept."""
         if self._worker is not None:
             show_info(f"The {self.title} is already running; cancel it or wait for it.")
             return self._worker
@@ -160,17 +161,11 @@ class DockWidget(Container):
         worker.errored.connect(self._on_errored)
         worker.aborted.connect(self._on_aborted)
         worker.finished.connect(self._on_finished)
-        self._worker, self._job = worker, job_dict
+        self._worker, self._job = worker, job
         self.run_button.enabled, self.cancel_button.enabled = False, True
-        self.status.busy(job_dict.get("busy", f"{self.title}…"))
+        self.status.busy(job.busy or f"{self.title}…")
         worker.start()
         return worker
-
-    def _relay(self, step) -> None:
-        """Report ``(fraction, stage)`` from a blocking call in the worker thread (queued)."""
-        worker = self._worker
-        if worker is not None:
-            worker.yielded.emit(step)
 
     def cancel(self, *_) -> None:
         """Stop the running job at its next step; no layer or result is kept from it."""
@@ -181,13 +176,14 @@ class DockWidget(Container):
 
     def _input_gone(self) -> str | None:
         """Why the job's input can no longer take results (removed or replaced), or None."""
-        layer = self._job.get("layer") if self._job else None
+        layer = self._job.layer if self._job else None
         if layer is None:
             return None
         if not any(_unwrap(other) is _unwrap(layer) for other in self._viewer.layers):
-            return f"the input layer {self._job['source']!r} was removed during the run"
-        if layer.data is not self._job.get("data_ref", layer.data):
-            return f"the data of {self._job['source']!r} was replaced during the run"
+            return f"the input layer {self._job.source!r} was removed during the run"
+        ref = self._job.data_ref
+        if ref is not None and layer.data is not ref:
+            return f"the data of {self._job.source!r} was replaced during the run"
         return None
 
     def _on_yielded(self, step) -> None:
@@ -201,8 +197,10 @@ class DockWidget(Container):
             return  # cancelled or closed: keep the viewer as it was
         if result is None:
             return
-        if isinstance(result, dict) and "error" in result:
-            self._fail(f"{self.title} of {self._job['source']!r} failed: {result['error']}")
+        # a JobResult (segment, diagnostics) or a dict (noise study) may carry an error
+        error = result.get("error") if isinstance(result, dict) else result.error
+        if error is not None:
+            self._fail(f"{self.title} of {self._job.source!r} failed: {error}")
             return
         gone = self._input_gone()
         if gone:
@@ -220,7 +218,7 @@ class DockWidget(Container):
 
     def _on_errored(self, exc: Exception) -> None:
         """An unexpected error (a bug, not bad input): message, and traceback to the log."""
-        source = self._job["source"] if self._job else "the image"
+        source = self._job.source if self._job else "the image"
         _log.error("%s of %r failed", self.title, source, exc_info=exc)
         self._fail(f"The {self.title} of {source!r} failed unexpectedly: "
                    f"{type(exc).__name__}: {exc}")  # fmt: skip

@@ -73,20 +73,20 @@ def bias_outputs(job: dict, seg, output) -> list:
     channel axis first, with scale 1 along it, so that the layer keeps the input's spatial
     scale and translate; RGB ones stay RGB with the input's contrast limits.
     """
-    if not job.get("bias_layers") or seg.bias_field is None or seg.corrected is None:
+    if not job.bias_layers or seg.bias_field is None or seg.corrected is None:
         return []
     field = seg.bias_field
     valid = field[seg.labels > 0] if np.any(seg.labels > 0) else field
     limits = (float(valid.min()), float(max(valid.max(), valid.min() + 1e-6)))
     hidden = {"visible": False}
-    corrected, update = seg.corrected, {"contrast_limits": job["contrast_limits"]}
-    axis = job["segment"].get("channel_axis")
-    if axis is not None and not job["rgb"]:
+    corrected, update = seg.corrected, {"contrast_limits": job.contrast_limits}
+    axis = job.segment.get("channel_axis")
+    if axis is not None and not job.rgb:
         corrected = np.moveaxis(corrected, axis, 0)
-        update.update(scale=(1.0, *job["scale"]), translate=(0.0, *job["translate"]))
-    create = hidden if job["rgb"] else {**hidden, "colormap": job["colormap"] or "gray"}
+        update.update(scale=(1.0, *job.scale), translate=(0.0, *job.translate))
+    create = hidden if job.rgb else {**hidden, "colormap": job.colormap or "gray"}
     return [
-        output("corrected", "image", corrected, job["rgb"], create, update),
+        output("corrected", "image", corrected, job.rgb, create, update),
         output("bias field", "image", field, False, {**hidden, "colormap": "magma"},
                {"contrast_limits": limits}),
     ]  # fmt: skip
@@ -96,5 +96,10 @@ def bias_text(seg) -> str:
     """``', bias field 0.62-1.41'`` for a result with a field, else ``''``."""
     if seg.bias_field is None:
         return ""
+    if not isinstance(seg.bias_field, np.ndarray):  # lazy (dask): the field alone, no labels
+        import dask
+
+        low, high = dask.compute(seg.bias_field.min(), seg.bias_field.max())
+        return f", bias field {float(low):.2f}–{float(high):.2f}"
     valid = seg.bias_field[seg.labels > 0]
     return f", bias field {valid.min():.2f}–{valid.max():.2f}" if valid.size else ""

@@ -14,11 +14,12 @@ import numpy as np
 from ..core import (
     compare_labels,
     iter_segment,
+    iter_select_n_components,
     mixture_log_density,
     pixel_features,
-    select_n_components,
+    rescale_steps,
 )
-from ._worker import USER_ERRORS, Cancelled, JobError
+from ._worker import USER_ERRORS, JobError, JobResult
 
 if TYPE_CHECKING:
     from ..core import Segmentation, Selection
@@ -46,46 +47,31 @@ class Fit:
     tol: float
 
 
-def diagnostics_job(image, candidates, *, criterion, covariance_type, seed, channel_axis,
-                    cancel, relay):  # fmt: skip
+def diagnostics_job(image, candidates, *, criterion, covariance_type, seed, channel_axis):
     """Generator: choose K with :func:`select_n_components`, then segment with it.
 
-    Yields ``(fraction, stage)``; `cancel` (an Event) stops the selection between
-    candidates and `relay` forwards its progress. Returns ``{"selection", "segmentation",
-    "features"}``, ``{"error": message}`` or None when cancelled.
+    Yields ``(fraction, stage)`` (the worker can stop at each: between candidates, and
+    within the final fit). Returns a :class:`._worker.JobResult` with ``selection``,
+    ``segmentation`` and ``features`` (a sample of pixel values), or with ``error`` for
+    bad input or options.
     """
     common = {"channel_axis": channel_axis, "covariance_type": covariance_type,
               "random_state": seed}  # fmt: skip
-
-    def progress(done, total):
-        if cancel.is_set():
-            raise Cancelled
-        relay((0.8 * done / total, f"fitted {done} of {total} candidate K"))
-
     try:
-        try:
-            selection = select_n_components(image, candidates, criterion=criterion,
-                                            progress=progress, **common)  # fmt: skip
-        except Cancelled:
-            return None
+        steps = iter_select_n_components(image, candidates, criterion=criterion, **common)
+        selection = yield from rescale_steps(steps, 0.0, 0.8)
         yield 0.8, f"fitting K={selection.best}"
         steps = iter_segment(image, selection.best, **common)
-        while True:
-            try:
-                fraction, _ = next(steps)
-            except StopIteration as stop:
-                seg = stop.value
-                break
-            yield 0.8 + 0.2 * fraction, None
+        seg = yield from rescale_steps(steps, 0.8, 0.2, lambda _stage: None)
         features = pixel_features(image, channel_axis)
         if features.shape[0] > PLOT_SAMPLES:
             rng = np.random.default_rng(0)
             features = features[rng.choice(features.shape[0], PLOT_SAMPLES, replace=False)]
     except USER_ERRORS as err:
-        return {"error": str(err) or type(err).__name__}
+        return JobResult(error=str(err) or type(err).__name__)
     except RuntimeError as err:
         raise JobError(f"{type(err).__name__}: {err}") from err
-    return {"selection": selection, "segmentation": seg, "features": features}
+    return JobResult(selection=selection, segmentation=seg, features=features)
 
 
 def kmeans_labels(fit: Fit) -> tuple[np.ndarray, float]:

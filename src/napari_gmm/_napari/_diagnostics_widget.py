@@ -11,6 +11,7 @@ from napari.utils.notifications import show_info
 from ..core import AUTO_CANDIDATES, COVARIANCE_TYPES, segment
 from ._base import DockWidget, find_widget
 from ._diagnostics_job import Fit, diagnostics_job, kmeans_labels, log_density
+from ._job import DiagnosticsJob
 from ._layers import Output, own_layers, put_outputs, spatial_transform
 from ._parts import PlotCanvas, Tabs, form, row
 from ._plots import plot_components, plot_criteria, plot_trace
@@ -104,21 +105,20 @@ class ModelDiagnosticsWidget(DockWidget):
         axis = -1 if layer.rgb else None
         data = np.asarray(layer.data)
         scale, translate = spatial_transform(layer, axis)
-        job = {"data": data, "source": layer.name, "layer": layer, "channel_axis": axis,
-               "scale": scale, "translate": translate, "seed": int(self.seed.value),
-               "tol": 1e-3}  # fmt: skip
-        return self._start({**job, "data_ref": layer.data,
-                            "busy": f"choosing K in {lo}..{hi} for {layer.name!r}…"},
-                           diagnostics_job, data, range(lo, hi + 1),
+        job = DiagnosticsJob(source=layer.name, layer=layer, data_ref=layer.data,
+                             busy=f"choosing K in {lo}..{hi} for {layer.name!r}…", data=data,
+                             channel_axis=axis, scale=scale, translate=translate,
+                             seed=int(self.seed.value), tol=1e-3)  # fmt: skip
+        return self._start(job, diagnostics_job, data, range(lo, hi + 1),
                            criterion=self.criterion.value,
                            covariance_type=self.covariance_type.value,
-                           seed=int(self.seed.value), channel_axis=axis,
-                           cancel=self._cancel, relay=self._relay)  # fmt: skip
+                           seed=int(self.seed.value), channel_axis=axis)  # fmt: skip
 
     def _on_done(self, result) -> None:
-        fields = {k: v for k, v in self._job.items() if k in Fit.__dataclass_fields__}
-        self.last_fit = Fit(selection=result["selection"], segmentation=result["segmentation"],
-                            features=result["features"], **fields)  # fmt: skip
+        fields = {k: getattr(self._job, k) for k in Fit.__dataclass_fields__
+                  if hasattr(self._job, k)}  # fmt: skip
+        self.last_fit = Fit(selection=result.selection, segmentation=result.segmentation,
+                            features=result.features, **fields)  # fmt: skip
         self.kmeans_ari = None
         self.draw()
         self.status.success(self._summary_text())

@@ -178,10 +178,10 @@ def spatial_transform(layer, channel_axis: int | None) -> tuple[tuple, tuple]:
     return scale, translate
 
 
-def job_outputs(job: dict, result: JobResult) -> list[Output]:
+def job_outputs(job, result: JobResult) -> list[Output]:
     """The output layers of a finished job, bottom to top.
 
-    `job` holds what the widget read when the job started (see ``GMMWidget._job_options``).
+    `job` (a :class:`._job.SegmentJob`) holds what the widget read when the job started.
     Derived maps are hidden when first added (the labels are shown over the image); later
     runs keep whatever visibility, colormap or opacity the user chose.
     """
@@ -189,9 +189,9 @@ def job_outputs(job: dict, result: JobResult) -> list[Output]:
     unit = {"contrast_limits": (0.0, 1.0)}
     outputs = []
     if result.noisy is not None:
-        create = {} if job["rgb"] else {"colormap": job["colormap"]}
-        update = {"contrast_limits": job["contrast_limits"]}
-        outputs.append(Output("noisy", "image", result.noisy, job["rgb"], create, update))
+        create = {} if job.rgb else {"colormap": job.colormap}
+        update = {"contrast_limits": job.contrast_limits}
+        outputs.append(Output("noisy", "image", result.noisy, job.rgb, create, update))
     hidden = {"colormap": "viridis", "visible": False}
     outputs.append(Output("probability", "image", seg.probability, False, hidden, unit))
     if result.uncertainty is not None:
@@ -210,7 +210,7 @@ def job_outputs(job: dict, result: JobResult) -> list[Output]:
     outputs.append(Output("labels", "labels", seg.labels, create={"opacity": 0.6},
                           update=update, info=info))  # fmt: skip
     if getattr(result, "objects", None) is not None:
-        outputs.append(objects_output(result.objects, job.get("objects")))
+        outputs.append(objects_output(result.objects, job.objects))
     return outputs
 
 
@@ -233,8 +233,7 @@ def with_role(layers, role: str):
     return next(layer for layer in layers if layer.metadata[MARK]["role"] == role)
 
 
-def job_record(job: dict) -> dict:
+def job_record(job) -> dict:
     """The options of a job as plain Python (JSON-serialisable), to repeat the run."""
     keys = ("noise_sigma", "seed", "uncertainty", "posteriors", "bias_layers")
-    record = {key: job[key] for key in keys if key in job}
-    return {**job["segment"], **record}
+    return {**job.segment, **{key: getattr(job, key) for key in keys}}

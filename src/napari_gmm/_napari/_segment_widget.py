@@ -18,6 +18,7 @@ from ..core import APPLIED, UNCERTAINTY_KINDS
 from ._background import background_checkbox, set_background_transparent
 from ._base import DockWidget
 from ._bias_fields import BiasFields, bias_text
+from ._job import SegmentJob
 from ._layers import job_outputs, own_layers, put_outputs, with_role
 from ._model_section import ModelSection
 from ._objects_section import ObjectsSection
@@ -196,13 +197,13 @@ class GMMWidget(DockWidget):
         except ValueError as err:
             self._fail(str(err))
             return None
-        return self._start(job, segment_job, job.pop("data"), options=job["segment"],
-                           noise_sigma=job["noise_sigma"], seed=job["seed"],
-                           uncertainty=job["uncertainty"], posteriors=job["posteriors"],
-                           model=model, cancel=self._cancel, relay=self._relay,
-                           objects=job["objects"])  # fmt: skip
+        data, job.data = job.data, None  # the job keeps no reference to the pixels
+        return self._start(job, segment_job, data, options=job.segment,
+                           noise_sigma=job.noise_sigma, seed=job.seed,
+                           uncertainty=job.uncertainty, posteriors=job.posteriors,
+                           model=model, objects=job.objects)  # fmt: skip
 
-    def _job_options(self, layer, model=None) -> dict:
+    def _job_options(self, layer, model=None) -> SegmentJob:
         """Everything the job needs, read from the fields and the layer now."""
         axes = self.input.read(layer)
         data, mask = self.objects_section.masked(axes["data"], axes["channel_axis"], layer)
@@ -228,26 +229,26 @@ class GMMWidget(DockWidget):
             options["model"] = str(model) if isinstance(model, str | Path) else "in memory"
         uncertainty = self.uncertainty.value
         verb = "applying the model to" if model is not None else "segmenting"
-        return {
-            "layer": layer,
-            "data": data,
-            "data_ref": layer.data,
-            "source": layer.name,
-            "busy": f"{verb} {layer.name!r}…",
-            "segment": options,
-            "channels": axes["channel_names"],
-            "noise_sigma": float(self.noise_sigma.value),
-            "seed": seed,
-            "uncertainty": None if uncertainty == NO_UNCERTAINTY else uncertainty,
-            "posteriors": bool(self.posteriors.value),
-            "objects": self.objects_section.read(axes["data"], mask),
-            "bias_layers": self.bias.layers_wanted(),
-            "scale": axes["scale"],
-            "translate": axes["translate"],
-            "rgb": bool(layer.rgb),
-            "contrast_limits": tuple(layer.contrast_limits),
-            "colormap": None if layer.rgb else layer.colormap.name,
-        }
+        return SegmentJob(
+            layer=layer,
+            data=data,
+            data_ref=layer.data,
+            source=layer.name,
+            busy=f"{verb} {layer.name!r}…",
+            segment=options,
+            channels=axes["channel_names"],
+            noise_sigma=float(self.noise_sigma.value),
+            seed=seed,
+            uncertainty=None if uncertainty == NO_UNCERTAINTY else uncertainty,
+            posteriors=bool(self.posteriors.value),
+            objects=self.objects_section.read(axes["data"], mask),
+            bias_layers=self.bias.layers_wanted(),
+            scale=axes["scale"],
+            translate=axes["translate"],
+            rgb=bool(layer.rgb),
+            contrast_limits=tuple(layer.contrast_limits),
+            colormap=None if layer.rgb else layer.colormap.name,
+        )
 
     def _live_run(self):
         """Re-segment after painting paused (live scribbles), unless a run is going on."""
@@ -257,39 +258,39 @@ class GMMWidget(DockWidget):
     # ------------------------------------------------------- main-thread results
     def _on_done(self, result) -> None:
         job = self._job
-        if result.error is not None:
-            self._fail(f"GMM segmentation of {job['source']!r} failed: {result.error}")
-            return
         seg = result.segmentation
-        layers = put_outputs(self._viewer, job["source"], job_outputs(job, result),
-                             scale=job["scale"], translate=job["translate"],
-                             keep=(job["layer"],))  # fmt: skip
-        self.last_segmentation, self._last_source = seg, job["source"]
+        layers = put_outputs(self._viewer, job.source, job_outputs(job, result),
+                             scale=job.scale, translate=job.translate,
+                             keep=(job.layer,))  # fmt: skip
+        self.last_segmentation, self._last_source = seg, job.source
         if self.auto_k.value:  # the disabled K box shows the K that was chosen
             self.n_components.value = int(seg.n_components)
         self.status.success(fit_summary_text(seg) + self.objects_section.show(result.objects))
-        self.objects_section.after_run(self._viewer, result.objects, job["source"],
-                                       job["scale"], job["translate"])  # fmt: skip
+        self.objects_section.after_run(self._viewer, result.objects, job.source,
+                                       job.scale, job.translate)  # fmt: skip
         self._last_means = result.class_means
-        self._show_background()
+        labels = None
         if result.class_means is not None:
             self.legend.names = seg.class_names  # guided classes' names, or None
-            self.legend.show_classes(with_role(layers, "labels"), result.class_means)
+            labels = with_role(layers, "labels")
+        self._show_background(labels=labels)  # also shows the legend of the class labels
         if not seg.converged:
             show_warning(
-                f"EM did not converge in {seg.n_iter} iterations on {job['source']!r} "
+                f"EM did not converge in {seg.n_iter} iterations on {job.source!r} "
                 "(the result is shown anyway); raise 'max iterations' or 'tolerance' in the "
                 "EM tab."
             )
         for message in result.warnings:
             show_warning(message)
 
-    def _show_background(self, *_) -> None:
-        """Label 1 of the last result's labels layer transparent, or not (the checkbox)."""
+    def _show_background(self, *_, labels=None) -> None:
+        """Label 1 of the last result's labels layer transparent, or not (the checkbox),
+        and the legend of its classes."""
         source, seg = self._last_source, self.last_segmentation
         if source is None or seg is None:
             return
-        labels = own_layers(self._viewer, source).get("labels")
+        if labels is None:
+            labels = own_layers(self._viewer, source).get("labels")
         if labels is not None:
             set_background_transparent(labels, bool(self.transparent_background.value),
                                        seg.n_components)  # fmt: skip

@@ -19,9 +19,11 @@ from magicgui.widgets import (
 from napari.utils.notifications import show_info
 
 from ._base import DockWidget
+from ._job import Job
 from ._layers import spatial_transform
 from ._parts import PlotCanvas, Tabs, form, row
 from ._plots import plot_noise_sweep
+from ._reliability_plot import plot_reliability
 from ._study_job import (
     CONFIRM_FITS,
     SMOOTHING,
@@ -58,7 +60,8 @@ class NoiseStudyWidget(DockWidget):
     run_button, cancel_button, progress, summary : widgets
         Start (:meth:`run`), stop (:meth:`cancel`), progress over levels x conditions, state.
     canvas : PlotCanvas
-        ARI and Dice against sigma, one pair of lines per condition (tab *plot*).
+        ARI and Dice against sigma, one pair of lines per condition, and the reliability
+        diagram (fraction correct against probability) of each condition (tab *plot*).
     table : Table
         One row per record (columns :data:`COLUMNS`; tab *table*).
     csv_path, save_button : FileEdit, PushButton
@@ -147,8 +150,8 @@ class NoiseStudyWidget(DockWidget):
             self.status.text.value = f"not started ({fits} fits); use fewer noise levels"
             return None
         scale, _ = spatial_transform(layer, axis)
-        job = {"layer": layer, "source": layer.name, "data_ref": layer.data,
-               "busy": f"noise study of {layer.name!r} ({fits} fits)…"}  # fmt: skip
+        job = Job(source=layer.name, layer=layer, data_ref=layer.data,
+                  busy=f"noise study of {layer.name!r} ({fits} fits)…")  # fmt: skip
         return self._start(job, noise_study_job, data, sigmas,
                            n_components=self.n_components.value, seed=int(self.seed.value),
                            reference=reference, conditions=conditions, channel_axis=axis,
@@ -161,7 +164,9 @@ class NoiseStudyWidget(DockWidget):
                             "index": list(range(1, len(rows) + 1))}  # fmt: skip
         self.figure.clear()
         plain = self.records.get(0.0, [])
-        plot_noise_sweep(plain, self.records.get(SMOOTHING), ax=self.figure.add_subplot())
+        smooth = self.records.get(SMOOTHING)
+        plot_noise_sweep(plain, smooth, ax=self.figure.add_subplot(1, 2, 1))
+        plot_reliability(plain, smooth, ax=self.figure.add_subplot(1, 2, 2))
         self.canvas.redraw()
         worst = min(rows, key=lambda r: r[2])
         self.status.success(f"{len(rows)} fits against {plain[0]['against']}; lowest ARI "

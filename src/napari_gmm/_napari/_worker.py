@@ -15,12 +15,14 @@ from ..core import (
     GMMConvergenceWarning,
     Segmentation,
     add_gaussian_noise,
-    apply_model,
     is_dask_array,
+    iter_apply_model,
     iter_segment,
+    iter_segment_multiscale,
     pixel_features,
+    recording_warnings,
 )
-from ._lazy_layers import is_multiscale, iter_segment_multiscale, posterior_stack, uncertainty_map
+from ._lazy_layers import is_multiscale, posterior_stack, uncertainty_map
 
 #: Errors caused by the input or the options; they are reported to the user, not raised.
 USER_ERRORS = (ValueError, TypeError, MemoryError)
@@ -58,6 +60,10 @@ class JobResult:
         for an empty class.
     objects : Objects or None
         The objects of the chosen classes, when asked for (see ``segment_job(objects=)``).
+    selection : Selection or None
+        The choice of K (the diagnostics job).
+    features : ndarray or None
+        A sample of pixel values for the components plot (the diagnostics job).
     """
 
     segmentation: Segmentation | None = None
@@ -68,10 +74,8 @@ class JobResult:
     error: str | None = None
     class_means: np.ndarray | None = None
     objects: object = None
-
-
-class Cancelled(Exception):
-    """Raised by a progress callback to stop a computation that was cancelled."""
+    selection: object = None
+    features: np.ndarray | None = None
 
 
 def segment_job(
@@ -83,8 +87,6 @@ def segment_job(
     uncertainty: str | None = None,
     posteriors: bool = False,
     model=None,
-    cancel=None,
-    relay=None,
     objects: dict | None = None,
 ):
     """Generator: add noise (if asked), segment, derive the maps; yield progress.
@@ -105,13 +107,8 @@ def segment_job(
     posteriors : bool, default False
         Also return the per-class posterior maps.
     model : GaussianMixture, path-like or None
-        Apply this fitted model (:func:`napari_gmm.apply_model` with ``channel_axis``,
+        Apply this fitted model (:func:`napari_gmm.core.iter_apply_model` with ``channel_axis``,
         ``smoothing``, ``scale`` and ``time_axis`` of `options`) instead of fitting one.
-    cancel : threading.Event or None
-        Stops :func:`napari_gmm.apply_model` at its next progress step when set.
-    relay : callable or None
-        Receives the ``(fraction, stage)`` progress of :func:`napari_gmm.apply_model` (it
-        runs in one call, so its steps cannot be yielded).
     objects : dict or None
         Options of :func:`napari_gmm.label_objects` (``classes``, ``min_size``,
         ``fill_holes``) to also label objects, measured on the segmented image; a failure
@@ -152,23 +149,12 @@ def segment_job(
                     "A model file cannot be applied to a multiscale layer yet; apply it to "
                     "one level added as its own layer."
                 )
-            steps = _apply_steps(model, image, options, need_posteriors, cancel, relay)
+            steps = _apply_steps(model, image, options, need_posteriors)
         else:
             steps = (iter_segment_multiscale if multiscale else iter_segment)(
                 image, **options, random_state=seed, return_posteriors=need_posteriors
             )
-        while True:
-            # one bounded step at a time, so that the warnings of this thread are kept
-            with warnings.catch_warnings(record=True) as record:
-                warnings.simplefilter("always")
-                try:
-                    step = next(steps)
-                except StopIteration as stop:
-                    seg: Segmentation = stop.value
-                    break
-                finally:
-                    caught.extend(record)
-            yield step
+        seg: Segmentation = yield from recording_warnings(steps, caught)
         umap = uncertainty_map(seg, uncertainty)  # lazy for dask layers
         post = posterior_stack(seg) if posteriors else None
         if multiscale or is_dask_array(image):
@@ -181,8 +167,6 @@ def segment_job(
         if objects is not None:
             yield 1.0, "labelling objects"
             found = _objects(seg, image, options, objects, caught)
-    except Cancelled:
-        return None
     except USER_ERRORS as err:
         return JobResult(error=str(err) or type(err).__name__)
     except RuntimeError as err:
@@ -212,20 +196,13 @@ def _objects(seg, image, options, objects, caught):
             caught.extend(record)
 
 
-def _apply_steps(model, image, options, posteriors, cancel, relay):
-    """Generator wrapping :func:`napari_gmm.apply_model` like ``iter_segment``."""
-
-    def progress(fraction, stage):
-        if cancel is not None and cancel.is_set():
-            raise Cancelled
-        if relay is not None:
-            relay((fraction, stage))
-
+def _apply_steps(model, image, options, posteriors):
+    """:func:`napari_gmm.core.iter_apply_model` with the job's options (generator)."""
     yield 0.0, "applying the model"
     keys = ("channel_axis", "smoothing", "marginals", "scale", "time_axis", "bias_field",
             "bias_order")  # fmt: skip
-    return apply_model(model, image, **{k: options[k] for k in keys if k in options},
-                       return_posteriors=posteriors, progress=progress)  # fmt: skip
+    chosen = {k: options[k] for k in keys if k in options}
+    return (yield from iter_apply_model(model, image, return_posteriors=posteriors, **chosen))
 
 
 def class_means(image, labels, channel_axis, n_components: int) -> np.ndarray:

@@ -15,6 +15,7 @@ from ._common import (
     add_output_arguments,
     check_bias_arguments,
 )
+from ._formats import add_format_arguments
 from ._objects import add_mask_argument, add_objects_arguments, check_objects_options
 
 
@@ -33,6 +34,7 @@ def add_parser(sub) -> None:
     add_output_arguments(app, WRITERS)
     add_mask_argument(app)
     add_objects_arguments(app)
+    add_format_arguments(app, zarr=False)
     app.set_defaults(handler=run)
 
 
@@ -54,30 +56,27 @@ def run(args) -> int:
     )
 
 
+#: The options of ``napari-gmm apply`` (read from the command line by Options.from_namespace).
+APPLIED_OPTIONS = ("channel_axis", "smoothing", "marginals", "scale", "bias_field", "bias_order")
+
+
 def _apply_one(args, gmm, job) -> dict:
-    from ..core import apply_model
-    from ..io._formats import load_image
+    from ..core import Options, apply_model
+    from ._formats import load_input
     from ._objects import find_objects, load_mask, objects_paths, write_objects
     from ._outputs import output_paths, report, write_outputs
     from ._prepare import prepare
 
     paths = output_paths(args, job)
     object_paths = objects_paths(args, job)
-    loaded = load_image(job.path)
+    loaded = load_input(args, job, lazy=False)
     prep = prepare(loaded, args.channel_axis, args.time_axis, args.scale)
     mask = load_mask(args, job)
+    options = Options.from_namespace(args, channel_axis=prep.channel_axis, scale=prep.scale)
     seg = apply_model(
-        gmm,
-        prep.image,
-        mask=mask,
-        channel_axis=prep.channel_axis,
-        time_axis=prep.time_axis,
-        smoothing=args.smoothing,
-        marginals=args.marginals,
-        scale=prep.scale,
-        bias_field=args.bias_field,
-        bias_order=args.bias_order,
-    )
+        gmm, prep.image, mask=mask, time_axis=prep.time_axis,
+        **options.as_dict(APPLIED_OPTIONS),
+    )  # fmt: skip
     objects = find_objects(args, seg, prep.image, prep, mask)
     write_outputs(args, paths, seg, prep, loaded)
     row = report(args, job, seg, paths, what="applied ")

@@ -108,7 +108,7 @@ def plan_jobs(paths, out_dir: Path | None) -> list[Job]:
 def _stem(path: Path) -> str:
     """The name without its format suffix (``a.tif``, ``a.ome.tif`` -> ``a``)."""
     name = path.name
-    for double in (".ome.tif", ".ome.tiff", ".ome.zarr"):
+    for double in (".ome.tif", ".ome.tiff", ".ome.zarr", ".nii.gz"):
         if name.lower().endswith(double):
             return name[: -len(double)]
     return path.stem or name

@@ -49,13 +49,13 @@ def sigma_type(text: str):
 
 
 def smoothing_type(text: str):
-    if text == "auto":
+    if text in ("auto", "held-out"):
         return text
     try:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"must be a number >= 0 or 'auto', got {text!r}"
+            f"must be a number >= 0 or 'auto' (or 'held-out'), got {text!r}"
         ) from None
 
 
@@ -211,9 +211,9 @@ def add_output_arguments(parser: argparse.ArgumentParser, formats) -> None:
     )
     parser.add_argument(
         "--output-format",
-        choices=sorted(formats),
-        default="tiff",
-        help="format of the outputs (default: tiff, compressed, with the input's axes and "
-        "pixel size)",
+        choices=["auto", *sorted(formats)],
+        default="auto",
+        help="format of the outputs, with the input's axes and pixel size; 'auto' (default): "
+        "NIfTI (.nii.gz) for NIfTI inputs, else tiff (compressed)",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")

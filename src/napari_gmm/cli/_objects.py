@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core import FOREGROUND
-from ..io._formats import WRITERS
+from ..io._formats import output_writer
 from ._batch import Job, check_outputs
 
 
@@ -196,14 +196,12 @@ def objects_paths(args, job: Job, *, check: bool = True) -> dict:
         return {}
     from ._zarr import is_zarr_path
 
-    if is_zarr_path(job.path):
-        raise ValueError(
-            f"{job.path}: --objects needs the labels in memory and is not available for zarr "
-            "inputs; segment a region written as TIFF, or label the objects in Python "
-            "(napari_gmm.label_objects) on a region of the labels."
-        )
+    if is_zarr_path(job.path):  # out of core, after the labels (cli/_zarr_objects.py)
+        from ._zarr_objects import zarr_objects_paths
+
+        return zarr_objects_paths(args, job, check=check)
     paths = {
-        "objects": job.output("objects", WRITERS[args.output_format].suffix),
+        "objects": job.output("objects", output_writer(args.output_format, job.path).suffix),
         "table": job.output("objects", ".csv"),
     }
     if check:
@@ -237,6 +235,9 @@ def write_objects(args, paths: dict, objects, prep, loaded) -> dict:
 
     if objects is None:
         return {}
+    from ._formats import with_channel_names
+
+    objects = with_channel_names(objects, loaded.extra.get("channel_names"))
     labels = objects.labels
     dtype = np.uint16 if objects.n_objects < 2**16 else np.uint32  # ImageJ keeps uint16
     write_array(args, paths["objects"], labels.astype(dtype), prep.label_axes, loaded)

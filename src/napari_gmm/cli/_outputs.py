@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..io._formats import WRITERS
+from ..io._formats import output_writer
 from ._batch import Job, check_outputs
 from ._prepare import Prepared
 from ._safe_write import write_file, writer_for
@@ -15,7 +15,7 @@ def output_paths(args, job: Job, explicit: dict | None = None, *, noisy: bool = 
     """Where this input's outputs go: `explicit` names by role (one input) or
     ``<stem>_<role><suffix>``; fails if one exists (without --overwrite) when `check`."""
     explicit = explicit or {}
-    suffix = WRITERS[args.output_format].suffix
+    suffix = output_writer(args.output_format, job.path).suffix
     roles = ["labels", "probability"]
     if noisy:
         roles.append("noisy")
@@ -45,6 +45,10 @@ def planned_outputs(args, job: Job, explicit: dict | None = None, *, noisy: bool
             "probability": explicit.get("probability") or job.output("probability", ".zarr"),
             "model": explicit.get("model"),
         }
+        from ._zarr import bias_paths
+
+        paths.update(zip(("corrected", "bias"), bias_paths(args, job), strict=False))
+        paths.update(objects_paths(args, job, check=False))
     else:
         paths = output_paths(args, job, explicit, noisy=noisy, check=False)
         paths.update(objects_paths(args, job, check=False))
@@ -60,8 +64,11 @@ def planned_outputs(args, job: Job, explicit: dict | None = None, *, noisy: bool
 
 def write_array(args, path, array, axes, loaded) -> None:
     """Write one output atomically, in the format its suffix names (else --output-format)."""
-    writer = WRITERS[writer_for(path, args.output_format)]
-    write_file(path, lambda tmp: writer.write(tmp, array, axes, loaded),
+    writer = output_writer(writer_for(path, args.output_format), loaded.path)
+    extra = {}
+    if writer.name == "nifti":  # gzip or not by the final name, not the temporary one
+        extra["compressed"] = not str(path).lower().endswith(".nii")
+    write_file(path, lambda tmp: writer.write(tmp, array, axes, loaded, **extra),
                overwrite=args.overwrite)  # fmt: skip
 
 

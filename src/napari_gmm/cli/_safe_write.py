@@ -18,7 +18,8 @@ from pathlib import Path
 from ..io._atomic import atomic_output, refuse_foreign
 
 #: Output suffixes and the writer that makes them (anything else is refused).
-OUTPUT_SUFFIXES = {".tif": "tiff", ".tiff": "tiff", ".zarr": "zarr"}
+OUTPUT_SUFFIXES = {".tif": "tiff", ".tiff": "tiff", ".zarr": "zarr", ".nii": "nifti",
+                   ".nii.gz": "nifti"}  # fmt: skip
 
 
 def _key(path: Path) -> Path:
@@ -43,12 +44,15 @@ def writer_for(path, default: str) -> str:
         If the suffix names a format napari-gmm does not write (e.g. ``.png``).
     """
     suffix = Path(path).suffix.lower()
+    if Path(path).name.lower().endswith(".nii.gz"):
+        suffix = ".nii.gz"
     if not suffix:
         return default
     if suffix not in OUTPUT_SUFFIXES:
         raise ValueError(
-            f"cannot write {path}: outputs are TIFF (.tif, .tiff) or OME-Zarr (.zarr), "
-            f"not {suffix!r} (labels must stay lossless with their pixel size); rename it."
+            f"cannot write {path}: outputs are TIFF (.tif, .tiff), OME-Zarr (.zarr) or NIfTI "
+            f"(.nii, .nii.gz), not {suffix!r} (labels must stay lossless with their pixel "
+            "size); rename it."
         )
     return OUTPUT_SUFFIXES[suffix]
 

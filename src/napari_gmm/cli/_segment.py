@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..core import COVARIANCE_TYPES, INIT_PARAMS
+from ..core import COVARIANCE_TYPES, INIT_PARAMS, Options
 from ..io._formats import WRITERS
 from ._common import (
     add_bias_arguments,
@@ -14,6 +14,7 @@ from ._common import (
     n_components_type,
     sigma_type,
 )
+from ._formats import add_format_arguments
 from ._objects import add_mask_argument, add_objects_arguments, check_objects_options
 from ._outputs import planned_outputs
 from ._scribbles import add_scribble_arguments, check_scribble_arguments, scribble_options
@@ -21,6 +22,10 @@ from ._zarr import add_zarr_arguments, is_zarr_path
 
 #: Options that name one output file, so they need a single input.
 SINGLE_OUTPUTS = ("labels", "probability", "noisy", "model")
+
+#: Command-line names of segmentation options that differ from the keyword's name (the
+#: others, e.g. ``--max-iter``, are the keyword: :meth:`Options.from_namespace` finds them).
+RENAMED = {"init": "init_params", "seed": "random_state"}
 
 
 def add_parser(sub) -> None:
@@ -30,9 +35,10 @@ def add_parser(sub) -> None:
         description="Segment images into K classes (label 1 = darkest class). Writes a label "
         "TIFF (uint8/uint16, 0 = non-finite pixel) and a float32 probability TIFF (max "
         "posterior) per input, compressed, with the input's axes and pixel size, and a "
-        "summary CSV. Reads TIFF (ImageJ, OME: axes and voxel size) and PNG/JPEG/... "
-        "(imageio). A failing input is reported and skipped; the exit status is 1 if any "
-        "failed.",
+        "summary CSV. Reads TIFF (ImageJ, OME: axes and voxel size), PNG/JPEG/... "
+        "(imageio), NIfTI (.nii, .nii.gz: NIfTI outputs with the input's affine) and, with "
+        "the 'formats' extra, CZI, LIF, ND2 and every format bioio reads (--scene). A "
+        "failing input is reported and skipped; the exit status is 1 if any failed.",
     )
     add_input_arguments(seg)
     seg.add_argument(
@@ -93,6 +99,7 @@ def add_parser(sub) -> None:
     add_mask_argument(seg)
     add_objects_arguments(seg)
     add_zarr_arguments(seg)
+    add_format_arguments(seg)
     seg.set_defaults(handler=run)
 
 
@@ -131,47 +138,35 @@ def _check_fit_options(args) -> None:
 
 def _segment_one(args, job) -> dict:
     from ..core import add_gaussian_noise, save_model, segment
-    from ..io._formats import load_image
+    from ._formats import lazy_image, load_input
     from ._objects import find_objects, load_mask, objects_paths, write_objects
     from ._outputs import output_paths, report, write_outputs
     from ._prepare import prepare
     from ._safe_write import write_file
+    from ._zarr import segment_zarr
 
     object_paths = objects_paths(args, job)
     mask = load_mask(args, job)  # refused for zarr inputs
-    if is_zarr_path(job.path):  # out of core, with dask (cli/_zarr.py)
-        from ._zarr import segment_zarr
-
+    if is_zarr_path(job.path) and args.scene is None:  # out of core, with dask (cli/_zarr.py)
         return segment_zarr(args, job)
+    loaded = load_input(args, job)
+    if lazy_image(loaded) is not None:  # a large bioio image: out of core too
+        return segment_zarr(args, job, image=lazy_image(loaded))
     explicit = {role: getattr(args, role) for role in SINGLE_OUTPUTS}
     paths = output_paths(args, job, explicit, noisy=args.noise is not None)
-    loaded = load_image(job.path, component=args.component)
     prep = prepare(loaded, args.channel_axis, args.time_axis, args.scale)
     image, noisy = prep.image, None
     if args.noise is not None:
         image = noisy = add_gaussian_noise(
             image, args.noise, seed=args.seed, channel_axis=prep.channel_axis
         )
-    seg = segment(
-        image,
-        args.n_components,
-        mask=mask,
-        channel_axis=prep.channel_axis,
-        time_axis=prep.time_axis,
-        frames=args.frames,
-        covariance_type=args.covariance_type,
-        tol=args.tol,
-        max_iter=args.max_iter,
-        n_init=args.n_init,
-        init_params=args.init,
-        random_state=args.seed,
-        smoothing=args.smoothing,
-        marginals=args.marginals,
-        scale=prep.scale,
-        bias_field=args.bias_field,
-        bias_order=args.bias_order,
-        **scribble_options(args),
+    options = Options.from_namespace(
+        args, RENAMED, channel_axis=prep.channel_axis, scale=prep.scale
     )
+    seg = segment(
+        image, args.n_components, mask=mask, time_axis=prep.time_axis, frames=args.frames,
+        **options.as_dict(), **scribble_options(args),
+    )  # fmt: skip
     objects = find_objects(args, seg, image, prep, mask)
     write_outputs(args, paths, seg, prep, loaded, noisy)
     if paths["model"] is not None:

@@ -192,16 +192,18 @@ def _write_outputs(args, outputs, client, scale, translation, axes, image) -> No
                 tiffs.append((out, len(tasks)))
                 tasks.append(array)
                 continue
+            full = name == "corrected"  # the input's axes, channels included
             temporary = stack.enter_context(atomic_output(out, overwrite=args.overwrite))
             tasks.extend(
                 write_ome_zarr(
                     temporary,
                     array,
-                    scale=scale,
-                    translation=translation,
-                    axes=axes,
+                    scale=image.scales[0] if full else scale,
+                    translation=image.translations[0] if full else translation,
+                    axes=image.axes if full else axes,
                     name=name,
                     compute=False,
+                    zarr_format=getattr(args, "zarr_format", 2),
                 )
             )
         keep = [i in {index for _, index in tiffs} for i in range(len(tasks))]
@@ -223,8 +225,24 @@ def _tiff_like(image, axes):
     return LoadedImage(None, letters, spacing, unit, kind="ome")
 
 
-def segment_zarr(args, job) -> dict:
-    """Segment one zarr / OME-Zarr input as the ``segment`` subcommand asks.
+def bias_paths(args, job) -> list:
+    """The corrected image's and the field's paths (``--bias-output`` with a bias field)."""
+    if not getattr(args, "bias_output", False) or getattr(args, "bias_field", None) is None:
+        return []
+    return [job.output("corrected", ".zarr"), job.output("bias", ".zarr")]
+
+
+def bias_outputs(args, job, seg, image) -> list:
+    """``(path, lazy array, name)`` of the corrected image and field (--bias-output)."""
+    if not getattr(args, "bias_output", False) or seg.bias_field is None:
+        return []
+    outs = bias_paths(args, job)
+    return [(outs[0], seg.corrected, "corrected"), (outs[1], seg.bias_field, "bias")]
+
+
+def segment_zarr(args, job, image=None) -> dict:
+    """Segment one zarr / OME-Zarr input (or a lazy `image`, a ``ZarrImage``) as the
+    ``segment`` subcommand asks.
 
     Returns the input's summary row (see ``cli/_batch.py``).
     """
@@ -238,13 +256,7 @@ def segment_zarr(args, job) -> dict:
             f"--noise is not available for zarr inputs ({path}): adding noise would write a "
             "new volume. Segment the volume as it is, or add noise to a TIFF."
         )
-    if args.bias_field is not None:
-        raise ValueError(
-            f"--bias-field is not available for zarr inputs ({path}): the field is fitted "
-            "jointly with the mixture on the whole image. Correct a TIFF (e.g. a downsampled "
-            "copy) with --bias-field, or segment the volume without it."
-        )
-    image = read_zarr(path, args.component)
+    image = read_zarr(path, args.component) if image is None else image
     _refuse_time_series(args, image, path)
     axis = _channel_axis(args.channel_axis, image)
     data = image.data
@@ -254,7 +266,8 @@ def segment_zarr(args, job) -> dict:
         data = data[tuple(index)]  # RGBA: alpha dropped, as for TIFF inputs
     out_labels = args.labels or job.output("labels", ".zarr")
     out_prob = args.probability or job.output("probability", ".zarr")
-    check_outputs(job, (out_labels, out_prob, args.model), args.overwrite)
+    check_outputs(job, (out_labels, out_prob, args.model, *bias_paths(args, job)),
+                  args.overwrite)  # fmt: skip
     scale = _drop(image.scales[0], axis)
     translation = _drop(image.translations[0], axis)
     axes = None if image.axes is None else _drop(image.axes, axis)
@@ -271,8 +284,11 @@ def segment_zarr(args, job) -> dict:
             random_state=args.seed,
             smoothing=args.smoothing,
             scale=_smoothing_scale(args, scale, image),
+            bias_field=args.bias_field,
+            bias_order=args.bias_order,
         )
-        outputs = ((out_labels, seg.labels, "labels"), (out_prob, seg.probability, "probability"))
+        outputs = ((out_labels, seg.labels, "labels"), (out_prob, seg.probability, "probability"),
+                   *bias_outputs(args, job, seg, image))  # fmt: skip
         _write_outputs(args, outputs, client, scale, translation, axes, image)
     if args.model is not None:
         write_file(args.model, lambda tmp: save_model(seg.model, tmp), overwrite=args.overwrite)
@@ -282,10 +298,15 @@ def segment_zarr(args, job) -> dict:
             f"log-likelihood={seg.log_likelihood:.4f} BIC={seg.bic:.1f} ({seg.method}) -> "
             f"{out_labels}, {out_prob}"
         )
+    from ._zarr_objects import write_zarr_objects
+
+    objects = write_zarr_objects(args, job, out_labels, data, axis, scale=scale,
+                                 translation=translation, axes=axes)  # fmt: skip
     return {
         "K": seg.n_components,
         "converged": bool(seg.converged),
         "n_iter": seg.n_iter,
         "BIC": f"{seg.bic:.6g}",
         "labels": str(Path(out_labels)),
+        **objects,
     }

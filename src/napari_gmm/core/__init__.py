@@ -4,7 +4,7 @@ numpy, scipy, scikit-learn and threadpoolctl, numba (compiled kernels, with a nu
 and dask (out-of-core arrays); nothing here imports napari, Qt, magicgui or the command line, so
 scripts and clusters can use it without a display.
 
-Layout: the pipeline (``_segment``, ``_apply``, ``_series``, ``_selection``, ``_result``,
+Layout: the pipeline (``_segment``, ``_apply``, ``_selection``, ``_result``,
 ``_options``, ``_validation``, ``_features``, ``_predict``, ...) at the top, each concern in a
 subpackage: ``fit`` (compression, weighted EM, scikit-learn fit), ``potts`` (mean-field,
 HMRF-EM, kernels, Gibbs sampling, auto smoothing), ``guided`` (scribbles: semi-supervised
@@ -16,16 +16,21 @@ The names below are the core's public API: the adapters (``napari_gmm._napari``,
 ``napari_gmm.cli``, ``napari_gmm.io``) import from here only, never from a private module.
 """
 
-from ._apply import APPLIED, apply_model
+from ._apply import APPLIED, apply_model, iter_apply_model
 from ._backend import get_backend, set_backend, use_backend
 from ._features import pixel_features
 from ._mask import masked_image
 from ._model_file import load_model, save_model
-from ._options import DEFAULTS, MAX_DISTINCT
+from ._options import DEFAULTS, MAX_DISTINCT, Options
 from ._resources import NotEnoughMemoryError, available_memory, check_memory
 from ._result import UNCERTAINTY_KINDS, Segmentation, uncertainty
 from ._segment import iter_segment, segment
-from ._selection import AUTO_CANDIDATES, Selection, select_n_components
+from ._selection import (
+    AUTO_CANDIDATES,
+    Selection,
+    iter_select_n_components,
+    select_n_components,
+)
 from ._validation import COVARIANCE_TYPES, INIT_PARAMS, ChannelAxisWarning, check_n_components
 from .analysis._density import mixture_density, mixture_log_density
 from .analysis._metrics import Comparison, compare_labels, match_labels
@@ -39,9 +44,13 @@ from .guided._guided import ScribbleWarning
 from .lazy._apply import lazy_outputs
 from .lazy._blockwise import compute_in_groups
 from .lazy._fit import is_dask_array, lazy_pixels
-from .objects._label import FOREGROUND, Objects, label_objects
+from .lazy._multiscale import FIT_VOXELS, iter_segment_multiscale
+from .objects._label import FOREGROUND, label_objects
 from .objects._split import SPLITS
+from .objects._table import Objects
 from .potts._hmrf import SWEEPS
+from .progress import Step, recording_warnings
+from .progress import rescale as rescale_steps
 
 __all__ = [
     "APPLIED",
@@ -50,6 +59,7 @@ __all__ = [
     "COVARIANCE_TYPES",
     "DEFAULTS",
     "DEFAULT_ORDER",
+    "FIT_VOXELS",
     "FOREGROUND",
     "INIT_PARAMS",
     "MAX_DISTINCT",
@@ -64,10 +74,12 @@ __all__ = [
     "GMMConvergenceWarning",
     "NotEnoughMemoryError",
     "Objects",
+    "Options",
     "RegularizationWarning",
     "ScribbleWarning",
     "Segmentation",
     "Selection",
+    "Step",
     "add_gaussian_noise",
     "apply_model",
     "available_memory",
@@ -79,7 +91,10 @@ __all__ = [
     "empty_classes",
     "get_backend",
     "is_dask_array",
+    "iter_apply_model",
     "iter_segment",
+    "iter_segment_multiscale",
+    "iter_select_n_components",
     "label_objects",
     "lazy_outputs",
     "lazy_pixels",
@@ -91,6 +106,8 @@ __all__ = [
     "mixture_log_density",
     "noise_sweep",
     "pixel_features",
+    "recording_warnings",
+    "rescale_steps",
     "save_model",
     "segment",
     "select_n_components",

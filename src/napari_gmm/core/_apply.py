@@ -15,29 +15,30 @@ from sklearn.mixture import GaussianMixture
 
 from ._backend import get_backend
 from ._features import PixelData, pixel_data
-from ._frames import iter_frames, split_frames, stack_frames
 from ._mask import masked_image
-from ._options import MAX_DISTINCT, compress_if_integer
+from ._options import MAX_DISTINCT, Options, check_options, compress_if_integer
 from ._predict import Prediction, iter_predict_chunked, mean_log_likelihood, predict_distinct
 from ._resources import check_segmentation_memory
 from ._result import Segmentation
-from ._validation import (
-    UNSET,
-    check_int,
-    check_progress,
-    check_smoothing_ndim,
-    resolve_channel_axis,
-)
+from ._validation import UNSET, check_progress, check_smoothing_ndim, resolve_channel_axis
 from .bias._ecm import DEFAULT_ORDER, check_bias_field, check_bias_order, n_terms
-from .bias._fit import iter_bias_for_model, staged
+from .bias._fit import iter_bias_for_model
 from .fit._fit import FitInfo
 from .fit._sklearn_private import n_parameters
 from .guided._apply import iter_apply_classes
 from .guided._classes import class_names, is_grouped, refuse_grouped_lazy
 from .lazy._fit import is_dask_array
-from .lazy._segment import apply_model_lazy, check_lazy_bias, check_lazy_smoothing
+from .lazy._segment import (
+    apply_model_lazy,
+    check_lazy_bias,
+    check_lazy_smoothing,
+    iter_apply_model_lazy,
+)
 from .potts._auto_smoothing import estimate_smoothing, recorded_smoothing
-from .potts._hmrf import check_marginals, check_scale, check_smoothing, iter_regularize, scaled
+from .potts._beta_cv import held_out_smoothing
+from .potts._hmrf import check_marginals, check_scale, check_smoothing, iter_regularize
+from .progress import rescale, run
+from .series._frames import iter_frames, split_frames, stack_frames
 
 #: ``Segmentation.method`` of a result of :func:`apply_model`.
 APPLIED = "applied model"
@@ -71,7 +72,7 @@ def iter_apply(
             random_state=random_state, reestimate=reestimate, marginals=marginals,
             sweeps=sweeps, posteriors=posteriors,
         )  # fmt: skip
-        gmm, labels, prob, q = yield from scaled(steps, 0.9)
+        gmm, labels, prob, q = yield from rescale(steps, 0.0, 0.9)
         yield 0.9
         ll = mean_log_likelihood(gmm, data, compressed)
         return gmm, Prediction(labels, prob, ll, q if posteriors else None, tuple(sweeps))
@@ -150,10 +151,10 @@ def iter_apply_image(
     is a bias field already estimated for this image (spatial shape), used as it is.
     """
     start = time.perf_counter()
-    smoothing = check_smoothing(smoothing)
-    max_distinct = check_int("max_distinct", max_distinct, minimum=0)
-    bias_field = check_bias_field(bias_field)
-    bias_order = check_bias_order(bias_order)
+    smoothing, max_distinct, bias_field, bias_order = check_options(
+        smoothing=smoothing, max_distinct=max_distinct, bias_field=bias_field,
+        bias_order=bias_order,
+    )  # fmt: skip
     check_segmentation_memory(
         image, channel_axis, gmm.n_components, smoothing=smoothing,
         posteriors=bool(return_posteriors), what="applying a model to",
@@ -177,8 +178,10 @@ def iter_apply_image(
             gmm, data, order=bias_order, random_state=random_state, channel_axis=axis,
             field=field, smoothing=smoothing, scale=scale, max_samples=max_samples,
         )  # fmt: skip
-        data, bias, smoothing = yield from staged(steps, 0.07, 0.03, "estimating the bias field")
+        data, bias, smoothing = yield from rescale(steps, 0.07, 0.03, "estimating the bias field")
     compressed = None if bias is not None else compress_if_integer(data, max_distinct)
+    if smoothing == "held-out":
+        smoothing = held_out_smoothing(gmm, data, scale=scale, random_state=random_state)
     if smoothing == "auto":
         smoothing = estimate_smoothing(
             gmm, data, compressed, scale=scale, random_state=random_state, reestimate=False
@@ -188,13 +191,7 @@ def iter_apply_image(
         random_state=random_state, posteriors=bool(return_posteriors), reestimate=False,
         marginals=marginals,
     )  # fmt: skip
-    while True:
-        try:
-            fraction = next(steps)
-        except StopIteration as stop:
-            gmm, pred = stop.value
-            break
-        yield 0.1 + 0.89 * fraction, "predicting pixels"
+    gmm, pred = yield from rescale(steps, 0.1, 0.89, "predicting pixels")
     info = FitInfo(method=APPLIED, n_fit_samples=0)
     result = make_result(gmm, data, pred, info, start=start, smoothing=smoothing, bias=bias)
     yield 1.0, "done"
@@ -289,8 +286,8 @@ def apply_model(
     (2, 2, 3)
     """
     report = check_progress(progress, "progress(fraction, stage)")
-    image = masked_image(image, mask, channel_axis)  # outside: left out like NaN pixels
     channel_axis = resolve_channel_axis(np.shape(image), channel_axis, time_axis)
+    image = masked_image(image, mask, channel_axis)  # outside: left out like NaN pixels
     if time_axis is None and is_dask_array(image):  # lazy, out of core (core/lazy/_segment.py)
         refuse_grouped_lazy(check_model(model))
         check_lazy_smoothing(check_smoothing(smoothing), marginals)
@@ -303,12 +300,7 @@ def apply_model(
         marginals=marginals, scale=scale, return_posteriors=return_posteriors,
         max_distinct=max_distinct, bias_field=bias_field, bias_order=bias_order,
     )  # fmt: skip
-    while True:
-        try:
-            fraction, stage = next(steps)
-        except StopIteration as stop:
-            return stop.value
-        report(fraction, stage)
+    return run(steps, report)
 
 
 def iter_apply_model(model, image, *, time_axis=None, **options):
@@ -319,17 +311,22 @@ def iter_apply_model(model, image, *, time_axis=None, **options):
     the stages read ``'frame i/n: ...'``, so a worker thread can cancel between frames.
     """
     start = time.perf_counter()
-    unknown = set(options) - set(APPLY_OPTIONS)
-    if unknown:
-        raise TypeError(
-            f"Unknown apply option(s) {sorted(unknown)}; allowed: {sorted(APPLY_OPTIONS)}."
-        )
+    Options.from_kwargs(APPLY_OPTIONS, "apply", **options)  # unknown names: a TypeError
     gmm = check_model(model)
     options = dict(options)
     channel_axis = resolve_channel_axis(
         np.shape(image), options.pop("channel_axis", UNSET), time_axis, stacklevel=3
     )
     scale = options.pop("scale", None)
+    if time_axis is None and is_dask_array(image):  # lazy, as apply_model does
+        smoothing = options.get("smoothing", 0.0)
+        check_lazy_smoothing(check_smoothing(smoothing), options.get("marginals", "mean-field"))
+        check_lazy_bias(check_bias_field(options.get("bias_field")))
+        return (yield from iter_apply_model_lazy(
+            gmm, image, channel_axis=channel_axis, smoothing=smoothing, scale=scale,
+            return_posteriors=options.get("return_posteriors", False),
+            max_distinct=options.get("max_distinct", MAX_DISTINCT), method=APPLIED,
+        ))  # fmt: skip
     if time_axis is None:
         return (yield from iter_apply_image(
             gmm, image, channel_axis=channel_axis, scale=scale, **options

@@ -77,6 +77,9 @@ class Segmentation:
         Names of classes 1..K (``class_names=`` of :func:`segment`, or the model's).
         With scribbles, class k is the scribbles' k, and a class may be several Gaussians
         of the model (``model.component_classes_``, see ``core.guided._classes``).
+    fractions : ndarray of float32, shape (K, *spatial), or None
+        Each class's fraction of every voxel (partial volumes at the boundaries between
+        classes, the posteriors elsewhere), with ``segment(..., partial_volume=True)``.
     """
 
     labels: np.ndarray
@@ -103,6 +106,7 @@ class Segmentation:
     class_names: tuple[str, ...] | None = None
     n_sweeps: tuple = ()
     backend: str = ""
+    fractions: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def n_components(self) -> int:
@@ -148,7 +152,9 @@ class Segmentation:
         ``label_objects``; a time series is labelled frame by frame (``time_axis`` of the
         result) and every class 1..K may be chosen, even one no pixel has (it then has no
         objects). With ``split='watershed'``
-        the posterior (``probability``) guides the cut. Returns an ``Objects``.
+        the posterior (``probability``) guides the cut, and so does ``image`` when given
+        (pass the segmented image: it separates small nuclei pressed into large ones).
+        Returns an ``Objects``.
         """
         from .objects._label import label_objects
 

@@ -9,27 +9,24 @@ import numpy as np
 from ._apply import iter_apply, make_result
 from ._features import pixel_data
 from ._mask import masked_image
-from ._options import DEFAULTS, MAX_DISTINCT, check_params, compress_if_integer
+from ._options import MAX_DISTINCT, Options, compress_if_integer
 from ._resources import check_segmentation_memory
 from ._result import Segmentation
 from ._selection import AUTO_CANDIDATES, AUTO_CRITERION, select_n_components
-from ._series import iter_segment_series
-from ._validation import (
-    UNSET,
-    check_int,
-    check_progress,
-    check_smoothing_ndim,
-    resolve_channel_axis,
-)
-from .bias._ecm import DEFAULT_ORDER, check_bias_field, check_bias_order
-from .bias._fit import iter_fit_with_bias, staged
+from ._validation import UNSET, check_progress, check_smoothing_ndim, resolve_channel_axis
+from .bias._ecm import DEFAULT_ORDER
+from .bias._fit import iter_fit_with_bias
 from .fit._empty import warn_empty_classes
 from .fit._fit import MAX_SAMPLES, fit_on_distinct, fit_on_pixels
 from .guided._segment import GUIDED_OPTIONS, active_options, iter_guided_or_named
 from .lazy._fit import is_dask_array
 from .lazy._segment import iter_segment_lazy
 from .potts._auto_smoothing import estimate_smoothing
-from .potts._hmrf import check_marginals, check_scale, check_smoothing
+from .potts._beta_cv import held_out_smoothing, keep_classes
+from .potts._hmrf import check_scale
+from .potts._partial_volume import with_fractions
+from .progress import rescale, run
+from .series._series import iter_segment_series
 
 
 def segment(
@@ -50,6 +47,7 @@ def segment(
     marginals="mean-field",
     scale=None,
     return_posteriors=False,
+    partial_volume=False,
     time_axis=None,
     frames="each",
     bias_field=None,
@@ -111,8 +109,14 @@ def segment(
         labels and probability come from these regularised posteriors. Only spatial axes
         are smoothed, never channels. ``'auto'`` estimates the strength from the image
         (stochastic EM with maximum pseudo-likelihood, see
-        :func:`napari_gmm.core.potts._auto_smoothing.estimate_smoothing`); the chosen value is
-        ``result.smoothing``.
+        :func:`napari_gmm.core.potts._auto_smoothing.estimate_smoothing`), backed off
+        (x0.75, x0.5, x0.25, else 0) when its re-estimation would drain a class below 0.6
+        of its weight, as a 1-voxel band erased by a too strong prior does (see
+        :func:`napari_gmm.core.potts._beta_cv.keep_classes`); the chosen value is
+        ``result.smoothing``. ``'held-out'`` chooses it among 0..2 by the held-out
+        likelihood of a random tenth of the pixels, hidden from the data term, with the
+        same guard (see :mod:`napari_gmm.core.potts._beta_cv`), at about 10
+        segmentations' cost.
     marginals : {'mean-field', 'gibbs'}, default='mean-field'
         With smoothing: how the posteriors (probability, uncertainty) are computed.
         Mean-field posteriors are over-confident (~1 nearly everywhere); ``'gibbs'`` gives
@@ -123,6 +127,12 @@ def segment(
         the prior weighs neighbours by 1/distance in anisotropic volumes. None: isotropic.
     return_posteriors : bool, default=False
         Also keep the per-class posterior maps, shape (*spatial, K), float32.
+    partial_volume : bool, default=False
+        Also estimate each class's fraction of every voxel at the boundaries between
+        classes (partial volumes, as FSL FAST and ANTs Atropos report):
+        ``result.fractions``, shape (K, *spatial), float32 (see
+        :func:`napari_gmm.core.potts._partial_volume.partial_volume_fractions`). Single
+        in-memory images only.
     time_axis : int or None, default=None
         Axis holding the frames of a time series, e.g. 0 for (T, Y, X) or (T, Z, Y, X).
         Frames are never smoothed across; ``result.frames`` holds every frame's result and
@@ -207,6 +217,8 @@ def segment(
     (dtype('float32'), True)
     """
     report = check_progress(progress, "progress(fraction, stage)")
+    # resolved here, so that a ChannelAxisWarning points at the caller of segment
+    channel_axis = resolve_channel_axis(np.shape(image), channel_axis, time_axis)
     image = masked_image(image, mask, channel_axis)  # outside: left out like NaN pixels
     steps = iter_segment(
         image,
@@ -225,6 +237,7 @@ def segment(
         marginals=marginals,
         scale=scale,
         return_posteriors=return_posteriors,
+        partial_volume=partial_volume,
         time_axis=time_axis,
         frames=frames,
         bias_field=bias_field,
@@ -233,13 +246,7 @@ def segment(
         class_names=class_names,
         components_per_class=components_per_class,
     )
-    while True:
-        try:
-            fraction, stage = next(steps)
-        except StopIteration as stop:
-            result = stop.value
-            break
-        report(fraction, stage)
+    result = run(steps, report)
     if isinstance(result.labels, np.ndarray):  # lazy labels are not computed for it
         warn_empty_classes(result.labels, result.n_components, stacklevel=2)
     return result
@@ -265,16 +272,17 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
     options["channel_axis"] = resolve_channel_axis(
         np.shape(image), options.get("channel_axis", UNSET), time_axis, stacklevel=3
     )
+    partial = bool(options.pop("partial_volume", False))
+    if partial and (time_axis is not None or is_dask_array(image)):
+        raise ValueError(
+            "partial_volume=True needs a single in-memory image: segment the frames one at a "
+            "time (without time_axis), or compute a dask array first (np.asarray)."
+        )
     if time_axis is None and is_dask_array(image):  # lazy, out of core (core/lazy/_segment.py)
         return (yield from iter_segment_lazy(image, n_components, **options))
     start = time.perf_counter()
-    opts = dict(DEFAULTS)
-    unknown = set(options) - set(opts)
-    if unknown:
-        raise TypeError(
-            f"Unknown segmentation option(s) {sorted(unknown)}; allowed: {sorted(opts)}."
-        )
-    opts.update(options)
+    checked = Options.from_kwargs(**options).checked()  # every option, checked once
+    opts = checked.as_dict()
     if time_axis is not None:
         # the stacked outputs of every frame (each frame's working memory: per frame)
         check_segmentation_memory(
@@ -293,33 +301,11 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
         image, opts["channel_axis"], n_components, smoothing=opts["smoothing"],
         posteriors=bool(opts["return_posteriors"]),
     )  # fmt: skip
-    selection = None
-    if isinstance(n_components, str):
-        selection = yield from _auto_components(image, n_components, opts)
-        n_components = selection.best
-        if check_bias_field(opts["bias_field"]) is not None:
-            # shading blurs the classes: choose again on the image corrected with this K
-            first = yield from _scaled_steps(
-                iter_segment(image, n_components, **{**options, "smoothing": 0.0}), 0.3
-            )
-            selection = yield from _auto_components(first.corrected, "auto", opts)
-            n_components = selection.best
-    params = check_params(
-        n_components,
-        opts["covariance_type"],
-        opts["tol"],
-        opts["max_iter"],
-        opts["n_init"],
-        opts["init_params"],
-        opts["reg_covar"],
-        opts["random_state"],
-    )
-    max_samples = check_int("max_samples", opts["max_samples"], minimum=1)
-    max_distinct = check_int("max_distinct", opts["max_distinct"], minimum=0)
-    want_post = bool(opts["return_posteriors"])
-    smoothing = check_smoothing(opts["smoothing"])
-    bias_field = check_bias_field(opts["bias_field"])
-    bias_order = check_bias_order(opts["bias_order"])
+    n_components, selection = yield from _choose_components(image, n_components, options, opts)
+    params = checked.gmm_params(n_components)
+    max_samples, max_distinct = checked.max_samples, checked.max_distinct
+    want_post, smoothing = checked.return_posteriors or partial, checked.smoothing
+    bias_field, bias_order = checked.bias_field, checked.bias_order
     data = pixel_data(image, opts["channel_axis"])
     scale = check_scale(opts["scale"], len(data.spatial_shape))
     check_smoothing_ndim(opts["smoothing"], len(data.spatial_shape))
@@ -331,7 +317,7 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
         gmm, info = fit_on_distinct(compressed, params)
     else:
         gmm, info = fit_on_pixels(data, params, max_samples=max_samples)
-    marginals = check_marginals(opts["marginals"])
+    marginals = checked.marginals
     bias = None
     if bias_field is not None:
         steps = iter_fit_with_bias(
@@ -339,33 +325,36 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
             channel_axis=_channel_axis(image, opts["channel_axis"]), smoothing=smoothing,
             scale=scale,
         )  # fmt: skip
-        gmm, info, data, bias, smoothing = yield from staged(
+        gmm, info, data, bias, smoothing = yield from rescale(
             steps, 0.2, 0.25, "estimating the bias field"
         )
         compressed = None
+    if smoothing == "held-out":
+        yield 0.4, "choosing the smoothing strength on held-out pixels"
+        smoothing = held_out_smoothing(gmm, data, scale=scale, random_state=params["random_state"])
     if smoothing == "auto":
         yield 0.4, "estimating the smoothing strength"
         smoothing = estimate_smoothing(
             gmm, data, compressed, scale=scale, random_state=params["random_state"],
             max_samples=max_samples,
         )[0]  # fmt: skip
+        smoothing = keep_classes(
+            gmm, data, smoothing, scale=scale, random_state=params["random_state"]
+        )
     yield 0.5, "predicting pixels"
     steps = iter_apply(
         gmm, data, compressed, smoothing=smoothing, scale=scale, max_samples=max_samples,
         random_state=params["random_state"], posteriors=want_post, reestimate=True,
         marginals=marginals,
     )  # fmt: skip
-    while True:
-        try:
-            fraction = next(steps)
-        except StopIteration as stop:
-            gmm, pred = stop.value
-            break
-        yield 0.5 + 0.49 * fraction, "spatial regularisation" if smoothing else "predicting pixels"
+    stage = "spatial regularisation" if smoothing else "predicting pixels"
+    gmm, pred = yield from rescale(steps, 0.5, 0.49, stage)
     result = make_result(
         gmm, data, pred, info, start=start, smoothing=smoothing, selection=selection,
         bias=bias,
     )  # fmt: skip
+    if partial:
+        result = with_fractions(result, data, keep_posteriors=bool(opts["return_posteriors"]))
     yield 1.0, "done"
     return result
 
@@ -375,14 +364,22 @@ def _channel_axis(image, channel_axis):
     return None if channel_axis is None else int(channel_axis) % np.ndim(image)
 
 
-def _scaled_steps(steps, span: float):
-    """Forward ``(fraction, stage)`` steps with fractions scaled to [0, span]."""
-    while True:
-        try:
-            fraction, stage = next(steps)
-        except StopIteration as stop:
-            return stop.value
-        yield span * fraction, stage
+def _choose_components(image, n_components, options: dict, opts: dict):
+    """`n_components`, or for 'auto' the K chosen by ICL (generator: yields progress).
+
+    Returns ``(K, selection)`` (selection None when K was given). `options` are the
+    caller's keyword arguments, `opts` every option checked.
+    """
+    if not isinstance(n_components, str):
+        return n_components, None
+    selection = yield from _auto_components(image, n_components, opts)
+    if opts["bias_field"] is not None:
+        # shading blurs the classes: choose again on the image corrected with this K
+        first = yield from rescale(
+            iter_segment(image, selection.best, **{**options, "smoothing": 0.0}), 0.0, 0.3
+        )
+        selection = yield from _auto_components(first.corrected, "auto", opts)
+    return selection.best, selection
 
 
 def _auto_components(image, choice: str, opts: dict):

@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.mixture import GaussianMixture
 
 from ._features import PixelData, pixel_data
-from ._options import MAX_DISTINCT, check_params, compress_if_integer
+from ._options import MAX_DISTINCT, Options, check_options, compress_if_integer
 from ._resources import check_segmentation_memory
 from ._validation import (
     MAX_COMPONENTS,
@@ -27,6 +27,8 @@ from .fit._sklearn_private import (
     estimate_gaussian_parameters,
     n_parameters,
 )
+from .lazy._fit import is_dask_array
+from .progress import run
 
 CRITERIA = ("bic", "aic", "icl")
 
@@ -228,36 +230,84 @@ def select_n_components(
     >>> [r["K"] for r in sel.to_records()]
     [1, 2, 3, 4, 5]
     """
+    checked = _check_options(candidates, criterion, covariance_type, random_state, n_init,
+                             tol, max_iter, reg_covar, max_samples, max_distinct)  # fmt: skip
+    report = check_progress(progress, "progress(done, total)")
+    prepared = _prepare(image, channel_axis, random_state, *checked, stacklevel=3)
+    total = len(prepared.kept)
+    counts = None if report is None else lambda f, _stage: report(round(f * total), total)
+    rows = run(_iter_fits(prepared), counts)
+    return _selection(prepared, rows)
+
+
+def iter_select_n_components(image, candidates=range(1, 9), *, channel_axis=UNSET, **options):
+    """Generator form of :func:`select_n_components`: yields ``(fraction, stage)`` after
+    each candidate and returns the :class:`Selection` (same options but `progress`)."""
+    options = {**_SELECT_DEFAULTS, **options}
+    checked = _check_options(candidates, **options)
+    prepared = _prepare(image, channel_axis, options["random_state"], *checked, stacklevel=3)
+    rows = yield from _iter_fits(prepared)
+    return _selection(prepared, rows)
+
+
+#: The options of :func:`select_n_components` and their defaults (for its generator form).
+_SELECT_DEFAULTS = {"criterion": "bic", **Options().as_dict(
+    ("covariance_type", "random_state", "n_init", "tol", "max_iter", "reg_covar", "max_samples",
+     "max_distinct")
+)}  # fmt: skip
+
+
+def _check_options(candidates, criterion, covariance_type, random_state, n_init, tol,
+                   max_iter, reg_covar, max_samples, max_distinct):  # fmt: skip
+    """The checked options: ``(ks, criterion, params, max_samples, max_distinct)``."""
     ks = _check_candidates(candidates)
     criterion = check_choice("criterion", criterion, CRITERIA)
-    params = check_params(
-        1, covariance_type, tol, max_iter, n_init, "kmeans", reg_covar, random_state
-    )
-    max_samples = check_int("max_samples", max_samples, minimum=1)
-    max_distinct = check_int("max_distinct", max_distinct, minimum=0)
-    report = check_progress(progress, "progress(done, total)")
+    options = Options(covariance_type=covariance_type, tol=tol, max_iter=max_iter,
+                      n_init=n_init, reg_covar=reg_covar, random_state=random_state,
+                      max_samples=max_samples, max_distinct=max_distinct)  # fmt: skip
+    params = options.gmm_params(1)
+    max_samples, max_distinct = check_options(max_samples=max_samples, max_distinct=max_distinct)
+    return ks, criterion, params, max_samples, max_distinct
 
+
+@dataclass(frozen=True, eq=False)
+class _Prepared:
+    """The pixels every candidate is fitted on (read and compressed once)."""
+
+    kept: tuple
+    criterion: str
+    params: dict
+    compressed: object
+    sample: PixelData | None
+    points: np.ndarray
+    weights: np.ndarray | None
+    n: int
+    subsampled: bool
+
+
+def _prepare(image, channel_axis, random_state, ks, criterion, params, max_samples,
+             max_distinct, *, stacklevel):  # fmt: skip
+    """Read the pixels once and keep the candidates the image can take."""
     channel_axis = resolve_channel_axis(np.shape(image), channel_axis)
-    check_segmentation_memory(image, channel_axis, None, smoothing=0.0, posteriors=False,
-                              what="choosing the number of classes of")  # fmt: skip
-    data = pixel_data(image, channel_axis)
-    if data.is_integer:
+    prepare = _selection_data
+    if is_dask_array(image):  # the histogram or a sample, block by block
+        from .lazy._select import lazy_selection_data as prepare
+    is_integer, n_features, compressed, X, subsampled = prepare(
+        image, channel_axis, max_samples, max_distinct, random_state
+    )
+    if is_integer:
         params["reg_covar"] = max(params["reg_covar"], QUANTISATION_VARIANCE)
-    compressed = compress_if_integer(data, max_distinct)
+    sample = None
     if compressed is not None:
         n_distinct = compressed.values.shape[0]
-        n = data.n_valid
+        n = int(compressed.counts.sum())
     else:
-        idx = subsample_rows(data.n_valid, max_samples, random_state)
-        X = np.asarray(data.valid_features(), dtype=np.float64)
-        if idx is not None:
-            X = X[idx]
         sample = PixelData(X, (X.shape[0],), None, X.shape[0])
         n_distinct = count_distinct(X)
         n = X.shape[0]
 
     kept = tuple(k for k in ks if k <= n_distinct)
-    what = "values" if data.n_features == 1 else "colours"
+    what = "values" if n_features == 1 else "colours"
     if not kept:
         raise ValueError(
             f"Every candidate {list(ks)} exceeds the {n_distinct} distinct valid {what} of "
@@ -268,21 +318,27 @@ def select_n_components(
             f"Skipped candidates {[k for k in ks if k > n_distinct]}: the image has only "
             f"{n_distinct} distinct valid {what}.",
             UserWarning,
-            stacklevel=2,
+            stacklevel=stacklevel,
         )
+    points, weights = (X, None) if compressed is None else (compressed.values, compressed.counts)
+    return _Prepared(kept, criterion, params, compressed, sample, points, weights, n,
+                     subsampled)  # fmt: skip
 
-    points, weights = (
-        (compressed.values, compressed.counts) if compressed is not None else (X, None)
-    )
+
+def _iter_fits(prepared: _Prepared):
+    """Fit every kept candidate (generator: a step after each); returns the rows."""
+    params, compressed, n = prepared.params, prepared.compressed, prepared.n
+    points, weights = prepared.points, prepared.weights
+    total = len(prepared.kept)
     rows = []
-    for done, k in enumerate(kept, start=1):
+    for done, k in enumerate(prepared.kept, start=1):
         params["n_components"] = k
-        if criterion == "icl":
+        if prepared.criterion == "icl":
             params.update(quantile_init(points, weights, k, params))
         if compressed is not None:
             gmm, info = fit_on_distinct(compressed, params)
         else:
-            gmm, info = fit_on_pixels(sample, params, max_samples=n)
+            gmm, info = fit_on_pixels(prepared.sample, params, max_samples=n)
         ll = float(np.average(gmm.score_samples(points), weights=weights))
         p = n_parameters(gmm)
         bic_k = float(-2.0 * ll * n + p * np.log(n))
@@ -295,21 +351,27 @@ def select_n_components(
                 bool(gmm.converged_),
                 int(gmm.n_iter_),
                 gmm,
+                info.method,
             )
         )
-        report(done, len(kept))
+        yield done / total, f"fitted {done} of {total} candidate K"
+    return rows
 
-    bic, aic, icl, lls, conv, iters, models = (tuple(col) for col in zip(*rows, strict=True))
-    scores = {"bic": bic, "aic": aic, "icl": icl}[criterion]
+
+def _selection(prepared: _Prepared, rows) -> Selection:
+    """The :class:`Selection` of the fitted candidates."""
+    columns = tuple(tuple(col) for col in zip(*rows, strict=True))
+    bic, aic, icl, lls, conv, iters, models, methods = columns
+    scores = {"bic": bic, "aic": aic, "icl": icl}[prepared.criterion]
     method = (
-        info.method
-        if compressed is not None
-        else ("subsample" if idx is not None else "all pixels")
+        methods[-1]
+        if prepared.compressed is not None
+        else ("subsample" if prepared.subsampled else "all pixels")
     )
     return Selection(
-        best=kept[int(np.argmin(scores))],
-        criterion=criterion,
-        candidates=kept,
+        best=prepared.kept[int(np.argmin(scores))],
+        criterion=prepared.criterion,
+        candidates=prepared.kept,
         bic=bic,
         aic=aic,
         icl=icl,
@@ -317,9 +379,25 @@ def select_n_components(
         converged=conv,
         n_iter=iters,
         models=models,
-        n_samples=int(n),
+        n_samples=int(prepared.n),
         method=method,
     )
+
+
+def _selection_data(image, channel_axis, max_samples, max_distinct, random_state):
+    """``(is_integer, n_features, Compressed or None, sample or None, subsampled)``: what
+    every candidate is fitted on (the exact histogram, else a seeded subsample)."""
+    check_segmentation_memory(image, channel_axis, None, smoothing=0.0, posteriors=False,
+                              what="choosing the number of classes of")  # fmt: skip
+    data = pixel_data(image, channel_axis)
+    compressed = compress_if_integer(data, max_distinct)
+    if compressed is not None:
+        return data.is_integer, data.n_features, compressed, None, False
+    idx = subsample_rows(data.n_valid, max_samples, random_state)
+    X = np.asarray(data.valid_features(), dtype=np.float64)
+    if idx is not None:
+        X = X[idx]
+    return data.is_integer, data.n_features, None, X, idx is not None
 
 
 def classification_entropy(gmm, points, weights=None) -> float:

@@ -112,7 +112,9 @@ def is_own_output(path) -> bool:
             return _model_marked(path)
         if suffix == ".csv":
             return _csv_marked(path)
-    except (OSError, ValueError, KeyError, TypeError):
+        if path.name.lower().endswith((".nii", ".nii.gz")):
+            return _nifti_marked(path)
+    except (OSError, ValueError, KeyError, TypeError, ImportError):
         return False
     return False
 
@@ -134,6 +136,13 @@ def _zarr_marked(path: Path) -> bool:
             if isinstance(attrs, dict) and MARK in attrs:
                 return True
     return False
+
+
+def _nifti_marked(path: Path) -> bool:
+    import nibabel
+
+    header = nibabel.load(str(path)).header
+    return bytes(header["descrip"]).rstrip(b"\0").startswith(MARK.encode())
 
 
 def _model_marked(path: Path) -> bool:
@@ -233,6 +242,16 @@ def output_group(*, overwrite: bool = False):
     finally:
         if token is not None:
             _GROUP.reset(token)
+
+
+def pending_path(target) -> Path:
+    """Where `target` can be read now: its complete temporary while the current output group
+    waits to commit it (:func:`output_group`), else `target` itself."""
+    target = Path(target)
+    for temporary, final in _GROUP.get() or ():
+        if Path(final) == target:
+            return Path(temporary)
+    return target
 
 
 @contextlib.contextmanager

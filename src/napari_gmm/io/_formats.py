@@ -52,6 +52,18 @@ def register_writer(writer: Writer) -> None:
     WRITERS[writer.name] = writer
 
 
+#: ``--output-format auto``: the output format of inputs read by these readers (else TIFF).
+NATIVE_WRITERS = {"nifti": "nifti"}
+
+
+def output_writer(name: str, path) -> Writer:
+    """The writer called `name`; ``'auto'``: the input's own format if writable, else TIFF."""
+    if name == "auto":
+        reader = find_reader(Path(path))
+        name = NATIVE_WRITERS.get(reader.name if reader is not None else "", "tiff")
+    return WRITERS[name]
+
+
 def find_reader(path: Path) -> Reader | None:
     """The first reader that handles `path`, or None."""
     return next((r for r in READERS if r.matches(path)), None)
@@ -62,8 +74,8 @@ def is_image_path(path: Path) -> bool:
     return find_reader(path) is not None
 
 
-def load_image(path, component=None) -> LoadedImage:
-    """Read an image with its axes and pixel sizes.
+def load_image(path, component=None, *, scene=None) -> LoadedImage:
+    """Read an image with its axes and pixel sizes (`scene`: index or name, read by bioio).
 
     Parameters
     ----------
@@ -83,9 +95,13 @@ def load_image(path, component=None) -> LoadedImage:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"No such image file: {path}")
+    from ._bioio import read_bioio, read_unknown
+
+    if scene is not None:
+        return read_bioio(path, scene)
     reader = find_reader(path)
     if reader is None and path.is_file():
-        reader = READERS[-1]  # imageio: let it try any file suffix
+        return read_unknown(path)  # imageio, then bioio: let them try any file suffix
     if reader is None:
         raise ValueError(f"{path} is not an image file any reader handles.")
     if component is None:
@@ -127,6 +143,8 @@ def _read_zarr(path: Path, component=None) -> LoadedImage:
 
 
 def _register_builtins() -> None:
+    from ._bioio import is_bioio_path, read_bioio
+    from ._nifti import is_nifti, read_nifti, write_nifti_like
     from ._tiff import read_tiff, write_tiff_like
     from ._zarr import is_zarr_path
     from ._zarr_out import write_zarr_like
@@ -134,12 +152,15 @@ def _register_builtins() -> None:
     READERS.extend(
         [
             Reader("zarr", is_zarr_path, _read_zarr),
+            Reader("nifti", is_nifti, read_nifti),
             Reader("tiff", _is_tiff, read_tiff),
+            Reader("bioio", is_bioio_path, read_bioio),
             Reader("imageio", _is_other_image, _read_imageio),
         ]
     )
     register_writer(Writer("tiff", ".tif", write_tiff_like))
     register_writer(Writer("zarr", ".zarr", write_zarr_like))
+    register_writer(Writer("nifti", ".nii.gz", write_nifti_like))
 
 
 _register_builtins()

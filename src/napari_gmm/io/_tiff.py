@@ -192,6 +192,9 @@ def write_tiff_like(path, array, axes: str | None, like: LoadedImage | None = No
                 metadata[f"PhysicalSize{axis}Unit"] = "µm"
         if "T" in spacing and "T" in axes:
             metadata["TimeIncrement"] = spacing["T"]
+        names = like.extra.get("channel_names")  # e.g. from bioio
+        if names and "C" in axes and len(names) == array.shape[axes.index("C")]:
+            metadata["Channel"] = {"Name": [str(n) for n in names]}
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

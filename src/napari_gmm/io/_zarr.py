@@ -216,7 +216,7 @@ def default_axes(ndim: int) -> list[dict] | None:
 
 
 def write_ome_zarr(path, data, *, scale=None, translation=None, axes=None, name="image",
-                   chunks=None, compute=True, plain=False):  # fmt: skip
+                   chunks=None, compute=True, plain=False, zarr_format=2):  # fmt: skip
     """Write an array as a one-level OME-Zarr image (a plain zarr array when axes are unknown).
 
     Parameters
@@ -239,6 +239,9 @@ def write_ome_zarr(path, data, *, scale=None, translation=None, axes=None, name=
     compute : bool, default True
         False returns the dask array(s) that write when computed (to combine several writes
         in one ``dask.compute``, which evaluates shared blocks once).
+    zarr_format : {2, 3}, default 2
+        2: zarr v2 with OME-Zarr (NGFF) 0.4 metadata, what napari's readers open today;
+        3: zarr v3 with NGFF 0.5.
 
     Returns
     -------
@@ -256,14 +259,19 @@ def write_ome_zarr(path, data, *, scale=None, translation=None, axes=None, name=
         data = data.rechunk(data.chunksize)  # zarr needs regular chunks
     path = Path(path)
     axes = None if plain else axes if axes is not None else default_axes(data.ndim)
+    if zarr_format not in (2, 3):
+        raise ValueError(f"zarr_format must be 2 or 3, got {zarr_format!r}.")
     if axes is None:
-        tasks = [da.to_zarr(data, str(path), overwrite=True, compute=False)]
+        tasks = [da.to_zarr(data, str(path), overwrite=True, compute=False,
+                            zarr_format=zarr_format)]  # fmt: skip
         zarr.open_array(str(path), mode="r+").attrs[MARK] = {"role": name}
     else:
+        from ome_zarr.format import FormatV04, FormatV05
         from ome_zarr.writer import write_multiscale
 
-        group = zarr.open_group(str(path), mode="w")
+        group = zarr.open_group(str(path), mode="w", zarr_format=zarr_format)
         group.attrs[MARK] = {"role": name}  # recognises our outputs (io/_atomic.py)
+        fmt = FormatV04() if zarr_format == 2 else FormatV05()
         scale = tuple(float(v) for v in scale) if scale is not None else (1.0,) * data.ndim
         transforms = [{"type": "scale", "scale": list(scale)}]
         if translation is not None and any(translation):
@@ -274,8 +282,8 @@ def write_ome_zarr(path, data, *, scale=None, translation=None, axes=None, name=
             # the per-level transforms are the only way to store a translation
             warnings.simplefilter("ignore", DeprecationWarning)
             tasks = write_multiscale(
-                [data], group, axes=axes, coordinate_transformations=[transforms], name=name,
-                storage_options={"chunks": data.chunksize}, compute=False,
+                [data], group, fmt=fmt, axes=axes, coordinate_transformations=[transforms],
+                name=name, storage_options={"chunks": data.chunksize}, compute=False,
             )  # fmt: skip
     if compute:
         from ..core import compute_in_groups

@@ -21,6 +21,7 @@ from sklearn.utils import check_random_state
 from .._features import PixelData
 from ..fit._fit import fit_on_pixels, subsample_rows
 from ..potts._auto_smoothing import estimate_smoothing
+from ..progress import rescale as rescale_steps
 from ._basis import PolynomialBasis
 from ._ecm import BIAS_SAMPLES, estimate_bias, field_on_grid
 from ._hmrf import iter_smoothed_field
@@ -85,17 +86,6 @@ def denoised(data: PixelData, scale=None) -> np.ndarray:
     return out
 
 
-def staged(steps, start: float, span: float, stage: str):
-    """Forward a generator's fractions as ``(start + span * fraction, stage)``; return its
-    value (how the pipelines report the bias field's progress)."""
-    while True:
-        try:
-            fraction = next(steps)
-        except StopIteration as stop:
-            return stop.value
-        yield start + span * fraction, stage
-
-
 def _seed(random_state) -> int:
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
@@ -139,14 +129,21 @@ def iter_fit_with_bias(
 def _smoothed(gmm, data, block, rows, basis, coef, u_range, *, smoothing, scale, max_samples,
               seed, fit_mixture):  # fmt: skip
     """The Potts rounds when smoothing is on: returns ``(gmm, coef, u_range, smoothing)``."""
-    if smoothing == "auto":
+    if smoothing in ("auto", "held-out"):
         field = field_on_grid(basis, coef, u_range)
         if fit_mixture:
             field /= np.float32(valid_mean(field, data))
-        smoothing = estimate_smoothing(
-            gmm, corrected_data(data, field), None, scale=scale, random_state=seed,
-            reestimate=fit_mixture, max_samples=max_samples,
-        )[0]  # fmt: skip
+        if smoothing == "held-out":
+            from ..potts._beta_cv import held_out_smoothing
+
+            smoothing = held_out_smoothing(
+                gmm, corrected_data(data, field), scale=scale, random_state=seed
+            )
+        else:
+            smoothing = estimate_smoothing(
+                gmm, corrected_data(data, field), None, scale=scale, random_state=seed,
+                reestimate=fit_mixture, max_samples=max_samples,
+            )[0]  # fmt: skip
         if fit_mixture:  # its mixture is for the normalised field's corrected values
             s = valid_mean(field_on_grid(basis, coef, u_range), data)
             gmm = copy.deepcopy(gmm)
@@ -158,13 +155,8 @@ def _smoothed(gmm, data, block, rows, basis, coef, u_range, *, smoothing, scale,
         gmm, data, block, rows, basis, coef, smoothing=smoothing, scale=scale,
         max_samples=max_samples, seed=seed, fit_mixture=fit_mixture, normalise=fit_mixture,
     )  # fmt: skip
-    while True:
-        try:
-            fraction = next(steps)
-        except StopIteration as stop:
-            gmm, coef, u_range = stop.value
-            return gmm, coef, u_range, smoothing
-        yield 0.5 + 0.5 * fraction
+    gmm, coef, u_range = yield from rescale_steps(steps, 0.5, 0.5)
+    return gmm, coef, u_range, smoothing
 
 
 def _diagonal_start(data: PixelData, params: dict, max_samples: int):

@@ -19,6 +19,7 @@ from ..fit._fit import single_threaded_blas
 from ..fit._sklearn_private import weighted_log_prob
 from ..potts._hmrf import SWEEPS
 from ..potts._meanfield import iter_potts_posteriors, posterior_labels
+from ..progress import rescale
 from ._classes import class_log_prob, component_classes, n_classes
 
 #: Log-prior (nats) against the other classes at a scribbled pixel: far beyond any Potts
@@ -71,13 +72,7 @@ def iter_apply_classes(
         data.to_spatial(lp), smoothing=smoothing, valid=valid, spacing=scale,
         n_iter=SWEEPS if smoothing > 0 else 0,
     )  # fmt: skip
-    while True:
-        try:
-            fraction = next(steps)
-        except StopIteration as stop:
-            q = stop.value.reshape(-1, k)
-            break
-        yield 0.3 + 0.65 * fraction
+    q = (yield from rescale(steps, 0.3, 0.65)).reshape(-1, k)
     del lp
     labels, prob = posterior_labels(q)
     return Prediction(labels, prob, ll, q if posteriors else None)

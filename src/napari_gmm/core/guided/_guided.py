@@ -32,6 +32,7 @@ from ..fit._fit import (
 )
 from ..fit._sklearn_private import n_parameters
 from ..potts._hmrf import check_scale, check_smoothing
+from ..progress import rescale
 from ._classes import (
     AUTO_MAX_PER_CLASS,
     check_class_names,
@@ -206,13 +207,8 @@ def iter_segment_guided(image, n_components, scribbles, class_names, per_class, 
     steps = iter_apply_classes(gmm, data, compressed, smoothing=smoothing, scale=scale,
                                posteriors=bool(opts["return_posteriors"]),
                                scribbles=(rows, ids))
-    while True:
-        try:
-            fraction = next(steps)
-        except StopIteration as stop:
-            pred = stop.value
-            break
-        yield 0.5 + 0.49 * fraction, "spatial regularisation" if smoothing else "predicting"
+    stage = "spatial regularisation" if smoothing else "predicting"
+    pred = yield from rescale(steps, 0.5, 0.49, stage)
     warn_empty_classes(pred.labels, n, names)
     result = make_result(gmm, data, pred, info, start=start, smoothing=smoothing,
                          class_names=names)  # fmt: skip

@@ -26,6 +26,7 @@ from ..potts._meanfield import (
     posterior_labels,
     potts_posteriors,
 )
+from ..progress import run
 from ._cache import block_starts, halo_slices, merged_chunks, own_slices
 from ._fit import LazyPixels, block_pixel_data
 from ._fused_blocks import fused_route, own_moments, own_planes, packed_outputs, swept_planes
@@ -55,13 +56,7 @@ def _predict_block(block, gmm, max_distinct, want_post):
     if compressed is not None:
         pred = predict_distinct(gmm, data, compressed, posteriors=want_post)
     else:
-        steps = iter_predict_chunked(gmm, data, posteriors=want_post)
-        while True:
-            try:
-                next(steps)
-            except StopIteration as stop:
-                pred = stop.value
-                break
+        pred = run(iter_predict_chunked(gmm, data, posteriors=want_post))
     return _pack(pred.labels, pred.probability, pred.posteriors, data.spatial_shape, n_out)
 
 

@@ -25,7 +25,6 @@ import numpy as np
 from .._backend import use_numba
 from .._result import Segmentation
 from .._validation import check_smoothing_ndim
-from ..bias._ecm import check_bias_field, check_bias_order
 from ..fit._fit import (
     FitInfo,
     component_order,
@@ -35,39 +34,24 @@ from ..fit._fit import (
     subsample_rows,
 )
 from ..fit._sklearn_private import compute_precision_cholesky, n_parameters, set_parameters
+from ..progress import rescale, run
 from ._apply import lazy_outputs, lazy_stats
 from ._blockwise import sum_in_groups
 from ._cache import PosteriorCache
 from ._fit import (
     _sum_parts,
-    histogram_to_compressed,
-    lazy_histogram,
     lazy_pixels,
     lazy_sample,
     lazy_score,
     sample_pixel_data,
 )
+from ._select import _seed, lazy_compressed
 
 
 def _compute(*delayed_values):
     import dask
 
     return dask.compute(*delayed_values)
-
-
-def _seed(random_state) -> int:
-    from sklearn.utils import check_random_state
-
-    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
-
-
-def lazy_compressed(pixels, max_distinct: int):
-    """Exact histogram of a gray integer dask image as ``Compressed``, or None."""
-    if not pixels.is_integer or pixels.n_features != 1 or max_distinct == 0:
-        return None
-    (hist,) = _compute(lazy_histogram(pixels, max_distinct))
-    dtype = pixels.array.dtype
-    return histogram_to_compressed(hist, dtype, pixels.n_pixels, max_distinct)
 
 
 def lazy_fit(pixels, params: dict, *, max_samples: int, max_distinct: int):
@@ -179,11 +163,11 @@ def make_lazy_result(gmm, pixels, outputs, ll, n_valid, info, *, start, **extra)
 
 def check_lazy_smoothing(smoothing, marginals) -> None:
     """Refuse what the blockwise path does not do (rather than silently do something else)."""
-    if smoothing == "auto":
+    if smoothing in ("auto", "held-out"):
         raise ValueError(
-            "smoothing='auto' is not available for dask arrays yet: estimate it on a slice "
-            "or a coarse level (segment(np.asarray(image[...]), K, smoothing='auto').smoothing) "
-            "and pass that number."
+            f"smoothing={smoothing!r} is not available for dask arrays yet: estimate it on a "
+            "slice or a coarse level (segment(np.asarray(image[...]), K, "
+            "smoothing='auto').smoothing) and pass that number."
         )
     if marginals != "mean-field":
         raise ValueError(
@@ -206,42 +190,46 @@ def check_lazy_bias(bias_field) -> None:
 
 def iter_segment_lazy(image, n_components, **options):
     """:func:`~._segment.iter_segment` for a dask image (same options, same steps)."""
-    from .._options import DEFAULTS, check_params
-    from .._validation import check_int
-    from ..potts._hmrf import SWEEPS, check_scale, check_smoothing
+    from .._options import Options
+    from ..potts._hmrf import SWEEPS, check_scale
 
     start = time.perf_counter()
-    opts = dict(DEFAULTS)
-    unknown = set(options) - set(opts)
-    if unknown:
-        raise TypeError(
-            f"Unknown segmentation option(s) {sorted(unknown)}; allowed: {sorted(opts)}."
-        )
-    opts.update(options)
-    if isinstance(n_components, str):
+    checked = Options.from_kwargs(**options).checked()  # every option, checked once
+    opts = checked.as_dict()
+    selection = None
+    if isinstance(n_components, str) and n_components == "auto":  # core/lazy/_select.py
+        from ._auto import iter_lazy_auto
+
+        selection = yield from iter_lazy_auto(image, opts, bias_field=checked.bias_field,
+                                              segment_lazy=iter_segment_lazy)  # fmt: skip
+        n_components = selection.best
+    elif isinstance(n_components, str):
         raise ValueError(
-            "n_components='auto' is not available for dask arrays (it would fit every K on "
-            "the whole volume). Choose K on a slice or a coarse level with "
-            "select_n_components(np.asarray(image[...])), then pass n_components=K."
+            f"n_components must be an int >= 1 or 'auto', got {n_components!r}. Use e.g. "
+            "n_components=3, or 'auto' to choose it by ICL."
         )
-    keys = ("covariance_type", "tol", "max_iter", "n_init", "init_params", "reg_covar",
-            "random_state")  # fmt: skip
-    params = check_params(n_components, *(opts[key] for key in keys))
-    max_samples = check_int("max_samples", opts["max_samples"], minimum=1)
-    max_distinct = check_int("max_distinct", opts["max_distinct"], minimum=0)
-    smoothing = check_smoothing(opts["smoothing"])
-    check_lazy_smoothing(smoothing, opts.get("marginals", "mean-field"))
-    check_bias_order(opts["bias_order"])
-    check_lazy_bias(check_bias_field(opts["bias_field"]))
+    params = checked.gmm_params(n_components)
+    max_samples, max_distinct = checked.max_samples, checked.max_distinct
+    smoothing = checked.smoothing
+    check_lazy_smoothing(smoothing, checked.marginals)
+    bias_field, bias_order = checked.bias_field, checked.bias_order
     pixels = lazy_pixels(image, opts["channel_axis"])
     scale = check_scale(opts["scale"], len(pixels.spatial_shape))
-    check_smoothing_ndim(opts["smoothing"], len(pixels.spatial_shape))
-    want_post = bool(opts["return_posteriors"])
+    check_smoothing_ndim(smoothing, len(pixels.spatial_shape))
+    want_post = checked.return_posteriors
     yield 0.05, "reading pixels"
     gmm, info, compressed, n_valid = lazy_fit(
         pixels, params, max_samples=max_samples, max_distinct=max_distinct
     )
     yield 0.5, "fitting mixture"
+    bias = None
+    if bias_field is not None:  # fitted on a sample, applied lazily (core/lazy/_bias.py)
+        from ._bias import lazy_fit_with_bias
+
+        gmm, info, bias = yield from rescale(lazy_fit_with_bias(
+            gmm, image, pixels, params, order=bias_order, max_samples=max_samples,
+            channel_axis=opts["channel_axis"]), 0.2, 0.3, "estimating the bias field")  # fmt: skip
+        pixels, compressed, n_valid = bias.pixels, None, bias.n_valid
     models, order, cache = [gmm], None, None
     if smoothing > 0:
         yield 0.55, "spatial regularisation"
@@ -262,21 +250,30 @@ def iter_segment_lazy(image, n_components, **options):
         max_distinct=max_distinct, want_post=want_post, cache=cache,
     )  # fmt: skip
     result = make_lazy_result(
-        gmm, pixels, outputs, ll, n_valid, info, start=start, smoothing=smoothing
+        gmm, pixels, outputs, ll, n_valid, info, start=start, smoothing=smoothing,
+        selection=selection,
     )
+    if bias is not None:
+        from ._bias import with_bias
+
+        result = with_bias(result, bias)
     yield 1.0, "done"
     return result
 
 
-def apply_model_lazy(gmm, image, *, channel_axis, smoothing, scale, return_posteriors,
-                     max_distinct, report, method):  # fmt: skip
+def apply_model_lazy(gmm, image, *, report, **options):
     """:func:`~._apply.apply_model` for a dask image (validated model, lazy outputs)."""
-    from .._validation import check_int
-    from ..potts._hmrf import SWEEPS, check_scale, check_smoothing
+    return run(iter_apply_model_lazy(gmm, image, **options), report)
+
+
+def iter_apply_model_lazy(gmm, image, *, channel_axis, smoothing, scale, return_posteriors,
+                          max_distinct, method):  # fmt: skip
+    """Generator form of :func:`apply_model_lazy`: yields ``(fraction, stage)`` steps."""
+    from .._options import check_options
+    from ..potts._hmrf import SWEEPS, check_scale
 
     start = time.perf_counter()
-    smoothing = check_smoothing(smoothing)
-    max_distinct = check_int("max_distinct", max_distinct, minimum=0)
+    smoothing, max_distinct = check_options(smoothing=smoothing, max_distinct=max_distinct)
     pixels = lazy_pixels(image, channel_axis)
     n_features = gmm.means_.shape[1]
     if pixels.n_features != n_features:
@@ -287,9 +284,9 @@ def apply_model_lazy(gmm, image, *, channel_axis, smoothing, scale, return_poste
         )
     scale = check_scale(scale, len(pixels.spatial_shape))
     check_smoothing_ndim(smoothing, len(pixels.spatial_shape))
-    report(0.05, "reading pixels")
+    yield 0.05, "reading pixels"
     compressed = lazy_compressed(pixels, max_distinct)
-    report(0.5, "scoring")
+    yield 0.5, "scoring"
     ll, n_valid = score(pixels, gmm, compressed)
     outputs = lazy_outputs(
         pixels, [gmm], smoothing=smoothing, scale=scale, sweeps=SWEEPS,
@@ -299,5 +296,5 @@ def apply_model_lazy(gmm, image, *, channel_axis, smoothing, scale, return_poste
     result = make_lazy_result(
         gmm, pixels, outputs, ll, n_valid, info, start=start, smoothing=smoothing
     )
-    report(1.0, "done")
+    yield 1.0, "done"
     return result

@@ -9,16 +9,14 @@ connect across time) with instance ids unique over the whole series.
 
 from __future__ import annotations
 
-import csv
 import numbers
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
 
 from .._mask import border_objects, check_mask
 from .._validation import check_int
+from ..lazy._fit import is_dask_array
 from ._checks import (
     FOREGROUND,
     check_classes,
@@ -31,71 +29,10 @@ from ._input import unpack_segmentation
 from ._measure import measure_objects
 from ._shape import INTENSITY, SHAPE, check_filters, check_properties, filter_rows, shape_columns
 from ._split import make_splitter
+from ._table import Objects
 from ._tracks import track_ids
 
 __all__ = ["FOREGROUND", "Objects", "label_objects"]
-
-
-@dataclass(frozen=True, eq=False)
-class Objects:
-    """Result of :func:`napari_gmm.label_objects`.
-
-    Attributes
-    ----------
-    labels : ndarray of int32, the shape of the class labels
-        Instance labels: 0 background, ``1..n_objects`` one id per object (ordered by frame,
-        then class, then the position of the object's first pixel in C order).
-    table : dict of str to ndarray
-        One row per object, row ``i`` for id ``i + 1``; columns ``label``, ``frame`` (time
-        series only), ``class``, the size in pixels (``area`` in 2D, ``volume`` in 3D+),
-        ``<size>_scaled`` (physical units, with `scale`), ``centroid-<i>`` (pixel
-        coordinates within the frame), ``centroid_scaled-<i>`` (with `scale`), ``bbox-<j>``
-        (min coordinates, then max + 1, as ``skimage.measure.regionprops``) and
-        ``intensity_mean`` (or ``intensity_mean-<c>`` per channel, with `image`).
-    classes : tuple of int
-        The classes whose components are the objects.
-    time_axis : int or None
-        Axis of `labels` holding the frames of a time series.
-    scale : tuple of float or None
-        Physical pixel size per spatial axis used for the ``*_scaled`` columns.
-    """
-
-    labels: np.ndarray = field(repr=False)
-    table: dict = field(repr=False)
-    classes: tuple
-    time_axis: int | None = None
-    scale: tuple | None = None
-
-    @property
-    def n_objects(self) -> int:
-        """Number of objects."""
-        return len(self.table["label"])
-
-    def __repr__(self) -> str:
-        return f"Objects(n_objects={self.n_objects}, classes={self.classes})"
-
-    def to_records(self) -> list[dict]:
-        """The table as one dict per object, with plain Python numbers (JSON-serialisable)."""
-        names = list(self.table)
-        columns = [self.table[name].tolist() for name in names]
-        return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
-
-    def to_csv(self, path) -> Path:
-        """Write the table as CSV (a header, one row per object); returns the path.
-
-        Floats are written with full precision (``repr``), so reading the file back gives
-        the same numbers.
-        """
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(list(self.table))
-            writer.writerows(
-                [repr(v) if isinstance(v, float) else v for v in row.values()]
-                for row in self.to_records()
-            )
-        return path
 
 
 def label_objects(
@@ -130,7 +67,8 @@ def label_objects(
         different classes that touch stay separate objects.
     image : ndarray, optional
         The image (e.g. the one segmented), for the ``intensity_mean`` columns; its shape
-        without `channel_axis` must be the shape of `labels`.
+        without `channel_axis` must be the shape of `labels`. With ``split='watershed'``
+        it also guides the cut (the mean of its channels; see `split`).
     channel_axis : int, optional
         Axis of `image` holding channels (one ``intensity_mean-<c>`` column each).
     min_size : int, default=0
@@ -159,7 +97,10 @@ def label_objects(
         ``'none'``: every connected component is one object. ``'watershed'``: touching
         objects (nuclei) are cut apart by a seeded watershed of the distance transform (in
         physical units, with `scale`) times the class posterior (`probability`), with
-        markers at least one expected radius apart (see :mod:`napari_gmm.core.objects._split`).
+        markers at least 0.3 expected diameters apart (see
+        :mod:`napari_gmm.core.objects._split`). With `image`, objects larger than half
+        an expected object are cut again where the image has a dim seam (a small nucleus
+        pressed into a large one; :mod:`napari_gmm.core.objects._resplit`).
         `min_size` then applies to the split objects.
     diameter : float, optional
         With ``split='watershed'``: the expected object diameter, in the units of `scale`
@@ -222,6 +163,18 @@ def label_objects(
         "image": image, "scale": scale, "time_axis": time_axis, "n_classes": n_classes})
     image, scale, time_axis, n_classes = (given[n] for n in ("image", "scale", "time_axis",
                                                              "n_classes"))  # fmt: skip
+    if is_dask_array(labels):  # blockwise, merged across chunk borders (core/lazy/_objects.py)
+        from ..lazy._objects import label_objects_dask
+
+        if mask is not None or split != "none" or properties or filters:
+            raise ValueError(
+                "label_objects on dask labels supports none of mask=, split=, properties= "
+                "and filters=: compute a region of the labels first (labels[region].compute())."
+            )
+        return label_objects_dask(labels, classes, image=image, channel_axis=channel_axis,
+                                  min_size=min_size, fill_holes=fill_holes,
+                                  connectivity=connectivity, scale=scale, time_axis=time_axis,
+                                  n_classes=n_classes)  # fmt: skip
     labels, k = check_labels(labels, n_classes)
     keep = None if mask is None else check_mask(mask, labels.shape, "labels")
     if keep is not None:
@@ -249,7 +202,8 @@ def label_objects(
     asked = [*(check_properties(properties, n_spatial, image is not None)),
              *[f for f in filters if f in SHAPE or f in INTENSITY]]  # fmt: skip
     props = check_properties(asked, n_spatial, image is not None) if asked else ()
-    splitter = make_splitter(split, diameter, probability, labels.shape, t, scale, n_spatial)
+    splitter = make_splitter(split, diameter, probability, labels.shape, t, scale, n_spatial,
+                             values if image is not None else None)  # fmt: skip
     structure = ndimage.generate_binary_structure(n_spatial, conn)
     background = ndimage.generate_binary_structure(n_spatial, 1 if conn > 1 else n_spatial)
     frames = [labels] if t is None else [labels[(slice(None),) * t + (i,)]

@@ -11,6 +11,10 @@ the middle of an object and low where two objects meet:
   touching nuclei lowers the posterior there, which deepens the valley the watershed
   follows. This is what a threshold-based pipeline does not have.
 
+With the image, a second pass (:mod:`napari_gmm.core.objects._resplit`) cuts objects
+larger than half an expected one again on the distance times the smoothed image: a small
+nucleus pressed into a large one has no distance maximum of its own, but a bright middle.
+
 Markers are the maxima of that landscape that rise at least ``H_FRACTION`` of the expected
 radius above their surroundings (``skimage.morphology.h_maxima``: shallow bumps of a rough
 border do not become objects), at least ``SEPARATION`` of the expected diameter apart in
@@ -30,19 +34,11 @@ import numbers
 import numpy as np
 from scipy import ndimage
 
+from ._markers import find_markers, smooth_landscape
+
 #: ``split`` values of :func:`napari_gmm.label_objects`.
 SPLITS = ("none", "watershed")
 
-#: A marker must rise this fraction of the expected radius above the saddle to its
-#: neighbour (its h-maximum dynamic), else it merges with that neighbour.
-H_FRACTION = 0.02
-
-#: Markers are at least this fraction of the expected diameter apart (pressed nuclei of
-#: unequal size have centres down to about 0.45 of the mean diameter apart).
-SEPARATION = 0.3
-
-#: Smoothing of the landscape, as a fraction of the expected radius (per axis, in voxels).
-SMOOTH_FRACTION = 0.05
 
 
 def check_split(split) -> str:
@@ -97,7 +93,7 @@ def estimate_diameter(distance, components, n: int) -> float | None:
     return 2.0 * float(median)
 
 
-def split_components(mask, structure, *, sampling, diameter=None, posterior=None):
+def split_components(mask, structure, *, sampling, diameter=None, posterior=None, image=None):
     """Cut the connected components of `mask` into objects; int32 ids ``1..n`` and n.
 
     Parameters
@@ -114,6 +110,10 @@ def split_components(mask, structure, *, sampling, diameter=None, posterior=None
         components (:func:`estimate_diameter`).
     posterior : ndarray of float, spatial shape, optional
         The class posterior (``Segmentation.probability`` on the class's pixels).
+    image : ndarray of float, spatial shape, optional
+        The image (one channel, e.g. the mean of the channels): objects larger than one
+        expected object are cut again along its dim seams
+        (:func:`napari_gmm.core.objects._resplit.split_large`).
 
     Returns
     -------
@@ -121,7 +121,6 @@ def split_components(mask, structure, *, sampling, diameter=None, posterior=None
         0 outside `mask`, one id per object, numbered in C order of their first pixel.
     n : int
     """
-    from skimage.morphology import h_maxima
     from skimage.segmentation import watershed
 
     components, n = ndimage.label(mask, structure=structure, output=np.int32)
@@ -132,79 +131,22 @@ def split_components(mask, structure, *, sampling, diameter=None, posterior=None
         diameter = estimate_diameter(distance, components, n)
     radius = max(0.5 * diameter, min(sampling))
     land = distance if posterior is None else distance * np.clip(posterior, 0.0, 1.0)
-    sigma = [SMOOTH_FRACTION * radius / s for s in sampling]
-    land = np.where(mask, ndimage.gaussian_filter(land, sigma), 0.0)
-    # h_maxima on integers: steps of 1/100 of the expected radius (exact, no float issue)
-    steps = np.round(land * (100.0 / radius)).astype(np.int32)
-    deep = h_maxima(steps, max(round(100 * H_FRACTION), 1)).astype(bool) & mask
-    tops, n_tops = ndimage.label(deep, structure=np.ones((3,) * mask.ndim, bool))
-    kept = _spaced(tops, n_tops, land, components, sampling, SEPARATION * diameter)
-    markers = kept[tops]
+    land = smooth_landscape(land, mask, sampling, radius)
+    markers = find_markers(land, mask, components, sampling, diameter)
     seeded = np.zeros(n + 1, dtype=bool)
     seeded[components[markers > 0]] = True
     missing = np.flatnonzero(~seeded[1:]) + 1
     if len(missing):  # a component without a deep enough maximum stays one object
         at = ndimage.maximum_position(land, components, missing)
-        first = int(kept.max()) + 1
+        first = int(markers.max()) + 1
         markers[tuple(np.array(at).T)] = np.arange(first, first + len(missing))
     cut = watershed(-land, markers, mask=mask, connectivity=structure)
+    if image is not None:
+        from ._resplit import split_large
+
+        cut = split_large(cut, image, posterior, sampling=sampling, diameter=diameter,
+                          structure=structure)  # fmt: skip
     return _renumber(cut)
-
-
-def _spaced(tops, n_tops, land, components, sampling, separation) -> np.ndarray:
-    """Marker id per h-maximum region (0: dropped), the regions at least `separation` apart.
-
-    Greedy from the highest: a region is dropped when the centroid of a higher kept one of
-    the same component lies within `separation` (physical units) of its centroid. Unlike
-    ``skimage.feature.peak_local_max``, a plateau (the ridge of an elongated object) is one
-    candidate, not one per pixel, and components never suppress each other's markers.
-    """
-    from scipy.spatial import cKDTree
-
-    kept = np.zeros(n_tops + 1, dtype=np.int32)
-    if n_tops == 0:
-        return kept
-    # one pass over the region pixels (no per-region Python): centroid, height, component
-    where = np.flatnonzero(tops)
-    ids = tops.ravel()[where]
-    size = np.bincount(ids, minlength=n_tops + 1)[1:]
-    coords = np.unravel_index(where, tops.shape)
-    means = [np.bincount(ids, weights=c, minlength=n_tops + 1)[1:] / size for c in coords]
-    points = np.column_stack(means) * np.asarray(sampling, dtype=np.float64)
-    height = np.full(n_tops + 1, -np.inf)
-    np.maximum.at(height, ids, land.ravel()[where])
-    height = height[1:]
-    owner = np.zeros(n_tops + 1, dtype=np.int64)
-    owner[ids] = components.ravel()[where]
-    owner = owner[1:]
-    alone = np.bincount(owner)[owner] == 1  # the only candidate of its component: kept
-    dropped = np.zeros(n_tops, dtype=bool)
-    crowded = np.flatnonzero(~alone)
-    tree = cKDTree(points[crowded]) if len(crowded) else None
-    for i in crowded[np.argsort(-height[crowded], kind="stable")]:
-        if dropped[i]:
-            continue
-        near = crowded[np.asarray(tree.query_ball_point(points[i], separation), dtype=np.intp)]
-        dropped[near[(owner[near] == owner[i]) & (near != i)]] = True
-    order = np.flatnonzero(~dropped)
-    kept[order + 1] = np.arange(1, len(order) + 1, dtype=np.int32)
-    return kept
-    index = np.arange(1, n_tops + 1)
-    at = np.array(ndimage.maximum_position(land, tops, index)).reshape(n_tops, -1)
-    height = land[tuple(at.T)]
-    owner = components[tuple(at.T)]
-    points = at * np.asarray(sampling, dtype=np.float64)
-    tree = cKDTree(points)
-    dropped = np.zeros(n_tops, dtype=bool)
-    count = 0
-    for i in np.argsort(-height, kind="stable"):
-        if dropped[i]:
-            continue
-        count += 1
-        kept[i + 1] = count
-        near = np.asarray(tree.query_ball_point(points[i], separation), dtype=np.intp)
-        dropped[near[owner[near] == owner[i]]] = True
-    return kept
 
 
 def _renumber(cut) -> tuple[np.ndarray, int]:
@@ -220,8 +162,11 @@ def _renumber(cut) -> tuple[np.ndarray, int]:
     return lookup[cut], len(ids)
 
 
-def make_splitter(split, diameter, probability, shape, t, scale, n_spatial):
-    """A function ``(mask, structure, frame) -> (ids, n)`` labelling the objects of a mask."""
+def make_splitter(split, diameter, probability, shape, t, scale, n_spatial, values=None):
+    """A function ``(mask, structure, frame) -> (ids, n)`` labelling the objects of a mask.
+
+    `values` is the image as ``frame -> (n_pixels, C)`` values (``frame_values``) or None.
+    """
     if check_split(split) == "none":
         if diameter is not None:
             raise ValueError("diameter is used by split='watershed'; pass split='watershed'.")
@@ -242,7 +187,10 @@ def make_splitter(split, diameter, probability, shape, t, scale, n_spatial):
         posterior = probability
         if posterior is not None and t is not None:
             posterior = posterior[(slice(None),) * t + (frame,)]
+        image = None if values is None else values(frame)
+        if image is not None:  # one channel: the mean of the channels
+            image = image.mean(axis=-1, dtype=np.float64).reshape(mask.shape)
         return split_components(mask, structure, sampling=sampling, diameter=diameter,
-                                posterior=posterior)  # fmt: skip
+                                posterior=posterior, image=image)  # fmt: skip
 
     return split_frame

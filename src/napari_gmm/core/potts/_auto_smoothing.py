@@ -203,7 +203,7 @@ def estimate_smoothing(
 
 
 def recorded_smoothing(smoothing, frames) -> float:
-    """The strength to record for a time series: the mean of the frames' when 'auto'."""
-    if smoothing == "auto":
+    """The strength to record for a time series: the mean of the frames' when chosen."""
+    if isinstance(smoothing, str):  # 'auto' or 'held-out': chosen per frame
         return float(np.mean([f.smoothing for f in frames]))
     return float(smoothing)

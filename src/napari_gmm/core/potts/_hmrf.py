@@ -11,7 +11,8 @@ from .._backend import use_cupy, use_numba
 from .._features import PixelData
 from .._predict import label_dtype, pixel_log_prob
 from ..fit._fit import component_order, order_components
-from ._meanfield import POTTS_SCALE, drive, iter_hmrf_em, posterior_labels
+from ..progress import run
+from ._meanfield import POTTS_SCALE, iter_hmrf_em, posterior_labels
 from ._sampling import gibbs_marginals
 
 #: Mean-field sweeps per round of HMRF-EM in the pipeline. On held-out synthetic images
@@ -46,13 +47,14 @@ MARGINALS = ("mean-field", "gibbs")
 
 
 def check_smoothing(smoothing):
-    """Validate the Potts prior strength (0 = off): a float, or 'auto' (estimated)."""
-    if isinstance(smoothing, str) and smoothing == "auto":
-        return "auto"
+    """Validate the Potts prior strength (0 = off): a float, 'auto' or 'held-out' (estimated)."""
+    if isinstance(smoothing, str) and smoothing in ("auto", "held-out"):
+        return smoothing
     if isinstance(smoothing, bool) or not isinstance(smoothing, numbers.Real):
         raise TypeError(
             f"smoothing must be a number >= 0 (0 = off, 1.0 = recommended) or 'auto' "
-            f"(estimated from the image), got {type(smoothing).__name__} ({smoothing!r})."
+            f"(estimated from the image; 'held-out' for thin structures), got "
+            f"{type(smoothing).__name__} ({smoothing!r})."
         )
     if not np.isfinite(smoothing) or smoothing < 0:
         raise ValueError(
@@ -79,7 +81,8 @@ def regularize(
     """Potts-regularised posteriors of `gmm` (and, with `reestimate`, an HMRF-EM update).
 
     With ``reestimate=False`` the mixture is used as given (its class order is kept).
-    `progress`, if given, is called as ``progress(fraction)`` after every mean-field sweep.
+    `progress`, if given, is called as ``progress(fraction, stage)`` after every sweep
+    (see :mod:`..progress`).
     With ``marginals='gibbs'`` the returned posteriors (and labels = their argmax) are the
     Potts posterior marginals of the final mixture by Gibbs sampling, started from the
     mean-field posteriors (:func:`._gibbs.gibbs_marginals`); otherwise the mean-field ones.
@@ -100,7 +103,7 @@ def regularize(
         gmm, data, compressed, smoothing=smoothing, scale=scale, max_samples=max_samples,
         random_state=random_state, reestimate=reestimate, marginals=marginals,
     )  # fmt: skip
-    return drive(steps, progress)
+    return run(steps, progress)
 
 
 def iter_regularize(
@@ -164,11 +167,3 @@ def iter_regularize(
     return return_model, labels, probability, q
 
 
-def scaled(steps, factor: float):
-    """Re-yield the fractions of a generator times `factor`; return its value."""
-    while True:
-        try:
-            fraction = next(steps)
-        except StopIteration as stop:
-            return stop.value
-        yield factor * fraction

@@ -27,6 +27,7 @@ from ..fit._sklearn_private import (
     estimate_gaussian_parameters,
     set_parameters,
 )
+from ..progress import rescale, run
 from ._masks import finite_mask
 
 #: Potts coupling ``beta`` (in nats) of ``smoothing=1.0``. On synthetic 2D and 3D images of 2-3
@@ -168,14 +169,9 @@ def potts_posteriors(
 
 
 def drive(steps, progress=None):
-    """Run a generator that yields fractions done; call ``progress(fraction)`` on each."""
-    while True:
-        try:
-            fraction = next(steps)
-        except StopIteration as stop:
-            return stop.value
-        if progress is not None:
-            progress(fraction)
+    """Run a generator that yields fractions done; call ``progress(fraction)`` on each
+    (the kernels' one-argument form of :func:`..progress.run`)."""
+    return run(steps, None if progress is None else lambda fraction, _stage: progress(fraction))
 
 
 def iter_potts_posteriors(
@@ -515,13 +511,7 @@ def iter_hmrf_em(
             update_mixture(gmm, X, q.reshape(-1, q.shape[-1])[rows])
         steps = iter_potts_posteriors(log_prob_fn(gmm), init=q, **opts)
         q = None  # the previous posteriors are only needed as the start
-        while True:
-            try:
-                fraction = next(steps)
-            except StopIteration as stop:
-                q = stop.value
-                break
-            yield (r * n_iter + fraction * n_iter) / total
+        q = yield from rescale(steps, r * n_iter / total, n_iter / total)
     return gmm, q
 
 

@@ -25,18 +25,17 @@ from __future__ import annotations
 
 import time
 
-from ._apply import iter_apply_image
-from ._features import pixel_data
+from .._apply import iter_apply_image
+from .._features import pixel_data
+from .._options import Options, compress_if_integer
+from .._selection import AUTO_CANDIDATES, AUTO_CRITERION, select_n_components
+from ..bias._ecm import n_terms
+from ..bias._fit import fit_shared_with_bias
+from ..fit._fit import fit_on_distinct, fit_on_pixels
+from ..fit._shared_frames import frame_mixtures, series_noise, too_noisy_frames, warn_noisy
+from ..potts._auto_smoothing import recorded_smoothing
+from ..progress import rescale
 from ._frames import check_frames, iter_frames, split_frames, stack_frames
-from ._options import check_params, compress_if_integer
-from ._selection import AUTO_CANDIDATES, AUTO_CRITERION, select_n_components
-from ._validation import check_int
-from .bias._ecm import check_bias_field, check_bias_order, n_terms
-from .bias._fit import fit_shared_with_bias
-from .fit._fit import fit_on_distinct, fit_on_pixels
-from .fit._shared_frames import too_noisy_frames, warn_refitted
-from .potts._auto_smoothing import recorded_smoothing
-from .potts._hmrf import check_smoothing
 
 #: Share of the progress bar taken by the fit in the shared and reference-frame modes.
 FIT_SHARE = 0.3
@@ -52,9 +51,8 @@ def iter_segment_series(image, n_components, iter_one, time_axis, frames, opts: 
     start = time.perf_counter()
     split = split_frames(image, time_axis, opts["channel_axis"], opts["scale"])
     mode = check_frames(frames, split.n_frames)
-    smoothing = check_smoothing(opts["smoothing"])
-    bias_field = check_bias_field(opts["bias_field"])
-    terms = n_terms(split.n_spatial, check_bias_order(opts["bias_order"]))
+    smoothing, bias_field = opts["smoothing"], opts["bias_field"]  # checked by iter_segment
+    terms = n_terms(split.n_spatial, opts["bias_order"])
     frame_opts = {**opts, "channel_axis": split.channel_axis, "scale": split.scale}
     n = split.n_frames
     fields = [None] * n
@@ -84,7 +82,8 @@ def iter_segment_series(image, n_components, iter_one, time_axis, frames, opts: 
         bias_params = n * terms - 1
     else:
         steps = iter_one(split.frame(mode), n_components, **frame_opts)
-        ref = yield from _scaled(steps, FIT_SHARE, f"fitting on frame {mode + 1}/{n}")
+        label = f"fitting on frame {mode + 1}/{n}"
+        ref = yield from rescale(steps, 0.0, FIT_SHARE, lambda stage: f"{label}: {stage}")
         gmm, selection, n_fit = ref.model, ref.selection, ref.n_fit_samples
         method = f"{ref.method}, fitted on frame {mode}"
         bias_params = n * terms
@@ -101,22 +100,22 @@ def iter_segment_series(image, n_components, iter_one, time_axis, frames, opts: 
         "bias_field": bias_field if mode != "shared" else None,
         "bias_order": opts["bias_order"],
     }
-    refit = []
+    models = [gmm] * n
     if mode == "shared" and bias_field is not None:
-        # the fields scale dim frames up, and their noise with them: frames the shared
-        # classes cannot describe get their own fit
+        # the fields scale dim frames up, and their noise with them: every frame gets the
+        # shared classes widened by its own noise
         data = [pixel_data(split.frame(i), split.channel_axis) for i in range(n)]
-        refit = too_noisy_frames(gmm, data, fields)
+        noise = series_noise(data, fields)
         del data
-        if refit:
-            warn_refitted(refit, n)
+        noisy = too_noisy_frames(gmm, noise)
+        models = frame_mixtures(gmm, noise)
+        if noisy:
+            warn_noisy(noisy, n)
     frame_fields = iter(enumerate(fields))  # iter_frames runs the frames in order
 
     def one(frame):
         i, field = next(frame_fields)
-        if i in refit:
-            return iter_one(frame, gmm.n_components, **frame_opts)
-        return iter_apply_image(gmm, frame, field=field, **apply_opts)
+        return iter_apply_image(models[i], frame, field=field, **apply_opts)
 
     results = yield from iter_frames(split, one, start=FIT_SHARE, span=1.0 - FIT_SHARE)
     return stack_frames(
@@ -126,24 +125,13 @@ def iter_segment_series(image, n_components, iter_one, time_axis, frames, opts: 
     )  # fmt: skip
 
 
-def _scaled(steps, span, label):
-    """Forward a ``(fraction, stage)`` generator, scaling fractions to [0, span]."""
-    while True:
-        try:
-            fraction, stage = next(steps)
-        except StopIteration as stop:
-            return stop.value
-        yield span * fraction, f"{label}: {stage}"
-
-
 def _fit_all_frames(split, n_components, opts):
     """One mixture on the pixels of every frame: the time axis only enumerates pixels here.
 
     Integer series take the exact path (EM on the distinct values of all frames weighted
     by their counts); others a seeded random sample of ``max_samples`` pixels of all frames.
     """
-    max_samples = check_int("max_samples", opts["max_samples"], minimum=1)
-    max_distinct = check_int("max_distinct", opts["max_distinct"], minimum=0)
+    max_samples, max_distinct = opts["max_samples"], opts["max_distinct"]
     # the whole series with time as one more pixel axis: only used to gather pixels
     channel_axis = opts["channel_axis"]
     selection = None
@@ -160,10 +148,7 @@ def _fit_all_frames(split, n_components, opts):
             **{key: opts[key] for key in keys},
         )  # fmt: skip
         n_components = selection.best
-    params = check_params(
-        n_components, opts["covariance_type"], opts["tol"], opts["max_iter"], opts["n_init"],
-        opts["init_params"], opts["reg_covar"], opts["random_state"],
-    )  # fmt: skip
+    params = Options(**opts).gmm_params(n_components)
     data = pixel_data(split.image, channel_axis)
     compressed = compress_if_integer(data, max_distinct)
     if compressed is not None:

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._result import Segmentation
-from ._validation import check_channel_axis, check_image
-from .fit._sklearn_private import n_parameters
+from .._result import Segmentation
+from .._validation import check_channel_axis, check_image
+from ..fit._sklearn_private import n_parameters
+from ..progress import rescale
 
 #: The whole-series ``frames`` choices; an int names a reference frame instead.
 FRAME_MODES = ("each", "shared")
@@ -147,14 +148,12 @@ def iter_frames(split: FrameSplit, run_frame, *, start=0.0, span=1.0):
     results = []
     n = split.n_frames
     for i in range(n):
-        steps = run_frame(split.frame(i))
-        while True:
-            try:
-                fraction, stage = next(steps)
-            except StopIteration as stop:
-                results.append(stop.value)
-                break
-            yield start + span * (i + fraction) / n, f"frame {i + 1}/{n}: {stage}"
+        label = f"frame {i + 1}/{n}"
+        result = yield from rescale(
+            run_frame(split.frame(i)), start + span * i / n, span / n,
+            lambda stage, label=label: f"{label}: {stage}",
+        )  # fmt: skip
+        results.append(result)
     return results
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ._backend import use_numba
+from .._backend import use_numba
 
 _RUN = 1 << 16
 
@@ -37,7 +37,7 @@ def label_counts(labels, n_values: int) -> np.ndarray:
             or not flat.flags.c_contiguous):  # fmt: skip
         counts = np.bincount(flat, minlength=n_values)[:n_values]
         return counts.astype(np.int64)
-    from ._nb_estep import KERNEL_LOCK
+    from .._nb_estep import KERNEL_LOCK
 
     partial = np.zeros(((flat.size + _RUN - 1) // _RUN, n_values), dtype=np.int64)
     with KERNEL_LOCK:

@@ -1,0 +1,180 @@
+"""Anatomy phantoms, the held-out smoothing strength, calibration and partial volumes."""
+
+import numpy as np
+import pytest
+from scipy.special import softmax
+from sklearn.mixture import GaussianMixture
+
+import napari_gmm as ng
+from napari_gmm.core._features import pixel_data
+from napari_gmm.core.analysis._calibration import calibration
+from napari_gmm.core.analysis._metrics import compare_labels
+from napari_gmm.core.analysis._phantoms import MEANS, make_phantom
+from napari_gmm.core.potts._beta_cv import (
+    GRID,
+    KEEP,
+    HeldOut,
+    fit_message_scale,
+    held_out_score,
+    keep_classes,
+    neighbour_messages,
+)
+from napari_gmm.core.potts._partial_volume import boundary_mask, fraction_error
+
+
+@pytest.mark.parametrize(("kind", "ndim", "size"), [("shell", 2, 48), ("sheet", 2, 48),
+                                                    ("shell", 3, 20), ("sheet", 3, 20)])
+def test_phantom_fractions_truth_and_noise(kind, ndim, size):
+    p = make_phantom(kind, ndim, thickness=2, noise=10, size=size, seed=3)
+    assert p.image.shape == p.truth.shape == (size,) * ndim
+    assert p.fractions.shape == (3, *p.truth.shape) and p.fractions.dtype == np.float32
+    np.testing.assert_allclose(p.fractions.sum(axis=0), 1, atol=1e-5)
+    np.testing.assert_array_equal(p.truth, p.fractions.argmax(axis=0) + 1)
+    pure = p.fractions.max(axis=0) == 1
+    residual = p.image[pure] - np.asarray(MEANS)[p.truth[pure] - 1]
+    assert abs(residual.std() - 10) < 1.0 and abs(residual.mean()) < 1.0
+    assert 0.05 < (pure == 0).mean() < 0.6  # partial volumes at the boundaries
+    again = make_phantom(kind, ndim, thickness=2, noise=10, size=size, seed=3)
+    np.testing.assert_array_equal(p.image, again.image)
+
+
+def test_phantom_band_thickness():
+    shares = [(make_phantom("shell", 2, thickness=t, noise=0, size=64).truth == 2).mean()
+              for t in (1, 2, 3)]  # fmt: skip
+    assert shares[0] < shares[1] < shares[2]
+    assert 2.5 < shares[2] / shares[0] < 4.5  # the band's area grows with its thickness
+
+
+def test_phantom_rejects_bad_input():
+    with pytest.raises(ValueError, match="kind must be one of"):
+        make_phantom("blob")
+    with pytest.raises(ValueError, match="ndim must be 2 or 3"):
+        make_phantom("shell", 4)
+    with pytest.raises(ValueError, match="thickness must be > 0"):
+        make_phantom("shell", 2, thickness=0)
+
+
+def test_held_out_score_without_neighbours_is_the_mixture_likelihood():
+    rng = np.random.default_rng(0)
+    x = np.r_[rng.normal(0, 1, 300), rng.normal(5, 1, 200)][:, None]
+    gmm = GaussianMixture(2, random_state=0).fit(x)
+    lw = np.log(gmm.weights_)
+    q = np.tile(gmm.weights_, (x.shape[0], 1))  # what beta = 0 predicts: the weights
+    score = held_out_score(q, gmm._estimate_weighted_log_prob(x), lw)
+    assert score == pytest.approx(gmm.score_samples(x).mean(), rel=1e-10)
+    weighted = held_out_score(q, gmm._estimate_weighted_log_prob(x), lw, np.r_[1.0, 0 * x[1:, 0]])
+    assert weighted == pytest.approx(gmm.score_samples(x[:1])[0], rel=1e-10)
+
+
+def test_neighbour_messages_average_the_valid_face_neighbours():
+    rng = np.random.default_rng(1)
+    q = softmax(rng.normal(size=(5, 6, 3)), axis=-1).astype(np.float32)
+    valid = rng.random((5, 6)) > 0.3
+    got = neighbour_messages(q, valid)
+    for i, j in np.ndindex(5, 6):
+        nbs = [(i + a, j + b) for a, b in ((-1, 0), (1, 0), (0, -1), (0, 1))
+               if 0 <= i + a < 5 and 0 <= j + b < 6 and valid[i + a, j + b]]  # fmt: skip
+        want = np.mean([q[n] for n in nbs], axis=0) if nbs else np.zeros(3)
+        np.testing.assert_allclose(got[i, j], want, atol=1e-6)
+
+
+def test_message_scale_recovers_the_generating_coupling():
+    # labels drawn from softmax(g * m) with known g; their values tell the class exactly
+    rng = np.random.default_rng(2)
+    m = rng.dirichlet([1, 1], size=20000)
+    z = (rng.random(20000) < softmax(6.0 * m, axis=1)[:, 1]).astype(int)
+    lp = np.where(np.eye(2)[z] > 0, np.log(0.5), np.log(0.5) - 40.0)
+    g = fit_message_scale(m, lp, np.log([0.5, 0.5]))
+    assert g == pytest.approx(6.0, rel=0.1)
+
+
+@pytest.fixture(scope="module")
+def thin_band():
+    return make_phantom("shell", 2, thickness=1, noise=10, size=96, seed=1)
+
+
+def test_held_out_and_auto_keep_the_thin_band(thin_band):
+    p = thin_band
+    grey = {}
+    for smoothing in (1.0, "auto", "held-out"):
+        seg = ng.segment(p.image, 3, smoothing=smoothing, random_state=0)
+        grey[smoothing] = compare_labels(p.truth, seg.labels).dice[2]
+        if smoothing == "held-out":
+            assert seg.smoothing in GRID
+    assert grey["auto"] > grey[1.0] + 0.1 and grey["held-out"] > grey[1.0] + 0.1
+
+
+def test_keep_classes_backs_off_only_when_a_class_drains(thin_band):
+    thick = make_phantom("shell", 2, thickness=3, noise=10, size=96, seed=1)
+    chosen = {}
+    for name, p in (("thin", thin_band), ("thick", thick)):
+        plain = ng.segment(p.image, 3, random_state=0)
+        chosen[name] = keep_classes(plain.model, pixel_data(p.image, None), 1.0, random_state=0)
+    assert chosen["thin"] < 0.5 and chosen["thick"] == 1.0
+
+
+def test_held_out_scores_prefer_some_smoothing_to_none(thin_band):
+    plain = ng.segment(thin_band.image, 3, random_state=0)
+    held = HeldOut(plain.model, pixel_data(thin_band.image, None), random_state=0)
+    assert held.score(0.3) > held.score(0.0)  # neighbours predict better than the weights
+    assert held.score(0.3) > held.score(2.0)  # and a too strong prior predicts worse
+
+
+def test_held_out_refuses_strengths_that_empty_a_class(thin_band):
+    plain = ng.segment(thin_band.image, 3, random_state=0)
+    held = HeldOut(plain.model, pixel_data(thin_band.image, None), random_state=0)
+    held.score(0.1), held.score(1.5)
+    assert held.kept[0.1] >= KEEP > held.kept[1.5]  # the strong prior drains the grey band
+    seg = ng.segment(thin_band.image, 3, smoothing=1.5, random_state=0)
+    grey = (seg.labels == 2).mean() / (plain.labels == 2).mean()
+    assert grey < KEEP  # ... as it does in the full segmentation
+    held.scores[1.5] = held.scores[0.1] + 1.0  # even when it would score best
+    assert held.best([0.1, 1.5]) == 0.1
+
+
+def test_held_out_is_reproducible_recorded_and_applies():
+    p = make_phantom("sheet", 2, thickness=2, noise=10, size=48, seed=2)
+    a = ng.segment(p.image, 3, smoothing="held-out", random_state=4)
+    b = ng.segment(p.image, 3, smoothing="held-out", random_state=4)
+    assert a.smoothing == b.smoothing and np.array_equal(a.labels, b.labels)
+    assert a.summary()["smoothing"] == a.smoothing
+    applied = ng.apply_model(a.model, p.image, smoothing="held-out")
+    assert applied.smoothing in GRID
+    with pytest.raises(TypeError, match="'held-out'"):
+        ng.segment(p.image, 3, smoothing="cv")
+
+
+def test_default_posteriors_are_calibrated_under_smoothing():
+    p = make_phantom("shell", 2, thickness=2, noise=10, size=96, seed=1)
+    seg = ng.segment(p.image, 3, smoothing=1.0, random_state=0)
+    cal = calibration(p.truth, seg.labels, seg.probability)
+    assert cal.ece <= 0.05 and cal.auc >= 0.8
+
+
+def test_partial_volume_fractions():
+    p = make_phantom("shell", 2, thickness=2, noise=5, size=64, seed=1)
+    seg = ng.segment(p.image, 3, smoothing=0.5, random_state=0, partial_volume=True,
+                     return_posteriors=True)  # fmt: skip
+    f = seg.fractions
+    assert f.shape == (3, 64, 64) and f.dtype == np.float32
+    np.testing.assert_allclose(f.sum(axis=0), 1, atol=1e-5)
+    assert f.min() >= 0
+    inside = ~boundary_mask(seg.labels)
+    np.testing.assert_array_equal(f[:, inside], np.moveaxis(seg.posteriors, -1, 0)[:, inside])
+    pv = p.fractions.max(axis=0) < 0.99
+    post = np.moveaxis(seg.posteriors, -1, 0)
+    assert fraction_error(f, p.fractions, pv) < 0.8 * fraction_error(post, p.fractions, pv)
+    alone = ng.segment(p.image, 3, smoothing=0.5, random_state=0, partial_volume=True)
+    assert alone.posteriors is None and np.array_equal(alone.fractions, f)
+    assert ng.segment(p.image, 3, random_state=0).fractions is None
+
+
+def test_held_out_is_refused_for_dask_arrays():
+    da = pytest.importorskip("dask.array")
+    with pytest.raises(ValueError, match="smoothing='held-out' is not available for dask"):
+        ng.segment(da.zeros((16, 16), chunks=8), 2, smoothing="held-out")
+
+
+def test_partial_volume_needs_a_single_image():
+    with pytest.raises(ValueError, match="partial_volume=True needs a single"):
+        ng.segment(np.zeros((2, 8, 8)), 2, time_axis=0, partial_volume=True)
