@@ -10,6 +10,12 @@ same run:
   pixel-major kernel (``potts._kernels``) on the same log-likelihoods for comparison;
 * **end to end**: ``segment`` plain and with ``smoothing=1`` (numba backend), the ratio
   smoothing / plain, and the speed-up over one thread;
+* **lazy / in-memory**: ``segment(dask_array, 3, smoothing=1)`` of a uint8 volume
+  (``--lazy-shape``, chunks ``--lazy-chunks``) with labels and probability computed a group
+  of blocks at a time (``compute_in_groups``, as the CLI does), against ``segment`` of the
+  same numpy array, alternated ``--repeat`` times (median and best of each, ratio of
+  medians; the process CPU time too, which a loaded machine disturbs less), on 2 threads
+  (dask's and numba's); labels agreement of the two;
 * **GPU** (when CuPy finds one, else "no GPU"): ``segment(smoothing=1)`` of a float32
   volume (``--gpu-shape``, default 512^3) K=3 with the 'cupy' backend, host array in, labels
   and probability out; the same on the CPU (numba, all threads); the device-resident part
@@ -120,6 +126,45 @@ def e2e_rows(shape, k, threads, rows):
             ratios = (t_smooth / t_plain, t_smooth / t_pass, base["smooth"] / t_smooth)
             rows.append((f"K={k}", t, t_plain, t_smooth, *ratios, seg.n_sweeps, acc))
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+
+
+def lazy_rows(shape, chunks, repeat, threads=2):
+    """Seconds of lazy and in-memory ``segment(smoothing=1)`` (alternated); a table row."""
+    import dask
+    import dask.array as da
+    import numba
+
+    import napari_gmm as ng
+    from napari_gmm.core import compute_in_groups
+    from napari_gmm.core.analysis._synthetic import make_class_image
+
+    image = make_class_image(shape, n_classes=3, sigma=45, seed=2, dtype="uint8")[0]
+    lazy = da.from_array(image, chunks=chunks)
+
+    def in_memory():
+        seg = ng.segment(image, 3, random_state=0, smoothing=1.0)
+        return seg.labels
+
+    def blockwise():
+        seg = ng.segment(lazy, 3, random_state=0, smoothing=1.0)
+        return compute_in_groups([seg.labels, seg.probability])[0]
+
+    numba.set_num_threads(threads)
+    times = {"in-memory": [], "lazy": []}
+    cpu = {"in-memory": [], "lazy": []}
+    with ng.use_backend("numba"), dask.config.set(num_workers=threads, scheduler="threads"):
+        ref, out = in_memory(), blockwise()  # compile, warm caches
+        for _ in range(repeat):
+            for name, func in (("in-memory", in_memory), ("lazy", blockwise)):
+                c0 = time.process_time()
+                t, _ = timed(func)
+                times[name].append(t)
+                cpu[name].append(time.process_time() - c0)
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    med = {name: float(np.median(t)) for name, t in times.items()}
+    best = {name: float(np.min(t)) for name, t in times.items()}
+    cpu = {name: float(np.median(t)) for name, t in cpu.items()}
+    return med, best, cpu, float(np.mean(ref == out))
 
 
 def gpu_section(shape, k, profile=False):
@@ -233,12 +278,33 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, nargs="+", default=(1, 2))
     parser.add_argument("--gpu-shape", type=int, nargs=3, default=(512, 512, 512))
     parser.add_argument("--skip-cpu", action="store_true", help="only the GPU section")
+    parser.add_argument("--lazy-shape", type=int, nargs=3, default=(64, 256, 256))
+    parser.add_argument("--lazy-chunks", type=int, nargs=3, default=(64, 128, 128))
+    parser.add_argument("--repeat", type=int, default=5, help="lazy / in-memory repeats")
+    parser.add_argument("--only-lazy", action="store_true", help="only the lazy section")
     parser.add_argument("--profile", action="store_true", help="profile the GPU segment")
     args = parser.parse_args(argv)
     shape = (16, 128, 128) if args.quick else tuple(args.shape)
     gpu_shape = (32, 128, 128) if args.quick else tuple(args.gpu_shape)
     label = "x".join(map(str, shape))
     if not args.skip_cpu:
+        lazy_shape = (16, 64, 64) if args.quick else tuple(args.lazy_shape)
+        lazy_chunks = (16, 32, 32) if args.quick else tuple(args.lazy_chunks)
+        med, best, cpu, agree = lazy_rows(lazy_shape, lazy_chunks, args.repeat)
+        print(f"\nload average {os.getloadavg()[0]:.2f}, {os.cpu_count()} cores")
+        print(f"\nLazy / in-memory, segment(image, 3, smoothing=1), "
+              f"{'x'.join(map(str, lazy_shape))} uint8, chunks "
+              f"{'x'.join(map(str, lazy_chunks))}, 2 threads, {args.repeat} alternated runs:\n")
+        print("| path | median s | best s | lazy / in-memory (medians) | median CPU s | "
+              "lazy / in-memory (CPU) | labels agree |")  # fmt: skip
+        print("|---|---|---|---|---|---|---|")
+        print(f"| in-memory | {med['in-memory']:.3f} | {best['in-memory']:.3f} | 1.00 | "
+              f"{cpu['in-memory']:.3f} | 1.00 | |")  # fmt: skip
+        print(f"| lazy (dask) | {med['lazy']:.3f} | {best['lazy']:.3f} | "
+              f"{med['lazy'] / med['in-memory']:.2f} | {cpu['lazy']:.3f} | "
+              f"{cpu['lazy'] / cpu['in-memory']:.2f} | {agree:.5f} |")  # fmt: skip
+        sys.stdout.flush()
+    if not args.skip_cpu and not args.only_lazy:
         rows = []
         for k in (2, 3):
             t_pass = sweep_rows(shape, k, args.threads, rows)

@@ -7,6 +7,7 @@ import pytest
 
 import napari_gmm as ng
 from napari_gmm.core.analysis._synthetic import make_class_image
+from napari_gmm.core.lazy import _cache
 from napari_gmm.core.lazy._blockwise import block_groups, compute_in_groups, sum_in_groups
 
 
@@ -19,7 +20,8 @@ def test_groups_cover_every_block_once(size):
     assert (seen == 1).all()
 
 
-def test_smoothed_lazy_outputs_in_groups_equal_one_compute(tmp_path):
+def test_smoothed_lazy_outputs_in_groups_equal_one_compute(tmp_path, monkeypatch):
+    monkeypatch.setattr(_cache, "MAX_BLOCK_VOXELS", 1)  # keep the chunks: several blocks
     image = make_class_image((28, 33, 40), 3, sigma=35, seed=2, dtype="uint8")[0]
     lazy = da.from_array(image, chunks=(14, 17, 13))  # uneven chunks, halos across borders
     seg = ng.segment(lazy, 3, random_state=0, smoothing=1.0)
@@ -30,8 +32,9 @@ def test_smoothed_lazy_outputs_in_groups_equal_one_compute(tmp_path):
     )
     np.testing.assert_array_equal(labels, expected[0])
     np.testing.assert_array_equal(prob, expected[1])
-    assert seg.labels.numblocks == (2, 2, 3)
-    assert calls == [(n, 8) for n in range(1, 9)]  # 4 rows of blocks, 3 -> groups of 2 + 1
+    # the last x block (1 voxel) is merged so every block is at least one halo (6) wide
+    assert seg.labels.chunks[2] == (13, 13, 8, 6)
+    assert calls == [(n, 8) for n in range(1, 9)]  # 4 rows of blocks, 4 -> groups of 2 + 2
     # write tasks are run for their effect only
     target = tmp_path / "labels.zarr"
     task = seg.labels.to_zarr(str(target), compute=False)

@@ -35,7 +35,9 @@ def collapsing(start_weights, weights) -> np.ndarray:
 
 def empty_classes(labels, n_components: int) -> list[int]:
     """Label values 1..K that no pixel has."""
-    counts = np.bincount(np.asarray(labels).ravel(), minlength=n_components + 1)
+    from ._label_counts import label_counts
+
+    counts = label_counts(labels, n_components + 1)
     return [k for k in range(1, n_components + 1) if counts[k] == 0]
 
 

@@ -6,6 +6,10 @@ images, chunked E-step otherwise), so labels equal the in-memory ones exactly. T
 prior needs neighbours: a block is read with a halo of one voxel per mean-field sweep
 (``dask.array.overlap``), which makes the sweeps inside the block exact (errors from the
 missing outside travel one voxel per sweep and never reach the block's own voxels).
+When the first round's posteriors fit in memory (:mod:`._cache`) the second pass starts
+from them, with a halo of one round, on blocks merged from the input's chunks; the
+compiled route stops a block's sweeps early by the in-memory criterion applied to the
+block (:data:`._fused_blocks.BLOCK_STOP_CHANGED`).
 
 One lazy ``(*spatial, 2 [+ K])`` float32 array holds label, max posterior (and posteriors)
 per voxel; ``labels``, ``probability`` and ``posteriors`` are slices of it, so computing or
@@ -17,18 +21,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._backend import use_numba
 from .._predict import label_dtype, pixel_log_prob
 from ..potts._meanfield import (
-    MAX_KERNEL_NDIM,
-    POTTS_SCALE,
-    _axis_weights,
-    neighbour_kernel,
     posterior_labels,
     potts_posteriors,
 )
 from ..progress import run
+from ._cache import block_starts, halo_slices, merged_chunks, own_slices
 from ._fit import LazyPixels, block_pixel_data
+from ._fused_blocks import fused_route, own_moments, own_planes, packed_outputs, swept_planes
 
 
 def _pack(labels, prob, post, spatial_shape, n_out):
@@ -78,13 +79,14 @@ def _block_log_prob(gmm, data, max_distinct):
     return data.to_spatial(pixel_log_prob(gmm, data, compressed))
 
 
-def _potts_block(block, models, smoothing, scale, sweeps, max_distinct):
-    """Mean-field posteriors of a halo block: `sweeps` per model, warm-started in turn."""
+def _potts_block(block, models, smoothing, scale, sweeps, max_distinct, init=None):
+    """Mean-field posteriors (*block, K) of a halo block: `sweeps` per model, warm-started
+    in turn (the first model from class-major posteriors `init` (K, *block) when given)."""
     data = block_pixel_data(block)
-    if use_numba() and len(data.spatial_shape) <= MAX_KERNEL_NDIM and models[0].n_components < 255:
-        return _potts_block_fused(data, models, smoothing, scale, sweeps), data
+    if fused_route(len(data.spatial_shape), models[0].n_components):
+        return _potts_block_fused(data, models, smoothing, scale, sweeps, init), data
     valid = None if data.valid is None else data.to_spatial(data.valid)
-    q = None
+    q = None if init is None else np.array(np.moveaxis(init, 0, -1))
     for gmm in models:
         lp = _block_log_prob(gmm, data, max_distinct)
         q = potts_posteriors(
@@ -93,28 +95,22 @@ def _potts_block(block, models, smoothing, scale, sweeps, max_distinct):
     return q, data
 
 
-def _potts_block_fused(data, models, smoothing, scale, sweeps):
+def _potts_block_fused(data, models, smoothing, scale, sweeps, init=None):
     """:func:`_potts_block` by the compiled class-major sweeps of the in-memory path
     (:class:`..potts._planes.Planes`): log-likelihood planes once per model, a fixed number
     of sweeps per model (no early stop: every block runs the same sweeps)."""
-    from ..potts._planes import Planes
-
-    shape = data.spatial_shape
-    kernel = neighbour_kernel(len(shape), scale)
-    ok = None if data.valid is None else data.to_spatial(data.valid)
+    planes = swept_planes(data, models, smoothing, scale, sweeps, init)
     k = models[0].n_components
-    planes = Planes(ok, shape, k, kernel, _axis_weights(kernel), float(smoothing) * POTTS_SCALE)
-    for i, gmm in enumerate(models):
-        planes.set_model(gmm, data.features)
-        if i == 0:
-            planes.plain()
-        run(planes.iter_sweeps(sweeps))
-    return planes.finish(np.arange(k), np.uint8)[2].reshape(*shape, k)
+    return planes.finish(np.arange(k), np.uint8)[2].reshape(*data.spatial_shape, k)
 
 
 def _smooth_block(block, models, order, smoothing, scale, sweeps, max_distinct, want_post,
-                  depth, numblocks, block_id=None):  # fmt: skip
-    """Labels / max posterior (/ posteriors) of the Potts posteriors of one halo block."""
+                  depth, numblocks, cache=None, starts=None, block_id=None):  # fmt: skip
+    """Labels / max posterior (/ posteriors) of the Potts posteriors of one halo block.
+
+    With a :class:`._cache.PosteriorCache` the sweeps start from its posteriors (with the
+    halo; `starts` are the blocks' first indices), else from none.
+    """
     k = models[0].n_components
     n_out = 2 + k * bool(want_post)
     pads = _pads(block_id, numblocks, depth)
@@ -122,7 +118,19 @@ def _smooth_block(block, models, order, smoothing, scale, sweeps, max_distinct, 
     if not np.isfinite(block).any():
         shape = tuple(s.stop - s.start for s in inner)
         return np.zeros((*shape, n_out), dtype=np.float32)
-    q, _ = _potts_block(block, models, smoothing, scale, sweeps, max_distinct)
+    where = None if cache is None else halo_slices(starts, block_id[:-1], pads)
+    init = None if cache is None else cache.read(where)
+    data = block_pixel_data(block)
+    if fused_route(len(data.spatial_shape), k):
+        from . import _fused_blocks
+
+        planes = swept_planes(
+            data, models, smoothing, scale, sweeps, init,
+            None if cache is None else cache.read_labels(where),
+            stop=_fused_blocks.BLOCK_STOP_CHANGED,
+        )  # fmt: skip
+        return packed_outputs(own_planes(planes, data.spatial_shape, inner), order, n_out)
+    q, _ = _potts_block(block, models, smoothing, scale, sweeps, max_distinct, init)
     q = q[inner]
     if order is not None:
         q = q[..., order]
@@ -131,23 +139,44 @@ def _smooth_block(block, models, order, smoothing, scale, sweeps, max_distinct, 
 
 
 def _stats_block(block, gmm, smoothing, scale, sweeps, max_distinct, depth, numblocks,
-                 block_id, select=None):  # fmt: skip
+                 block_id, select=None, cache=None, starts=None):  # fmt: skip
     """HMRF M-step sufficient statistics of a halo block's own voxels.
 
     Returns ``(nk, S1, S2)`` with ``nk = sum q``, ``S1 = sum q (x - m)`` and
     ``S2 = sum q (x - m)(x - m)^T`` per class, centred on the model means ``m`` (for
     accuracy with large intensities). `select`: coordinates of the voxels to sum over
-    (inside the block's own voxels), None for all.
+    (inside the block's own voxels), None for all. `cache`: a
+    :class:`._cache.PosteriorCache` that gets the posteriors of the block's own voxels
+    (`starts`: the blocks' first indices).
     """
     k, c = gmm.means_.shape
     pads = _pads(block_id, numblocks, depth)
     inner = _crop(pads, block.shape[:-1])
     if not np.isfinite(block).any():
         return np.zeros(k), np.zeros((k, c)), np.zeros((k, c, c))
-    q, _ = _potts_block(block, [gmm], smoothing, scale, sweeps, max_distinct)
-    q, X = q[inner], np.asarray(block[inner], dtype=np.float64)
-    if select is not None:
-        q, X = q[select], X[select]
+    data = block_pixel_data(block)
+    if fused_route(len(data.spatial_shape), k):
+        from . import _fused_blocks
+
+        planes = swept_planes(data, [gmm], smoothing, scale, sweeps,
+                              stop=_fused_blocks.BLOCK_STOP_CHANGED)  # fmt: skip
+        q_own = own_planes(planes, data.spatial_shape, inner)  # (K, *own)
+        labels_own = planes.labels.reshape(data.spatial_shape)[inner]
+        del planes
+    else:
+        q, _ = _potts_block(block, [gmm], smoothing, scale, sweeps, max_distinct)
+        q_own = np.ascontiguousarray(np.moveaxis(q[inner], -1, 0))
+        labels_own = None  # the numpy route runs every sweep: no labels needed
+    if cache is not None:
+        cache.store(own_slices(starts, block_id[:-1]), q_own, labels_own)
+    if select == ():  # no voxel of the subsample here: only the cache wanted this block
+        return np.zeros(k), np.zeros((k, c)), np.zeros((k, c, c))
+    if select is None and fused_route(len(data.spatial_shape), k):
+        return own_moments(q_own, block[inner], np.asarray(gmm.means_, dtype=np.float64))
+    if select is not None:  # gather the chosen voxels first: no copy of the whole block
+        q, X = q_own[(slice(None), *select)].T, block[inner][select].astype(np.float64)
+    else:
+        q, X = np.moveaxis(q_own, 0, -1), np.asarray(block[inner], dtype=np.float64)
     q, X = q.reshape(-1, k).astype(np.float64), X.reshape(-1, c)
     ok = np.isfinite(X).all(axis=1) & (q.sum(axis=1) > 0)
     q, X = q[ok], X[ok]
@@ -161,12 +190,16 @@ def _stats_block(block, gmm, smoothing, scale, sweeps, max_distinct, depth, numb
     return nk, s1, s2
 
 
-def overlapped(pixels: LazyPixels, depth: int):
-    """The image rechunked so every block is at least `depth` wide, with a halo of `depth`."""
+def overlapped(pixels: LazyPixels, depth: int, merge: bool = False):
+    """The image rechunked so every block is at least `depth` wide, with a halo of `depth`
+    (with `merge`, neighbouring chunks first merged into bigger blocks:
+    :func:`._cache.merged_chunks`)."""
     import dask.array as da
     from dask.array.overlap import ensure_minimum_chunksize
 
     arr = pixels.array
+    if merge:
+        arr = arr.rechunk((*merged_chunks(arr.chunks[:-1]), -1))
     chunks = tuple(
         ensure_minimum_chunksize(depth, c) if n > depth else (n,)
         for c, n in zip(arr.chunks[:-1], arr.shape[:-1], strict=True)
@@ -179,22 +212,25 @@ def overlapped(pixels: LazyPixels, depth: int):
     return arr, da.overlap.overlap(arr, depth=depths, boundary="none")
 
 
-def lazy_stats(pixels: LazyPixels, gmm, *, smoothing, scale, sweeps, max_distinct, rows=None):
+def lazy_stats(pixels: LazyPixels, gmm, *, smoothing, scale, sweeps, max_distinct, rows=None,
+               cache=None):  # fmt: skip
     """Delayed ``(nk, S1, S2)`` of every halo block: the HMRF M-step reduction over every
     voxel, or over the voxels of flat indices `rows` (sorted); sum them with
-    :func:`._blockwise.sum_in_groups`."""
+    :func:`._blockwise.sum_in_groups`. Computing them fills `cache` (a
+    :class:`._cache.PosteriorCache`, optional) with the posteriors of every voxel."""
     from dask import delayed
 
-    arr, halo = overlapped(pixels, sweeps)
+    arr, halo = overlapped(pixels, sweeps, merge=cache is not None)
     blocks = halo.to_delayed()
     select = _select_by_block(rows, arr.chunks[:-1], pixels.spatial_shape)
     args = (gmm, smoothing, scale, sweeps, max_distinct, sweeps, arr.numblocks)
+    starts = block_starts(arr.chunks[:-1])
     parts = []
     for index in np.ndindex(*blocks.shape):
         chosen = None if select is None else select.get(index[:-1], ())
-        if chosen == ():
+        if chosen == () and cache is None:
             continue
-        parts.append(delayed(_stats_block)(blocks[index], *args, index, chosen))
+        parts.append(delayed(_stats_block)(blocks[index], *args, index, chosen, cache, starts))
     return parts
 
 
@@ -219,13 +255,15 @@ def _select_by_block(rows, chunks, shape):
 
 
 def lazy_outputs(pixels: LazyPixels, models, *, order=None, smoothing=0.0, scale=None,
-                 sweeps=0, max_distinct, want_post):  # fmt: skip
+                 sweeps=0, max_distinct, want_post, cache=None):  # fmt: skip
     """Lazy ``(labels, probability, posteriors or None)`` of `models` (the last one labels).
 
     Without smoothing only ``models[-1]`` is used, block by block. With smoothing, each model
     in turn runs `sweeps` mean-field sweeps warm-started from the previous one's posteriors
     (``[gmm, reestimated]`` is HMRF-EM's final E-step), on blocks with a halo of
-    ``len(models) * sweeps`` voxels; `order` permutes the classes of the result.
+    ``len(models) * sweeps`` voxels; `order` permutes the classes of the result. With a
+    filled :class:`._cache.PosteriorCache` (the posteriors of ``models[0]``'s sweeps, see
+    :func:`lazy_stats`) only the last model's sweeps run, on a halo of `sweeps` voxels.
     """
     k = models[-1].n_components
     n_out = 2 + k * bool(want_post)
@@ -236,11 +274,13 @@ def lazy_outputs(pixels: LazyPixels, models, *, order=None, smoothing=0.0, scale
             dtype=np.float32, chunks=(*arr.chunks[:-1], (n_out,)),
         )  # fmt: skip
     else:
+        models = list(models) if cache is None else [models[-1]]
         depth = sweeps * len(models)
-        arr, halo = overlapped(pixels, depth)
+        arr, halo = overlapped(pixels, depth, merge=cache is not None)
+        starts = None if cache is None else block_starts(arr.chunks[:-1])
         packed = halo.map_blocks(
-            _smooth_block, list(models), order, smoothing, scale, sweeps, max_distinct,
-            bool(want_post), depth, arr.numblocks,
+            _smooth_block, models, order, smoothing, scale, sweeps, max_distinct,
+            bool(want_post), depth, arr.numblocks, cache, starts,
             dtype=np.float32, chunks=(*arr.chunks[:-1], (n_out,)),
         )  # fmt: skip
     labels = packed[..., 0].astype(label_dtype(k))

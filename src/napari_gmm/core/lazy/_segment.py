@@ -37,6 +37,7 @@ from ..fit._sklearn_private import compute_precision_cholesky, n_parameters, set
 from ..progress import rescale, run
 from ._apply import lazy_outputs, lazy_stats
 from ._blockwise import sum_in_groups
+from ._cache import PosteriorCache
 from ._fit import (
     _sum_parts,
     lazy_pixels,
@@ -229,12 +230,13 @@ def iter_segment_lazy(image, n_components, **options):
             gmm, image, pixels, params, order=bias_order, max_samples=max_samples,
             channel_axis=opts["channel_axis"]), 0.2, 0.3, "estimating the bias field")  # fmt: skip
         pixels, compressed, n_valid = bias.pixels, None, bias.n_valid
-    models, order = [gmm], None
+    models, order, cache = [gmm], None, None
     if smoothing > 0:
         yield 0.55, "spatial regularisation"
         rows = mstep_rows(pixels, n_valid, max_samples, params["random_state"])
+        cache = PosteriorCache.allocate(pixels.spatial_shape, gmm.n_components)
         stats = lazy_stats(pixels, gmm, smoothing=smoothing, scale=scale, sweeps=SWEEPS,
-                           max_distinct=max_distinct, rows=rows)  # fmt: skip
+                           max_distinct=max_distinct, rows=rows, cache=cache)  # fmt: skip
         new = m_step_from_stats(gmm, sum_in_groups(stats, _sum_parts),
                                n_valid if rows is None else rows.size)  # fmt: skip
         order = component_order(new)
@@ -245,7 +247,7 @@ def iter_segment_lazy(image, n_components, **options):
     ll, n_valid = score(pixels, gmm, compressed)
     outputs = lazy_outputs(
         pixels, models, order=order, smoothing=smoothing, scale=scale, sweeps=SWEEPS,
-        max_distinct=max_distinct, want_post=want_post,
+        max_distinct=max_distinct, want_post=want_post, cache=cache,
     )  # fmt: skip
     result = make_lazy_result(
         gmm, pixels, outputs, ll, n_valid, info, start=start, smoothing=smoothing,

@@ -28,6 +28,7 @@ from ..fit._sklearn_private import (
     set_parameters,
 )
 from ..progress import rescale, run
+from ._masks import finite_mask
 
 #: Potts coupling ``beta`` (in nats) of ``smoothing=1.0``. On synthetic 2D and 3D images of 2-3
 #: classes with noise of 0.3-0.7 times the class spacing, accuracy is highest for beta between
@@ -450,15 +451,15 @@ def iter_hmrf_em(
                 f"got {features.shape}."
             )
         features = features[..., None]
-    ok = np.isfinite(features).all(axis=-1)
+    ok = finite_mask(features)
     if valid is not None:
         if np.shape(valid) != ok.shape:
             raise ValueError(
                 f"valid must have the spatial shape {ok.shape}, got {np.shape(valid)}."
             )
         ok &= np.asarray(valid, dtype=bool)
-    rows = np.flatnonzero(ok)
-    if rows.size == 0:
+    n_ok = int(np.count_nonzero(ok))  # no index array of every voxel when all are valid
+    if n_ok == 0:
         raise ValueError("There are no valid pixels (finite features inside `valid`) to segment.")
     if int(n_rounds) != n_rounds or n_rounds < 0:
         raise ValueError(f"n_rounds must be an integer >= 0, got {n_rounds!r}.")
@@ -467,9 +468,12 @@ def iter_hmrf_em(
     if int(n_iter) != n_iter or n_iter < 0:
         raise ValueError(f"n_iter must be an integer >= 0, got {n_iter!r}.")
     gmm = copy.deepcopy(gmm)
-    subsample = subsample_rows(rows.size, max_samples, random_state)
-    if subsample is not None:
-        rows = rows[subsample]
+    subsample = subsample_rows(n_ok, max_samples, random_state)
+    if n_ok == ok.size:  # the valid voxels' indices are 0..n-1
+        rows = np.arange(n_ok) if subsample is None else subsample
+    else:
+        rows = np.flatnonzero(ok)
+        rows = rows if subsample is None else rows[subsample]
     X = features.reshape(-1, n_features)[rows].astype(np.float64)
     n_rounds, n_iter = int(n_rounds), int(n_iter)
     total = max(1, (n_rounds + 1) * n_iter)

@@ -1,0 +1,191 @@
+"""Lazy smoothing keeps the first round's posteriors between its two halo passes."""
+
+import dask.array as da
+import numpy as np
+import pytest
+
+import napari_gmm as ng
+from napari_gmm.core.analysis._synthetic import make_class_image
+from napari_gmm.core.lazy import _cache
+from napari_gmm.core.lazy._apply import lazy_stats
+from napari_gmm.core.lazy._blockwise import sum_in_groups
+from napari_gmm.core.lazy._cache import PosteriorCache, cache_budget, merged_chunks
+from napari_gmm.core.lazy._fit import _sum_parts, lazy_pixels
+from napari_gmm.core.potts._hmrf import SWEEPS
+from napari_gmm.core.potts._meanfield import hmrf_em
+
+
+def _image(shape, dtype="uint8", seed=3):
+    return make_class_image(shape, n_classes=3, sigma=40, seed=seed, dtype=dtype)[0]
+
+
+@pytest.mark.parametrize(("shape", "chunks"), [((40, 52), (13, 17)), ((18, 26, 30), (7, 9, 8))])
+def test_cache_holds_the_first_round_of_the_whole_image(shape, chunks, monkeypatch):
+    from napari_gmm.core.lazy import _fused_blocks
+
+    monkeypatch.setattr(_fused_blocks, "BLOCK_STOP_CHANGED", None)  # every block: SWEEPS
+    image = _image(shape)
+    gmm = ng.segment(image, 3, random_state=0).model
+    pixels = lazy_pixels(da.from_array(image, chunks=chunks), None)
+    cache = PosteriorCache(shape, 3)
+    parts = lazy_stats(pixels, gmm, smoothing=1.0, scale=None, sweeps=SWEEPS, max_distinct=65536,
+                       cache=cache)  # fmt: skip
+    nk, _, _ = sum_in_groups(parts, _sum_parts)
+    # the in-memory first round: plain posteriors, then SWEEPS sweeps, no re-estimation
+    _, ref = hmrf_em(gmm, image.astype(np.float64), smoothing=1.0, n_rounds=0, n_iter=SWEEPS)
+    np.testing.assert_allclose(np.moveaxis(cache.q, 0, -1), ref, atol=2e-5)
+    np.testing.assert_allclose(nk, ref.reshape(-1, 3).sum(axis=0), rtol=1e-5)
+
+
+def _both(monkeypatch, image, chunks, **options):
+    """Lazy segmentation with the cache, then with the first round recomputed (both with
+    every sweep: the early stop of differently cut blocks may differ by a few voxels)."""
+    from napari_gmm.core.lazy import _fused_blocks
+
+    monkeypatch.setattr(_fused_blocks, "BLOCK_STOP_CHANGED", None)
+    lazy = da.from_array(image, chunks=chunks)
+    seg = ng.segment(lazy, 3, random_state=0, smoothing=1.0, **options)
+    with monkeypatch.context() as m:
+        m.setattr(_cache, "cache_budget", lambda: 0)
+        ref = ng.segment(lazy, 3, random_state=0, smoothing=1.0, **options)
+    return seg, ref
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_cached_and_recomputed_first_rounds_give_the_same_labels(monkeypatch, backend):
+    from napari_gmm.core._backend import use_backend
+
+    image = _image((24, 30, 34), dtype="uint16")
+    with use_backend(backend):
+        seg, ref = _both(monkeypatch, image, (9, 11, 12))
+        twice = seg.labels.compute()  # the cache is read, never written, by the outputs
+        np.testing.assert_allclose(seg.model.means_, ref.model.means_, rtol=1e-12)
+        np.testing.assert_array_equal(seg.labels.compute(), ref.labels.compute())
+        np.testing.assert_allclose(seg.probability.compute(), ref.probability.compute(),
+                                   atol=1e-6)  # fmt: skip
+        np.testing.assert_array_equal(seg.labels.compute(), twice)
+
+
+def test_cache_with_holes_across_block_borders(monkeypatch):
+    image = _image((20, 28, 32)).astype(np.float32)
+    image[5:15, 10:20, 3:30] = np.nan  # across block borders
+    seg, ref = _both(monkeypatch, image, (7, 10, 9))
+    labels = seg.labels.compute()
+    np.testing.assert_array_equal(labels, ref.labels.compute())
+    np.testing.assert_array_equal(labels == 0, ~np.isfinite(image))
+
+
+def test_cache_with_a_subsample_missing_blocks(monkeypatch):
+    # 60 M-step voxels among 96 blocks: most blocks have none but must fill the cache
+    image = _image((24, 32, 32), dtype="uint16")
+    seg, ref = _both(monkeypatch, image, (6, 8, 8), max_samples=60)
+    labels = seg.labels.compute()
+    np.testing.assert_array_equal(labels, ref.labels.compute())
+    full = ng.segment(image, 3, random_state=0, smoothing=1.0, max_samples=60)
+    np.testing.assert_allclose(seg.model.means_, full.model.means_, rtol=1e-9)
+    assert (labels == full.labels).mean() >= 0.999
+
+
+def test_cache_is_refused_over_its_budget(monkeypatch):
+    monkeypatch.setenv("NAPARI_GMM_AVAILABLE_MEMORY", str(4 * 3 * 1000 * 4))
+    assert cache_budget() == 3 * 1000 * 4  # a quarter of what is available
+    assert PosteriorCache.allocate((1000,), 3) is not None
+    assert PosteriorCache.allocate((1001,), 3) is None
+
+
+def test_merged_chunks_keep_input_borders_within_the_budget():
+    chunks = ((7, 7, 6), (11, 11, 8), (9, 9, 9, 5))
+    merged = merged_chunks(chunks, 2000)
+    assert merged == ((7, 7, 6), (11, 11, 8), (18, 14))  # x first; one more would pass 2000
+    for axis, new in zip(chunks, merged, strict=True):
+        assert sum(new) == sum(axis)
+        assert set(np.cumsum(new)) <= set(np.cumsum(axis))  # no input chunk is split
+    assert merged_chunks(((64,), (128, 128), (128, 128)), 1 << 22) == ((64,), (256,), (256,))
+    assert merged_chunks(chunks, 1) == chunks
+
+
+def test_bigger_blocks_give_the_labels_of_the_input_chunks(monkeypatch):
+    image = _image((16, 40, 44))
+    lazy = da.from_array(image, chunks=(8, 10, 11))
+    with monkeypatch.context() as m:
+        m.setattr(_cache, "MAX_BLOCK_VOXELS", 16 * 20 * 22)
+        seg = ng.segment(lazy, 3, random_state=0, smoothing=1.0)
+    assert seg.labels.numblocks == (1, 2, 2)  # merged: 16 x 20 x 22 voxels per block
+    with monkeypatch.context() as m:
+        m.setattr(_cache, "MAX_BLOCK_VOXELS", 1)
+        small = ng.segment(lazy, 3, random_state=0, smoothing=1.0)
+    assert small.labels.numblocks == (2, 4, 4)
+    np.testing.assert_array_equal(seg.labels.compute(), small.labels.compute())
+
+
+@pytest.mark.parametrize("n_out", [2, 5])
+def test_pack_planes_matches_finish_planes(n_out):
+    from napari_gmm.core.lazy._fused_blocks import pack_planes
+    from napari_gmm.core.potts._planes_kernels import finish_planes
+
+    rng = np.random.default_rng(0)
+    q = rng.dirichlet(np.ones(3), size=10_000).T.astype(np.float32).copy()
+    q[:, :50] = 0.0  # invalid voxels
+    q[:, 50:60] = np.float32(1 / 3)  # ties: the first class wins
+    order = np.array([2, 0, 1])
+    post = np.empty((q.shape[1], 3), dtype=np.float32)
+    labels = np.empty(q.shape[1], dtype=np.uint8)
+    prob = np.empty(q.shape[1], dtype=np.float32)
+    finish_planes(q, order, post, labels, prob)
+    out = np.full((q.shape[1], n_out), np.nan, dtype=np.float32)
+    pack_planes(q, order, out)
+    np.testing.assert_array_equal(out[:, 0], labels)
+    np.testing.assert_array_equal(out[:, 1], prob)
+    assert labels[:50].max() == 0 and (labels[50:60] == 1).all()
+    if n_out > 2:
+        np.testing.assert_array_equal(out[:, 2:], post)
+
+
+def test_lazy_smoothing_is_deterministic_across_thread_counts():
+    import dask
+    import numba
+
+    image = _image((16, 64, 72), dtype="uint16")  # more voxels than one reduction block
+    lazy = da.from_array(image, chunks=(8, 32, 36))
+    before = numba.get_num_threads()
+    runs = []
+    try:
+        for threads in (1, 2):
+            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+            with dask.config.set(scheduler="threads", num_workers=threads):
+                seg = ng.segment(lazy, 3, random_state=0, smoothing=1.0, max_samples=10**6,
+                                 return_posteriors=True)  # fmt: skip
+                runs.append((seg.model.means_, seg.posteriors.compute()))
+    finally:
+        numba.set_num_threads(before)
+    (m1, q1), (m2, q2) = runs
+    np.testing.assert_array_equal(m1, m2)
+    np.testing.assert_array_equal(q1, q2)
+
+
+def test_blocks_stop_early_like_the_in_memory_sweeps(monkeypatch):
+    from napari_gmm.core.lazy import _fused_blocks
+
+    image = make_class_image((24, 64, 64), n_classes=3, sigma=25, seed=4, dtype="uint8")[0]
+    lazy = da.from_array(image, chunks=(12, 32, 32))
+    monkeypatch.setattr(_cache, "MAX_BLOCK_VOXELS", 12 * 32 * 32)  # 8 blocks
+    runs = []
+
+    def counted(steps, progress=None):
+        done = _fused_blocks.__dict__["_drive"](steps, progress)
+        runs.append(done)
+        return done
+
+    monkeypatch.setitem(_fused_blocks.__dict__, "_drive", _fused_blocks.drive)
+    monkeypatch.setattr(_fused_blocks, "drive", counted)
+    seg = ng.segment(lazy, 3, random_state=0, smoothing=1.0)
+    labels = seg.labels.compute()
+    assert len(runs) == 16 and min(runs) < SWEEPS  # 8 blocks x 2 passes; some stopped
+    monkeypatch.setattr(_fused_blocks, "BLOCK_STOP_CHANGED", None)
+    runs.clear()
+    full = ng.segment(lazy, 3, random_state=0, smoothing=1.0)
+    full_labels = full.labels.compute()
+    assert runs == [SWEEPS] * 16
+    assert (labels == full_labels).mean() >= 0.999
+    ref = ng.segment(image, 3, random_state=0, smoothing=1.0)
+    assert (labels == ref.labels).mean() >= 0.999
