@@ -30,7 +30,7 @@ def _skewed(kind, k, seed, shape=(96, 96)):
 def test_icl_finds_true_number_of_non_gaussian_classes(kind, k):
     image, _ = _skewed(kind, k, seed=k)
     chosen = {select_n_components(image, range(1, 9), criterion="icl", random_state=s).best
-              for s in (0, 1)}  # fmt: skip
+              for s in (0, 1)}
     assert chosen == {k}
     bic = select_n_components(image, range(1, 9), criterion="bic", random_state=0)
     assert bic.best >= k  # BIC never chooses fewer (it usually splits skewed classes)

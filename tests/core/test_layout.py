@@ -83,7 +83,7 @@ def _module_imports(path: pathlib.Path) -> set[str]:
 def test_no_import_cycles_in_io():
     """Shared types live in ``io/_types``: no io module imports one that imports it back."""
     paths = {".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts): p
-             for p in (PACKAGE / "io").glob("_*.py")}  # fmt: skip
+             for p in (PACKAGE / "io").glob("_*.py")}
     graph = {name: (_module_imports(path) & set(paths)) - {name} for name, path in paths.items()}
     assert graph["napari_gmm.io._formats"], "the check found no io-internal import"
     for name, deps in graph.items():

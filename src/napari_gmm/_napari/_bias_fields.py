@@ -89,7 +89,7 @@ def bias_outputs(job: dict, seg, output) -> list:
         output("corrected", "image", corrected, job.rgb, create, update),
         output("bias field", "image", field, False, {**hidden, "colormap": "magma"},
                {"contrast_limits": limits}),
-    ]  # fmt: skip
+    ]
 
 
 def bias_text(seg) -> str:

@@ -146,7 +146,7 @@ class GMMWidget(DockWidget):
                 *self.bias.widgets,
                 self.transparent_background,
             ]
-        )  # fmt: skip
+        )
         em = Container(widgets=[self.tol, self.max_iter, self.n_init, self.init])
         self.model_section = model = ModelSection()
         self.model_path, self.apply_path = model.model_path, model.apply_path
@@ -156,10 +156,10 @@ class GMMWidget(DockWidget):
         self.sections = Tabs([("input", self.input), ("options", options), ("EM", em),
                               ("model", model), ("objects", self.objects_section),
                               ("scribbles", self.scribbles_section)],
-                             name="sections")  # fmt: skip
+                             name="sections")
         self.legend = ClassLegend(name="legend")
         self.body.extend([form(self.image, self.k_field, self.smoothing_field), self.buttons,
-                          self.status, self.legend, self.sections])  # fmt: skip
+                          self.status, self.legend, self.sections])
         self.transparent_background.changed.connect(self._show_background)
         self.save_button.changed.connect(self.save_model)
         self.apply_button.changed.connect(self.apply_model)
@@ -201,7 +201,7 @@ class GMMWidget(DockWidget):
         return self._start(job, segment_job, data, options=job.segment,
                            noise_sigma=job.noise_sigma, seed=job.seed,
                            uncertainty=job.uncertainty, posteriors=job.posteriors,
-                           model=model, objects=job.objects)  # fmt: skip
+                           model=model, objects=job.objects)
 
     def _job_options(self, layer, model=None) -> SegmentJob:
         """Everything the job needs, read from the fields and the layer now."""
@@ -224,7 +224,7 @@ class GMMWidget(DockWidget):
             options.update(self.scribbles_section.read(spatial_shape(axes), axes["time_axis"]))
         if model is not None:
             keys = ("channel_axis", "smoothing", "marginals", "scale", "time_axis",
-                    "bias_field", "bias_order")  # fmt: skip
+                    "bias_field", "bias_order")
             options = {k: options[k] for k in keys if k in options}
             options["model"] = str(model) if isinstance(model, str | Path) else "in memory"
         uncertainty = self.uncertainty.value
@@ -261,13 +261,13 @@ class GMMWidget(DockWidget):
         seg = result.segmentation
         layers = put_outputs(self._viewer, job.source, job_outputs(job, result),
                              scale=job.scale, translate=job.translate,
-                             keep=(job.layer,))  # fmt: skip
+                             keep=(job.layer,))
         self.last_segmentation, self._last_source = seg, job.source
         if self.auto_k.value:  # the disabled K box shows the K that was chosen
             self.n_components.value = int(seg.n_components)
         self.status.success(fit_summary_text(seg) + self.objects_section.show(result.objects))
         self.objects_section.after_run(self._viewer, result.objects, job.source,
-                                       job.scale, job.translate)  # fmt: skip
+                                       job.scale, job.translate)
         self._last_means = result.class_means
         labels = None
         if result.class_means is not None:
@@ -293,7 +293,7 @@ class GMMWidget(DockWidget):
             labels = own_layers(self._viewer, source).get("labels")
         if labels is not None:
             set_background_transparent(labels, bool(self.transparent_background.value),
-                                       seg.n_components)  # fmt: skip
+                                       seg.n_components)
             if self._last_means is not None:
                 self.legend.show_classes(labels, self._last_means)
 
@@ -315,7 +315,7 @@ def fit_summary_text(seg: Segmentation) -> str:
     """A few short lines summarising a fit, for the widget's summary label."""
     if seg.method == APPLIED:
         return (f"applied model, K={seg.n_components}; log-likelihood {seg.log_likelihood:.4g}"
-                f"/pixel{bias_text(seg)}, {seg.elapsed:.2f} s")  # fmt: skip
+                f"/pixel{bias_text(seg)}, {seg.elapsed:.2f} s")
     state = "converged" if seg.converged else "NOT converged"
     return (
         f"K={seg.n_components}, {state} after {seg.n_iter} iterations\n"

@@ -138,7 +138,7 @@ def _progress_bar(done: int, total: int) -> None:
     width = 40
     filled = width * done // total
     print(f"\r[{'#' * filled}{' ' * (width - filled)}] {100 * done // total:3d}% of "
-          f"{total} block groups", end="", file=sys.stderr, flush=True)  # fmt: skip
+          f"{total} block groups", end="", file=sys.stderr, flush=True)
 
 
 def _channel_axis(choice, image) -> int | None:
@@ -212,7 +212,7 @@ def _write_outputs(args, outputs, client, scale, translation, axes, image) -> No
         for out, index in tiffs:
             array = results[index]
             write_file(out, lambda tmp, a=array: write_tiff_like(tmp, a, like.axes, like),
-                       overwrite=args.overwrite)  # fmt: skip
+                       overwrite=args.overwrite)
 
 
 def _tiff_like(image, axes):
@@ -267,7 +267,7 @@ def segment_zarr(args, job, image=None) -> dict:
     out_labels = args.labels or job.output("labels", ".zarr")
     out_prob = args.probability or job.output("probability", ".zarr")
     check_outputs(job, (out_labels, out_prob, args.model, *bias_paths(args, job)),
-                  args.overwrite)  # fmt: skip
+                  args.overwrite)
     scale = _drop(image.scales[0], axis)
     translation = _drop(image.translations[0], axis)
     axes = None if image.axes is None else _drop(image.axes, axis)
@@ -288,7 +288,7 @@ def segment_zarr(args, job, image=None) -> dict:
             bias_order=args.bias_order,
         )
         outputs = ((out_labels, seg.labels, "labels"), (out_prob, seg.probability, "probability"),
-                   *bias_outputs(args, job, seg, image))  # fmt: skip
+                   *bias_outputs(args, job, seg, image))
         _write_outputs(args, outputs, client, scale, translation, axes, image)
     if args.model is not None:
         write_file(args.model, lambda tmp: save_model(seg.model, tmp), overwrite=args.overwrite)
@@ -301,7 +301,7 @@ def segment_zarr(args, job, image=None) -> dict:
     from ._zarr_objects import write_zarr_objects
 
     objects = write_zarr_objects(args, job, out_labels, data, axis, scale=scale,
-                                 translation=translation, axes=axes)  # fmt: skip
+                                 translation=translation, axes=axes)
     return {
         "K": seg.n_components,
         "converged": bool(seg.converged),

@@ -46,13 +46,13 @@ APPLIED = "applied model"
 APPLY_OPTIONS = (
     "channel_axis", "smoothing", "marginals", "scale", "return_posteriors", "max_distinct",
     "bias_field", "bias_order",
-)  # fmt: skip
+)
 
 
 def iter_apply(
     gmm, data: PixelData, compressed, *, smoothing, scale, max_samples, random_state,
     posteriors, reestimate, marginals="mean-field",
-):  # fmt: skip
+):
     """Generator: yields the fraction done in [0, 1]; returns ``(gmm, Prediction)``.
 
     With ``smoothing > 0`` the posteriors are mean-field Potts posteriors; `reestimate`
@@ -71,7 +71,7 @@ def iter_apply(
             gmm, data, compressed, smoothing=smoothing, scale=scale, max_samples=max_samples,
             random_state=random_state, reestimate=reestimate, marginals=marginals,
             sweeps=sweeps, posteriors=posteriors,
-        )  # fmt: skip
+        )
         gmm, labels, prob, q = yield from rescale(steps, 0.0, 0.9)
         yield 0.9
         ll = mean_log_likelihood(gmm, data, compressed)
@@ -144,7 +144,7 @@ def iter_apply_image(
     gmm, image, *, channel_axis=None, smoothing=0.0, scale=None, return_posteriors=False,
     max_distinct=MAX_DISTINCT, max_samples=200_000, random_state=0, marginals="mean-field",
     bias_field=None, bias_order=DEFAULT_ORDER, field=None,
-):  # fmt: skip
+):
     """Generator form of :func:`apply_model` on one image (`gmm` checked already).
 
     Yields ``(fraction, stage)`` and returns the :class:`Segmentation`. `field`, if given,
@@ -154,11 +154,11 @@ def iter_apply_image(
     smoothing, max_distinct, bias_field, bias_order = check_options(
         smoothing=smoothing, max_distinct=max_distinct, bias_field=bias_field,
         bias_order=bias_order,
-    )  # fmt: skip
+    )
     check_segmentation_memory(
         image, channel_axis, gmm.n_components, smoothing=smoothing,
         posteriors=bool(return_posteriors), what="applying a model to",
-    )  # fmt: skip
+    )
     data = pixel_data(image, channel_axis)
     n_features = gmm.means_.shape[1]
     if data.n_features != n_features:
@@ -177,7 +177,7 @@ def iter_apply_image(
         steps = iter_bias_for_model(
             gmm, data, order=bias_order, random_state=random_state, channel_axis=axis,
             field=field, smoothing=smoothing, scale=scale, max_samples=max_samples,
-        )  # fmt: skip
+        )
         data, bias, smoothing = yield from rescale(steps, 0.07, 0.03, "estimating the bias field")
     compressed = None if bias is not None else compress_if_integer(data, max_distinct)
     if smoothing == "held-out":
@@ -190,7 +190,7 @@ def iter_apply_image(
         gmm, data, compressed, smoothing=smoothing, scale=scale, max_samples=max_samples,
         random_state=random_state, posteriors=bool(return_posteriors), reestimate=False,
         marginals=marginals,
-    )  # fmt: skip
+    )
     gmm, pred = yield from rescale(steps, 0.1, 0.89, "predicting pixels")
     info = FitInfo(method=APPLIED, n_fit_samples=0)
     result = make_result(gmm, data, pred, info, start=start, smoothing=smoothing, bias=bias)
@@ -294,12 +294,12 @@ def apply_model(
         check_lazy_bias(check_bias_field(bias_field))
         return apply_model_lazy(check_model(model), image, channel_axis=channel_axis,
             smoothing=smoothing, scale=scale, return_posteriors=return_posteriors,
-            max_distinct=max_distinct, report=report, method=APPLIED)  # fmt: skip
+            max_distinct=max_distinct, report=report, method=APPLIED)
     steps = iter_apply_model(
         model, image, channel_axis=channel_axis, time_axis=time_axis, smoothing=smoothing,
         marginals=marginals, scale=scale, return_posteriors=return_posteriors,
         max_distinct=max_distinct, bias_field=bias_field, bias_order=bias_order,
-    )  # fmt: skip
+    )
     return run(steps, report)
 
 
@@ -326,11 +326,11 @@ def iter_apply_model(model, image, *, time_axis=None, **options):
             gmm, image, channel_axis=channel_axis, smoothing=smoothing, scale=scale,
             return_posteriors=options.get("return_posteriors", False),
             max_distinct=options.get("max_distinct", MAX_DISTINCT), method=APPLIED,
-        ))  # fmt: skip
+        ))
     if time_axis is None:
         return (yield from iter_apply_image(
             gmm, image, channel_axis=channel_axis, scale=scale, **options
-        ))  # fmt: skip
+        ))
     split = split_frames(image, time_axis, channel_axis, scale)
     smoothing = check_smoothing(options.get("smoothing", 0.0))
     frames = yield from iter_frames(
@@ -346,6 +346,6 @@ def iter_apply_model(model, image, *, time_axis=None, **options):
     result = stack_frames(
         frames, split, mode="shared", model=gmm, method=APPLIED, n_fit_samples=0,
         start=start, smoothing=recorded_smoothing(smoothing, frames), bias_params=bias_params,
-    )  # fmt: skip
+    )
     yield 1.0, "done"
     return result

@@ -144,7 +144,7 @@ class _Reader:
         value = self.get(name, default, required=required)
         if value not in allowed:
             raise self.fail(f"{name} must be one of {', '.join(map(repr, allowed))}, "
-                            f"got {value!r}")  # fmt: skip
+                            f"got {value!r}")
         return value
 
     def array(self, name, shape, *, required=True) -> np.ndarray | None:

@@ -268,7 +268,7 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
         return (yield from iter_guided_or_named(
             image, n_components, iter_segment, time_axis=time_axis, frames=frames,
             guided=guided, options=options,
-        ))  # fmt: skip
+        ))
     options["channel_axis"] = resolve_channel_axis(
         np.shape(image), options.get("channel_axis", UNSET), time_axis, stacklevel=3
     )
@@ -288,10 +288,10 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
         check_segmentation_memory(
             image, opts["channel_axis"], n_components, smoothing=0.0,
             posteriors=bool(opts["return_posteriors"]),
-        )  # fmt: skip
+        )
         return (yield from iter_segment_series(
             image, n_components, iter_segment, time_axis, frames, opts
-        ))  # fmt: skip
+        ))
     if frames != "each":
         raise ValueError(
             f"frames={frames!r} needs a time axis: pass time_axis (e.g. time_axis=0 for a "
@@ -300,7 +300,7 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
     check_segmentation_memory(
         image, opts["channel_axis"], n_components, smoothing=opts["smoothing"],
         posteriors=bool(opts["return_posteriors"]),
-    )  # fmt: skip
+    )
     n_components, selection = yield from _choose_components(image, n_components, options, opts)
     params = checked.gmm_params(n_components)
     max_samples, max_distinct = checked.max_samples, checked.max_distinct
@@ -324,7 +324,7 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
             gmm, data, params, order=bias_order, max_samples=max_samples,
             channel_axis=_channel_axis(image, opts["channel_axis"]), smoothing=smoothing,
             scale=scale,
-        )  # fmt: skip
+        )
         gmm, info, data, bias, smoothing = yield from rescale(
             steps, 0.2, 0.25, "estimating the bias field"
         )
@@ -337,7 +337,7 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
         smoothing = estimate_smoothing(
             gmm, data, compressed, scale=scale, random_state=params["random_state"],
             max_samples=max_samples,
-        )[0]  # fmt: skip
+        )[0]
         smoothing = keep_classes(
             gmm, data, smoothing, scale=scale, random_state=params["random_state"]
         )
@@ -346,13 +346,13 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
         gmm, data, compressed, smoothing=smoothing, scale=scale, max_samples=max_samples,
         random_state=params["random_state"], posteriors=want_post, reestimate=True,
         marginals=marginals,
-    )  # fmt: skip
+    )
     stage = "spatial regularisation" if smoothing else "predicting pixels"
     gmm, pred = yield from rescale(steps, 0.5, 0.49, stage)
     result = make_result(
         gmm, data, pred, info, start=start, smoothing=smoothing, selection=selection,
         bias=bias,
-    )  # fmt: skip
+    )
     if partial:
         result = with_fractions(result, data, keep_posteriors=bool(opts["return_posteriors"]))
     yield 1.0, "done"
@@ -391,6 +391,6 @@ def _auto_components(image, choice: str, opts: dict):
         )
     yield 0.01, "choosing the number of classes"
     keys = ("channel_axis", "covariance_type", "random_state", "n_init", "tol", "max_iter",
-            "reg_covar", "max_samples", "max_distinct")  # fmt: skip
+            "reg_covar", "max_samples", "max_distinct")
     options = {key: opts[key] for key in keys}
     return select_n_components(image, AUTO_CANDIDATES, criterion=AUTO_CRITERION, **options)

@@ -231,7 +231,7 @@ def select_n_components(
     [1, 2, 3, 4, 5]
     """
     checked = _check_options(candidates, criterion, covariance_type, random_state, n_init,
-                             tol, max_iter, reg_covar, max_samples, max_distinct)  # fmt: skip
+                             tol, max_iter, reg_covar, max_samples, max_distinct)
     report = check_progress(progress, "progress(done, total)")
     prepared = _prepare(image, channel_axis, random_state, *checked, stacklevel=3)
     total = len(prepared.kept)
@@ -254,17 +254,17 @@ def iter_select_n_components(image, candidates=range(1, 9), *, channel_axis=UNSE
 _SELECT_DEFAULTS = {"criterion": "bic", **Options().as_dict(
     ("covariance_type", "random_state", "n_init", "tol", "max_iter", "reg_covar", "max_samples",
      "max_distinct")
-)}  # fmt: skip
+)}
 
 
 def _check_options(candidates, criterion, covariance_type, random_state, n_init, tol,
-                   max_iter, reg_covar, max_samples, max_distinct):  # fmt: skip
+                   max_iter, reg_covar, max_samples, max_distinct):
     """The checked options: ``(ks, criterion, params, max_samples, max_distinct)``."""
     ks = _check_candidates(candidates)
     criterion = check_choice("criterion", criterion, CRITERIA)
     options = Options(covariance_type=covariance_type, tol=tol, max_iter=max_iter,
                       n_init=n_init, reg_covar=reg_covar, random_state=random_state,
-                      max_samples=max_samples, max_distinct=max_distinct)  # fmt: skip
+                      max_samples=max_samples, max_distinct=max_distinct)
     params = options.gmm_params(1)
     max_samples, max_distinct = check_options(max_samples=max_samples, max_distinct=max_distinct)
     return ks, criterion, params, max_samples, max_distinct
@@ -286,7 +286,7 @@ class _Prepared:
 
 
 def _prepare(image, channel_axis, random_state, ks, criterion, params, max_samples,
-             max_distinct, *, stacklevel):  # fmt: skip
+             max_distinct, *, stacklevel):
     """Read the pixels once and keep the candidates the image can take."""
     channel_axis = resolve_channel_axis(np.shape(image), channel_axis)
     prepare = _selection_data
@@ -322,7 +322,7 @@ def _prepare(image, channel_axis, random_state, ks, criterion, params, max_sampl
         )
     points, weights = (X, None) if compressed is None else (compressed.values, compressed.counts)
     return _Prepared(kept, criterion, params, compressed, sample, points, weights, n,
-                     subsampled)  # fmt: skip
+                     subsampled)
 
 
 def _iter_fits(prepared: _Prepared):
@@ -388,7 +388,7 @@ def _selection_data(image, channel_axis, max_samples, max_distinct, random_state
     """``(is_integer, n_features, Compressed or None, sample or None, subsampled)``: what
     every candidate is fitted on (the exact histogram, else a seeded subsample)."""
     check_segmentation_memory(image, channel_axis, None, smoothing=0.0, posteriors=False,
-                              what="choosing the number of classes of")  # fmt: skip
+                              what="choosing the number of classes of")
     data = pixel_data(image, channel_axis)
     compressed = compress_if_integer(data, max_distinct)
     if compressed is not None:
