@@ -6,8 +6,9 @@ from scipy import ndimage
 from skimage import data
 
 import napari_gmm as ng
-from napari_gmm.core._selection import classification_entropy, quantile_means, select_n_components
+from napari_gmm.core._selection import select_n_components
 from napari_gmm.core.analysis._synthetic import smooth_class_map
+from napari_gmm.core.selection._init import classification_entropy, quantile_means
 
 
 def _skewed(kind, k, seed, shape=(96, 96)):

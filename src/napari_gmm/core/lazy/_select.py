@@ -17,7 +17,7 @@ from ._fit import histogram_to_compressed, lazy_histogram, lazy_pixels, lazy_sam
 
 
 def lazy_selection_data(image, channel_axis, max_samples, max_distinct, random_state):
-    """:func:`~._selection._selection_data` of a dask image (one pass over the blocks)."""
+    """`selection._candidates._selection_data` of a dask image (one pass over the blocks)."""
     import dask
 
     pixels = lazy_pixels(image, channel_axis)
