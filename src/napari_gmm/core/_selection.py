@@ -13,7 +13,7 @@ from ._options import MAX_DISTINCT, Options, check_options
 from ._validation import MAX_COMPONENTS, UNSET, check_choice, check_int, check_progress
 from .fit._fit import MAX_SAMPLES
 from .progress import run
-from .selection._candidates import _iter_fits, _prepare, _Prepared
+from .selection._candidates import Prepared, iter_fits, prepare_candidates
 from .selection._init import classification_entropy, quantile_means  # noqa: F401 (re-exported)
 
 CRITERIA = ("bic", "aic", "icl")
@@ -214,10 +214,10 @@ def select_n_components(
     checked = _check_options(candidates, criterion, covariance_type, random_state, n_init,
                              tol, max_iter, reg_covar, max_samples, max_distinct)
     report = check_progress(progress, "progress(done, total)")
-    prepared = _prepare(image, channel_axis, random_state, *checked, stacklevel=3)
+    prepared = prepare_candidates(image, channel_axis, random_state, *checked, stacklevel=3)
     total = len(prepared.kept)
     counts = None if report is None else lambda f, _stage: report(round(f * total), total)
-    rows = run(_iter_fits(prepared), counts)
+    rows = run(iter_fits(prepared), counts)
     return _selection(prepared, rows)
 
 
@@ -226,8 +226,10 @@ def iter_select_n_components(image, candidates=range(1, 9), *, channel_axis=UNSE
     each candidate and returns the :class:`Selection` (same options but `progress`)."""
     options = {**_SELECT_DEFAULTS, **options}
     checked = _check_options(candidates, **options)
-    prepared = _prepare(image, channel_axis, options["random_state"], *checked, stacklevel=3)
-    rows = yield from _iter_fits(prepared)
+    prepared = prepare_candidates(
+        image, channel_axis, options["random_state"], *checked, stacklevel=3
+    )
+    rows = yield from iter_fits(prepared)
     return _selection(prepared, rows)
 
 
@@ -251,7 +253,7 @@ def _check_options(candidates, criterion, covariance_type, random_state, n_init,
     return ks, criterion, params, max_samples, max_distinct
 
 
-def _selection(prepared: _Prepared, rows) -> Selection:
+def _selection(prepared: Prepared, rows) -> Selection:
     """The :class:`Selection` of the fitted candidates."""
     columns = tuple(tuple(col) for col in zip(*rows, strict=True))
     bic, aic, icl, lls, conv, iters, models, methods = columns

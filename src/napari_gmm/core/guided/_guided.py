@@ -177,7 +177,7 @@ def _fit_counts(X, w, y, counts, params, class_names):
 
 def iter_segment_guided(image, n_components, scribbles, class_names, per_class, opts):
     """Generator: the guided counterpart of ``iter_segment`` for one image in memory."""
-    from .._apply import make_result
+    from ..pipeline._outputs import make_result
     from ._apply import iter_apply_classes
 
     start = time.perf_counter()

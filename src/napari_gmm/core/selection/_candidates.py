@@ -22,7 +22,7 @@ QUANTISATION_VARIANCE = 1.0 / 12.0
 
 
 @dataclass(frozen=True, eq=False)
-class _Prepared:
+class Prepared:
     """The pixels every candidate is fitted on (read and compressed once)."""
 
     kept: tuple
@@ -36,11 +36,11 @@ class _Prepared:
     subsampled: bool
 
 
-def _prepare(image, channel_axis, random_state, ks, criterion, params, max_samples,
+def prepare_candidates(image, channel_axis, random_state, ks, criterion, params, max_samples,
              max_distinct, *, stacklevel):
     """Read the pixels once and keep the candidates the image can take."""
     channel_axis = resolve_channel_axis(np.shape(image), channel_axis)
-    prepare = _selection_data
+    prepare = selection_data
     if is_dask_array(image):  # the histogram or a sample, block by block
         from ..lazy._select import lazy_selection_data as prepare
     is_integer, n_features, compressed, X, subsampled = prepare(
@@ -72,11 +72,11 @@ def _prepare(image, channel_axis, random_state, ks, criterion, params, max_sampl
             stacklevel=stacklevel,
         )
     points, weights = (X, None) if compressed is None else (compressed.values, compressed.counts)
-    return _Prepared(kept, criterion, params, compressed, sample, points, weights, n,
+    return Prepared(kept, criterion, params, compressed, sample, points, weights, n,
                      subsampled)
 
 
-def _iter_fits(prepared: _Prepared):
+def iter_fits(prepared: Prepared):
     """Fit every kept candidate (generator: a step after each); returns the rows."""
     params, compressed, n = prepared.params, prepared.compressed, prepared.n
     points, weights = prepared.points, prepared.weights
@@ -109,8 +109,7 @@ def _iter_fits(prepared: _Prepared):
     return rows
 
 
-
-def _selection_data(image, channel_axis, max_samples, max_distinct, random_state):
+def selection_data(image, channel_axis, max_samples, max_distinct, random_state):
     """``(is_integer, n_features, Compressed or None, sample or None, subsampled)``: what
     every candidate is fitted on (the exact histogram, else a seeded subsample)."""
     check_segmentation_memory(image, channel_axis, None, smoothing=0.0, posteriors=False,
