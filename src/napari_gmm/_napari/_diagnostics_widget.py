@@ -13,7 +13,8 @@ from ._base import DockWidget, find_widget
 from ._diagnostics_job import Fit, diagnostics_job, kmeans_labels, log_density
 from ._job import DiagnosticsJob
 from ._layers import Output, own_layers, put_outputs, spatial_transform
-from ._parts import PlotCanvas, Tabs, form, row
+from ._parts import Tabs, form, row
+from ._plot_canvas import PlotCanvas
 from ._plots import plot_components, plot_criteria, plot_trace
 from ._worker import USER_ERRORS
 

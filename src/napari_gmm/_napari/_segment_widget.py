@@ -7,24 +7,23 @@ the main thread, once the fit has returned.
 
 from __future__ import annotations
 
-import secrets
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, SpinBox
 from napari.utils.notifications import show_info, show_warning
 
-from ..core import APPLIED, UNCERTAINTY_KINDS
+from ..core import UNCERTAINTY_KINDS
 from ._background import background_checkbox, set_background_transparent
 from ._base import DockWidget
-from ._bias_fields import BiasFields, bias_text
+from ._bias_fields import BiasFields
 from ._job import SegmentJob
 from ._layers import job_outputs, own_layers, put_outputs, with_role
 from ._model_section import ModelSection
 from ._objects_section import ObjectsSection
 from ._parts import ClassLegend, Tabs, form
-from ._scribbles_section import ScribblesSection, spatial_shape
+from ._scribbles_section import ScribblesSection
 from ._segment_fields import NONE, InputSection, KField, SmoothingField, em_fields
+from ._segment_job import NO_UNCERTAINTY, RANDOM_SEED, fit_summary_text, read_segment_job
 from ._worker import segment_job
 
 if TYPE_CHECKING:
@@ -32,10 +31,6 @@ if TYPE_CHECKING:
 
     from ..core import Segmentation
 
-#: Choice of the uncertainty field meaning "no uncertainty map".
-NO_UNCERTAINTY = "none"
-#: Value of the seed field meaning "a new random seed at each run".
-RANDOM_SEED = -1
 #: Value of the channel-axis field meaning "gray image: every axis is spatial".
 GRAY = NONE
 
@@ -205,50 +200,8 @@ class GMMWidget(DockWidget):
 
     def _job_options(self, layer, model=None) -> SegmentJob:
         """Everything the job needs, read from the fields and the layer now."""
-        axes = self.input.read(layer)
-        data, mask = self.objects_section.masked(axes["data"], axes["channel_axis"], layer)
-        seed = int(self.seed.value)
-        if seed == RANDOM_SEED:
-            seed = secrets.randbelow(2**31)
-        options = {keyword: widget.value for keyword, widget in self._fields}
-        options["n_components"] = self.k_field.read()
-        options["smoothing"] = self.smoothing_field.read()
-        if self.calibrated.value:
-            options["marginals"] = "gibbs"
-        options.update(self.bias.read())
-        # the prior weighs neighbours by the layer's physical pixel size
-        options.update(channel_axis=axes["channel_axis"], scale=tuple(map(abs, axes["scale"])))
-        if axes["time_axis"] is not None:
-            options.update(time_axis=axes["time_axis"], frames=axes["frames"])
-        if model is None:  # guided classes (_scribbles_section.py)
-            options.update(self.scribbles_section.read(spatial_shape(axes), axes["time_axis"]))
-        if model is not None:
-            keys = ("channel_axis", "smoothing", "marginals", "scale", "time_axis",
-                    "bias_field", "bias_order")
-            options = {k: options[k] for k in keys if k in options}
-            options["model"] = str(model) if isinstance(model, str | Path) else "in memory"
-        uncertainty = self.uncertainty.value
-        verb = "applying the model to" if model is not None else "segmenting"
-        return SegmentJob(
-            layer=layer,
-            data=data,
-            data_ref=layer.data,
-            source=layer.name,
-            busy=f"{verb} {layer.name!r}…",
-            segment=options,
-            channels=axes["channel_names"],
-            noise_sigma=float(self.noise_sigma.value),
-            seed=seed,
-            uncertainty=None if uncertainty == NO_UNCERTAINTY else uncertainty,
-            posteriors=bool(self.posteriors.value),
-            objects=self.objects_section.read(axes["data"], mask),
-            bias_layers=self.bias.layers_wanted(),
-            scale=axes["scale"],
-            translate=axes["translate"],
-            rgb=bool(layer.rgb),
-            contrast_limits=tuple(layer.contrast_limits),
-            colormap=None if layer.rgb else layer.colormap.name,
-        )
+        return read_segment_job(self, layer, model)
+
 
     def _live_run(self):
         """Re-segment after painting paused (live scribbles), unless a run is going on."""
@@ -309,19 +262,3 @@ class GMMWidget(DockWidget):
         """
         path = self.model_section.model_file(path)
         return None if path is None else self.run(model=path)
-
-
-def fit_summary_text(seg: Segmentation) -> str:
-    """A few short lines summarising a fit, for the widget's summary label."""
-    if seg.method == APPLIED:
-        return (f"applied model, K={seg.n_components}; log-likelihood {seg.log_likelihood:.4g}"
-                f"/pixel{bias_text(seg)}, {seg.elapsed:.2f} s")
-    state = "converged" if seg.converged else "NOT converged"
-    return (
-        f"K={seg.n_components}, {state} after {seg.n_iter} iterations\n"
-        f"BIC {seg.bic:.6g}, log-likelihood {seg.log_likelihood:.4g}/pixel\n"
-        f"{seg.method}"
-        + (f", smoothing {seg.smoothing:g}" if seg.smoothing else "")
-        + f"{bias_text(seg)}, {seg.elapsed:.2f} s"
-        + (f" on {seg.backend}" if seg.backend else "")
-    )

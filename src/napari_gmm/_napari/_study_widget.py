@@ -21,7 +21,8 @@ from napari.utils.notifications import show_info
 from ._base import DockWidget
 from ._job import Job
 from ._layers import spatial_transform
-from ._parts import PlotCanvas, Tabs, form, row
+from ._parts import Tabs, form, row
+from ._plot_canvas import PlotCanvas
 from ._plots import plot_noise_sweep
 from ._reliability_plot import plot_reliability
 from ._study_job import (
