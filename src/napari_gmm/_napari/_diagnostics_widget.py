@@ -60,7 +60,6 @@ class ModelDiagnosticsWidget(DockWidget):
         super().__init__(viewer, run_text="Fit and diagnose")
         self.last_fit: Fit | None = None
         self.kmeans_ari: float | None = None
-        # fmt: off
         lo, hi = AUTO_CANDIDATES[0], AUTO_CANDIDATES[-1]  # the default range everywhere
         self.k_min = SpinBox(name="k_min", label="K from", min=1, max=20, value=lo)
         self.k_max = SpinBox(name="k_max", label="K to", min=1, max=20, value=hi)
@@ -74,7 +73,6 @@ class ModelDiagnosticsWidget(DockWidget):
         self.kmeans_button = PushButton(name="kmeans_button", text="k-means")
         self.outlier_button = PushButton(name="outlier_button", text="outlier map")
         self.live_preview = CheckBox(name="live_preview", text="live preview (K spin boxes)")
-        # fmt: on
         self.canvases = {
             name: PlotCanvas(viewer, min_height=150)
             for name in ("criteria", "convergence", "components")

@@ -62,7 +62,6 @@ class ObjectsSection(Container):
     def __init__(self, viewer=None):
         super().__init__(labels=True, name="objects_section")
         self._viewer = viewer
-        # fmt: off
         self.active = CheckBox(name="objects", text="label objects",
                                 tooltip="Also label the connected components of the chosen "
                                 "classes as objects ('<name> objects' layer, one row per "
@@ -118,7 +117,6 @@ class ObjectsSection(Container):
                                value=NO_COLOUR,
                                tooltip="Colour the objects by a column of their table "
                                "(viridis from its min to its max) instead of one colour each.")
-        # fmt: on
         self.count = Label(name="objects_count", label="objects", value="")
         self.extend([self.active, self.classes, self.min_size, self.fill_holes, self.split,
                      self.diameter, self.measure, self.min_diameter, self.max_diameter,

@@ -79,7 +79,6 @@ class InputSection(Container):
     def __init__(self, viewer, image: ComboBox):
         super().__init__(labels=True, name="input_section")
         self._viewer, self._image = viewer, image
-        # fmt: off
         self.channel_axis = ComboBox(name="channel_axis", label="channel axis",
                                      choices=self._channel_choices, tooltip="The axis holding "
                                      "channels fitted jointly; 'none': one value per pixel. "
@@ -94,7 +93,6 @@ class InputSection(Container):
                                tooltip="Fit each frame alone (classes ordered by intensity in "
                                "each), one model on all frames, or the model of the frame "
                                "shown now applied to all.")
-        # fmt: on
         self.channels.native.setMaximumHeight(4 * self.channels.native.sizeHintForRow(0) + 8)
         self.extend([self.channel_axis, self.channels, self.time_axis, self.frames])
         image.changed.connect(self.reset_choices)

@@ -110,7 +110,6 @@ class GMMWidget(DockWidget):
         self.n_components, self.auto_k = self.k_field.n_components, self.k_field.auto
         self.input = InputSection(viewer, self.image)
         self.channel_axis, self.time_axis = self.input.channel_axis, self.input.time_axis
-        # fmt: off
         self.noise_sigma = FloatSpinBox(name="noise_sigma", label="noise σ", min=0.0, max=1e9,
                                         step=0.5, value=0.0, tooltip="Gaussian noise added "
                                         "before segmenting, in intensity units (0: none).")
@@ -129,7 +128,6 @@ class GMMWidget(DockWidget):
         self.bias = BiasFields()
         self.bias_field, self.bias_order, self.bias_layers = self.bias.widgets
         self.transparent_background = background_checkbox()
-        # fmt: on
         options = Container(
             widgets=[
                 self.covariance_type,

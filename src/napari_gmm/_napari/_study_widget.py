@@ -76,7 +76,6 @@ class NoiseStudyWidget(DockWidget):
     def __init__(self, viewer: napari.viewer.Viewer):
         super().__init__(viewer, run_text="Run noise study")
         self.records: dict[float, list[dict]] = {}
-        # fmt: off
         self.n_components = SpinBox(name="n_components", label="classes (K)", min=1, max=20,
                                     value=3)
         self.sigmas = LineEdit(name="sigmas", label="noise σ values", value="0:60:10",
@@ -89,7 +88,6 @@ class NoiseStudyWidget(DockWidget):
         self.table = Table(name="table", label="records")
         self.csv_path = FileEdit(name="csv_path", label="CSV file", mode="w", filter="*.csv")
         self.save_button = PushButton(name="save_button", text="Save CSV")
-        # fmt: on
         self.canvas = PlotCanvas(viewer, min_height=160)
         self.figure = self.canvas.figure
         self.table.native.setMinimumHeight(120)
