@@ -57,7 +57,7 @@ def classic(image, radius_px):
     mask = smooth > filters.threshold_otsu(smooth)
     distance = ndimage.distance_transform_edt(mask)
     peaks = feature.peak_local_max(distance, min_distance=max(int(radius_px), 1),
-                                   labels=measure.label(mask), exclude_border=False)  # fmt: skip
+                                   labels=measure.label(mask), exclude_border=False)
     markers = np.zeros(mask.shape, np.int32)
     markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
     return segmentation.watershed(-distance, markers, mask=mask)
@@ -88,7 +88,7 @@ def run(seeds=(11, 12, 13)) -> tuple[list[str], dict]:
         for dims, case in CASES.items():
             images = [make_nuclei_image(case["shape"], case["n_objects"], scale=case["scale"],
                                         radius=case["radius"], look=look, seed=seed)
-                      for seed in seeds]  # fmt: skip
+                      for seed in seeds]
             n_true = sum(int(truth.max()) for _, truth in images)
             base_seconds = None
             for name, method in methods(case).items():

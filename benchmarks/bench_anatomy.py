@@ -67,7 +67,7 @@ def row(case):
         "pv_frac": fraction_error(held.fractions, p.fractions, pv),
         "all_post": fraction_error(post, p.fractions),
         "all_frac": fraction_error(held.fractions, p.fractions),
-    }  # fmt: skip
+    }
 
 
 def main(argv=None):
@@ -78,7 +78,7 @@ def main(argv=None):
     print("\n## 1. Strength and calibration on anatomy phantoms (mean Dice of 3 classes)\n")
     print("| phantom | best fixed | Dice plain | Dice best | auto | Dice auto | held-out | "
           "Dice held-out | ECE auto | AUC auto | ECE held-out | AUC held-out | "
-          "time plain / auto / held-out (s) |")  # fmt: skip
+          "time plain / auto / held-out (s) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for case in phantom_cases(args.quick):
         r = row(case)
@@ -87,26 +87,26 @@ def main(argv=None):
               f"{r['auto']:.2f} | {r['d_auto']:.3f} | {r['held']:.2f} | {r['d_held']:.3f} | "
               f"{r['ece_a']:.3f} | {r['auc_a']:.3f} | {r['ece_h']:.3f} | {r['auc_h']:.3f} | "
               f"{r['t_plain']:.1f} / {r['t_auto']:.1f} / {r['t_held']:.1f} |",
-              flush=True)  # fmt: skip
+              flush=True)
     for key, label in (("d_auto", "auto"), ("d_held", "held-out")):
         gap = np.array([r[key] - r["d_best"] for r in rows])
         below = sum(r[key] < r["plain"] - 1e-9 for r in rows)
         print(f"\n{label}: within 0.01 of the best fixed strength in {int((gap >= -0.01).sum())}"
               f"/{len(rows)} cases (worst {gap.min():+.3f}, mean {gap.mean():+.3f}); below "
-              f"plain EM in {below}.")  # fmt: skip
+              f"plain EM in {below}.")
     for key, auc, label in (("ece_a", "auc_a", "auto"), ("ece_h", "auc_h", "held-out")):
         eces = np.array([r[key] for r in rows])
         aucs = np.array([r[auc] for r in rows])
         print(f"{label}: ECE <= 0.05 in {int((eces <= 0.05).sum())}/{len(rows)} (max "
               f"{eces.max():.3f}); AUC >= 0.8 in {int((aucs >= 0.8).sum())}/{len(rows)} "
-              f"(min {np.nanmin(aucs):.3f}).")  # fmt: skip
+              f"(min {np.nanmin(aucs):.3f}).")
     print("\n## 2. Partial volumes: mean absolute error of the fractions (held-out strength)\n")
     print("| phantom | PV voxels: posteriors | PV voxels: fractions | all: posteriors | "
-          "all: fractions |")  # fmt: skip
+          "all: fractions |")
     print("|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['name']} | {r['pv_post']:.4f} | {r['pv_frac']:.4f} | {r['all_post']:.4f} "
-              f"| {r['all_frac']:.4f} |")  # fmt: skip
+              f"| {r['all_frac']:.4f} |")
     ratio = np.mean([r["pv_frac"] / r["pv_post"] for r in rows])
     print(f"\nfractions / posteriors error on partial-volume voxels: {ratio:.2f} (mean ratio)")
     return 0

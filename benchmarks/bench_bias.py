@@ -38,11 +38,11 @@ BIAS = {"bias_field": "polynomial"}
 
 
 def shaded(shape, kind="vignette", low=0.6, high=1.4, seed=0, sigma=15.0, feature_size=None,
-           n_channels=None):  # fmt: skip
+           n_channels=None):
     image, truth = make_class_image(
         shape, 3, gap=100, base=100, sigma=sigma, dtype="float32", seed=seed,
         feature_size=feature_size or min(shape) / 20, n_channels=n_channels,
-    )  # fmt: skip
+    )
     field = make_shading(shape, low, high, kind=kind, seed=seed)
     out = image * (field if n_channels is None else field[..., None])
     return out.astype(np.float32), truth, field
@@ -69,7 +69,7 @@ def single(name, image, truth, field, *, target=True, **options):
     seg, t1 = timed(ng.segment, image, 3, random_state=0, **BIAS, **options)
     return {"case": name, "plain": accuracy(truth, plain.labels),
             "bias": accuracy(truth, seg.labels), "corr": correlation(seg.bias_field, field),
-            "plain_s": t0, "bias_s": t1, "target": target}  # fmt: skip
+            "plain_s": t0, "bias_s": t1, "target": target}
 
 
 def synthetic_cases(quick):
@@ -86,11 +86,11 @@ def synthetic_cases(quick):
     yield single(f"3D {'x'.join(map(str, shape))}, vignette 0.6-1.4", image, truth, field)
     image, truth, field = shaded((n // 2, n // 2), "vignette", seed=3, n_channels=3)
     yield single(f"RGB {n // 2}^2 full cov., vignette 0.6-1.4", image, truth, field,
-                 channel_axis=-1)  # fmt: skip
+                 channel_axis=-1)
     yield noisy_case(n)
     image, truth, field = shaded((n, n), "vignette", seed=5, sigma=25, feature_size=n / 10)
     yield single(f"2D {n}^2, large regions, noise 25 (no target)", image, truth, field,
-                 target=False)  # fmt: skip
+                 target=False)
 
 
 def noisy_case(n, seeds=(0, 1, 2, 3, 4)):
@@ -105,7 +105,7 @@ def noisy_case(n, seeds=(0, 1, 2, 3, 4)):
     return {**worst, "plain_s": np.mean([r["plain_s"] for r in rows]),
             "bias_s": np.mean([r["bias_s"] for r in rows]),
             "case": f"2D {n}^2, vignette 0.6-1.4, noise 30, smoothing=1, worst of "
-            f"{len(seeds)} seeds (without smoothing: {worst['alone']:.3f})"}  # fmt: skip
+            f"{len(seeds)} seeds (without smoothing: {worst['alone']:.3f})"}
 
 
 def series_case(quick):
@@ -121,7 +121,7 @@ def series_case(quick):
             "plain": accuracy(truth, plain.labels, False),
             "bias": accuracy(truth, seg.labels, False),
             "corr": correlation(seg.bias_field, fields), "plain_s": t0, "bias_s": t1,
-            "target": True}  # fmt: skip
+            "target": True}
 
 
 def apply_case(quick):
@@ -136,7 +136,7 @@ def apply_case(quick):
             "plain": accuracy(truth, plain.labels, False),
             "bias": accuracy(truth, seg.labels, False),
             "corr": correlation(seg.bias_field, field), "plain_s": t0, "bias_s": t1,
-            "target": True}  # fmt: skip
+            "target": True}
 
 
 def coins_case():
@@ -151,7 +151,7 @@ def coins_case():
     seg, t1 = timed(ng.segment, coins, 3, random_state=0, **BIAS)
     return {"case": "coins K=3: background share of one class, top and bottom rows",
             "plain": background(plain.labels), "bias": background(seg.labels),
-            "corr": float("nan"), "plain_s": t0, "bias_s": t1, "target": True}  # fmt: skip
+            "corr": float("nan"), "plain_s": t0, "bias_s": t1, "target": True}
 
 
 def main(argv=None) -> int:
@@ -159,10 +159,10 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer, smaller cases")
     args = parser.parse_args(argv)
     rows = [*synthetic_cases(args.quick), series_case(args.quick), apply_case(args.quick),
-            coins_case()]  # fmt: skip
+            coins_case()]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"load average {load:.2f} on {os.cpu_count()} cores; target: bias accuracy >= "
-          f"{TARGET}\n")  # fmt: skip
+          f"{TARGET}\n")
     print("| case | plain accuracy | bias_field accuracy | field corr. | plain s | bias s |")
     print("|---|---|---|---|---|---|")
     failed = []
@@ -171,7 +171,7 @@ def main(argv=None) -> int:
         mark = "" if not r["target"] else (" ✓" if ok else " ✗")
         corr = "-" if np.isnan(r["corr"]) else f"{r['corr']:.3f}"
         print(f"| {r['case']} | {r['plain']:.3f} | {r['bias']:.3f}{mark} | {corr} | "
-              f"{r['plain_s']:.2f} | {r['bias_s']:.2f} |")  # fmt: skip
+              f"{r['plain_s']:.2f} | {r['bias_s']:.2f} |")
         if r["target"] and not ok:
             failed.append(r["case"])
     if failed:

@@ -95,7 +95,7 @@ def run_case(args) -> dict:
 
 def _subprocess(case, volume, out, smoothing, chunks) -> dict:
     cmd = [sys.executable, str(HERE), "--run-case", case, "--volume", str(volume),
-           "--out", str(out), "--smoothing", str(smoothing), "--chunks", str(chunks)]  # fmt: skip
+           "--out", str(out), "--smoothing", str(smoothing), "--chunks", str(chunks)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"case failed: {' '.join(cmd)}\n{done.stderr[-3000:]}")
@@ -115,9 +115,9 @@ def main(argv=None) -> int:
     parser.add_argument("--dtypes", nargs="+", default=["uint8", "uint16"])
     parser.add_argument("--chunks", type=int, default=128)
     parser.add_argument("--memory-max", type=int, default=256,
-                        help="largest size also run in memory (baseline)")  # fmt: skip
+                        help="largest size also run in memory (baseline)")
     parser.add_argument("--smoothing-max", type=int, default=512,
-                        help="largest size also run with smoothing")  # fmt: skip
+                        help="largest size also run with smoothing")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/napari-gmm-bench"))
     parser.add_argument("--keep", action="store_true", help="keep the generated volumes")
     parser.add_argument("--run-case", dest="case", default=None, help=argparse.SUPPRESS)
@@ -153,7 +153,7 @@ def main(argv=None) -> int:
                         baseline[(dtype, smoothing)] = per
                     rows.append({"size": size, "dtype": dtype, "smoothing": smoothing,
                                  "case": case, "wall": r["wall"], "fit": r["fit"], "per": per,
-                                 "rss": r["rss"], "ratio_in": r["rss"] / nbytes})  # fmt: skip
+                                 "rss": r["rss"], "ratio_in": r["rss"] / nbytes})
                     print(f"# {rows[-1]}", file=sys.stderr)
                 if len(outs) == 2:
                     agree = _agreement(outs["lazy"], outs["in-memory"])
@@ -164,9 +164,9 @@ def main(argv=None) -> int:
                 shutil.rmtree(volume, ignore_errors=True)
 
     print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; chunks "
-          f"{args.chunks}^3; 3 classes; labels written to OME-Zarr\n")  # fmt: skip
+          f"{args.chunks}^3; 3 classes; labels written to OME-Zarr\n")
     print("| volume | dtype | smoothing | path | wall s (fit s) | ns / voxel | vs in-memory "
-          "| peak RSS MB | RSS / input | labels = in-memory |")  # fmt: skip
+          "| peak RSS MB | RSS / input | labels = in-memory |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         base = baseline.get((r["dtype"], r["smoothing"]))
@@ -174,7 +174,7 @@ def main(argv=None) -> int:
         agree = f"{r['agree']:.5f}" if "agree" in r else "-"
         print(f"| {r['size']}^3 | {r['dtype']} | {r['smoothing']:g} | {r['case']} | "
               f"{r['wall']:.1f} ({r['fit']:.1f}) | {r['per']:.1f} | {ratio} | "
-              f"{r['rss'] / 2**20:.0f} | {r['ratio_in']:.2f} | {agree} |")  # fmt: skip
+              f"{r['rss'] / 2**20:.0f} | {r['ratio_in']:.2f} | {agree} |")
     return 0
 
 

@@ -79,7 +79,7 @@ def _peak_rss() -> int:
 
 def _run_child(mode: str, workdir: Path) -> dict:
     out = subprocess.run([sys.executable, str(HERE), "--child", mode, "--workdir", str(workdir)],
-                         check=True, capture_output=True, text=True)  # fmt: skip
+                         check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -90,7 +90,7 @@ def bias_table(sizes) -> list[str]:
 
     rows = ["| volume | input MB | labels lazy = in-memory | time lazy / in-memory "
             "| peak RSS MB, in-memory | peak RSS MB, lazy |",
-            "|---|---|---|---|---|---|"]  # fmt: skip
+            "|---|---|---|---|---|---|"]
     for size in sizes:
         with tempfile.TemporaryDirectory() as tmp:
             workdir = Path(tmp)
@@ -107,7 +107,7 @@ def bias_table(sizes) -> list[str]:
             agree = float((ref == got).mean())
         rows.append(f"| {size // 2}x{size}x{size} float32 | {nbytes / 1e6:.0f} | {agree:.4f} | "
                     f"{lazy['time'] / mem['time']:.2f} | {mem['peak'] / 1e6:.0f} | "
-                    f"{lazy['peak'] / 1e6:.0f} |")  # fmt: skip
+                    f"{lazy['peak'] / 1e6:.0f} |")
     return rows
 
 
@@ -124,9 +124,9 @@ def auto_table() -> list[str]:
             image = make_class_image((32, 96, 96), k, sigma=12, seed=1, dtype=dtype)[0]
             ref = ng.segment(image, "auto", random_state=0, max_samples=50_000)
             seg = ng.segment(da.from_array(image, chunks=(16, 48, 48)), "auto", random_state=0,
-                             max_samples=50_000)  # fmt: skip
+                             max_samples=50_000)
             rows.append(f"| 32x96x96 {dtype} | {k} | {ref.n_components} | {seg.n_components} "
-                        f"| {seg.selection.method} |")  # fmt: skip
+                        f"| {seg.selection.method} |")
     return rows
 
 
@@ -137,7 +137,7 @@ def objects_table() -> list[str]:
     from napari_gmm.core.analysis._synthetic import make_class_image
 
     rows = ["| labels | chunks | objects | same labels and table | time dask / numpy |",
-            "|---|---|---|---|---|"]  # fmt: skip
+            "|---|---|---|---|---|"]
     for shape, chunks in (((64, 256, 256), (32, 64, 64)), ((1024, 1024), (256, 256))):
         image = make_class_image(shape, 3, sigma=30, seed=1, dtype="uint8")[0]
         labels = ng.segment(image, 3, random_state=0).labels
@@ -146,14 +146,14 @@ def objects_table() -> list[str]:
         t_mem = time.perf_counter() - start
         start = time.perf_counter()
         lazy = ng.label_objects(da.from_array(labels, chunks=chunks), "foreground",
-                                image=image, min_size=2)  # fmt: skip
+                                image=image, min_size=2)
         lazy_labels = lazy.labels.compute()
         t_lazy = time.perf_counter() - start
         same = np.array_equal(lazy_labels, ref.labels) and all(
             np.allclose(lazy.table[c], ref.table[c], equal_nan=True) for c in ref.table
         )
         rows.append(f"| {'x'.join(map(str, shape))} | {'x'.join(map(str, chunks))} | "
-                    f"{ref.n_objects} | {same} | {t_lazy / t_mem:.2f} |")  # fmt: skip
+                    f"{ref.n_objects} | {same} | {t_lazy / t_mem:.2f} |")
     return rows
 
 
@@ -170,7 +170,7 @@ def main(argv=None) -> None:
         return
     parts = {"bias": ("bias field on dask", lambda: bias_table(args.sizes)),
              "auto": ("n_components='auto' on dask", auto_table),
-             "objects": ("objects on dask labels", objects_table)}  # fmt: skip
+             "objects": ("objects on dask labels", objects_table)}
     for part in args.parts:
         title, table = parts[part]
         print(f"\n{title}\n")

@@ -83,7 +83,7 @@ def run_case(name, image, k, channel_axis, args, rows):
 
     def seg(smoothing):
         return ng.segment(image, k, channel_axis=channel_axis, smoothing=smoothing,
-                          random_state=0)  # fmt: skip
+                          random_state=0)
 
     for smoothing in (0.0, 1.0):
         what = "segment" if smoothing == 0 else "segment(smoothing=1)"
@@ -104,7 +104,7 @@ def run_case(name, image, k, channel_axis, args, rows):
             agree = float(np.mean(reference.labels == result.labels))
             dp = float(np.abs(reference.probability - result.probability).max())
             rows.append((name, f"{what}, numpy (labels agree {agree:.6f}, max dp {dp:.1e})", "1",
-                         t_np, t_base / t_np))  # fmt: skip
+                         t_np, t_base / t_np))
 
 
 def child_rss(args) -> None:
@@ -184,7 +184,7 @@ def main(argv=None) -> int:
                                                            n_channels=3), 4, -1),
         (f"{big}^2 uint8, K=3", lambda: class_volume((big, big), 3, sigma=0.5, dtype="uint8"),
          3, None),
-    ]  # fmt: skip
+    ]
     for name, make, k, axis in cases:
         image = make()
         run_case(name, image, k, axis, args, rows)
@@ -199,13 +199,13 @@ def main(argv=None) -> int:
 
     rss_shape = (16, 256, 256) if args.quick else (64, 512, 512)
     print(f"\nPeak RSS of segment(smoothing=1), float32 {'x'.join(map(str, rss_shape))}, "
-          "above the process before the image (image included):\n")  # fmt: skip
+          "above the process before the image (image included):\n")
     print("| backend | K | bytes/voxel | target 12 + 8K |")
     print("|---|---|---|---|")
     for backend in ("numba", "numpy"):
         for k in (2, 3):
             res = subprocess_json(["--child", "rss", "--backend", backend, "--k", str(k),
-                                   "--shape", *map(str, rss_shape)])  # fmt: skip
+                                   "--shape", *map(str, rss_shape)])
             print(f"| {backend} | {k} | {res['bytes_per_voxel']:.1f} | {12 + 8 * k} |")
 
     print("\nFirst call of segment (8x64x64 float32, K=2) minus the second, fresh process:\n")
@@ -216,7 +216,7 @@ def main(argv=None) -> int:
         for label in ("empty (compiles)", "filled (loads)"):
             res = subprocess_json(["--child", "compile"], env=env)
             print(f"| {label} | {res['import']:.2f} | {res['plain']:.2f} | "
-                  f"{res['smoothing']:.2f} |")  # fmt: skip
+                  f"{res['smoothing']:.2f} |")
     return 0
 
 

@@ -81,7 +81,7 @@ def quality_row(image, truth, sigma, smoothing, name, options):
         dx = objects.table["centroid-1"][f_ids - 1] - ref["centroid-1"][t_ids - 1]
         centroid = f"{np.mean(np.hypot(dy, dx)):.2f}"
     print(f"| {sigma:g} | {smoothing:g} | {name} | {n_true} | {n_found} | {precision:.3f} | "
-          f"{recall:.3f} | {f1:.3f} | {area} | {centroid} | {seconds:.2f} |")  # fmt: skip
+          f"{recall:.3f} | {f1:.3f} | {area} | {centroid} | {seconds:.2f} |")
     return f1
 
 
@@ -146,7 +146,7 @@ def split_table(seeds) -> bool:
         base = f1[("realistic", dims, "classic (Otsu + distance watershed)")]
         if ours < base + 0.1:
             print(f"CHECK FAILED: realistic {dims} F1@0.5 {ours:.3f} < classic {base:.3f} + 0.1",
-                  file=sys.stderr)  # fmt: skip
+                  file=sys.stderr)
             ok = False
     return ok
 
@@ -164,7 +164,7 @@ def main(argv=None) -> int:
     size, n_disks = (256, 15) if args.quick else (512, 60)
     print(f"\n{size}x{size} uint8, {n_disks} disks of radius 4-12, class means 60 apart\n")
     print("| noise σ | smoothing | objects | true | found | precision | recall | F1 | "
-          "area error (median) | centroid error px | s |")  # fmt: skip
+          "area error (median) | centroid error px | s |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for sigma in (10, 20, 30, 40):
         image, _, truth = make_object_image(

@@ -43,15 +43,15 @@ def smoothing_cases(quick):
         for sigma in (25, 40):
             cases.append((f"2D 128^2 K=3 fs={fs} sigma={sigma}",
                           lambda fs=fs, s=sigma: make_class_image(
-                              (128, 128), 3, sigma=s, feature_size=fs, seed=1)))  # fmt: skip
+                              (128, 128), 3, sigma=s, feature_size=fs, seed=1)))
     for fs, sigma in ((1.5, 30), (3, 35)) if not quick else ((1.5, 30),):
         cases.append((f"3D 32x48x48 K=2 fs={fs} sigma={sigma}",
                       lambda fs=fs, s=sigma: make_class_image(
-                          (32, 48, 48), 2, sigma=s, feature_size=fs, seed=2)))  # fmt: skip
+                          (32, 48, 48), 2, sigma=s, feature_size=fs, seed=2)))
     for sigma in (20, 35):
         cases.append((f"lines w=1,1,2 sigma={sigma}",
                       lambda s=sigma: make_line_image(
-                          (128, 128), widths=(1, 1, 2), sigma=s, seed=3)))  # fmt: skip
+                          (128, 128), widths=(1, 1, 2), sigma=s, seed=3)))
     return cases
 
 
@@ -75,7 +75,7 @@ def table_smoothing(quick):
         fails += not ok
         print(f"| {name} | {GRID[best]:g} | {accs[best]:.3f} | {accs[GRID.index(1.0)]:.3f} | "
               f"{seg.smoothing:.2f} | {auto:.3f} | {auto - accs[best]:+.3f} | "
-              f"{'yes' if ok else 'NO'} |")  # fmt: skip
+              f"{'yes' if ok else 'NO'} |")
     return fails
 
 
@@ -83,7 +83,7 @@ def table_calibration(quick):
     print("\n## 2. Calibration of the probability map (ECE / AUC / share p<0.9)\n")
     conds = (("plain", 0.0, "mean-field"), ("mean-field 1.0", 1.0, "mean-field"),
              ("mean-field auto", "auto", "mean-field"), ("gibbs 1.0", 1.0, "gibbs"),
-             ("gibbs auto", "auto", "gibbs"))  # fmt: skip
+             ("gibbs auto", "auto", "gibbs"))
     print("| case | " + " | ".join(c[0] for c in conds) + " |")
     print("|---|" + "---|" * len(conds))
     fails = 0
@@ -101,7 +101,7 @@ def table_calibration(quick):
                 fails += not (cal.ece <= 0.03 and cal.auc >= 0.8)
         print(f"| {name} | " + " | ".join(cells) + " |")
     print("\ncells: ECE / ROC AUC of 1-probability vs wrong pixels / share of pixels with "
-          "probability < 0.9 (accuracy of the labels)")  # fmt: skip
+          "probability < 0.9 (accuracy of the labels)")
     return fails
 
 
@@ -141,7 +141,7 @@ def table_k(quick):
         )
         fails += not ok
         print(f"| {name} {image.shape} | {true_k} | {bic} | {icl}{'' if ok else ' FAIL'} | "
-              f"{seconds:.2f} |")  # fmt: skip
+              f"{seconds:.2f} |")
     return fails
 
 

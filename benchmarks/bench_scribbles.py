@@ -37,7 +37,7 @@ def skewed_spots(size, seed=1, frac_scribbled=0.002):
     truth = np.ones((size, size), np.uint8)
     n_spots = int(0.015 * size * size / 9)
     for y, x in zip(rng.integers(2, size - 2, n_spots), rng.integers(2, size - 2, n_spots),
-                    strict=True):  # fmt: skip
+                    strict=True):
         truth[y - 1 : y + 2, x - 1 : x + 2] = 2
     img = 20 + rng.gamma(2.0, 15.0, truth.shape)
     img[truth == 2] = rng.normal(160, 15, int((truth == 2).sum()))
@@ -59,7 +59,7 @@ def scribble(truth, fraction, rng):
             y, x = np.unravel_index(rng.choice(pixels), truth.shape)
             length = 0
             while (length < min(10, n - done) and x + length < truth.shape[1]
-                   and truth[y, x + length] == k and scr[y, x + length] == 0):  # fmt: skip
+                   and truth[y, x + length] == k and scr[y, x + length] == 0):
                 length += 1
             scr[y, x : x + length] = k
             done += length
@@ -116,7 +116,7 @@ def main(argv=None) -> int:
         groups = getattr(seg.model, "component_classes_", np.arange(seg.model.n_components))
         per = np.bincount(groups).tolist()
         print(f"| {label} | {accuracy(seg.labels, truth):.3f} | "
-              f"{100 * (seg.labels == 2).mean():.1f} % | {per} |")  # fmt: skip
+              f"{100 * (seg.labels == 2).mean():.1f} % | {per} |")
     ok &= accuracy(rows[3][1].labels, truth) >= 0.97
 
     image, truth = stripes(size, seed=0)
@@ -124,7 +124,7 @@ def main(argv=None) -> int:
     plain = ng.segment(image, 3, random_state=0)
     seg = ng.segment(image, scribbles=scr, random_state=0)
     applied = [accuracy(ng.apply_model(seg.model, stripes(size, seed=s)[0]).labels, truth)
-               for s in range(1, 21)]  # fmt: skip
+               for s in range(1, 21)]
     print(f"\n2. 3 classes scribbled as 1 dark, 2 bright, 3 mid ({size}x{size} uint8, "
           f"{100 * (scr > 0).mean():.2f} % scribbled; target >= 0.95, ids kept on 20 images)")
     print("| run | accuracy with the given ids |\n|---|---|")
@@ -132,7 +132,7 @@ def main(argv=None) -> int:
           f"{accuracy(plain.labels, truth):.3f} |")
     print(f"| segment(img, scribbles=...) | {accuracy(seg.labels, truth):.3f} |")
     print(f"| its model applied to 20 other noisy images: min / mean | "
-          f"{min(applied):.3f} / {np.mean(applied):.3f} |")  # fmt: skip
+          f"{min(applied):.3f} / {np.mean(applied):.3f} |")
     ok &= accuracy(seg.labels, truth) >= 0.95 and min(applied) >= 0.9
 
     print(f"\n3. run time, scribbles on 0.1 % of the pixels vs none ({big}x{big}, 3 classes, "

@@ -40,7 +40,7 @@ def volume(shape, k, *, sigma, seed=0):
     rng = np.random.default_rng(seed)
     coarse = rng.integers(0, k, tuple(max(2, s // 16) for s in shape), dtype=np.uint8)
     truth = ndimage.zoom(coarse, [s / c for s, c in zip(shape, coarse.shape, strict=True)],
-                         order=0)  # fmt: skip
+                         order=0)
     image = rng.standard_normal(shape, dtype=np.float32)
     image *= sigma
     image += truth
@@ -101,7 +101,7 @@ def sweep_rows(shape, k, threads, rows):
         del old_args
         del lp, q, spare, planes
         rows.append((f"K={k}", t, t_lp / n * 1e9, t_sweep / n * 1e9, t_sweep / t_pass,
-                     t_old / n * 1e9))  # fmt: skip
+                     t_old / n * 1e9))
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     return t_pass / n * 1e9
 
@@ -250,7 +250,7 @@ def gpu_section(shape, k, profile=False):
     acc_cpu = float(np.mean(seg_cpu.labels == truth + 1))
     threads = numba.get_num_threads()
     print(f"\nGPU: {name}; {'x'.join(map(str, shape))} float32, K={k}, smoothing=1; "
-          f"CPU: numba on {threads} threads\n")  # fmt: skip
+          f"CPU: numba on {threads} threads\n")
     print("| run | s | CPU / GPU | notes |")
     print("|---|---|---|---|")
     out.append(("segment(smoothing=1), cupy, host in, labels+probability out", t_gpu,
@@ -265,7 +265,7 @@ def gpu_section(shape, k, profile=False):
     out.append((f"CPU planes HMRF (subsample-free), numba {threads} threads", t_cpu_part, 1.0,
                 ""))
     out.append(("GPU one sweep", t_sweep, float("nan"),
-                f"{t_sweep / n * 1e9:.3f} ns/voxel/sweep"))  # fmt: skip
+                f"{t_sweep / n * 1e9:.3f} ns/voxel/sweep"))
     for run, t, ratio, notes in out:
         print(f"| {run} | {t:.4f} | {ratio:.1f}x | {notes} |")
     print(f"\nlabels agree GPU vs CPU: {np.mean(seg_gpu.labels == seg_cpu.labels):.5f}")
@@ -309,10 +309,10 @@ def main(argv=None) -> int:
         for k in (2, 3):
             t_pass = sweep_rows(shape, k, args.threads, rows)
         print(f"\nload average {os.getloadavg()[0]:.2f}, {os.cpu_count()} cores; "
-              f"numpy read+write pass {t_pass:.2f} ns/voxel\n")  # fmt: skip
+              f"numpy read+write pass {t_pass:.2f} ns/voxel\n")
         print(f"Mean-field sweeps, {label} float32:\n")
         print("| K | threads | log-lik ns/voxel | sweep ns/voxel | memory passes | "
-              "previous kernel ns/voxel |")  # fmt: skip
+              "previous kernel ns/voxel |")
         print("|---|---|---|---|---|---|")
         for k, t, lp, sw, passes, old in rows:
             print(f"| {k} | {t} | {lp:.2f} | {sw:.2f} | {passes:.1f} | {old:.2f} |")
@@ -321,11 +321,11 @@ def main(argv=None) -> int:
             e2e_rows(shape, k, args.threads, rows)
         print(f"\nEnd to end, segment(image, K), {label} float32, numba:\n")
         print("| K | threads | plain s | smoothing=1 s | smoothing / plain | memory passes | "
-              "speed-up vs 1st | sweeps | accuracy |")  # fmt: skip
+              "speed-up vs 1st | sweeps | accuracy |")
         print("|---|---|---|---|---|---|---|---|---|")
         for k, t, tp, ts, ratio, passes, speed, sweeps, acc in rows:
             print(f"| {k} | {t} | {tp:.3f} | {ts:.3f} | {ratio:.2f} | {passes:.0f} | "
-                  f"{speed:.2f}x | {list(sweeps)} | {acc:.4f} |")  # fmt: skip
+                  f"{speed:.2f}x | {list(sweeps)} | {acc:.4f} |")
     sys.stdout.flush()
     gpu_section(gpu_shape, 3, args.profile)
     return 0

@@ -65,12 +65,12 @@ def main(argv=None) -> int:
         dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, name)
         _settle(viewer)
         rows.append((name, dock.sizeHint(), dock.minimumSizeHint(),
-                     viewer.window._qt_window.height()))  # fmt: skip
+                     viewer.window._qt_window.height()))
         if args.prefix:
             _run(widget, name)
             _settle(viewer)
             imsave(f"{args.prefix}-{file}.png", viewer.screenshot(canvas_only=False),
-                   check_contrast=False)  # fmt: skip
+                   check_contrast=False)
         viewer.close()
     viewer = napari.Viewer(show=True)
     viewer.window._qt_window.resize(1920, 1040)  # a 1920x1080 screen less a task bar
@@ -83,12 +83,12 @@ def main(argv=None) -> int:
     total = viewer.window._qt_window.height()
     if args.prefix:
         imsave(f"{args.prefix}-all.png", viewer.screenshot(canvas_only=False),
-               check_contrast=False)  # fmt: skip
+               check_contrast=False)
     viewer.close()
     print(f"{'dock':20s} {'sizeHint':>12s} {'minimum':>12s} {'window h':>9s}")
     for name, hint, minimum, height in rows:
         print(f"{name:20s} {hint.width():5d}x{hint.height():<6d} "
-              f"{minimum.width():5d}x{minimum.height():<6d} {height:9d}")  # fmt: skip
+              f"{minimum.width():5d}x{minimum.height():<6d} {height:9d}")
     print(f"{'all three docked':20s} {'':12s} {'':12s} {total:9d}")
     return 0
 

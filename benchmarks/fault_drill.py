@@ -50,7 +50,7 @@ ENV = {**os.environ, "PYTHONPATH": str(SRC)}
 
 def run(args, cwd, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run([*CLI, *map(str, args)], cwd=cwd, env=ENV, capture_output=True,
-                          text=True, **kwargs)  # fmt: skip
+                          text=True, **kwargs)
 
 
 def run_here(args, cwd) -> int:
@@ -105,14 +105,14 @@ def kill_mid_write(work: Path, source: str, names: list[str], delays) -> tuple[i
     """Start a run, kill -9 it while it writes (a temporary exists), check, rerun."""
     ref = work / "ref"
     assert run(["segment", source, "-k", "2", "--seed", "0", "--out-dir", ref, "-q"],
-               work).returncode == 0  # fmt: skip
+               work).returncode == 0
     reference = {name: read_output(ref / name) for name in names}
     before = digest(work / "inputs")
     tried = refused = lost = 0
     for i, delay in enumerate(delays):
         out = work / f"kill{i}"
         child = subprocess.Popen([*CLI, "segment", source, "-k", "2", "--seed", "0",
-                                  "--out-dir", str(out), "-q"], cwd=work, env=ENV)  # fmt: skip
+                                  "--out-dir", str(out), "-q"], cwd=work, env=ENV)
         deadline = time.monotonic() + 300
         while not partials(out) and child.poll() is None and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -136,7 +136,7 @@ def full_disk(work: Path, source: str) -> tuple[int, int, int, str]:
     disk = work / "disk"
     disk.mkdir()
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)],
-                             capture_output=True).returncode == 0  # fmt: skip
+                             capture_output=True).returncode == 0
     how = "2 MB tmpfs" if mounted else "RLIMIT_FSIZE 2 MB (no tmpfs)"
     before = digest(work / "inputs")
     (disk / "keep.txt").write_text("a file of the user's on that disk")
@@ -144,16 +144,16 @@ def full_disk(work: Path, source: str) -> tuple[int, int, int, str]:
     try:
         for sub in ("a", "b")[: 1 if source.endswith(".zarr") else 2]:
             limit = None if mounted else (lambda: resource.setrlimit(
-                resource.RLIMIT_FSIZE, (2 * 2**20, 2 * 2**20)))  # fmt: skip
+                resource.RLIMIT_FSIZE, (2 * 2**20, 2 * 2**20)))
             result = subprocess.run([*CLI, "segment", source, "-k", "2", "--seed", "0",
                                      "--out-dir", str(disk / "out"), "-q"], cwd=work, env=ENV,
-                                    capture_output=True, text=True, preexec_fn=limit)  # fmt: skip
+                                    capture_output=True, text=True, preexec_fn=limit)
             tried += 1
             refused += result.returncode != 0
             written = [p for p in (disk / "out").glob("*_*") if not p.name.startswith(".")]
             complete = all(read_output(p) is not None for p in written if p.suffix != ".csv")
             if (digest(work / "inputs") != before or partials(disk) or not complete
-                    or (disk / "keep.txt").read_text()[:6] != "a file"):  # fmt: skip
+                    or (disk / "keep.txt").read_text()[:6] != "a file"):
                 lost += 1
             del sub
     finally:
@@ -174,7 +174,7 @@ def concurrent(work: Path, n_tries: int) -> tuple[int, int, int]:
         folder.mkdir()
         tifffile.imwrite(folder / "in.tif", image)
         runs = [subprocess.Popen([*CLI, "segment", "in.tif", "-k", k, "-q"], cwd=folder, env=ENV,
-                                 stderr=subprocess.DEVNULL) for k in ("2", "3")]  # fmt: skip
+                                 stderr=subprocess.DEVNULL) for k in ("2", "3")]
         codes = [r.wait() for r in runs]
         tried += 2
         refused += sum(c != 0 for c in codes)
@@ -183,7 +183,7 @@ def concurrent(work: Path, n_tries: int) -> tuple[int, int, int]:
         rows = (folder / "napari-gmm-summary.csv").read_text().strip().splitlines()[1:]
         ok = (labels is not None and probability is not None and labels.shape == image.shape
               and probability.shape == image.shape and int(labels.max()) in (2, 3)
-              and len(rows) == 2 and 0 in codes)  # fmt: skip
+              and len(rows) == 2 and 0 in codes)
         lost += not ok
     return tried, refused, lost
 

@@ -18,7 +18,7 @@ from hypothesis.extra import numpy as hnp
 DTYPES = (
     "bool", "uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64",
     "float16", "float32", "float64", ">u2", ">i4", ">i8", ">f4", ">f8",
-)  # fmt: skip
+)
 LAYOUTS = ("C", "F", "strided", "readonly", "memmap")
 
 #: Words one of which every error message must contain: it says how to fix the input.

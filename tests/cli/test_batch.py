@@ -48,13 +48,13 @@ def test_folder_input_bad_file_is_reported_and_skipped(folder, tmp_path, capsys)
     assert sorted(p.name for p in out.iterdir()) == [
         "a_labels.tif", "a_probability.tif", "b_labels.tif", "b_probability.tif",
         "napari-gmm-summary.csv",
-    ]  # fmt: skip
+    ]
     expected = ng.segment(_gray(0), 2, random_state=0)
     np.testing.assert_array_equal(tifffile.imread(out / "a_labels.tif"), expected.labels)
     rows = _rows(out / "napari-gmm-summary.csv")
     assert [r["file"].rsplit("/", 1)[-1] for r in rows] == ["a.tif", "b.png", "bad.tif"]
     assert list(rows[0]) == ["file", "K", "converged", "n_iter", "BIC", "time_s", "error",
-                             "labels", "n_objects", "class_names"]  # fmt: skip
+                             "labels", "n_objects", "class_names"]
     good, bad = rows[0], rows[2]
     assert good["K"] == "2" and good["converged"] == "True" and good["error"] == ""
     assert int(good["n_iter"]) == expected.n_iter
@@ -70,7 +70,7 @@ def test_empty_folder_and_missing_inputs(tmp_path, capsys):
     tifffile.imwrite(tmp_path / "ok.tif", _gray(0))
     # a missing input is a typo in the command: refused before any work, nothing written
     status = main(["segment", str(tmp_path / "nope.tif"), str(tmp_path / "ok.tif"), "-k", "2",
-                   "-q"])  # fmt: skip
+                   "-q"])
     assert status == 2
     assert "no such input" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "ok.tif"]
@@ -92,7 +92,7 @@ def test_same_stems_get_distinct_names(tmp_path):
     assert main(["segment", *inputs, "-k", "2", "-q"]) == 0
     assert sorted(p.name for p in (tmp_path / "dir1").glob("*_labels.tif")) == [
         "a_png_labels.tif", "a_tif_labels.tif"
-    ]  # fmt: skip
+    ]
     assert (tmp_path / "dir2" / "a_labels.tif").exists()
 
 
@@ -139,7 +139,7 @@ def test_apply_a_model_to_a_folder(tmp_path, capsys):
     tifffile.imwrite(ref, _gray(6))
     model = tmp_path / "model.json"
     assert main(["segment", str(ref), "-k", "2", "--seed", "0", "--model", str(model),
-                 "--out-dir", str(tmp_path / "fit"), "-q"]) == 0  # fmt: skip
+                 "--out-dir", str(tmp_path / "fit"), "-q"]) == 0
     batch = tmp_path / "batch"
     batch.mkdir()
     for i in range(3):
@@ -165,7 +165,7 @@ def test_auto_smoothing_and_gibbs_marginals_options(tmp_path, capsys):
     image = make_class_image((48, 48), 3, sigma=45, seed=3)[0].astype(np.float32)
     tifffile.imwrite(tmp_path / "noisy.tif", image)
     args = ["segment", str(tmp_path / "noisy.tif"), "-k", "3", "--seed", "0",
-            "--smoothing", "auto", "--marginals", "gibbs"]  # fmt: skip
+            "--smoothing", "auto", "--marginals", "gibbs"]
     assert main(args) == 0
     ref = ng.segment(image, 3, random_state=0, smoothing="auto", marginals="gibbs")
     np.testing.assert_array_equal(tifffile.imread(tmp_path / "noisy_labels.tif"), ref.labels)

@@ -31,7 +31,7 @@ def test_segment_with_bias_field_writes_corrected_and_field(shaded_tiff, tmp_pat
     path, image, truth, _ = shaded_tiff
     out = tmp_path / "out"
     argv = ["segment", str(path), "-k", "3", "--seed", "0", "--bias-field", "polynomial",
-            "--bias-output", "--out-dir", str(out)]  # fmt: skip
+            "--bias-output", "--out-dir", str(out)]
     assert main(argv) == 0
     labels = tifffile.imread(out / "cells_labels.tif")
     corrected = tifffile.imread(out / "cells_corrected.tif")
@@ -53,11 +53,11 @@ def test_segment_without_bias_output_writes_labels_only(shaded_tiff, tmp_path):
     path, image, _, _ = shaded_tiff
     out = tmp_path / "out"
     argv = ["segment", str(path), "-k", "3", "--seed", "0", "--bias-field", "polynomial",
-            "--bias-order", "2", "--out-dir", str(out), "-q"]  # fmt: skip
+            "--bias-order", "2", "--out-dir", str(out), "-q"]
     assert main(argv) == 0
     assert sorted(p.name for p in out.glob("*.tif")) == [
         "cells_labels.tif", "cells_probability.tif",
-    ]  # fmt: skip
+    ]
     labels = tifffile.imread(out / "cells_labels.tif")
     expected = ng.segment(image, 3, random_state=0, bias_field="polynomial", bias_order=2)
     np.testing.assert_array_equal(labels, expected.labels)
@@ -70,7 +70,7 @@ def test_apply_with_bias_field(tmp_path):
     image, truth, _ = shaded(seed=2)
     tifffile.imwrite(tmp_path / "other.tif", image)
     argv = ["apply", str(tmp_path / "model.json"), str(tmp_path / "other.tif"), "--bias-field",
-            "polynomial", "--bias-output", "--out-dir", str(tmp_path / "o")]  # fmt: skip
+            "polynomial", "--bias-output", "--out-dir", str(tmp_path / "o")]
     assert main(argv) == 0
     labels = tifffile.imread(tmp_path / "o" / "other_labels.tif")
     expected = ng.apply_model(
@@ -109,7 +109,7 @@ def test_zarr_input_with_bias_field_out_of_core(tmp_path):
     path = tmp_path / "vol.zarr"
     write_ome_zarr(path, da.from_array(image, chunks=(4, 32, 32)), scale=(2.0, 1.0, 1.0))
     argv = ["segment", str(path), "-k", "3", "--seed", "0", "-q", "--bias-field", "polynomial",
-            "--bias-output"]  # fmt: skip
+            "--bias-output"]
     assert main(argv) == 0
     ref = ng.segment(image, 3, random_state=0, bias_field="polynomial")
     labels = read_zarr(tmp_path / "vol_labels.zarr").data.compute()

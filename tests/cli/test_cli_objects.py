@@ -65,7 +65,7 @@ def test_folder_batch_distinct_names_and_own_outputs_skipped(tmp_path):
     tifffile.imwrite(src / "a.tif", image)
     iio.imwrite(src / "a.png", image)
     argv = ["segment", str(src), "-k", "2", "--objects", "foreground", "--out-dir", str(out),
-            "-q"]  # fmt: skip
+            "-q"]
     assert main(argv) == 0
     assert {"a_tif_objects.tif", "a_tif_objects.csv", "a_png_objects.csv"} <= {
         p.name for p in out.iterdir()
@@ -82,10 +82,10 @@ def test_apply_with_objects_and_imagej_time_series_scale(tmp_path):
     movie = np.stack(frames)
     path = tmp_path / "movie.tif"
     tifffile.imwrite(path, movie, imagej=True, resolution=(2.0, 2.0),
-                     metadata={"axes": "TYX", "unit": "um"})  # fmt: skip
+                     metadata={"axes": "TYX", "unit": "um"})
     model = tmp_path / "model.json"
     assert main(["segment", str(path), "-k", "2", "--seed", "0", "--model", str(model),
-                 "-q"]) == 0  # fmt: skip
+                 "-q"]) == 0
     out = tmp_path / "applied"
     argv = ["apply", str(model), str(path), "--out-dir", str(out), "--objects", "2", "-q"]
     assert main(argv) == 0
@@ -161,7 +161,7 @@ def test_split_watershed_and_diameter_cut_touching_nuclei(nuclei, tmp_path):
     assert main([*argv, "--split", "watershed", "--diameter", "40", "--overwrite"]) == 0
     coarse = seg.objects(2, split="watershed", diameter=40.0)
     np.testing.assert_array_equal(tifffile.imread(tmp_path / "nuclei_objects.tif"),
-                                  coarse.labels)  # fmt: skip
+                                  coarse.labels)
     assert coarse.n_objects < expected.n_objects
 
 
@@ -200,7 +200,7 @@ def test_mask_file_restricts_segment_apply_and_objects(disks, tmp_path):
     out = tmp_path / "out"
     argv = ["segment", str(path), "-k", "2", "--seed", "0", "--mask", str(mask_path),
             "--objects", "2", "--out-dir", str(out), "-q", "--model",
-            str(tmp_path / "model.json")]  # fmt: skip
+            str(tmp_path / "model.json")]
     assert main(argv) == 0
     inside = mask > 0
     seg = ng.segment(image, 2, random_state=0, mask=inside)
@@ -215,7 +215,7 @@ def test_mask_file_restricts_segment_apply_and_objects(disks, tmp_path):
     assert "True" in {r["touches_mask_border"] for r in rows}
     applied = tmp_path / "applied"
     assert main(["apply", str(tmp_path / "model.json"), str(path), "--mask", str(mask_path),
-                 "--out-dir", str(applied), "-q"]) == 0  # fmt: skip
+                 "--out-dir", str(applied), "-q"]) == 0
     assert not tifffile.imread(applied / "cells_labels.tif")[~inside].any()
 
 
@@ -232,7 +232,7 @@ def test_mask_of_the_wrong_shape_or_missing(disks, tmp_path, capsys):
 def test_measure_and_property_filters_in_the_csv(disks, tmp_path):
     path, image, _ = disks
     argv = ["segment", str(path), "-k", "2", "--seed", "0", "--objects", "2", "-q",
-            "--measure", "--scale", "0.5,0.5"]  # fmt: skip
+            "--measure", "--scale", "0.5,0.5"]
     assert main(argv) == 0
     seg = ng.segment(image, 2, random_state=0, scale=(0.5, 0.5))
     every = seg.objects(2, image=image, scale=(0.5, 0.5), properties="all")

@@ -32,11 +32,11 @@ def test_segment_with_scribbles_then_apply_keeps_ids(tmp_path, capsys):
         "segment", str(tmp_path / "img.tif"), "--scribbles", str(tmp_path / "scr.tif"),
         "--class-names", "dark,bright,mid", "--components-per-class", "2,1,1",
         "--seed", "0", "--model", str(tmp_path / "m.json"), "--out-dir", str(tmp_path / "o"),
-    ])  # fmt: skip
+    ])
     assert status == 0
     labels = tifffile.imread(tmp_path / "o" / "img_labels.tif")
     expected = ng.segment(image, scribbles=_scribbles(), class_names=["dark", "bright", "mid"],
-                          components_per_class=[2, 1, 1], random_state=0)  # fmt: skip
+                          components_per_class=[2, 1, 1], random_state=0)
     assert np.array_equal(labels, expected.labels)
     assert (labels == truth).mean() > 0.95
     model = ng.load_model(tmp_path / "m.json")
@@ -47,7 +47,7 @@ def test_segment_with_scribbles_then_apply_keeps_ids(tmp_path, capsys):
     other, _ = _scene(1)
     tifffile.imwrite(tmp_path / "other.tif", other)
     status = main(["apply", str(tmp_path / "m.json"), str(tmp_path / "other.tif"),
-                   "--out-dir", str(tmp_path / "a")])  # fmt: skip
+                   "--out-dir", str(tmp_path / "a")])
     assert status == 0
     applied = tifffile.imread(tmp_path / "a" / "other_labels.tif")
     assert np.array_equal(applied, ng.apply_model(model, other).labels)
@@ -66,7 +66,7 @@ def test_scribbles_of_the_wrong_shape_fail_that_input(tmp_path, capsys):
     tifffile.imwrite(tmp_path / "img.tif", _scene(0)[0])
     tifffile.imwrite(tmp_path / "scr.tif", np.ones((8, 8), np.uint8))
     status = main(["segment", str(tmp_path / "img.tif"), "--scribbles",
-                   str(tmp_path / "scr.tif"), "--out-dir", str(tmp_path / "o")])  # fmt: skip
+                   str(tmp_path / "scr.tif"), "--out-dir", str(tmp_path / "o")])
     assert status == 1
     captured = capsys.readouterr()
     assert "spatial shape" in captured.out + captured.err

@@ -58,7 +58,7 @@ def test_component_selects_a_tiff_series(tmp_path, capsys):
     assert main(["segment", str(path), "-k", "2", "-q", "--component", "1"]) == 0
     assert tifffile.imread(tmp_path / "two_labels.tif").shape == second.shape
     assert main(["segment", str(path), "-k", "2", "-q", "--component", "5",
-                 "--overwrite"]) == 1  # fmt: skip
+                 "--overwrite"]) == 1
     assert "has 2 series, numbered 0..1" in capsys.readouterr().err
 
 
@@ -72,9 +72,9 @@ def test_output_extension_is_honoured_or_refused(tmp_path, capsys):
     image = make_class_image((3, 20, 24), 2, seed=0)[0].astype(np.float32)
     path = tmp_path / "in.tif"
     tifffile.imwrite(path, image, imagej=True, resolution=(2.0, 2.0),
-                     metadata={"axes": "ZYX", "spacing": 3.0, "unit": "micron"})  # fmt: skip
+                     metadata={"axes": "ZYX", "spacing": 3.0, "unit": "micron"})
     assert main(["segment", str(path), "-k", "2", "-q", "--labels", str(tmp_path / "l.zarr"),
-                 "--probability", str(tmp_path / "p.tiff")]) == 0  # fmt: skip
+                 "--probability", str(tmp_path / "p.tiff")]) == 0
     image_zarr = read_zarr(tmp_path / "l.zarr")
     assert image_zarr.data.shape == image.shape
     assert image_zarr.scales[0] == (3.0, 0.5, 0.5)
@@ -99,7 +99,7 @@ def test_ome_zarr_in_tiff_out_keeps_voxel_size_and_units(tmp_path):
         pixels = tifffile.xml2dict(tif.ome_metadata)["OME"]["Image"]["Pixels"]
     assert (pixels["PhysicalSizeZ"], pixels["PhysicalSizeY"], pixels["PhysicalSizeX"]) == (
         2.0, 0.5, 0.25,
-    )  # fmt: skip
+    )
     assert pixels["PhysicalSizeXUnit"] == "µm"
 
 
@@ -107,7 +107,7 @@ def test_tiff_in_zarr_format_out_keeps_scale_and_units(tmp_path):
     image = make_class_image((20, 24), 2, seed=0)[0].astype(np.float32)
     path = tmp_path / "in.tif"
     tifffile.imwrite(path, image, resolution=(10_000 / 0.25, 10_000 / 0.25),
-                     resolutionunit="CENTIMETER")  # fmt: skip
+                     resolutionunit="CENTIMETER")
     assert main(["segment", str(path), "-k", "2", "-q", "--output-format", "zarr"]) == 0
     for role in ("labels", "probability"):
         out = read_zarr(tmp_path / f"in_{role}.zarr")
@@ -160,12 +160,12 @@ def test_readme_big_data_example_keeps_units(tmp_path):
     volume = make_class_image((32, 32, 32), 2, seed=3, dtype="uint8")[0]
     axes = [{"name": n, "type": "space", "unit": "micrometer"} for n in "zyx"]
     write_ome_zarr(tmp_path / "volume.zarr", volume, axes=axes, scale=(2.0, 0.5, 0.5),
-                   chunks=(16, 16, 16))  # fmt: skip
+                   chunks=(16, 16, 16))
     # the README's lines, as written there
     volume = read_zarr(tmp_path / "volume.zarr")
     seg = segment(volume.data, 3, random_state=0, smoothing=1.0, scale=volume.scales[0])
     write_ome_zarr(tmp_path / "labels.zarr", seg.labels, scale=volume.scales[0],
-                   axes=volume.axes)  # fmt: skip
+                   axes=volume.axes)
     labels = read_zarr(tmp_path / "labels.zarr")
     assert labels.scales[0] == (2.0, 0.5, 0.5)
     assert [a["unit"] for a in labels.axes] == ["micrometer"] * 3

@@ -16,7 +16,7 @@ def volume(tmp_path):
     image = make_class_image((20, 30, 26), n_classes=3, sigma=30, seed=3, dtype="uint8")[0]
     path = tmp_path / "vol.zarr"
     write_ome_zarr(path, da.from_array(image, chunks=(8, 16, 13)), scale=(2.0, 0.5, 0.5),
-                   translation=(4.0, 0.0, 0.0))  # fmt: skip
+                   translation=(4.0, 0.0, 0.0))
     return path, image
 
 
@@ -42,7 +42,7 @@ def test_zarr_to_tiff_with_smoothing_on_a_scheduler(volume, tmp_path, capsys):
     ) as cluster:
         argv = ["segment", str(path), "-k", "3", "--seed", "0", "--smoothing", "1", "-q",
                 "--labels", str(tmp_path / "l.tif"), "--probability", str(tmp_path / "p.zarr"),
-                "--scheduler", cluster.scheduler_address]  # fmt: skip
+                "--scheduler", cluster.scheduler_address]
         assert main(argv) == 0
     assert capsys.readouterr().out == ""
     assert read_zarr(tmp_path / "p.zarr").data.dtype == np.float32
@@ -80,12 +80,12 @@ def test_zarr_objects_out_of_core(volume, tmp_path):
 
     path, image = volume
     argv = ["segment", str(path), "-k", "3", "--seed", "0", "-q", "--objects", "foreground",
-            "--min-size", "2"]  # fmt: skip
+            "--min-size", "2"]
     assert main(argv) == 0
     objects = read_zarr(tmp_path / "vol_objects.zarr")
     assert objects.scales == [(2.0, 0.5, 0.5)] and objects.data.chunksize == (8, 16, 13)
     ref = ng.label_objects(ng.segment(image, 3, random_state=0).labels, "foreground",
-                           image=image, min_size=2, scale=(2.0, 0.5, 0.5))  # fmt: skip
+                           image=image, min_size=2, scale=(2.0, 0.5, 0.5))
     np.testing.assert_array_equal(objects.data.compute(), ref.labels)
     with (tmp_path / "vol_objects.csv").open() as f:
         rows = list(csv.DictReader(f))
@@ -113,4 +113,4 @@ def test_zarr_format_of_the_outputs(volume, tmp_path, fmt, marker, version):
     labels = read_zarr(tmp_path / "vol_labels.zarr")
     assert labels.scales == [(2.0, 0.5, 0.5)] and labels.translations == [(4.0, 0.0, 0.0)]
     np.testing.assert_array_equal(labels.data.compute(), ng.segment(image, 3, random_state=0)
-                                  .labels)  # fmt: skip
+                                  .labels)

@@ -178,7 +178,7 @@ def test_odd_dtypes_never_crash_the_batch(dtype, tmp_path, capsys):
 
 
 def test_small_tiff_that_decodes_huge_is_refused_before_decoding(tmp_path, capsys,
-                                                                 monkeypatch):  # fmt: skip
+                                                                 monkeypatch):
     path = tmp_path / "bomb.tif"
     tifffile.imwrite(path, np.zeros((4096, 4096), np.uint8), compression="zlib")
     assert path.stat().st_size < 100_000
@@ -243,7 +243,7 @@ def test_run_batch_reports_any_exception_and_carries_on(error, tmp_path, capsys)
     for name in ("bad.tif", "good.tif"):
         tifffile.imwrite(tmp_path / name, _good())
     args = Namespace(inputs=[str(tmp_path / "bad.tif"), str(tmp_path / "good.tif")],
-                     out_dir=None, summary=None, overwrite=False, quiet=True)  # fmt: skip
+                     out_dir=None, summary=None, overwrite=False, quiet=True)
     assert run_batch(args, _raise(error)) == 1
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and "bad.tif" in err[0] and type(error).__name__ in err[0]
@@ -259,6 +259,6 @@ def test_run_batch_stops_on_keyboard_interrupt(tmp_path):
 
     tifffile.imwrite(tmp_path / "bad.tif", _good())
     args = Namespace(inputs=[str(tmp_path / "bad.tif")], out_dir=None, summary=None,
-                     overwrite=False, quiet=True)  # fmt: skip
+                     overwrite=False, quiet=True)
     with pytest.raises(KeyboardInterrupt):
         run_batch(args, _raise(KeyboardInterrupt()))

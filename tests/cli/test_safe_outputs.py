@@ -85,7 +85,7 @@ def test_overwrite_replaces_our_own_outputs(work, capsys):
     assert main(["segment", "vol.zarr", "-k", "2", "-q", "--labels", "v.zarr"]) == 0
     assert is_own_output(work / "v.zarr") and is_own_output(work / "vol_probability.zarr")
     assert main(["segment", "vol.zarr", "-k", "3", "-q", "--labels", "v.zarr",
-                 "--overwrite"]) == 0  # fmt: skip
+                 "--overwrite"]) == 0
     assert int(np.asarray(zarr.open(str(work / "v.zarr"))["s0"]).max()) == 3
     assert main(["segment", "in.tif", "-k", "2", "-q"]) == 0
     assert is_own_output(work / "in_labels.tif")
@@ -119,7 +119,7 @@ def test_failed_write_leaves_no_output(work, capsys, monkeypatch):
     assert calls and not any(Path(p).exists() for p in calls)
     assert sorted(p.name for p in work.iterdir()) == [
         "in.tif", "napari-gmm-summary.csv", "notes.txt", "theirs.tif", "vol.zarr"
-    ]  # fmt: skip
+    ]
 
 
 #: A run whose first output write hangs after writing its bytes (killed there by the test).
@@ -175,7 +175,7 @@ def test_concurrent_runs_never_corrupt_and_keep_every_summary_row(tmp_path):
     run = "import sys; from napari_gmm.cli import main; sys.exit(main(sys.argv[1:]))"
     cmd = [sys.executable, "-c", run, "segment", "in.tif", "-q"]
     runs = [subprocess.Popen([*cmd, "-k", k], cwd=tmp_path, env=_env(), stderr=subprocess.PIPE)
-            for k in ("2", "3")]  # fmt: skip
+            for k in ("2", "3")]
     codes = sorted(r.wait(timeout=300) for r in runs)
     assert codes == [0, 1]  # the later one refuses: its outputs exist (or appeared meanwhile)
     labels = tifffile.imread(tmp_path / "in_labels.tif")
@@ -212,7 +212,7 @@ def test_summary_escapes_formula_cells(tmp_path, monkeypatch):
     tifffile.imwrite('=HYPERLINK("x.example","y").tif', _gray())
     Path("+bad.tif").write_bytes(b"II*\0")
     assert main(["segment", "=HYPERLINK(\"x.example\",\"y\").tif", "+bad.tif", "-k", "2",
-                 "-q", "--out-dir", "o"]) == 1  # fmt: skip
+                 "-q", "--out-dir", "o"]) == 1
     text = (tmp_path / "o" / "napari-gmm-summary.csv").read_text()
     cells = [cell for row in csv.reader(text.splitlines()) for cell in row]
     assert not [c for c in cells if c[:1] in ("=", "+", "@") or (c[:1] == "-" and not _number(c))]
@@ -232,7 +232,7 @@ def test_summary_appends_and_zarr_outputs_keep_a_mark(work):
         assert main(["segment", "in.tif", "-k", k, "-q", "--out-dir", "o", "--overwrite"]) == 0
     assert len(_rows(work / "o" / "napari-gmm-summary.csv")) == 1  # --overwrite: afresh
     assert main(["segment", "in.tif", "-k", "2", "-q", "--out-dir", "o", "--summary",
-                 "o/napari-gmm-summary.csv"]) == 1  # fmt: skip
+                 "o/napari-gmm-summary.csv"]) == 1
     assert len(_rows(work / "o" / "napari-gmm-summary.csv")) == 2  # appended
     assert not list((work / "o").glob("napari-gmm-summary-*.csv"))
 

@@ -18,7 +18,7 @@ def zcyx():
 
 def _imagej(path, data, axes, z=2.0, xy=0.5):
     tifffile.imwrite(path, data, imagej=True, resolution=(1 / xy, 1 / xy),
-                     metadata={"axes": axes, "spacing": z, "unit": "um"})  # fmt: skip
+                     metadata={"axes": axes, "spacing": z, "unit": "um"})
 
 
 def test_imagej_czyx_channels_voxel_size_and_outputs(zcyx, tmp_path):
@@ -28,7 +28,7 @@ def test_imagej_czyx_channels_voxel_size_and_outputs(zcyx, tmp_path):
     assert main(argv) == 0
     out = tmp_path / "stack_labels.tif"
     expected = ng.segment(zcyx, 2, channel_axis=1, smoothing=1.0, scale=(2.0, 0.5, 0.5),
-                          random_state=0)  # fmt: skip
+                          random_state=0)
     isotropic = ng.segment(zcyx, 2, channel_axis=1, smoothing=1.0, random_state=0)
     assert not np.array_equal(expected.labels, isotropic.labels)  # the voxel size matters
     with tifffile.TiffFile(out) as tif:
@@ -55,7 +55,7 @@ def test_ome_time_series_each_frame_and_shared(tmp_path):
     series = np.stack([np.moveaxis(f, -1, 0) // (t + 1) for t, f in enumerate(frames)])
     path = tmp_path / "movie.ome.tif"
     metadata = {"axes": "TCYX", "PhysicalSizeX": 0.3, "PhysicalSizeY": 0.3,
-                "TimeIncrement": 10.0}  # fmt: skip
+                "TimeIncrement": 10.0}
     tifffile.imwrite(path, series, ome=True, metadata=metadata)
     assert main(["segment", str(path), "-k", "2", "--seed", "0", "-q"]) == 0
     expected = ng.segment(series, 2, channel_axis=1, time_axis=0, random_state=0)
@@ -89,10 +89,10 @@ def test_time_axis_option_on_a_plain_stack(tmp_path):
     path = tmp_path / "plain.tif"
     tifffile.imwrite(path, series, photometric="minisblack")  # a 3-D gray volume by default
     assert main(["segment", str(path), "-k", "2", "--seed", "0", "-q",
-                 "--time-axis", "0"]) == 0  # fmt: skip
+                 "--time-axis", "0"]) == 0
     expected = ng.segment(series, 2, time_axis=0, random_state=0)
     np.testing.assert_array_equal(tifffile.imread(tmp_path / "plain_labels.tif"),
-                                  expected.labels)  # fmt: skip
+                                  expected.labels)
 
 
 def test_rgba_tiff_drops_alpha_and_apply_time_series(tmp_path):

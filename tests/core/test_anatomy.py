@@ -40,7 +40,7 @@ def test_phantom_fractions_truth_and_noise(kind, ndim, size):
 
 def test_phantom_band_thickness():
     shares = [(make_phantom("shell", 2, thickness=t, noise=0, size=64).truth == 2).mean()
-              for t in (1, 2, 3)]  # fmt: skip
+              for t in (1, 2, 3)]
     assert shares[0] < shares[1] < shares[2]
     assert 2.5 < shares[2] / shares[0] < 4.5  # the band's area grows with its thickness
 
@@ -73,7 +73,7 @@ def test_neighbour_messages_average_the_valid_face_neighbours():
     got = neighbour_messages(q, valid)
     for i, j in np.ndindex(5, 6):
         nbs = [(i + a, j + b) for a, b in ((-1, 0), (1, 0), (0, -1), (0, 1))
-               if 0 <= i + a < 5 and 0 <= j + b < 6 and valid[i + a, j + b]]  # fmt: skip
+               if 0 <= i + a < 5 and 0 <= j + b < 6 and valid[i + a, j + b]]
         want = np.mean([q[n] for n in nbs], axis=0) if nbs else np.zeros(3)
         np.testing.assert_allclose(got[i, j], want, atol=1e-6)
 
@@ -154,7 +154,7 @@ def test_default_posteriors_are_calibrated_under_smoothing():
 def test_partial_volume_fractions():
     p = make_phantom("shell", 2, thickness=2, noise=5, size=64, seed=1)
     seg = ng.segment(p.image, 3, smoothing=0.5, random_state=0, partial_volume=True,
-                     return_posteriors=True)  # fmt: skip
+                     return_posteriors=True)
     f = seg.fractions
     assert f.shape == (3, 64, 64) and f.dtype == np.float32
     np.testing.assert_allclose(f.sum(axis=0), 1, atol=1e-5)

@@ -93,7 +93,7 @@ def test_calibrated_marginals_on_noisy_images():
     image, truth = make_class_image((96, 96), 3, sigma=30, feature_size=3, seed=6)
     mean_field = ng.segment(image, 3, smoothing=1.0, random_state=0)
     gibbs = ng.segment(image, 3, smoothing=1.0, marginals="gibbs", random_state=0,
-                       return_posteriors=True)  # fmt: skip
+                       return_posteriors=True)
     cal_mf = calibration(truth, mean_field.labels, mean_field.probability)
     cal_g = calibration(truth, gibbs.labels, gibbs.probability)
     assert cal_g.ece <= 0.03 and cal_g.auc >= 0.8

@@ -19,7 +19,7 @@ def shaded_image(shape, kind="vignette", seed=0, sigma=15.0, n_channels=None, dt
     image, truth = make_class_image(
         shape, 3, gap=100, base=100, sigma=sigma, dtype="float32", seed=seed,
         feature_size=min(shape) / 20, n_channels=n_channels,
-    )  # fmt: skip
+    )
     field = make_shading(shape, 0.6, 1.4, kind=kind, seed=seed)
     shaded = image * (field if n_channels is None else field[..., None])
     return shaded.astype(dtype), truth, field
@@ -71,7 +71,7 @@ def test_coins_background_is_one_class():
     seg = ng.segment(coins, 3, random_state=0, bias_field=BIAS)
     (top, top_share), (bottom, bottom_share) = (
         majority(seg.labels[:10]), majority(seg.labels[-10:])
-    )  # fmt: skip
+    )
     assert top == bottom
     assert min(top_share, bottom_share) > 0.9
     # the field is brighter at the top, where the background is
@@ -154,7 +154,7 @@ def test_multichannel_shares_one_field(covariance_type):
     seg = ng.segment(
         image, 3, channel_axis=-1, covariance_type=covariance_type, random_state=0,
         bias_field=BIAS,
-    )  # fmt: skip
+    )
     assert seg.bias_field.shape == (96, 96)
     assert seg.corrected.shape == image.shape
     np.testing.assert_allclose(seg.corrected, image / seg.bias_field[..., None], rtol=1e-6)

@@ -185,7 +185,7 @@ def test_time_axis_must_leave_a_spatial_axis():
         ng.segment(np.random.default_rng(0).random((4, 3)), 2, time_axis=0, channel_axis=1)
     with pytest.raises(ValueError, match="same axis"):
         ng.apply_model(ng.segment(np.arange(6.0), 2).model, np.ones((2, 3)), time_axis=0,
-                       channel_axis=0)  # fmt: skip
+                       channel_axis=0)
 
 
 def test_iter_apply_model_yields_frames_and_returns_the_result(bleaching):

@@ -24,7 +24,7 @@ def image():
 def test_iter_select_n_components_matches_the_function(image):
     steps = []
     sel = run(iter_select_n_components(image, range(1, 5), random_state=0),
-              lambda f, s: steps.append((f, s)))  # fmt: skip
+              lambda f, s: steps.append((f, s)))
     ref = select_n_components(image, range(1, 5), random_state=0)
     assert (sel.best, sel.candidates, sel.method) == (ref.best, ref.candidates, ref.method)
     assert np.allclose(sel.bic, ref.bic)
@@ -53,7 +53,7 @@ def test_iter_segment_multiscale_predicts_every_level(image):
     levels = [image, image[::2, ::2]]
     steps = []
     seg = run(iter_segment_multiscale(levels, 3, random_state=0, scale=(2.0, 2.0)),
-              lambda f, s: steps.append((f, s)))  # fmt: skip
+              lambda f, s: steps.append((f, s)))
     assert len(seg.labels) == len(seg.probability) == 2
     for level, labels in zip(levels, seg.labels, strict=True):
         assert np.array_equal(np.asarray(labels), apply_model(seg.model, level).labels)

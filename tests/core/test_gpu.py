@@ -20,7 +20,7 @@ needs_gpu = pytest.mark.skipif(not gpu_available(), reason="needs CuPy and a CUD
 def _volume(shape, n_channels=1, k=3, seed=0, nan=True):
     """A float32 class image (spatial shape, C) with some NaN voxels, and a mixture."""
     image, _ = make_class_image(shape, k, sigma=35, dtype="float32", n_channels=n_channels,
-                                seed=seed)  # fmt: skip
+                                seed=seed)
     image = image.reshape(*shape, n_channels).astype(np.float32)
     if nan:
         image.reshape(-1, n_channels)[::53, 0] = np.nan
@@ -35,7 +35,7 @@ def _planes(shape, ok, gmm, spacing=None, beta=8.0):
 
     kernel = _meanfield.neighbour_kernel(len(shape), spacing)
     return Planes(ok.reshape(shape), shape, gmm.n_components, kernel,
-                  _meanfield._axis_weights(kernel), beta)  # fmt: skip
+                  _meanfield._axis_weights(kernel), beta)
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCES)
@@ -193,7 +193,7 @@ def test_segment_on_gpu_matches_numba(covariance_type):
             segs[name] = ng.segment(
                 image, 3, smoothing=1.0, random_state=0, covariance_type=covariance_type,
                 return_posteriors=True,
-            )  # fmt: skip
+            )
     a, b = segs["numba"], segs["cupy"]
     assert b.backend == "cupy" and len(b.n_sweeps) == 2
     assert np.mean(a.labels == b.labels) >= 0.999

@@ -6,8 +6,9 @@ from scipy import ndimage
 from skimage import data
 
 import napari_gmm as ng
-from napari_gmm.core._selection import classification_entropy, quantile_means, select_n_components
+from napari_gmm.core._selection import select_n_components
 from napari_gmm.core.analysis._synthetic import smooth_class_map
+from napari_gmm.core.selection._init import classification_entropy, quantile_means
 
 
 def _skewed(kind, k, seed, shape=(96, 96)):
@@ -30,7 +31,7 @@ def _skewed(kind, k, seed, shape=(96, 96)):
 def test_icl_finds_true_number_of_non_gaussian_classes(kind, k):
     image, _ = _skewed(kind, k, seed=k)
     chosen = {select_n_components(image, range(1, 9), criterion="icl", random_state=s).best
-              for s in (0, 1)}  # fmt: skip
+              for s in (0, 1)}
     assert chosen == {k}
     bic = select_n_components(image, range(1, 9), criterion="bic", random_state=0)
     assert bic.best >= k  # BIC never chooses fewer (it usually splits skewed classes)

@@ -157,7 +157,7 @@ def test_segment_smoothing_kernel_matches_numpy(shape, n_channels, scale):
             segs[name] = ng.segment(
                 image, 3, channel_axis=axis, smoothing=1.0, scale=scale, random_state=0,
                 return_posteriors=True,
-            )  # fmt: skip
+            )
     a, b = segs["numpy"], segs["numba"]
     assert np.mean(a.labels == b.labels) >= 0.9999
     assert np.abs(a.probability - b.probability).max() < 1e-4
@@ -177,7 +177,7 @@ def test_kernels_are_deterministic_across_thread_counts():
             for threads in (1, 2):
                 numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
                 seg = ng.segment(image, 3, smoothing=1.0, random_state=0,
-                                 return_posteriors=True)  # fmt: skip
+                                 return_posteriors=True)
                 plain = ng.segment(image, 3, random_state=0)
                 runs.append((seg, plain))
     finally:

@@ -83,9 +83,78 @@ def _module_imports(path: pathlib.Path) -> set[str]:
 def test_no_import_cycles_in_io():
     """Shared types live in ``io/_types``: no io module imports one that imports it back."""
     paths = {".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts): p
-             for p in (PACKAGE / "io").glob("_*.py")}  # fmt: skip
+             for p in (PACKAGE / "io").glob("_*.py")}
     graph = {name: (_module_imports(path) & set(paths)) - {name} for name, path in paths.items()}
     assert graph["napari_gmm.io._formats"], "the check found no io-internal import"
     for name, deps in graph.items():
         for dep in deps:
             assert name not in graph[dep], f"import cycle: {name} <-> {dep}"
+
+
+MAX_MODULE_LINES = 300
+MAX_FUNCTION_LINES = 80
+
+#: Known exceptions, checked by neither size test: modules being changed in parallel work
+#: (the Potts mean-field kernels, the lazy apply / segment paths, time series, shared-frame
+#: and empty-class fits, the bias field). Split them when that work lands, then remove them
+#: from this list. Today only ``potts/_meanfield.py`` is over a limit (568 lines).
+KNOWN_EXCEPTIONS = (
+    "core/potts/_meanfield.py",
+    "core/lazy/_apply.py",
+    "core/lazy/_segment.py",
+    "core/series/_series.py",
+    "core/fit/_shared_frames.py",
+    "core/fit/_empty.py",
+    "core/bias/",  # every module of the bias field
+)
+
+
+def _checked_modules() -> list[pathlib.Path]:
+    paths = sorted(PACKAGE.rglob("*.py"))
+    assert len(paths) > 50, "the check found too few modules"
+    return [p for p in paths
+            if not p.relative_to(PACKAGE).as_posix().startswith(KNOWN_EXCEPTIONS)]
+
+
+def _code_lines(function: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    """Lines of a function's body without its docstring (comments and blanks inside count)."""
+    body = function.body
+    first = body[0]
+    if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+            and isinstance(first.value.value, str)):
+        body = body[1:]
+    return body[-1].end_lineno - body[0].lineno + 1 if body else 0
+
+
+def test_code_lines_counts_the_body_without_the_docstring():
+    tree = ast.parse('def f():\n    """Doc\n    string."""\n    a = 1\n\n    return a\n')
+    assert _code_lines(tree.body[0]) == 3
+    assert _code_lines(ast.parse("def g(): return 1").body[0]) == 1
+
+
+def test_no_module_over_300_lines():
+    long = {p.relative_to(PACKAGE).as_posix(): n for p in _checked_modules()
+            if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES}
+    assert not long, (
+        f"modules over {MAX_MODULE_LINES} lines: {long}; split them by concern into smaller "
+        "modules (see docs/architecture.md, 'Where new code goes')"
+    )
+
+
+def test_no_function_over_80_lines_of_code():
+    long = {}
+    for path in _checked_modules():
+        for node in ast.walk(ast.parse(path.read_text())):
+            function = isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+            if function and (n := _code_lines(node)) > MAX_FUNCTION_LINES:
+                long[f"{path.relative_to(PACKAGE).as_posix()}:{node.name}"] = n
+    assert not long, (
+        f"functions over {MAX_FUNCTION_LINES} lines of code (docstring excluded): {long}; "
+        "split them into named helpers"
+    )
+
+
+def test_the_known_exceptions_exist():
+    """An exception whose module was moved or removed is dropped from the list."""
+    for name in KNOWN_EXCEPTIONS:
+        assert (PACKAGE / name).exists(), f"{name} is no longer there: drop it from the list"

@@ -33,7 +33,7 @@ def test_field_on_boxes_tiles_the_grid_field(shape):
     u_range = (0.7, 1.3)
     grid = field_on_grid(basis, coef, u_range)
     np.testing.assert_allclose(field_on_box(basis, coef, u_range, [slice(None)] * len(shape)),
-                               grid, rtol=1e-6)  # fmt: skip
+                               grid, rtol=1e-6)
     cut = tuple(slice(n // 3, n - 1) for n in shape)
     np.testing.assert_allclose(field_on_box(basis, coef, u_range, cut), grid[cut], rtol=1e-6)
 
@@ -64,7 +64,7 @@ def test_multichannel_keeps_the_channel_axis_and_agrees():
     image = np.ascontiguousarray(np.moveaxis(image, -1, 0))  # (C, Y, X)
     ref = ng.segment(image, 3, channel_axis=0, bias_field=BIAS, random_state=0)
     seg = ng.segment(da.from_array(image, chunks=(2, 48, 45)), 3, channel_axis=0,
-                     bias_field=BIAS, random_state=0)  # fmt: skip
+                     bias_field=BIAS, random_state=0)
     assert seg.corrected.shape == image.shape and seg.bias_field.shape == (96, 90)
     assert (seg.labels.compute() == ref.labels).mean() >= 0.99
 
@@ -74,7 +74,7 @@ def test_with_smoothing_and_non_finite_voxels():
     image[0, :3, :3] = np.nan
     ref = ng.segment(image, 3, bias_field=BIAS, smoothing=1.0, random_state=0)
     seg = ng.segment(da.from_array(image, chunks=(10, 32, 32)), 3, bias_field=BIAS,
-                     smoothing=1.0, random_state=0)  # fmt: skip
+                     smoothing=1.0, random_state=0)
     labels = seg.labels.compute()
     assert (labels[0, :3, :3] == 0).all()
     assert (labels == ref.labels).mean() >= 0.99

@@ -26,7 +26,7 @@ def test_same_objects_and_table_as_in_memory(shape, chunks, connectivity):
     image = make_class_image(shape, 3, sigma=30, seed=1, dtype="uint8")[0]
     labels = ng.segment(image, 3, random_state=0).labels
     options = {"image": image, "min_size": 3, "connectivity": connectivity,
-               "scale": (0.5,) * len(shape)}  # fmt: skip
+               "scale": (0.5,) * len(shape)}
     ref = ng.label_objects(labels, "foreground", **options)
     lazy = ng.label_objects(da.from_array(labels, chunks=chunks), "foreground", **options)
     assert ref.n_objects > 10

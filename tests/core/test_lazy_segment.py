@@ -22,7 +22,7 @@ def test_integer_labels_equal_in_memory(shape, chunks, dtype):
     image = _image(shape, dtype)
     ref = ng.segment(image, 3, random_state=0, return_posteriors=True)
     seg = ng.segment(da.from_array(image, chunks=chunks), 3, random_state=0,
-                     return_posteriors=True)  # fmt: skip
+                     return_posteriors=True)
     assert isinstance(seg.labels, da.Array)
     assert seg.labels.chunks == da.from_array(image, chunks=chunks).chunks
     assert seg.method == ref.method == "exact (distinct values)"
@@ -40,9 +40,9 @@ def test_integer_labels_equal_in_memory(shape, chunks, dtype):
 def test_smoothing_agrees_with_in_memory(shape, chunks):
     image = make_class_image(shape, n_classes=3, sigma=45, seed=2, dtype="uint8")[0]
     ref = ng.segment(image, 3, random_state=0, smoothing=1.0, scale=(1.0,) * (len(shape) - 1)
-                     + (2.0,))  # fmt: skip
+                     + (2.0,))
     seg = ng.segment(da.from_array(image, chunks=chunks), 3, random_state=0, smoothing=1.0,
-                     scale=(1.0,) * (len(shape) - 1) + (2.0,))  # fmt: skip
+                     scale=(1.0,) * (len(shape) - 1) + (2.0,))
     # float32 posteriors (compiled kernels) summed in another order: round-off only
     np.testing.assert_allclose(seg.model.means_, ref.model.means_, rtol=1e-6)
     labels = seg.labels.compute()
@@ -59,7 +59,7 @@ def test_float_with_nan_holes_across_chunk_borders(smoothing):
     chunks = (10, 15, 12)
     ref = ng.segment(image, 3, random_state=0, smoothing=smoothing)
     seg = ng.segment(da.from_array(image, chunks=chunks), 3, random_state=0,
-                     smoothing=smoothing)  # fmt: skip
+                     smoothing=smoothing)
     assert seg.method == ref.method == "all pixels"
     assert seg.n_valid == ref.n_valid
     labels = seg.labels.compute()
@@ -86,7 +86,7 @@ def test_multichannel_integer_takes_the_sample_path():
     rgb = make_class_image((30, 40), n_classes=3, n_channels=3, seed=0, dtype="uint8")[0]
     ref = ng.segment(rgb, 3, channel_axis=-1, random_state=0)
     seg = ng.segment(da.from_array(rgb, chunks=(16, 16, 3)), 3, channel_axis=-1,
-                     random_state=0)  # fmt: skip
+                     random_state=0)
     assert seg.labels.shape == rgb.shape[:2]
     assert (seg.labels.compute() == ref.labels).mean() > 0.99
 
@@ -148,7 +148,7 @@ def test_lazy_uncertainty_maps(kind):
     image = _image((30, 41))
     ref = ng.segment(image, 3, random_state=0, return_posteriors=True)
     seg = ng.segment(da.from_array(image, chunks=(9, 14)), 3, random_state=0,
-                     return_posteriors=True)  # fmt: skip
+                     return_posteriors=True)
     umap = seg.uncertainty(kind)
     assert isinstance(umap, da.Array) and umap.dtype == np.float32
     np.testing.assert_allclose(umap.compute(), ref.uncertainty(kind), atol=1e-7)
@@ -158,7 +158,7 @@ def test_lazy_uncertainty_maps(kind):
     ("options", "message"),
     [({"smoothing": "auto"}, "smoothing='auto'"),
      ({"smoothing": 1.0, "marginals": "gibbs"}, "marginals='gibbs'")],
-)  # fmt: skip
+)
 def test_what_the_blockwise_path_lacks_is_refused(options, message):
     image = da.from_array(_image((20, 24)), chunks=(10, 12))
     with pytest.raises(ValueError, match=message):

@@ -28,7 +28,7 @@ def test_float_auto_on_a_sample_picks_the_in_memory_k(k):
     assert seg.n_components == ref.n_components == k
     assert seg.selection.method == "subsample" and seg.selection.n_samples < image.size
     sel = ng.select_n_components(lazy, range(1, 7), criterion="bic", random_state=0,
-                                 max_samples=20_000)  # fmt: skip
+                                 max_samples=20_000)
     assert sel.best == ng.select_n_components(image, range(1, 7), random_state=0).best
 
 
@@ -37,7 +37,7 @@ def test_auto_with_a_bias_field_chooses_on_the_corrected_image():
     shaded = (image * make_shading(image.shape, seed=1)).astype(np.float32)
     ref = ng.segment(shaded, "auto", bias_field="polynomial", random_state=0)
     seg = ng.segment(da.from_array(shaded, chunks=64), "auto", bias_field="polynomial",
-                     random_state=0)  # fmt: skip
+                     random_state=0)
     assert seg.n_components == ref.n_components == 3
     assert (seg.labels.compute() == ref.labels).mean() >= 0.99
 

@@ -61,7 +61,7 @@ def test_measurements_equal_regionprops():
     seg = ng.segment(image, 3, random_state=0, smoothing=1.0)
     objects = seg.objects(image=image, scale=(0.5, 2.0))
     ref = regionprops_table(objects.labels, intensity_image=image,
-                            properties=(*PROPS, "intensity_mean"))  # fmt: skip
+                            properties=(*PROPS, "intensity_mean"))
     table = objects.table
     assert np.array_equal(table["label"], ref["label"])
     assert np.array_equal(table["area"], ref["area"])
@@ -70,7 +70,7 @@ def test_measurements_equal_regionprops():
     for j in range(4):
         assert np.array_equal(table[f"bbox-{j}"], ref[f"bbox-{j}"])
     scaled = regionprops_table(objects.labels, properties=("area", "centroid"),
-                               spacing=(0.5, 2.0))  # fmt: skip
+                               spacing=(0.5, 2.0))
     assert np.allclose(table["area_scaled"], scaled["area"])
     assert np.allclose(table["centroid_scaled-0"], scaled["centroid-0"])
     assert np.allclose(table["centroid_scaled-1"], scaled["centroid-1"])
@@ -84,7 +84,7 @@ def test_multichannel_intensity_means():
     rgb = np.stack([image, 255 - image, image // 2], axis=0)  # channels first
     objects = ng.label_objects(classes, 2, image=rgb, channel_axis=0)
     ref = regionprops_table(objects.labels, intensity_image=np.moveaxis(rgb, 0, -1),
-                            properties=("intensity_mean",))  # fmt: skip
+                            properties=("intensity_mean",))
     for c in range(3):
         assert np.allclose(objects.table[f"intensity_mean-{c}"], ref[f"intensity_mean-{c}"])
     assert "intensity_mean" not in objects.table
@@ -185,7 +185,7 @@ def test_3d_balls_from_a_segmentation_with_anisotropic_scale():
     assert np.abs(objects.table["volume"] / ref["area"][order] - 1).max() < 0.1
     assert np.allclose(objects.table["volume_scaled"], objects.table["volume"] * 0.5)
     physical = regionprops_table(objects.labels, properties=("area", "centroid"),
-                                 spacing=(2.0, 0.5, 0.5))  # fmt: skip
+                                 spacing=(2.0, 0.5, 0.5))
     assert np.allclose(objects.table["volume_scaled"], physical["area"])
     for axis in range(3):
         assert np.allclose(objects.table[f"centroid_scaled-{axis}"], physical[f"centroid-{axis}"])
@@ -236,7 +236,7 @@ def test_absent_class_gives_no_objects_and_empty_columns(tmp_path):
 def test_csv_and_records_round_trip(tmp_path):
     image, classes, _ = make_object_image((80, 80), 6, n_classes=3, sigma=3, seed=6)
     objects = ng.label_objects(classes, "foreground", image=image.astype(np.float32) / 7,
-                               scale=(0.3, 0.7))  # fmt: skip
+                               scale=(0.3, 0.7))
     path = objects.to_csv(tmp_path / "sub" / "objects.csv")
     with path.open() as f:
         rows = list(csv.DictReader(f))
@@ -329,7 +329,7 @@ def test_dask_labels_are_labelled_blockwise():
     da = pytest.importorskip("dask.array")
     lazy = da.from_array(LABELS, chunks=1)  # tests/core/test_lazy_objects.py for more
     np.testing.assert_array_equal(ng.label_objects(lazy, 2).labels.compute(),
-                                  ng.label_objects(LABELS, 2).labels)  # fmt: skip
+                                  ng.label_objects(LABELS, 2).labels)
     # a lazy image is fine (measured in memory), as long as the labels are computed
     objects = ng.label_objects(LABELS, 2, image=da.from_array(LABELS * 10.0, chunks=1))
     assert objects.table["intensity_mean"].tolist() == [20.0]
@@ -354,7 +354,7 @@ def test_property_components_sizes_and_table_match_skimage(
     connectivity = min(connectivity, len(shape))
     classes = data.draw(st.lists(st.integers(1, n_classes), min_size=1, unique=True))
     objects = ng.label_objects(labels, classes, connectivity=connectivity, min_size=min_size,
-                               image=labels * 1.5, n_classes=n_classes)  # fmt: skip
+                               image=labels * 1.5, n_classes=n_classes)
     expected_count = 0
     for c in sorted(classes):
         parts = label(labels == c, connectivity=connectivity)
@@ -362,12 +362,12 @@ def test_property_components_sizes_and_table_match_skimage(
         expected_count += int((sizes >= max(min_size, 1)).sum())
         kept = np.isin(parts, 1 + np.flatnonzero(sizes >= max(min_size, 1)))
         assert np.array_equal(np.isin(objects.labels, objects.table["label"][
-            objects.table["class"] == c]) & (objects.labels > 0), kept)  # fmt: skip
+            objects.table["class"] == c]) & (objects.labels > 0), kept)
     assert objects.n_objects == expected_count
     assert list(objects.table["label"]) == list(range(1, expected_count + 1))
     if expected_count:
         ref = regionprops_table(objects.labels, intensity_image=labels * 1.5,
-                                properties=(*PROPS, "intensity_mean"))  # fmt: skip
+                                properties=(*PROPS, "intensity_mean"))
         size = "area" if len(shape) == 2 else "volume"
         assert np.array_equal(objects.table[size], ref["area"])
         for key in ref:

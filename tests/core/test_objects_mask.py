@@ -64,7 +64,7 @@ def test_objects_outside_are_background_and_cut_ones_are_flagged(disks):
         assert flag == bool((outside & (objects.labels == i)).any())
     # a truth disk crossing the border is cut: its found part is flagged
     crossing = [i for i in range(1, truth.max() + 1)
-                if (truth == i)[mask].any() and (truth == i)[~mask].any()]  # fmt: skip
+                if (truth == i)[mask].any() and (truth == i)[~mask].any()]
     assert crossing
     for i in crossing:
         ids = np.unique(objects.labels[(truth == i) & mask])

@@ -22,16 +22,16 @@ def test_2d_properties_in_physical_units_equal_regionprops(disks):
     scale = (0.5, 0.5)
     objects = seg.objects(2, image=image, scale=scale, properties="all")
     names = ("equivalent_diameter_area", "axis_major_length", "axis_minor_length", "solidity",
-             "eccentricity", "perimeter", "intensity_max", "intensity_std")  # fmt: skip
+             "eccentricity", "perimeter", "intensity_max", "intensity_std")
     ref = regionprops_table(objects.labels, intensity_image=image, properties=names,
-                            spacing=scale)  # fmt: skip
+                            spacing=scale)
     table = objects.table
     assert np.allclose(table["equivalent_diameter"], ref["equivalent_diameter_area"])
     for name in names[1:]:
         assert np.allclose(table[name], ref[name]), name
     # the physical diameter of a disk is about that of its area
     assert np.allclose(table["equivalent_diameter"],
-                       2 * np.sqrt(table["area_scaled"] / np.pi))  # fmt: skip
+                       2 * np.sqrt(table["area_scaled"] / np.pi))
 
 
 def test_perimeter_with_anisotropic_pixels_is_the_scaled_contour_length():
@@ -52,7 +52,7 @@ def test_multichannel_intensity_columns():
     labels[20:28, 10:30] = 2
     image = rng.normal(size=(30, 40, 2))
     objects = ng.label_objects(labels, 2, image=image, channel_axis=-1,
-                               properties=["intensity_max", "intensity_std"])  # fmt: skip
+                               properties=["intensity_max", "intensity_std"])
     for c in (0, 1):
         first = image[5:15, 5:15, c]
         assert objects.table[f"intensity_max-{c}"][0] == pytest.approx(first.max())
@@ -64,9 +64,9 @@ def test_3d_surface_area_and_volume_diameter():
     ball = (((z - 10) * 2.0) ** 2 + (y - 15) ** 2 + (x - 15) ** 2) <= 100
     labels = np.where(ball, 2, 1).astype(np.uint8)
     objects = ng.label_objects(labels, 2, scale=(2.0, 1.0, 1.0),
-                               properties=["surface_area", "equivalent_diameter"])  # fmt: skip
+                               properties=["surface_area", "equivalent_diameter"])
     verts, faces, _, _ = marching_cubes(np.pad(ball.astype(np.float32), 1), 0.5,
-                                        spacing=(2.0, 1.0, 1.0))  # fmt: skip
+                                        spacing=(2.0, 1.0, 1.0))
     assert objects.table["surface_area"][0] == pytest.approx(mesh_surface_area(verts, faces))
     assert objects.table["surface_area"][0] == pytest.approx(400 * np.pi, rel=0.15)
     assert objects.table["equivalent_diameter"][0] == pytest.approx(20, rel=0.05)

@@ -126,7 +126,7 @@ def test_the_cut_follows_a_low_posterior_seam():
     probability = np.ones(labels.shape, np.float32)
     probability[:, 33:35] = 0.3  # a dim seam, off the bar's middle
     objects = ng.label_objects(labels, 2, split="watershed", diameter=20.0,
-                               probability=probability)  # fmt: skip
+                               probability=probability)
     assert objects.n_objects == 2
     left, right = objects.labels[20, 10], objects.labels[20, 79]
     assert left != right
@@ -155,11 +155,11 @@ def test_a_small_nucleus_pressed_into_a_large_one_is_cut_along_the_image():
     assert objects.table["area"].sum() == (labels == 2).sum()  # nothing lost
     # the image's channels are averaged: two copies of it cut the same way
     two = ng.label_objects(labels, 2, split="watershed", image=np.stack([image, image], -1),
-                           channel_axis=-1)  # fmt: skip
+                           channel_axis=-1)
     assert np.array_equal(two.labels, objects.labels)
     # per frame of a series, each frame with its own image
     series = ng.label_objects(np.stack([labels, labels]), 2, split="watershed", time_axis=0,
-                              image=np.stack([image, image]))  # fmt: skip
+                              image=np.stack([image, image]))
     assert list(series.table["frame"]) == [0, 0, 1, 1]
 
 

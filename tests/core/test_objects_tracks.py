@@ -42,7 +42,7 @@ def test_a_division_continues_the_larger_overlap_and_starts_one_track():
 def test_track_ids_with_the_time_axis_last_and_as_oracle_of_overlaps():
     rng = np.random.default_rng(0)
     frames = [frame((50, 50), [((25 + rng.integers(-2, 3), 25 + rng.integers(-2, 3)), 8)])
-              for _ in range(5)]  # fmt: skip
+              for _ in range(5)]
     series = np.stack(frames, axis=-1)
     objects = ng.label_objects(series, 2, time_axis=-1)
     assert list(objects.table["track_id"]) == [1] * 5

@@ -54,7 +54,7 @@ def test_unknown_option_is_a_type_error():
 def test_from_namespace_renames_and_overrides():
     args = argparse.Namespace(init="random", seed=3, tol=0.5, out_dir="x", scale=(9.0, 9.0))
     opts = Options.from_namespace(args, {"init": "init_params", "seed": "random_state"},
-                                  scale=(1.0, 2.0))  # fmt: skip
+                                  scale=(1.0, 2.0))
     assert (opts.init_params, opts.random_state, opts.tol) == ("random", 3, 0.5)
     assert opts.scale == (1.0, 2.0)
     assert opts.max_iter == DEFAULTS["max_iter"]

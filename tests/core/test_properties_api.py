@@ -29,7 +29,7 @@ import napari_gmm as ng
 def attempt(func, *args, **kwargs):
     """Call func: its result, or None after checking the error it raised."""
     return outcome(func, *args, quiet=(ng.GMMConvergenceWarning, ng.RegularizationWarning),
-                   **kwargs)  # fmt: skip
+                   **kwargs)
 
 
 SIGMAS = st.one_of(
@@ -94,7 +94,7 @@ def test_select_n_components(case, candidates, criterion):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # candidates skipped for too few values
         sel = attempt(ng.select_n_components, image, candidates, criterion=criterion,
-                      random_state=0)  # fmt: skip
+                      random_state=0)
     assert snapshot(image) == before
     if sel is None:
         return
@@ -155,7 +155,7 @@ def test_mixture_density_matches_scipy(n_features, data):
         image = image[..., 0]
     before = snapshot(image)
     dens = attempt(ng.mixture_density, image, weights, means, cov, channel_axis=axis,
-                   covariance_type=covariance_type)  # fmt: skip
+                   covariance_type=covariance_type)
     assert snapshot(image) == before
     if dens is None:
         return
@@ -166,7 +166,7 @@ def test_mixture_density_matches_scipy(n_features, data):
     expected = _oracle(pixels, weights, means, cov, covariance_type)
     np.testing.assert_allclose(dens[valid], expected, rtol=1e-7, atol=1e-300)
     logd = ng.mixture_log_density(image, weights, means, cov, channel_axis=axis,
-                                  covariance_type=covariance_type)  # fmt: skip
+                                  covariance_type=covariance_type)
     ok = valid & (dens > 1e-280)
     np.testing.assert_allclose(np.exp(logd[ok]), dens[ok], rtol=1e-9)
 
@@ -181,7 +181,7 @@ def test_mixture_density_rejects_bad_parameters_clearly(weights, mean, var, cova
     image = np.linspace(-5, 5, 12).reshape(3, 4)
     k = len(weights)
     dens = attempt(ng.mixture_density, image, weights, [mean] * k, [var] * k,
-                   covariance_type=covariance_type)  # fmt: skip
+                   covariance_type=covariance_type)
     if dens is not None:
         assert dens.shape == image.shape
         assert np.isfinite(dens).all() and (dens >= 0).all()
@@ -256,7 +256,7 @@ def test_pixel_features(case, axis):
     post=hnp.arrays(np.float32, hnp.array_shapes(min_dims=2, max_dims=4, max_side=5),
                     elements=st.floats(0, 1, width=32)),
     kind=st.sampled_from(("margin", "entropy", "1 - max posterior", "other")),
-)  # fmt: skip
+)
 def test_uncertainty_maps(post, kind):
     total = post.sum(axis=-1, keepdims=True)
     post = np.where(total > 0, post / np.where(total > 0, total, 1), 1.0 / post.shape[-1])

@@ -43,13 +43,13 @@ def test_segment_gray_any_dtype_shape_layout(case, k, covariance_type, smoothing
     image, _ = case
     before = snapshot(image)
     seg = run(ng.segment, image, k, covariance_type=covariance_type, smoothing=smoothing,
-              random_state=0, return_posteriors=posteriors)  # fmt: skip
+              random_state=0, return_posteriors=posteriors)
     assert snapshot(image) == before
     if seg is None:
         return
     check_segmentation(seg, image, k)
     again = ng.segment(image, k, covariance_type=covariance_type, smoothing=smoothing,
-                       random_state=0, return_posteriors=posteriors)  # fmt: skip
+                       random_state=0, return_posteriors=posteriors)
     np.testing.assert_array_equal(again.labels, seg.labels)
     np.testing.assert_array_equal(again.probability, seg.probability)
 
@@ -68,7 +68,7 @@ def test_segment_multichannel(dtype, shape, n_channels, k, covariance_type, data
     image, _ = data.draw(laid_out(np.moveaxis(arr, -1, axis)))
     before = snapshot(image)
     seg = run(ng.segment, image, k, channel_axis=axis, covariance_type=covariance_type,
-              random_state=1)  # fmt: skip
+              random_state=1)
     assert snapshot(image) == before
     if seg is not None:
         check_segmentation(seg, image, k, channel_axis=axis)
@@ -87,7 +87,7 @@ def test_c_and_fortran_order_give_the_same_result(case, k):
 
 @bounded(10)
 @given(case=images(dtypes=("uint8", "float32", "int64"), min_dims=2, max_size=400),
-       k=st.integers(1, 3), smoothing=st.sampled_from((0.0, 1.0)))  # fmt: skip
+       k=st.integers(1, 3), smoothing=st.sampled_from((0.0, 1.0)))
 def test_concurrent_calls_match_a_serial_call(case, k, smoothing):
     image, _ = case
     serial = run(ng.segment, image, k, random_state=3, smoothing=smoothing)
@@ -131,7 +131,7 @@ def test_apply_model_to_other_images(case, k, smoothing):
     {"tol": float("inf")}, {"reg_covar": 1e300}, {"smoothing": -1.0},
     {"smoothing": float("nan")}, {"scale": (0.0, 1.0)}, {"scale": (1.0,)},
     {"max_samples": 1}, {"random_state": "seed"},
-])  # fmt: skip
+])
 def test_extreme_parameters(bad):
     image = np.random.default_rng(0).normal(size=(16, 16)).astype(np.float32)
     kwargs = {"n_components": 2} | bad
@@ -147,12 +147,12 @@ def test_extreme_parameters(bad):
     k=st.integers(1, 3),
     order=st.integers(0, 7),
     smoothing=st.sampled_from((0.0, 1.0)),
-)  # fmt: skip
+)
 def test_segment_with_a_bias_field(case, k, order, smoothing):
     image, _ = case
     before = snapshot(image)
     seg = run(ng.segment, image, k, bias_field="polynomial", bias_order=order,
-              smoothing=smoothing, random_state=0)  # fmt: skip
+              smoothing=smoothing, random_state=0)
     assert snapshot(image) == before
     if seg is None:
         return

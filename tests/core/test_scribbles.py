@@ -36,7 +36,7 @@ def skewed_spots(seed=1, size=192):
     truth = np.ones((size, size), np.uint8)
     n_spots = int(0.015 * size * size / 9)
     for y, x in zip(rng.integers(2, size - 2, n_spots), rng.integers(2, size - 2, n_spots),
-                    strict=True):  # fmt: skip
+                    strict=True):
         truth[y - 1 : y + 2, x - 1 : x + 2] = 2
     img = 20 + rng.gamma(2.0, 15.0, truth.shape)
     img[truth == 2] = rng.normal(160, 15, int((truth == 2).sum()))
@@ -61,13 +61,13 @@ def test_unlabelled_em_matches_scikit_learn_from_the_same_init(cov):
         start = GaussianMixture(3, covariance_type=cov, max_iter=1, random_state=0)
         start.fit(expanded)
     init = {"weights_init": start.weights_, "means_init": start.means_,
-                "precisions_init": start.precisions_}  # fmt: skip
+                "precisions_init": start.precisions_}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = GaussianMixture(3, covariance_type=cov, tol=1e-8, max_iter=300, **init)
         ref.fit(expanded)
         ours = fit_guided_gmm(values, counts, np.full(values.shape[0], -1), np.arange(3),
-                              covariance_type=cov, tol=1e-8, max_iter=300, **init)  # fmt: skip
+                              covariance_type=cov, tol=1e-8, max_iter=300, **init)
     np.testing.assert_allclose(ours.means_, ref.means_, rtol=1e-7, atol=1e-9)
     np.testing.assert_allclose(ours.covariances_, ref.covariances_, rtol=1e-7, atol=1e-9)
     np.testing.assert_allclose(ours.weights_, ref.weights_, rtol=1e-7, atol=1e-10)
@@ -128,7 +128,7 @@ def test_integer_fast_path_gives_the_fit_of_every_pixel():
     scr = stripe_scribbles()
     exact = ng.segment(image, scribbles=scr, random_state=0, tol=1e-8)
     every = ng.segment(image.astype(np.float64), scribbles=scr, random_state=0, tol=1e-8,
-                       max_samples=image.size)  # fmt: skip
+                       max_samples=image.size)
     assert exact.method == "exact (distinct values)" and every.method == "all pixels"
     np.testing.assert_allclose(exact.model.means_, every.model.means_, rtol=1e-6)
     np.testing.assert_allclose(exact.model.covariances_, every.model.covariances_, rtol=1e-6)
@@ -172,7 +172,7 @@ def test_skewed_background_needs_several_gaussians_per_class():
 def test_class_posteriors_are_sums_over_their_gaussians():
     image, _, scr = skewed_spots()
     seg = ng.segment(image.astype(np.float32), scribbles=scr, components_per_class=[3, 1],
-                     random_state=0, return_posteriors=True)  # fmt: skip
+                     random_state=0, return_posteriors=True)
     X = ng.pixel_features(image.astype(np.float32))
     proba = seg.model.predict_proba(X)
     groups = seg.model.component_classes_
@@ -191,7 +191,7 @@ def test_apply_model_and_model_files_keep_ids_and_names(tmp_path):
     image, truth = three_stripes()
     names = ["dark", "bright", "mid"]
     seg = ng.segment(image, scribbles=stripe_scribbles(), components_per_class=[2, 1, 1],
-                     class_names=names, random_state=0)  # fmt: skip
+                     class_names=names, random_state=0)
     assert seg.class_names == tuple(names)
     path = seg.save_model(tmp_path / "model.json")
     loaded = ng.load_model(path)
@@ -219,7 +219,7 @@ def test_apply_model_and_model_files_keep_ids_and_names(tmp_path):
 def test_damaged_class_fields_are_refused(tmp_path, field, value, message):
     image, _ = three_stripes()
     seg = ng.segment(image, scribbles=stripe_scribbles(), components_per_class=[2, 1, 1],
-                     class_names=["a", "b", "c"], random_state=0)  # fmt: skip
+                     class_names=["a", "b", "c"], random_state=0)
     data = json.loads(seg.save_model(tmp_path / "m.json").read_text())
     data[field] = value
     (tmp_path / "bad.json").write_text(json.dumps(data))
@@ -262,7 +262,7 @@ def test_time_series_and_dask_with_scribbles_are_refused_clearly():
     image, _ = three_stripes()
     with pytest.raises(NotImplementedError, match="time series"):
         ng.segment(np.stack([image, image]), time_axis=0,
-                   scribbles=np.zeros((2, 96, 96), np.int32))  # fmt: skip
+                   scribbles=np.zeros((2, 96, 96), np.int32))
     da = pytest.importorskip("dask.array")
     with pytest.raises(NotImplementedError, match="dask"):
         ng.segment(da.from_array(image), scribbles=stripe_scribbles())
@@ -281,7 +281,7 @@ def test_an_empty_class_is_warned_by_name():
     scr[0, 0], scr[0, 40] = 1, 2
     with pytest.warns(ScribbleWarning, match="ended with no pixel"):
         ng.segment(two, 3, scribbles=scr, class_names=["a", "b", "c"], random_state=0,
-                   reg_covar=1.0)  # fmt: skip
+                   reg_covar=1.0)
 
 
 def test_scribbles_on_nan_pixels_are_warned_and_dropped():
@@ -311,7 +311,7 @@ def test_grouped_models_are_not_applied_to_dask_arrays_silently():
     da = pytest.importorskip("dask.array")
     image, _ = three_stripes()
     seg = ng.segment(image, scribbles=stripe_scribbles(), components_per_class=[2, 1, 1],
-                     random_state=0)  # fmt: skip
+                     random_state=0)
     with pytest.raises(NotImplementedError, match="in memory"):
         ng.apply_model(seg.model, da.from_array(image))
     plain = ng.segment(image, scribbles=stripe_scribbles(), random_state=0)  # 1 per class

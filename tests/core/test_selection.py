@@ -83,7 +83,7 @@ def test_aic_criterion_and_records():
     assert [r["K"] for r in records] == [1, 2, 3]
     assert set(records[0]) == {
         "K", "bic", "aic", "icl", "log_likelihood", "converged", "n_iter"
-    }  # fmt: skip
+    }
     assert records[2]["aic"] == sel.aic[2]
     with pytest.raises(AttributeError):
         sel.best = 1  # frozen

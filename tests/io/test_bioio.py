@@ -33,9 +33,9 @@ def two_scenes(tmp_path, czyx):
     with tifffile.TiffWriter(path, ome=True) as tif:
         tif.write(czyx, metadata={"axes": "CZYX", "PhysicalSizeX": 0.5, "PhysicalSizeY": 0.5,
                                   "PhysicalSizeZ": 2.0, "Name": "stack",
-                                  "Channel": {"Name": ["dapi", "gfp"]}})  # fmt: skip
+                                  "Channel": {"Name": ["dapi", "gfp"]}})
         tif.write(czyx[1, 3], metadata={"axes": "YX", "PhysicalSizeX": 0.25,
-                                        "PhysicalSizeY": 0.25, "Name": "plane"})  # fmt: skip
+                                        "PhysicalSizeY": 0.25, "Name": "plane"})
     return path
 
 
@@ -60,10 +60,10 @@ def test_scene_out_of_range_names_the_scenes(two_scenes):
 
 def test_cli_scene_channels_and_voxel_size_from_metadata(two_scenes, czyx, tmp_path):
     argv = ["segment", str(two_scenes), "--scene", "0", "-k", "2", "--seed", "0", "-q",
-            "--smoothing", "1", "--objects", "2", "--out-dir", str(tmp_path / "out")]  # fmt: skip
+            "--smoothing", "1", "--objects", "2", "--out-dir", str(tmp_path / "out")]
     assert main(argv) == 0
     expected = ng.segment(czyx, 2, channel_axis=0, smoothing=1.0, scale=(2.0, 0.5, 0.5),
-                          random_state=0)  # fmt: skip
+                          random_state=0)
     with tifffile.TiffFile(tmp_path / "out" / "multi_labels.tif") as tif:
         assert tif.is_ome and tif.series[0].axes == "ZYX"
         np.testing.assert_array_equal(tif.asarray(), expected.labels)
@@ -73,7 +73,7 @@ def test_cli_scene_channels_and_voxel_size_from_metadata(two_scenes, czyx, tmp_p
     header = (tmp_path / "out" / "multi_objects.csv").read_text().splitlines()[0]
     assert "intensity_mean-dapi" in header and "intensity_mean-gfp" in header
     argv = ["segment", str(two_scenes), "--scene", "5", "-k", "2", "-q", "--out-dir",
-            str(tmp_path / "o2")]  # fmt: skip
+            str(tmp_path / "o2")]
     assert main(argv) == 1
     summary = (tmp_path / "o2" / "napari-gmm-summary.csv").read_text()
     assert "no scene 5" in summary and "'Image:1'" in summary
@@ -81,7 +81,7 @@ def test_cli_scene_channels_and_voxel_size_from_metadata(two_scenes, czyx, tmp_p
 
 def test_corrected_ome_output_keeps_channel_names(two_scenes, tmp_path):
     argv = ["segment", str(two_scenes), "--scene", "0", "-k", "2", "--seed", "0", "-q",
-            "--bias-field", "polynomial", "--bias-order", "1", "--bias-output"]  # fmt: skip
+            "--bias-field", "polynomial", "--bias-order", "1", "--bias-output"]
     assert main(argv) == 0
     with tifffile.TiffFile(tmp_path / "multi_corrected.tif") as tif:
         assert tif.series[0].axes == "CZYX"
@@ -108,7 +108,7 @@ def test_ome_zarr_through_bioio_in_memory(ome_zarr, tmp_path):
     assert loaded.axes == "ZYX" and loaded.spacing == pytest.approx({"X": 0.5, "Y": 0.5, "Z": 2})
     assert isinstance(loaded.data, np.ndarray)
     argv = ["segment", str(path), "--scene", "0", "-k", "3", "--seed", "0", "-q",
-            "--smoothing", "1"]  # fmt: skip
+            "--smoothing", "1"]
     assert main(argv) == 0
     expected = ng.segment(image, 3, smoothing=1.0, scale=(2.0, 0.5, 0.5), random_state=0)
     np.testing.assert_array_equal(tifffile.imread(tmp_path / "vol_labels.tif"), expected.labels)
@@ -125,7 +125,7 @@ def test_big_bioio_image_goes_lazily_out_of_core(ome_zarr, tmp_path, monkeypatch
     labels = read_zarr(tmp_path / "vol_labels.zarr")
     assert labels.scales == [(2.0, 0.5, 0.5)]
     np.testing.assert_array_equal(labels.data.compute(), ng.segment(image, 3, random_state=0)
-                                  .labels)  # fmt: skip
+                                  .labels)
 
 
 def test_without_bioio_an_unknown_format_names_the_extra(tmp_path, monkeypatch, capsys):
@@ -155,7 +155,7 @@ def test_time_axis_from_metadata_segments_frames(tmp_path):
     frames = np.stack([make_class_image((20, 22), 2, seed=s, dtype="uint8")[0] for s in (1, 2)])
     path = tmp_path / "movie.ome.tif"
     tifffile.imwrite(path, frames, ome=True, metadata={"axes": "TYX", "PhysicalSizeX": 0.5,
-                                                       "PhysicalSizeY": 0.5})  # fmt: skip
+                                                       "PhysicalSizeY": 0.5})
     assert load_image(path, scene=0).axes == "TYX"
     assert main(["segment", str(path), "--scene", "0", "-k", "2", "--seed", "0", "-q"]) == 0
     expected = ng.segment(frames, 2, time_axis=0, random_state=0)

@@ -53,7 +53,7 @@ def test_shipped_schema_is_the_loaders_schema():
 def test_files_without_a_version_load_as_version_0(saved, tmp_path):
     model, data = saved
     legacy = {k: v for k, v in data.items() if k not in ("format", "version",
-                                                         "napari_gmm_version")}  # fmt: skip
+                                                         "napari_gmm_version")}
     loaded = ng.load_model(write(tmp_path, legacy))
     np.testing.assert_array_equal(loaded.means_, model.means_)
 

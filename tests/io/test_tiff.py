@@ -16,7 +16,7 @@ def test_read_imagej_ome_and_plain_metadata(tmp_path):
     data = np.arange(2 * 3 * 4 * 5, dtype=np.uint16).reshape(2, 3, 4, 5)
     tifffile.imwrite(tmp_path / "ij.tif", data, imagej=True, resolution=(4.0, 2.0),
                      metadata={"axes": "TZYX", "spacing": 1.5, "unit": "micron",
-                               "finterval": 3.0})  # fmt: skip
+                               "finterval": 3.0})
     ij = load_image(tmp_path / "ij.tif")
     assert (ij.kind, ij.axes, ij.unit) == ("imagej", "TZYX", "µm")
     assert ij.spacing == pytest.approx({"X": 0.25, "Y": 0.5, "Z": 1.5, "T": 3.0})
@@ -24,13 +24,13 @@ def test_read_imagej_ome_and_plain_metadata(tmp_path):
 
     tifffile.imwrite(tmp_path / "o.ome.tif", data[0], ome=True,
                      metadata={"axes": "ZYX", "PhysicalSizeX": 200.0, "PhysicalSizeXUnit": "nm",
-                               "PhysicalSizeY": 0.2, "PhysicalSizeZ": 1.0})  # fmt: skip
+                               "PhysicalSizeY": 0.2, "PhysicalSizeZ": 1.0})
     ome = load_image(tmp_path / "o.ome.tif")
     assert (ome.kind, ome.axes, ome.unit) == ("ome", "ZYX", "µm")
     assert ome.spacing == pytest.approx({"X": 0.2, "Y": 0.2, "Z": 1.0})
 
     tifffile.imwrite(tmp_path / "p.tif", data[0, 0], resolution=(10_000.0, 5_000.0),
-                     resolutionunit="CENTIMETER")  # fmt: skip
+                     resolutionunit="CENTIMETER")
     plain = load_image(tmp_path / "p.tif")
     assert plain.kind == "tiff" and plain.spacing == pytest.approx({"X": 1.0, "Y": 2.0})
 

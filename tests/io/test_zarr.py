@@ -11,7 +11,7 @@ from napari_gmm.io._zarr import is_zarr_path, read_zarr, write_ome_zarr
 def test_plain_zarr_array_is_read_lazily(tmp_path):
     data = np.arange(6 * 7 * 8, dtype=np.uint16).reshape(6, 7, 8)
     store = zarr.create_array(str(tmp_path / "v.zarr"), shape=data.shape, chunks=(3, 4, 5),
-                              dtype=data.dtype)  # fmt: skip
+                              dtype=data.dtype)
     store[...] = data
     image = read_zarr(tmp_path / "v.zarr")
     assert isinstance(image.data, da.Array) and image.data.chunksize == (3, 4, 5)
@@ -23,7 +23,7 @@ def test_plain_zarr_array_is_read_lazily(tmp_path):
 def test_ome_zarr_round_trip_keeps_axes_scale_and_translation(tmp_path):
     data = da.from_array(np.arange(4 * 6 * 10, dtype=np.uint8).reshape(4, 6, 10), chunks=(2, 3, 5))
     write_ome_zarr(tmp_path / "l.zarr", data, scale=(2.0, 0.5, 0.25), translation=(1.0, 0.0, 3.0),
-                   name="labels")  # fmt: skip
+                   name="labels")
     image = read_zarr(tmp_path / "l.zarr")
     assert [a["name"] for a in image.axes] == ["z", "y", "x"]
     assert image.scales == [(2.0, 0.5, 0.25)] and image.translations == [(1.0, 0.0, 3.0)]
@@ -39,10 +39,10 @@ def test_ome_zarr_v04_multiscale_with_channels(tmp_path):
     group = zarr.open_group(str(tmp_path / "c.zarr"), mode="w", zarr_format=2)
     pyramid = [rgb, rgb[:, ::2, ::2]]
     transforms = [[{"type": "scale", "scale": [1.0, 0.5, 0.5]}],
-                  [{"type": "scale", "scale": [1.0, 1.0, 1.0]}]]  # fmt: skip
+                  [{"type": "scale", "scale": [1.0, 1.0, 1.0]}]]
     with pytest.warns(DeprecationWarning):
         write_multiscale(pyramid, group, fmt=FormatV04(), axes=["c", "y", "x"],
-                         coordinate_transformations=transforms)  # fmt: skip
+                         coordinate_transformations=transforms)
     image = read_zarr(tmp_path / "c.zarr")
     assert len(image.levels) == 2 and image.channel_axis == 0
     assert image.scales[1] == (1.0, 1.0, 1.0)

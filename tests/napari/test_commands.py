@@ -31,7 +31,7 @@ def test_segment_command_adds_and_then_updates_labels_and_probability(viewer):
     execute(SEGMENT)
     assert [lay.name for lay in viewer.layers] == [
         "cells", "other", "cells probability", "cells labels"
-    ]  # fmt: skip
+    ]
     labels, prob = viewer.layers["cells labels"], viewer.layers["cells probability"]
     expected = ng.segment(image, 3, random_state=0, scale=(2.0, 0.5))
     np.testing.assert_array_equal(labels.data, expected.labels)

@@ -28,7 +28,7 @@ def test_wheel_carries_the_manifest_and_its_entry_point(tmp_path):
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
          "-w", str(tmp_path), str(ROOT)],
         capture_output=True, text=True,
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stderr
     (wheel,) = tmp_path.glob("napari_gmm-*.whl")
     with zipfile.ZipFile(wheel) as zf:

@@ -27,7 +27,7 @@ def shaded(shape=(80, 80), seed=0, n_channels=None, kind="vignette"):
     image, truth = make_class_image(
         shape, 3, gap=100, base=100, sigma=15, dtype="float32", seed=seed,
         feature_size=min(shape) / 20, n_channels=n_channels,
-    )  # fmt: skip
+    )
     field = make_shading(shape, kind=kind, seed=seed)
     out = image * (field if n_channels is None else field[..., None])
     return out.astype(np.float32), truth
@@ -106,7 +106,7 @@ def test_multichannel_and_rgb_corrected_layers(seg, qtbot):
     run_and_wait(qtbot, widget)
     corrected = viewer.layers["multi corrected"]
     expected = ng.segment(channels_first, 3, channel_axis=0, random_state=0, bias_field=BIAS,
-                          scale=(2, 2))  # fmt: skip
+                          scale=(2, 2))
     np.testing.assert_array_equal(corrected.data, expected.corrected)  # channels first
     np.testing.assert_allclose(corrected.scale, (1, 2, 2))
     np.testing.assert_allclose(corrected.translate, (0, 5, 5))

@@ -37,11 +37,11 @@ def test_objects_layer_with_features_scale_and_translate(viewer_widget, qtbot):
     shown = []
     show_classes = widget.legend.show_classes
     widget.legend.show_classes = lambda layer, means: (shown.append(layer),
-                                                       show_classes(layer, means))  # fmt: skip
+                                                       show_classes(layer, means))
     run_and_wait(qtbot, widget)
 
     expected = ng.segment(image, 2, random_state=0).objects(2, image=image, min_size=8,
-                                                            scale=(0.5, 0.25))  # fmt: skip
+                                                            scale=(0.5, 0.25))
     assert expected.n_objects == truth.max() == 7
     objects = viewer.layers["cells objects"]
     assert isinstance(objects, Labels)
@@ -58,7 +58,7 @@ def test_objects_layer_with_features_scale_and_translate(viewer_widget, qtbot):
     mark = objects.metadata["napari-gmm"]
     assert mark["role"] == "objects" and mark["n_objects"] == 7 and mark["classes"] == [2]
     assert mark["options"] == {"min_size": 8, "fill_holes": False, "split": "none",
-                               "diameter": None}  # fmt: skip
+                               "diameter": None}
     assert "7 objects (class 2)" in widget.summary.value
     assert section.count.value == "7 objects (class 2)"
     # hovering an object shows its row in the status bar
@@ -97,7 +97,7 @@ def test_rerun_updates_the_objects_layer_and_unchecking_removes_it(viewer_widget
 def test_time_series_objects_per_frame(viewer_widget, qtbot):
     viewer, widget = viewer_widget
     movie = np.stack([make_object_image((48, 48), n, radius=(3, 5), sigma=3, seed=n)[0]
-                      for n in (2, 3, 1)])  # fmt: skip
+                      for n in (2, 3, 1)])
     layer = viewer.add_image(movie, name="movie", axis_labels=("t", "y", "x"))
     widget.image.value = layer
     assert widget.time_axis.value == 0
@@ -187,7 +187,7 @@ def test_bad_classes_and_impossible_classes(viewer_widget, qtbot):
     run_and_wait(qtbot, widget)
     warnings = new_notifications(start, NotificationSeverity.WARNING)
     assert any("Objects were not labelled" in w.message and "[5]" in w.message
-               for w in warnings)  # fmt: skip
+               for w in warnings)
     assert "img labels" in viewer.layers and "img objects" not in viewer.layers
 
 
@@ -235,7 +235,7 @@ def test_mask_from_a_labels_or_a_shapes_layer(viewer_widget, qtbot):
     viewer.add_labels(region, name="roi", scale=(2.0, 2.0))
     # a rectangle in world coordinates: pixels 10..60 x 20..90 of the image
     viewer.add_shapes([[[20, 40], [20, 180], [120, 180], [120, 40]]], shape_type="rectangle",
-                      name="box")  # fmt: skip
+                      name="box")
     assert [c.name for c in section.mask.choices if c is not None] == ["roi", "box"]
     section.mask.value = viewer.layers["roi"]
     run_and_wait(qtbot, widget)
@@ -280,7 +280,7 @@ def test_lazy_layers_are_refused_with_advice(viewer_widget):
     ("text", "expected"),
     [("foreground", "foreground"), (" Foreground ", "foreground"), ("2", (2,)),
      ("2,3", (2, 3)), ("2 3", (2, 3)), ("2; 3", (2, 3))],
-)  # fmt: skip
+)
 def test_parse_classes(text, expected):
     assert parse_classes(text) == expected
 

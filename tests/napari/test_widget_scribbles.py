@@ -46,7 +46,7 @@ def test_new_scribbles_layer_paint_and_segment(viewer_widget, qtbot):
     labels = viewer.layers["stripes labels"]
     expected = ng.segment(image, scribbles=np.asarray(scribbles.data), random_state=0,
                           class_names=["dark", "bright", "mid"],
-                          scale=(0.5, 2.0))  # fmt: skip
+                          scale=(0.5, 2.0))
     np.testing.assert_array_equal(labels.data, expected.labels)
     assert (labels.data == truth).mean() > 0.95  # ids follow the strokes, not intensity
     assert list(labels.features["class_name"]) == ["dark", "bright", "mid"]

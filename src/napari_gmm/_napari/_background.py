@@ -14,7 +14,7 @@ TRANSPARENT = np.zeros(4, dtype=np.float32)
 def background_checkbox() -> CheckBox:
     return CheckBox(name="transparent_background", text="transparent background (class 1)",
                     tooltip="Draw label 1, the darkest class (usually the background), "
-                    "transparent in the labels layer.")  # fmt: skip
+                    "transparent in the labels layer.")
 
 
 def set_background_transparent(layer, transparent: bool, n_classes: int) -> None:

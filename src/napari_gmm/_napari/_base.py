@@ -72,7 +72,7 @@ class DockWidget(Container):
         self._closed = False
         self.image = ComboBox(name="image", label="image", choices=self._image_choices,
                               tooltip="Image layer to analyse (this plugin's outputs are "
-                              "not offered).")  # fmt: skip
+                              "not offered).")
         self.run_button = PushButton(name="run_button", text=run_text)
         self.cancel_button = PushButton(name="cancel_button", text="Cancel", enabled=False)
         self.buttons = row(self.run_button, self.cancel_button)
@@ -221,7 +221,7 @@ class DockWidget(Container):
         source = self._job.source if self._job else "the image"
         _log.error("%s of %r failed", self.title, source, exc_info=exc)
         self._fail(f"The {self.title} of {source!r} failed unexpectedly: "
-                   f"{type(exc).__name__}: {exc}")  # fmt: skip
+                   f"{type(exc).__name__}: {exc}")
 
     def _on_aborted(self) -> None:
         if not self._closed:

@@ -31,7 +31,6 @@ class BiasFields:
     """
 
     def __init__(self):
-        # fmt: off
         self.bias_field = ComboBox(name="bias_field", label="bias field",
                                    choices=(NO_FIELD, *BIAS_FIELDS), value=NO_FIELD,
                                    tooltip="Uneven illumination (vignetting, depth "
@@ -44,7 +43,6 @@ class BiasFields:
         self.bias_layers = CheckBox(name="bias_layers", text="add corrected image and field",
                                     tooltip="Also add '<name> corrected' (the image divided "
                                     "by the field) and '<name> bias field' layers.")
-        # fmt: on
         self.bias_field.changed.connect(self._enable)
         self._enable()
 
@@ -89,7 +87,7 @@ def bias_outputs(job: dict, seg, output) -> list:
         output("corrected", "image", corrected, job.rgb, create, update),
         output("bias field", "image", field, False, {**hidden, "colormap": "magma"},
                {"contrast_limits": limits}),
-    ]  # fmt: skip
+    ]
 
 
 def bias_text(seg) -> str:

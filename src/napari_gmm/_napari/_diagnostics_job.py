@@ -56,7 +56,7 @@ def diagnostics_job(image, candidates, *, criterion, covariance_type, seed, chan
     bad input or options.
     """
     common = {"channel_axis": channel_axis, "covariance_type": covariance_type,
-              "random_state": seed}  # fmt: skip
+              "random_state": seed}
     try:
         steps = iter_select_n_components(image, candidates, criterion=criterion, **common)
         selection = yield from rescale_steps(steps, 0.0, 0.8)
@@ -102,7 +102,7 @@ def log_density(fit: Fit) -> tuple[np.ndarray, tuple[float, float]]:
     model = fit.segmentation.model
     density = mixture_log_density(fit.data, model.weights_, model.means_,
                                   model.covariances_, channel_axis=fit.channel_axis,
-                                  covariance_type=model.covariance_type)  # fmt: skip
+                                  covariance_type=model.covariance_type)
     finite = density[np.isfinite(density)]
     limits = (float(np.percentile(finite, 0.5)), float(finite.max())) if finite.size else (0, 1)
     if limits[0] >= limits[1]:

@@ -13,7 +13,8 @@ from ._base import DockWidget, find_widget
 from ._diagnostics_job import Fit, diagnostics_job, kmeans_labels, log_density
 from ._job import DiagnosticsJob
 from ._layers import Output, own_layers, put_outputs, spatial_transform
-from ._parts import PlotCanvas, Tabs, form, row
+from ._parts import Tabs, form, row
+from ._plot_canvas import PlotCanvas
 from ._plots import plot_components, plot_criteria, plot_trace
 from ._worker import USER_ERRORS
 
@@ -59,7 +60,6 @@ class ModelDiagnosticsWidget(DockWidget):
         super().__init__(viewer, run_text="Fit and diagnose")
         self.last_fit: Fit | None = None
         self.kmeans_ari: float | None = None
-        # fmt: off
         lo, hi = AUTO_CANDIDATES[0], AUTO_CANDIDATES[-1]  # the default range everywhere
         self.k_min = SpinBox(name="k_min", label="K from", min=1, max=20, value=lo)
         self.k_max = SpinBox(name="k_max", label="K to", min=1, max=20, value=hi)
@@ -73,18 +73,17 @@ class ModelDiagnosticsWidget(DockWidget):
         self.kmeans_button = PushButton(name="kmeans_button", text="k-means")
         self.outlier_button = PushButton(name="outlier_button", text="outlier map")
         self.live_preview = CheckBox(name="live_preview", text="live preview (K spin boxes)")
-        # fmt: on
         self.canvases = {
             name: PlotCanvas(viewer, min_height=150)
             for name in ("criteria", "convergence", "components")
-        }  # fmt: skip
+        }
         self.sections = Tabs(list(self.canvases.items()), name="sections")
         fields = form(self.image, row(self.k_min, self.k_max, label="K from, to"),
                       row(self.covariance_type, self.criterion, label="covariance"),
-                      self.seed)  # fmt: skip
+                      self.seed)
         actions = row(self.kmeans_button, self.outlier_button)
         self.body.extend([fields, self.buttons, self.status, self.sections, self.use_k_button,
-                          actions, self.live_preview])  # fmt: skip
+                          actions, self.live_preview])
         self.use_k_button.changed.connect(self.use_k)
         self.kmeans_button.changed.connect(self.compare_kmeans)
         self.outlier_button.changed.connect(self.outlier_map)
@@ -108,17 +107,17 @@ class ModelDiagnosticsWidget(DockWidget):
         job = DiagnosticsJob(source=layer.name, layer=layer, data_ref=layer.data,
                              busy=f"choosing K in {lo}..{hi} for {layer.name!r}…", data=data,
                              channel_axis=axis, scale=scale, translate=translate,
-                             seed=int(self.seed.value), tol=1e-3)  # fmt: skip
+                             seed=int(self.seed.value), tol=1e-3)
         return self._start(job, diagnostics_job, data, range(lo, hi + 1),
                            criterion=self.criterion.value,
                            covariance_type=self.covariance_type.value,
-                           seed=int(self.seed.value), channel_axis=axis)  # fmt: skip
+                           seed=int(self.seed.value), channel_axis=axis)
 
     def _on_done(self, result) -> None:
         fields = {k: getattr(self._job, k) for k in Fit.__dataclass_fields__
-                  if hasattr(self._job, k)}  # fmt: skip
+                  if hasattr(self._job, k)}
         self.last_fit = Fit(selection=result.selection, segmentation=result.segmentation,
-                            features=result.features, **fields)  # fmt: skip
+                            features=result.features, **fields)
         self.kmeans_ari = None
         self.draw()
         self.status.success(self._summary_text())
@@ -132,9 +131,9 @@ class ModelDiagnosticsWidget(DockWidget):
             canvas.figure.clear()
         plot_criteria(fit.selection, self.canvases["criteria"].figure.add_subplot())
         plot_trace(fit.segmentation.lower_bounds, fit.tol,
-                   self.canvases["convergence"].figure.add_subplot())  # fmt: skip
+                   self.canvases["convergence"].figure.add_subplot())
         plot_components(fit.features, fit.segmentation.model,
-                        fig=self.canvases["components"].figure)  # fmt: skip
+                        fig=self.canvases["components"].figure)
         for canvas in self.canvases.values():
             canvas.redraw()
 
@@ -143,7 +142,7 @@ class ModelDiagnosticsWidget(DockWidget):
         seg, sel = fit.segmentation, fit.selection
         state = "converged" if seg.converged else "NOT converged"
         text = (f"K={sel.best} by {sel.criterion.upper()} ({seg.model.covariance_type}): "
-                f"{state}, {seg.n_iter} iterations")  # fmt: skip
+                f"{state}, {seg.n_iter} iterations")
         if self.kmeans_ari is not None:
             text += f"\nk-means vs GMM: ARI {self.kmeans_ari:.3f}"
         return text
@@ -173,7 +172,7 @@ class ModelDiagnosticsWidget(DockWidget):
             return None
         others = [lay for r, lay in own_layers(self._viewer, source).items() if r != role]
         return put_outputs(self._viewer, source, [output], scale=scale, translate=translate,
-                           keep=(layer, *others))[0]  # fmt: skip
+                           keep=(layer, *others))[0]
 
     def compare_kmeans(self, *_):
         """Cluster the last fit's pixels with k-means (same K); add ``"<name> kmeans"``.
@@ -187,7 +186,7 @@ class ModelDiagnosticsWidget(DockWidget):
         labels, self.kmeans_ari = kmeans_labels(fit)
         self.status.success(self._summary_text())
         out = Output("kmeans", "labels", labels, create={"opacity": 0.6, "visible": False},
-                     info={"ari_vs_gmm": self.kmeans_ari})  # fmt: skip
+                     info={"ari_vs_gmm": self.kmeans_ari})
         return self._put(fit, "kmeans", out, fit.scale, fit.translate)
 
     def outlier_map(self, *_):
@@ -202,7 +201,7 @@ class ModelDiagnosticsWidget(DockWidget):
         density, limits = log_density(fit)
         out = Output("log-density", "image", density,
                      create={"colormap": "inferno", "visible": True},
-                     update={"contrast_limits": limits})  # fmt: skip
+                     update={"contrast_limits": limits})
         return self._put(fit, "log-density", out, fit.scale, fit.translate)
 
     def preview(self, k=None, *_):
@@ -224,11 +223,11 @@ class ModelDiagnosticsWidget(DockWidget):
         try:
             seg = segment(data[index], int(k), channel_axis=axis,
                           covariance_type=self.covariance_type.value,
-                          random_state=int(self.seed.value))  # fmt: skip
+                          random_state=int(self.seed.value))
         except USER_ERRORS as err:
             self.status.failure(f"preview failed: {err}")
             return None
         plane_scale = tuple(s * st for s, st in zip(scale[-2:], strides, strict=True))
         out = Output("preview", "labels", seg.labels, create={"opacity": 0.6},
-                     info={"n_components": int(k), "strides": strides})  # fmt: skip
+                     info={"n_components": int(k), "strides": strides})
         return self._put(layer, "preview", out, plane_scale, translate[-2:])

@@ -33,7 +33,7 @@ class Job:
 
 @dataclass(eq=False)
 class SegmentJob(Job):
-    """A run of the *GMM Segmentation* dock (see ``GMMWidget._job_options``).
+    """A run of the *GMM Segmentation* dock (see ``_segment_job.read_segment_job``).
 
     ``segment`` holds the keyword arguments of :func:`napari_gmm.segment` the fields set
     (``n_components``, the :class:`napari_gmm.core.Options` names, ``time_axis``,

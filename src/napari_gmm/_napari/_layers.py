@@ -206,9 +206,9 @@ def job_outputs(job, result: JobResult) -> list[Output]:
     info = {"summary": seg.summary(), "options": job_record(job)}
     names = getattr(seg, "class_names", None)  # guided classes: names in the features
     update = {} if not names else {"features": {"index": list(range(1, len(names) + 1)),
-                                               "class_name": list(names)}}  # fmt: skip
+                                               "class_name": list(names)}}
     outputs.append(Output("labels", "labels", seg.labels, create={"opacity": 0.6},
-                          update=update, info=info))  # fmt: skip
+                          update=update, info=info))
     if getattr(result, "objects", None) is not None:
         outputs.append(objects_output(result.objects, job.objects))
     return outputs
@@ -224,7 +224,7 @@ def objects_output(objects, options=None) -> Output:
     features = {"index": objects.table["label"], **objects.table}
     info = {"n_objects": objects.n_objects, "classes": [int(c) for c in objects.classes],
             "options": {k: v for k, v in (options or {}).items()
-                        if k not in ("classes", "mask")}}  # fmt: skip
+                        if k not in ("classes", "mask")}}
     return Output("objects", "labels", objects.labels, update={"features": features}, info=info)
 
 

@@ -25,7 +25,6 @@ class ModelSection(Container):
 
     def __init__(self):
         super().__init__(labels=True, name="model_section")
-        # fmt: off
         self.model_path = FileEdit(name="model_path", label="save to", mode="w",
                                    filter="*.json")
         self.save_button = PushButton(name="save_button", text="Save model…",
@@ -35,7 +34,6 @@ class ModelSection(Container):
         self.apply_button = PushButton(name="apply_button", text="Apply model…",
                                        tooltip="Label the image with this model: its classes "
                                        "keep their meaning (label k = component k-1).")
-        # fmt: on
         self.extend([self.model_path, self.save_button, self.apply_path, self.apply_button])
 
     def save(self, segmentation, path=None):

@@ -62,7 +62,6 @@ class ObjectsSection(Container):
     def __init__(self, viewer=None):
         super().__init__(labels=True, name="objects_section")
         self._viewer = viewer
-        # fmt: off
         self.active = CheckBox(name="objects", text="label objects",
                                 tooltip="Also label the connected components of the chosen "
                                 "classes as objects ('<name> objects' layer, one row per "
@@ -118,12 +117,11 @@ class ObjectsSection(Container):
                                value=NO_COLOUR,
                                tooltip="Colour the objects by a column of their table "
                                "(viridis from its min to its max) instead of one colour each.")
-        # fmt: on
         self.count = Label(name="objects_count", label="objects", value="")
         self.extend([self.active, self.classes, self.min_size, self.fill_holes, self.split,
                      self.diameter, self.measure, self.min_diameter, self.max_diameter,
                      self.min_solidity, self.tracks, self.mask, self.colour,
-                     self.count])  # fmt: skip
+                     self.count])
         self._shown = None  # the objects layer last shown, for 'colour by'
         self.colour.changed.connect(self._recolour)
         self.split.changed.connect(self._enable)
@@ -142,7 +140,7 @@ class ObjectsSection(Container):
         from napari.layers import Labels, Shapes
 
         return [(layer.name, layer) for layer in self._viewer.layers
-                if isinstance(layer, Labels | Shapes)]  # fmt: skip
+                if isinstance(layer, Labels | Shapes)]
 
     def masked(self, data, channel_axis, layer):
         """`data` masked by the chosen mask layer (NaN outside) and the bool mask (or None).
@@ -212,7 +210,7 @@ class ObjectsSection(Container):
         """Main thread, after a run: colour choices, colours and the tracks layer."""
         name = f"{source} objects"
         self._shown = viewer.layers[name] if objects is not None and name in viewer.layers \
-            else None  # fmt: skip
+            else None
         numeric = [] if objects is None else [
             k for k, v in objects.table.items() if np.asarray(v).dtype.kind in "biuf"
         ]
@@ -238,7 +236,7 @@ class ObjectsSection(Container):
         colours = ensure_colormap("viridis").map(np.nan_to_num(scaled, nan=0.0))
         mapping = dict(zip(layer.features["index"].tolist(), colours, strict=True))
         layer.colormap = DirectLabelColormap(color_dict={None: (0, 0, 0, 0), 0: (0, 0, 0, 0),
-                                                         **mapping})  # fmt: skip
+                                                         **mapping})
 
     def _put_tracks(self, viewer, objects, source: str, scale, translate) -> None:
         """Add or update the ``'<source> tracks'`` layer of a series' objects (if asked)."""
@@ -282,7 +280,7 @@ def _shapes_mask(shapes, image_layer, shape: tuple) -> np.ndarray:
         raise ValueError(f"The mask layer {shapes.name!r} has no shapes; draw the region first.")
     scale = np.asarray(shapes.scale[-n:]) / np.asarray(image_layer.scale[-n:])
     shift = (np.asarray(shapes.translate[-n:]) - np.asarray(image_layer.translate[-n:])) / \
-        np.asarray(image_layer.scale[-n:])  # fmt: skip
+        np.asarray(image_layer.scale[-n:])
     data = [np.asarray(v)[:, -n:] * scale + shift for v in shapes.data]
     mapped = Shapes(data, shape_type=shapes.shape_type, ndim=n)
     region = np.asarray(mapped.to_masks(mask_shape=shape[-n:])).any(axis=0)

@@ -136,7 +136,7 @@ def plot_trace(lower_bounds, tol, ax=None):
     handles = ax.get_legend_handles_labels()
     more = twin.get_legend_handles_labels()
     twin.legend(handles[0] + more[0], handles[1] + more[1], fontsize="x-small", ncols=3,
-                loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)  # fmt: skip
+                loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
     ax.grid(alpha=0.3)
     return ax, twin
 
@@ -170,7 +170,7 @@ def _plot_1d(ax, values: np.ndarray, model) -> None:
     weights, means = model.weights_, model.means_[:, 0]
     sd = np.sqrt(full_covariances(model)[:, 0, 0])
     ax.hist(values, bins=min(128, max(16, values.size // 50)), density=True,
-            color="0.75", label="pixels")  # fmt: skip
+            color="0.75", label="pixels")
     lo = min(values.min(), (means - 4 * sd).min())
     hi = max(values.max(), (means + 4 * sd).max())
     x = np.linspace(lo, hi, 512)
@@ -190,14 +190,14 @@ def _plot_1d(ax, values: np.ndarray, model) -> None:
 def _plot_pair(ax, points, labels, model, i: int, j: int, colours) -> None:
     cov = full_covariances(model)
     ax.scatter(points[:, i], points[:, j], s=2, c=[colours[k] for k in labels],
-               alpha=0.35, linewidths=0, rasterized=True)  # fmt: skip
+               alpha=0.35, linewidths=0, rasterized=True)
     for k, colour in enumerate(colours):
         sub = cov[k][np.ix_([i, j], [i, j])]
         vals, vecs = np.linalg.eigh(sub)
         angle = np.degrees(np.arctan2(vecs[1, -1], vecs[0, -1]))
         width, height = 2 * 2 * np.sqrt(np.maximum(vals[::-1], 0))  # 2 standard deviations
         ax.add_patch(Ellipse(model.means_[k, [i, j]], width, height, angle=angle,
-                             fill=False, lw=1.5, ec=colour, label=f"class {k + 1}"))  # fmt: skip
+                             fill=False, lw=1.5, ec=colour, label=f"class {k + 1}"))
         ax.plot(*model.means_[k, [i, j]], "x", color="k", ms=5)
     ax.set_xlabel(f"channel {i}", fontsize="small")
     ax.set_ylabel(f"channel {j}", fontsize="small")
@@ -253,5 +253,5 @@ def plot_components(image_features, model, ax=None, fig=None, *, max_points=MAX_
         _plot_pair(axis, points, labels, model, i, j, colours)
     handles, names = axes[0].get_legend_handles_labels()
     fig.legend(handles, names, loc="outside lower center", ncols=min(len(names), 6),
-               fontsize="x-small", frameon=False)  # fmt: skip
+               fontsize="x-small", frameon=False)
     return axes

@@ -37,16 +37,16 @@ class ScribblesSection(Container):
         self.layer = ComboBox(name="scribbles", label="scribbles", choices=self._choices,
                               tooltip="Labels layer of strokes: 0 = not scribbled, k = "
                               "class k. The classes then follow the strokes' ids, and K is "
-                              "the largest id.")  # fmt: skip
+                              "the largest id.")
         self.new_button = PushButton(name="new_scribbles", text="new scribbles layer")
         self.names = LineEdit(name="class_names", label="class names", value="",
                               tooltip="Comma-separated names of classes 1..K (optional).")
         self.per_class = LineEdit(name="components_per_class", label="Gaussians/class",
                                   value="1", tooltip="One int, one per class (e.g. 3,1 for "
-                                  "a skewed background), or auto.")  # fmt: skip
+                                  "a skewed background), or auto.")
         self.live = CheckBox(name="live", text="re-segment when painting pauses")
         super().__init__(widgets=[self.layer, self.new_button, self.names, self.per_class,
-                                  self.live])  # fmt: skip
+                                  self.live])
         self.timer = QTimer()
         self.timer.setSingleShot(True)
         self.timer.setInterval(DEBOUNCE_MS)
@@ -82,7 +82,7 @@ class ScribblesSection(Container):
         layer = self._viewer.add_labels(
             np.zeros(shape, dtype=np.uint8), name=f"{image.name} scribbles",
             scale=tuple(image.scale)[:ndim], translate=tuple(image.translate)[:ndim],
-        )  # fmt: skip
+        )
         self._refresh()
         self.layer.value = layer.name
         layer.mode = "paint"
@@ -134,7 +134,7 @@ class ScribblesSection(Container):
                 f"{tuple(spatial_shape)}: use 'new scribbles layer' to add one that fits."
             )
         options.update(scribbles=data, n_components=None,
-                       components_per_class=_per_class(self.per_class.value))  # fmt: skip
+                       components_per_class=_per_class(self.per_class.value))
         if names:
             options["class_names"] = names
         return options

@@ -49,7 +49,7 @@ def em_fields() -> tuple[list, list]:
                                    tooltip="Spatial (Potts) prior for noisy images: 0 = off, "
                                    "1 = recommended. Neighbouring pixels tend to share a "
                                    "class.")),
-    ]  # fmt: skip
+    ]
     advanced = [
         ("tol", FloatSpinBox(name="tol", label="tolerance", min=0.0, max=1.0, step=1e-5,
                              value=1e-3, tooltip="EM stops when the mean log-likelihood "
@@ -61,7 +61,7 @@ def em_fields() -> tuple[list, list]:
                            "log-likelihood wins.")),
         ("init_params", ComboBox(name="init", label="initialisation", choices=INIT_PARAMS,
                                  value="kmeans", tooltip="How EM is initialised.")),
-    ]  # fmt: skip
+    ]
     return main, advanced
 
 
@@ -79,7 +79,6 @@ class InputSection(Container):
     def __init__(self, viewer, image: ComboBox):
         super().__init__(labels=True, name="input_section")
         self._viewer, self._image = viewer, image
-        # fmt: off
         self.channel_axis = ComboBox(name="channel_axis", label="channel axis",
                                      choices=self._channel_choices, tooltip="The axis holding "
                                      "channels fitted jointly; 'none': one value per pixel. "
@@ -94,7 +93,6 @@ class InputSection(Container):
                                tooltip="Fit each frame alone (classes ordered by intensity in "
                                "each), one model on all frames, or the model of the frame "
                                "shown now applied to all.")
-        # fmt: on
         self.channels.native.setMaximumHeight(4 * self.channels.native.sizeHintForRow(0) + 8)
         self.extend([self.channel_axis, self.channels, self.time_axis, self.frames])
         image.changed.connect(self.reset_choices)
@@ -195,7 +193,7 @@ class InputSection(Container):
             if frames == "current":
                 frames = self.current_frame(layer, time)
         return {"data": data, "channel_axis": axis, "time_axis": time, "frames": frames,
-                "scale": scale, "translate": translate, "channel_names": names}  # fmt: skip
+                "scale": scale, "translate": translate, "channel_names": names}
 
     def current_frame(self, layer, axis: int) -> int:
         """The index along data axis `axis` of `layer` shown by the viewer's sliders now."""
@@ -211,10 +209,10 @@ class KField(Container):
         super().__init__(layout="horizontal", labels=False, name="k_field", label="classes (K)")
         self.margins = (0, 0, 0, 0)
         self.n_components = SpinBox(name="n_components", min=1, max=20, value=3,
-                                    tooltip="Number of classes (Gaussians) to fit.")  # fmt: skip
+                                    tooltip="Number of classes (Gaussians) to fit.")
         self.auto = CheckBox(name="auto_k", text="auto (ICL)",
                              tooltip="Choose K in 2..8 by ICL (BIC + classification "
-                             "entropy): the same K for every seed.")  # fmt: skip
+                             "entropy): the same K for every seed.")
         self.extend([self.n_components, self.auto])
         self.auto.changed.connect(lambda on: setattr(self.n_components, "enabled", not on))
 
@@ -228,13 +226,13 @@ class SmoothingField(Container):
 
     def __init__(self, spin: FloatSpinBox):
         super().__init__(layout="horizontal", labels=False, name="smoothing_field",
-                         label="smoothing")  # fmt: skip
+                         label="smoothing")
         self.margins = (0, 0, 0, 0)
         self.smoothing = spin
         self.auto = CheckBox(name="auto_smoothing", text="auto",
                              tooltip="Estimate the strength from the image (pseudo-"
                              "likelihood on Gibbs samples); slower than a fixed "
-                             "value.")  # fmt: skip
+                             "value.")
         self.extend([self.smoothing, self.auto])
         self.auto.changed.connect(lambda on: setattr(self.smoothing, "enabled", not on))
 

@@ -7,24 +7,23 @@ the main thread, once the fit has returned.
 
 from __future__ import annotations
 
-import secrets
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, SpinBox
 from napari.utils.notifications import show_info, show_warning
 
-from ..core import APPLIED, UNCERTAINTY_KINDS
+from ..core import UNCERTAINTY_KINDS
 from ._background import background_checkbox, set_background_transparent
 from ._base import DockWidget
-from ._bias_fields import BiasFields, bias_text
+from ._bias_fields import BiasFields
 from ._job import SegmentJob
 from ._layers import job_outputs, own_layers, put_outputs, with_role
 from ._model_section import ModelSection
 from ._objects_section import ObjectsSection
 from ._parts import ClassLegend, Tabs, form
-from ._scribbles_section import ScribblesSection, spatial_shape
+from ._scribbles_section import ScribblesSection
 from ._segment_fields import NONE, InputSection, KField, SmoothingField, em_fields
+from ._segment_job import NO_UNCERTAINTY, RANDOM_SEED, fit_summary_text, read_segment_job
 from ._worker import segment_job
 
 if TYPE_CHECKING:
@@ -32,10 +31,6 @@ if TYPE_CHECKING:
 
     from ..core import Segmentation
 
-#: Choice of the uncertainty field meaning "no uncertainty map".
-NO_UNCERTAINTY = "none"
-#: Value of the seed field meaning "a new random seed at each run".
-RANDOM_SEED = -1
 #: Value of the channel-axis field meaning "gray image: every axis is spatial".
 GRAY = NONE
 
@@ -115,7 +110,6 @@ class GMMWidget(DockWidget):
         self.n_components, self.auto_k = self.k_field.n_components, self.k_field.auto
         self.input = InputSection(viewer, self.image)
         self.channel_axis, self.time_axis = self.input.channel_axis, self.input.time_axis
-        # fmt: off
         self.noise_sigma = FloatSpinBox(name="noise_sigma", label="noise σ", min=0.0, max=1e9,
                                         step=0.5, value=0.0, tooltip="Gaussian noise added "
                                         "before segmenting, in intensity units (0: none).")
@@ -134,7 +128,6 @@ class GMMWidget(DockWidget):
         self.bias = BiasFields()
         self.bias_field, self.bias_order, self.bias_layers = self.bias.widgets
         self.transparent_background = background_checkbox()
-        # fmt: on
         options = Container(
             widgets=[
                 self.covariance_type,
@@ -146,7 +139,7 @@ class GMMWidget(DockWidget):
                 *self.bias.widgets,
                 self.transparent_background,
             ]
-        )  # fmt: skip
+        )
         em = Container(widgets=[self.tol, self.max_iter, self.n_init, self.init])
         self.model_section = model = ModelSection()
         self.model_path, self.apply_path = model.model_path, model.apply_path
@@ -156,10 +149,10 @@ class GMMWidget(DockWidget):
         self.sections = Tabs([("input", self.input), ("options", options), ("EM", em),
                               ("model", model), ("objects", self.objects_section),
                               ("scribbles", self.scribbles_section)],
-                             name="sections")  # fmt: skip
+                             name="sections")
         self.legend = ClassLegend(name="legend")
         self.body.extend([form(self.image, self.k_field, self.smoothing_field), self.buttons,
-                          self.status, self.legend, self.sections])  # fmt: skip
+                          self.status, self.legend, self.sections])
         self.transparent_background.changed.connect(self._show_background)
         self.save_button.changed.connect(self.save_model)
         self.apply_button.changed.connect(self.apply_model)
@@ -201,54 +194,12 @@ class GMMWidget(DockWidget):
         return self._start(job, segment_job, data, options=job.segment,
                            noise_sigma=job.noise_sigma, seed=job.seed,
                            uncertainty=job.uncertainty, posteriors=job.posteriors,
-                           model=model, objects=job.objects)  # fmt: skip
+                           model=model, objects=job.objects)
 
     def _job_options(self, layer, model=None) -> SegmentJob:
         """Everything the job needs, read from the fields and the layer now."""
-        axes = self.input.read(layer)
-        data, mask = self.objects_section.masked(axes["data"], axes["channel_axis"], layer)
-        seed = int(self.seed.value)
-        if seed == RANDOM_SEED:
-            seed = secrets.randbelow(2**31)
-        options = {keyword: widget.value for keyword, widget in self._fields}
-        options["n_components"] = self.k_field.read()
-        options["smoothing"] = self.smoothing_field.read()
-        if self.calibrated.value:
-            options["marginals"] = "gibbs"
-        options.update(self.bias.read())
-        # the prior weighs neighbours by the layer's physical pixel size
-        options.update(channel_axis=axes["channel_axis"], scale=tuple(map(abs, axes["scale"])))
-        if axes["time_axis"] is not None:
-            options.update(time_axis=axes["time_axis"], frames=axes["frames"])
-        if model is None:  # guided classes (_scribbles_section.py)
-            options.update(self.scribbles_section.read(spatial_shape(axes), axes["time_axis"]))
-        if model is not None:
-            keys = ("channel_axis", "smoothing", "marginals", "scale", "time_axis",
-                    "bias_field", "bias_order")  # fmt: skip
-            options = {k: options[k] for k in keys if k in options}
-            options["model"] = str(model) if isinstance(model, str | Path) else "in memory"
-        uncertainty = self.uncertainty.value
-        verb = "applying the model to" if model is not None else "segmenting"
-        return SegmentJob(
-            layer=layer,
-            data=data,
-            data_ref=layer.data,
-            source=layer.name,
-            busy=f"{verb} {layer.name!r}…",
-            segment=options,
-            channels=axes["channel_names"],
-            noise_sigma=float(self.noise_sigma.value),
-            seed=seed,
-            uncertainty=None if uncertainty == NO_UNCERTAINTY else uncertainty,
-            posteriors=bool(self.posteriors.value),
-            objects=self.objects_section.read(axes["data"], mask),
-            bias_layers=self.bias.layers_wanted(),
-            scale=axes["scale"],
-            translate=axes["translate"],
-            rgb=bool(layer.rgb),
-            contrast_limits=tuple(layer.contrast_limits),
-            colormap=None if layer.rgb else layer.colormap.name,
-        )
+        return read_segment_job(self, layer, model)
+
 
     def _live_run(self):
         """Re-segment after painting paused (live scribbles), unless a run is going on."""
@@ -261,13 +212,13 @@ class GMMWidget(DockWidget):
         seg = result.segmentation
         layers = put_outputs(self._viewer, job.source, job_outputs(job, result),
                              scale=job.scale, translate=job.translate,
-                             keep=(job.layer,))  # fmt: skip
+                             keep=(job.layer,))
         self.last_segmentation, self._last_source = seg, job.source
         if self.auto_k.value:  # the disabled K box shows the K that was chosen
             self.n_components.value = int(seg.n_components)
         self.status.success(fit_summary_text(seg) + self.objects_section.show(result.objects))
         self.objects_section.after_run(self._viewer, result.objects, job.source,
-                                       job.scale, job.translate)  # fmt: skip
+                                       job.scale, job.translate)
         self._last_means = result.class_means
         labels = None
         if result.class_means is not None:
@@ -293,7 +244,7 @@ class GMMWidget(DockWidget):
             labels = own_layers(self._viewer, source).get("labels")
         if labels is not None:
             set_background_transparent(labels, bool(self.transparent_background.value),
-                                       seg.n_components)  # fmt: skip
+                                       seg.n_components)
             if self._last_means is not None:
                 self.legend.show_classes(labels, self._last_means)
 
@@ -309,19 +260,3 @@ class GMMWidget(DockWidget):
         """
         path = self.model_section.model_file(path)
         return None if path is None else self.run(model=path)
-
-
-def fit_summary_text(seg: Segmentation) -> str:
-    """A few short lines summarising a fit, for the widget's summary label."""
-    if seg.method == APPLIED:
-        return (f"applied model, K={seg.n_components}; log-likelihood {seg.log_likelihood:.4g}"
-                f"/pixel{bias_text(seg)}, {seg.elapsed:.2f} s")  # fmt: skip
-    state = "converged" if seg.converged else "NOT converged"
-    return (
-        f"K={seg.n_components}, {state} after {seg.n_iter} iterations\n"
-        f"BIC {seg.bic:.6g}, log-likelihood {seg.log_likelihood:.4g}/pixel\n"
-        f"{seg.method}"
-        + (f", smoothing {seg.smoothing:g}" if seg.smoothing else "")
-        + f"{bias_text(seg)}, {seg.elapsed:.2f} s"
-        + (f" on {seg.backend}" if seg.backend else "")
-    )

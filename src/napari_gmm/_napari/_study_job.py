@@ -85,7 +85,7 @@ def noise_study_job(image, sigmas, *, n_components, seed, reference, conditions,
             records = []
             for sigma in sigmas:
                 (record,) = noise_sweep(image, [sigma], n_components=n_components, seed=rng,
-                                        reference=ref, **kwargs)  # fmt: skip
+                                        reference=ref, **kwargs)
                 records.append({**record, "against": against, "smoothing": smoothing})
                 done += 1
                 yield done / total, f"{done} of {total} fits done"

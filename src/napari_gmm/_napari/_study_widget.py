@@ -21,7 +21,8 @@ from napari.utils.notifications import show_info
 from ._base import DockWidget
 from ._job import Job
 from ._layers import spatial_transform
-from ._parts import PlotCanvas, Tabs, form, row
+from ._parts import Tabs, form, row
+from ._plot_canvas import PlotCanvas
 from ._plots import plot_noise_sweep
 from ._reliability_plot import plot_reliability
 from ._study_job import (
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 NO_TRUTH = "none"
 #: Columns of the results table and of the CSV file (record keys).
 COLUMNS = ("smoothing", "sigma", "ari", "dice", "accuracy", "against", "converged", "n_iter",
-           "log_likelihood", "seconds")  # fmt: skip
+           "log_likelihood", "seconds")
 
 
 class NoiseStudyWidget(DockWidget):
@@ -75,7 +76,6 @@ class NoiseStudyWidget(DockWidget):
     def __init__(self, viewer: napari.viewer.Viewer):
         super().__init__(viewer, run_text="Run noise study")
         self.records: dict[float, list[dict]] = {}
-        # fmt: off
         self.n_components = SpinBox(name="n_components", label="classes (K)", min=1, max=20,
                                     value=3)
         self.sigmas = LineEdit(name="sigmas", label="noise σ values", value="0:60:10",
@@ -88,16 +88,15 @@ class NoiseStudyWidget(DockWidget):
         self.table = Table(name="table", label="records")
         self.csv_path = FileEdit(name="csv_path", label="CSV file", mode="w", filter="*.csv")
         self.save_button = PushButton(name="save_button", text="Save CSV")
-        # fmt: on
         self.canvas = PlotCanvas(viewer, min_height=160)
         self.figure = self.canvas.figure
         self.table.native.setMinimumHeight(120)
         table = Container(widgets=[self.table, row(self.csv_path, self.save_button)],
-                          labels=False)  # fmt: skip
+                          labels=False)
         self.sections = Tabs([("plot", self.canvas), ("table", table)], name="sections")
         self.body.extend([form(self.image, row(self.n_components, self.seed, label="K, seed"),
                           self.sigmas, self.ground_truth), self.smoothing, self.buttons,
-                     self.status, self.sections])  # fmt: skip
+                     self.status, self.sections])
         self.save_button.changed.connect(self._save_clicked)
         self._fit_width()
 
@@ -138,7 +137,7 @@ class NoiseStudyWidget(DockWidget):
             reference = np.asarray(truth.data[0] if truth.multiscale else truth.data)
             if reference.shape != spatial:
                 self._fail(f"Ground truth {truth.name!r} has shape {reference.shape}, the "
-                           f"image {spatial}; they must match.")  # fmt: skip
+                           f"image {spatial}; they must match.")
                 return None
         conditions = (0.0, SMOOTHING) if self.smoothing.value else (0.0,)
         fits = count_fits(len(sigmas), len(conditions), reference is not None)
@@ -151,17 +150,17 @@ class NoiseStudyWidget(DockWidget):
             return None
         scale, _ = spatial_transform(layer, axis)
         job = Job(source=layer.name, layer=layer, data_ref=layer.data,
-                  busy=f"noise study of {layer.name!r} ({fits} fits)…")  # fmt: skip
+                  busy=f"noise study of {layer.name!r} ({fits} fits)…")
         return self._start(job, noise_study_job, data, sigmas,
                            n_components=self.n_components.value, seed=int(self.seed.value),
                            reference=reference, conditions=conditions, channel_axis=axis,
-                           scale=scale)  # fmt: skip
+                           scale=scale)
 
     def _on_done(self, result) -> None:
         self.records = result["records"]
         rows = self.rows()
         self.table.value = {"data": [list(r) for r in rows], "columns": list(COLUMNS),
-                            "index": list(range(1, len(rows) + 1))}  # fmt: skip
+                            "index": list(range(1, len(rows) + 1))}
         self.figure.clear()
         plain = self.records.get(0.0, [])
         smooth = self.records.get(SMOOTHING)
@@ -170,7 +169,7 @@ class NoiseStudyWidget(DockWidget):
         self.canvas.redraw()
         worst = min(rows, key=lambda r: r[2])
         self.status.success(f"{len(rows)} fits against {plain[0]['against']}; lowest ARI "
-                            f"{worst[2]:.3f} at σ={worst[1]:g}")  # fmt: skip
+                            f"{worst[2]:.3f} at σ={worst[1]:g}")
 
     def rows(self) -> list[tuple]:
         """The records of the last run as table rows (columns :data:`COLUMNS`)."""

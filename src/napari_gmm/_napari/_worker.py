@@ -179,7 +179,7 @@ def segment_job(
     return JobResult(
         segmentation=seg, noisy=noisy, uncertainty=umap, posteriors=post, warnings=messages,
         class_means=means, objects=found,
-    )  # fmt: skip
+    )
 
 
 def _objects(seg, image, options, objects, caught):
@@ -188,7 +188,7 @@ def _objects(seg, image, options, objects, caught):
         warnings.simplefilter("always")
         try:
             return seg.objects(image=image, channel_axis=options.get("channel_axis"),
-                               scale=options.get("scale"), **objects)  # fmt: skip
+                               scale=options.get("scale"), **objects)
         except USER_ERRORS as err:
             warnings.warn(f"Objects were not labelled: {err}", UserWarning, stacklevel=1)
             return None
@@ -200,7 +200,7 @@ def _apply_steps(model, image, options, posteriors):
     """:func:`napari_gmm.core.iter_apply_model` with the job's options (generator)."""
     yield 0.0, "applying the model"
     keys = ("channel_axis", "smoothing", "marginals", "scale", "time_axis", "bias_field",
-            "bias_order")  # fmt: skip
+            "bias_order")
     chosen = {k: options[k] for k in keys if k in options}
     return (yield from iter_apply_model(model, image, return_posteriors=posteriors, **chosen))
 
@@ -215,6 +215,6 @@ def class_means(image, labels, channel_axis, n_components: int) -> np.ndarray:
     sums = np.stack(
         [np.bincount(flat, weights=np.nan_to_num(column), minlength=n_components + 1)
          for column in features.T], axis=1,
-    )[1 : n_components + 1]  # fmt: skip
+    )[1 : n_components + 1]
     with np.errstate(invalid="ignore", divide="ignore"):
         return sums / counts[:, None]

@@ -76,7 +76,7 @@ def _apply_one(args, gmm, job) -> dict:
     seg = apply_model(
         gmm, prep.image, mask=mask, time_axis=prep.time_axis,
         **options.as_dict(APPLIED_OPTIONS),
-    )  # fmt: skip
+    )
     objects = find_objects(args, seg, prep.image, prep, mask)
     write_outputs(args, paths, seg, prep, loaded)
     row = report(args, job, seg, paths, what="applied ")

@@ -22,7 +22,7 @@ from ._safe_write import check_plan
 from ._summary import SUMMARY_FIELDS, SUMMARY_NAME, check_summary, summary_path, write_summary
 
 __all__ = ["SUMMARY_FIELDS", "SUMMARY_NAME", "Job", "expand_inputs", "plan_jobs", "run_batch",
-           "summary_path", "write_summary"]  # fmt: skip
+           "summary_path", "write_summary"]
 
 #: What the subcommands write per input, as ``<stem>_<role><suffix>``.
 OUTPUT_ROLES = ("labels", "probability", "noisy", "objects", "corrected", "bias")
@@ -68,7 +68,7 @@ def expand_inputs(inputs, *, report: bool = False) -> list[Path]:
             if report and skipped:
                 more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
                 print(f"napari-gmm: note: skipped {len(skipped)} file(s) in {path} that are "
-                      f"not images: {', '.join(skipped[:5])}{more}", file=sys.stderr)  # fmt: skip
+                      f"not images: {', '.join(skipped[:5])}{more}", file=sys.stderr)
         else:
             found.append(path)
     unique = {}

@@ -93,7 +93,7 @@ def _refuse_foreign_files(out_dir: Path) -> None:
     napari-gmm did not write (ValueError: exit status 2, before any work)."""
     names = [f"{s}_{c}_{r}.tif" for s in ("synthetic", "immunohistochemistry")
              for c in ("clean", "noisy", "noisy_smoothed")
-             for r in ("labels", "probability")]  # fmt: skip
+             for r in ("labels", "probability")]
     for path in [out_dir / n for n in names]:
         refuse_foreign(path)
     overview = out_dir / "overview.png"

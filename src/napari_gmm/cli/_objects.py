@@ -181,7 +181,7 @@ def load_mask(args, job):
 def check_objects_options(args) -> None:
     """The objects' options need --objects (an option mistake: exit status 2)."""
     if args.objects is None and (args.min_size or args.fill_holes or args.split != "none"
-                                 or args.measure or _filters(args)):  # fmt: skip
+                                 or args.measure or _filters(args)):
         raise ValueError(
             "--min-size, --fill-holes, --split, --measure and the property filters need "
             "--objects CLASSES (e.g. --objects 2)."

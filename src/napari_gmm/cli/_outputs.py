@@ -11,7 +11,7 @@ from ._safe_write import write_file, writer_for
 
 
 def output_paths(args, job: Job, explicit: dict | None = None, *, noisy: bool = False,
-                 check: bool = True) -> dict:  # fmt: skip
+                 check: bool = True) -> dict:
     """Where this input's outputs go: `explicit` names by role (one input) or
     ``<stem>_<role><suffix>``; fails if one exists (without --overwrite) when `check`."""
     explicit = explicit or {}
@@ -69,7 +69,7 @@ def write_array(args, path, array, axes, loaded) -> None:
     if writer.name == "nifti":  # gzip or not by the final name, not the temporary one
         extra["compressed"] = not str(path).lower().endswith(".nii")
     write_file(path, lambda tmp: writer.write(tmp, array, axes, loaded, **extra),
-               overwrite=args.overwrite)  # fmt: skip
+               overwrite=args.overwrite)
 
 
 def write_outputs(args, paths: dict, seg, prep: Prepared, loaded, noisy=None) -> None:

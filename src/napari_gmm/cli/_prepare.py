@@ -83,7 +83,7 @@ def prepare(loaded: LoadedImage, channel_choice, time_choice, scale=None) -> Pre
     if axes is not None:
         label_axes = axes if channel is None else axes[:channel] + axes[channel + 1 :]
     return Prepared(image, axes, channel, time, None if scale is None else tuple(scale),
-                    label_axes)  # fmt: skip
+                    label_axes)
 
 
 def _metadata_scale(loaded: LoadedImage, channel, time):

@@ -19,7 +19,7 @@ from ..io._atomic import atomic_output, refuse_foreign
 
 #: Output suffixes and the writer that makes them (anything else is refused).
 OUTPUT_SUFFIXES = {".tif": "tiff", ".tiff": "tiff", ".zarr": "zarr", ".nii": "nifti",
-                   ".nii.gz": "nifti"}  # fmt: skip
+                   ".nii.gz": "nifti"}
 
 
 def _key(path: Path) -> Path:

@@ -166,12 +166,12 @@ def _segment_one(args, job) -> dict:
     seg = segment(
         image, args.n_components, mask=mask, time_axis=prep.time_axis, frames=args.frames,
         **options.as_dict(), **scribble_options(args),
-    )  # fmt: skip
+    )
     objects = find_objects(args, seg, image, prep, mask)
     write_outputs(args, paths, seg, prep, loaded, noisy)
     if paths["model"] is not None:
         write_file(paths["model"], lambda tmp: save_model(seg.model, tmp),
-                   overwrite=args.overwrite)  # fmt: skip
+                   overwrite=args.overwrite)
     row = report(args, job, seg, paths)
     if seg.class_names:
         row["class_names"] = ";".join(seg.class_names)

@@ -21,7 +21,7 @@ from ..io._tables import register_header, safe_cell
 
 #: Columns of the summary table.
 SUMMARY_FIELDS = ("file", "K", "converged", "n_iter", "BIC", "time_s", "error", "labels",
-                  "n_objects", "class_names")  # fmt: skip
+                  "n_objects", "class_names")
 #: The columns every napari-gmm summary starts with (later versions add columns).
 _FIRST_FIELDS = "file,K,converged,n_iter,BIC,time_s,error,labels"
 SUMMARY_NAME = "napari-gmm-summary.csv"
@@ -61,10 +61,10 @@ def _render(rows: list[dict]) -> str:
     escaped when first written, are unchanged)."""
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=SUMMARY_FIELDS, extrasaction="ignore",
-                            lineterminator="\n")  # fmt: skip
+                            lineterminator="\n")
     writer.writeheader()
     writer.writerows({key: safe_cell(row.get(key) or "") for key in SUMMARY_FIELDS}
-                     for row in rows)  # fmt: skip
+                     for row in rows)
     return text.getvalue()
 
 

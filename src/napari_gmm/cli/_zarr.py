@@ -9,15 +9,11 @@ processes, ``--scheduler ADDRESS`` on a running dask.distributed scheduler.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 from pathlib import Path
 
-from ..io._atomic import atomic_output
-from ..io._images import TIFF_SUFFIXES
-from ..io._tiff import write_tiff_like
-from ..io._types import LoadedImage
-from ..io._zarr import is_zarr_path, read_zarr, write_ome_zarr, zarr_spacing
+from ..io._lazy_outputs import dask_client, write_lazy_outputs
+from ..io._zarr import is_zarr_path, read_zarr
 from ._safe_write import write_file
 
 __all__ = ["add_zarr_arguments", "is_zarr_path", "segment_zarr"]
@@ -89,27 +85,6 @@ def add_zarr_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-@contextlib.contextmanager
-def dask_client(scheduler: str | None, workers: int | None):
-    """A dask.distributed client for the run, or the default threaded scheduler."""
-    if scheduler is None and workers is None:
-        yield None
-        return
-    if scheduler is not None and workers is not None:
-        raise ValueError("Give either --scheduler ADDRESS or --workers N, not both.")
-    from distributed import Client, LocalCluster
-
-    if scheduler is not None:
-        with Client(scheduler) as client:
-            yield client
-        return
-    with (
-        LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None) as cluster,
-        Client(cluster) as client,
-    ):
-        yield client
-
-
 def _compute(tasks, client, quiet: bool, keep):
     """Compute dask collections together, with a progress bar over the blocks.
 
@@ -138,7 +113,7 @@ def _progress_bar(done: int, total: int) -> None:
     width = 40
     filled = width * done // total
     print(f"\r[{'#' * filled}{' ' * (width - filled)}] {100 * done // total:3d}% of "
-          f"{total} block groups", end="", file=sys.stderr, flush=True)  # fmt: skip
+          f"{total} block groups", end="", file=sys.stderr, flush=True)
 
 
 def _channel_axis(choice, image) -> int | None:
@@ -179,50 +154,6 @@ def _smoothing_scale(args, scale, image):
     if given is not None:
         return given
     return scale if image.axes is not None else None
-
-
-def _write_outputs(args, outputs, client, scale, translation, axes, image) -> None:
-    """Compute labels and probability together and write each atomically: OME-Zarr under
-    temporary names renamed when complete, or TIFF (``--labels x.tif``) with the voxel
-    size and units of the input (OME-TIFF)."""
-    with contextlib.ExitStack() as stack:
-        tasks, tiffs = [], []
-        for out, array, name in outputs:
-            if Path(out).suffix.lower() in TIFF_SUFFIXES:
-                tiffs.append((out, len(tasks)))
-                tasks.append(array)
-                continue
-            full = name == "corrected"  # the input's axes, channels included
-            temporary = stack.enter_context(atomic_output(out, overwrite=args.overwrite))
-            tasks.extend(
-                write_ome_zarr(
-                    temporary,
-                    array,
-                    scale=image.scales[0] if full else scale,
-                    translation=image.translations[0] if full else translation,
-                    axes=image.axes if full else axes,
-                    name=name,
-                    compute=False,
-                    zarr_format=getattr(args, "zarr_format", 2),
-                )
-            )
-        keep = [i in {index for _, index in tiffs} for i in range(len(tasks))]
-        results = _compute(tasks, client, args.quiet, keep)
-        like = _tiff_like(image, axes)
-        for out, index in tiffs:
-            array = results[index]
-            write_file(out, lambda tmp, a=array: write_tiff_like(tmp, a, like.axes, like),
-                       overwrite=args.overwrite)  # fmt: skip
-
-
-def _tiff_like(image, axes):
-    """The input's axes and voxel size (in µm) as a :class:`LoadedImage` for TIFF outputs."""
-    letters = None
-    if axes is not None:
-        letters = "".join(str(a.get("name", "?"))[:1].upper() for a in axes)
-        letters = letters if set(letters) <= set("TCZYX") else None
-    spacing, unit = zarr_spacing(image)
-    return LoadedImage(None, letters, spacing, unit, kind="ome")
 
 
 def bias_paths(args, job) -> list:
@@ -267,7 +198,7 @@ def segment_zarr(args, job, image=None) -> dict:
     out_labels = args.labels or job.output("labels", ".zarr")
     out_prob = args.probability or job.output("probability", ".zarr")
     check_outputs(job, (out_labels, out_prob, args.model, *bias_paths(args, job)),
-                  args.overwrite)  # fmt: skip
+                  args.overwrite)
     scale = _drop(image.scales[0], axis)
     translation = _drop(image.translations[0], axis)
     axes = None if image.axes is None else _drop(image.axes, axis)
@@ -288,8 +219,12 @@ def segment_zarr(args, job, image=None) -> dict:
             bias_order=args.bias_order,
         )
         outputs = ((out_labels, seg.labels, "labels"), (out_prob, seg.probability, "probability"),
-                   *bias_outputs(args, job, seg, image))  # fmt: skip
-        _write_outputs(args, outputs, client, scale, translation, axes, image)
+                   *bias_outputs(args, job, seg, image))
+        write_lazy_outputs(
+            outputs, compute=lambda tasks, keep: _compute(tasks, client, args.quiet, keep),
+            image=image, scale=scale, translation=translation, axes=axes,
+            overwrite=args.overwrite, zarr_format=getattr(args, "zarr_format", 2),
+        )
     if args.model is not None:
         write_file(args.model, lambda tmp: save_model(seg.model, tmp), overwrite=args.overwrite)
     if not args.quiet:
@@ -301,7 +236,7 @@ def segment_zarr(args, job, image=None) -> dict:
     from ._zarr_objects import write_zarr_objects
 
     objects = write_zarr_objects(args, job, out_labels, data, axis, scale=scale,
-                                 translation=translation, axes=axes)  # fmt: skip
+                                 translation=translation, axes=axes)
     return {
         "K": seg.n_components,
         "converged": bool(seg.converged),

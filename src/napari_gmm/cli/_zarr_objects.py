@@ -27,7 +27,7 @@ def zarr_objects_paths(args, job, *, check: bool = True) -> dict:
 
 
 def write_zarr_objects(args, job, out_labels, data, channel_axis, *, scale, translation,
-                       axes) -> dict:  # fmt: skip
+                       axes) -> dict:
     """Label, measure and write the objects of the written labels; the summary columns."""
     from ..core import label_objects
     from ..io._atomic import pending_path
@@ -48,11 +48,11 @@ def write_zarr_objects(args, job, out_labels, data, channel_axis, *, scale, tran
     objects = label_objects(
         labels, args.objects, image=data, channel_axis=channel_axis, min_size=args.min_size,
         fill_holes=args.fill_holes, scale=None if axes is None else scale,
-    )  # fmt: skip
+    )
     write_file(paths["objects"], lambda tmp: write_ome_zarr(
         tmp, objects.labels.astype(np.uint32), scale=scale, translation=translation, axes=axes,
         name="objects", zarr_format=getattr(args, "zarr_format", 2)),
-        overwrite=args.overwrite)  # fmt: skip
+        overwrite=args.overwrite)
     write_file(paths["table"], objects.to_csv, overwrite=args.overwrite)
     if not args.quiet:
         print(f"  {objects.n_objects} objects -> {paths['objects']}, {paths['table']}")

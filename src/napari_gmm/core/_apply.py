@@ -13,20 +13,16 @@ import time
 import numpy as np
 from sklearn.mixture import GaussianMixture
 
-from ._backend import get_backend
-from ._features import PixelData, pixel_data
+from ._features import pixel_data
 from ._mask import masked_image
 from ._options import MAX_DISTINCT, Options, check_options, compress_if_integer
-from ._predict import Prediction, iter_predict_chunked, mean_log_likelihood, predict_distinct
 from ._resources import check_segmentation_memory
 from ._result import Segmentation
 from ._validation import UNSET, check_progress, check_smoothing_ndim, resolve_channel_axis
 from .bias._ecm import DEFAULT_ORDER, check_bias_field, check_bias_order, n_terms
 from .bias._fit import iter_bias_for_model
 from .fit._fit import FitInfo
-from .fit._sklearn_private import n_parameters
-from .guided._apply import iter_apply_classes
-from .guided._classes import class_names, is_grouped, refuse_grouped_lazy
+from .guided._classes import refuse_grouped_lazy
 from .lazy._fit import is_dask_array
 from .lazy._segment import (
     apply_model_lazy,
@@ -34,9 +30,10 @@ from .lazy._segment import (
     check_lazy_smoothing,
     iter_apply_model_lazy,
 )
+from .pipeline._outputs import iter_apply, make_result
 from .potts._auto_smoothing import estimate_smoothing, recorded_smoothing
 from .potts._beta_cv import held_out_smoothing
-from .potts._hmrf import check_marginals, check_scale, check_smoothing, iter_regularize
+from .potts._hmrf import check_marginals, check_scale, check_smoothing
 from .progress import rescale, run
 from .series._frames import iter_frames, split_frames, stack_frames
 
@@ -46,79 +43,7 @@ APPLIED = "applied model"
 APPLY_OPTIONS = (
     "channel_axis", "smoothing", "marginals", "scale", "return_posteriors", "max_distinct",
     "bias_field", "bias_order",
-)  # fmt: skip
-
-
-def iter_apply(
-    gmm, data: PixelData, compressed, *, smoothing, scale, max_samples, random_state,
-    posteriors, reestimate, marginals="mean-field",
-):  # fmt: skip
-    """Generator: yields the fraction done in [0, 1]; returns ``(gmm, Prediction)``.
-
-    With ``smoothing > 0`` the posteriors are mean-field Potts posteriors; `reestimate`
-    then also re-estimates the mixture once from them (HMRF-EM) and orders the new
-    components by intensity. Without it the given model and its class order are kept.
-    """
-    if is_grouped(gmm):  # classes of several Gaussians (core/guided/_apply.py)
-        pred = yield from iter_apply_classes(
-            gmm, data, compressed, smoothing=smoothing, scale=scale, posteriors=posteriors
-        )
-        return gmm, pred
-    if smoothing > 0:
-        yield 0.0
-        sweeps = []
-        steps = iter_regularize(
-            gmm, data, compressed, smoothing=smoothing, scale=scale, max_samples=max_samples,
-            random_state=random_state, reestimate=reestimate, marginals=marginals,
-            sweeps=sweeps, posteriors=posteriors,
-        )  # fmt: skip
-        gmm, labels, prob, q = yield from rescale(steps, 0.0, 0.9)
-        yield 0.9
-        ll = mean_log_likelihood(gmm, data, compressed)
-        return gmm, Prediction(labels, prob, ll, q if posteriors else None, tuple(sweeps))
-    if compressed is not None:
-        return gmm, predict_distinct(gmm, data, compressed, posteriors=posteriors)
-    pred = yield from iter_predict_chunked(gmm, data, posteriors=posteriors)
-    return gmm, pred
-
-
-def make_result(
-    gmm, data: PixelData, pred: Prediction, info: FitInfo, *, start, bias=None, **extra
-):
-    """Assemble the :class:`Segmentation` of one image (criteria over every valid pixel).
-
-    With a bias field (`bias`, a :class:`~._bias_fit.BiasResult`; `data` is then the
-    corrected pixels), the log-likelihood is that of the observed image (the Jacobian
-    ``-C log b`` added) and the field's coefficients count as parameters, so that BIC and
-    AIC compare segmentations with and without a field.
-    """
-    extra.setdefault("class_names", class_names(gmm))
-    n = data.n_valid
-    ll = pred.log_likelihood
-    n_params = n_parameters(gmm)
-    if bias is not None:
-        ll += bias.log_jacobian
-        n_params += bias.n_params
-        extra.update(bias_field=bias.field, corrected=bias.corrected)
-    return Segmentation(
-        labels=data.to_spatial(pred.labels),
-        probability=data.to_spatial(pred.probability),
-        model=gmm,
-        converged=bool(gmm.converged_),
-        n_iter=int(gmm.n_iter_),
-        log_likelihood=float(ll),
-        bic=float(-2.0 * ll * n + n_params * np.log(n)),
-        aic=float(-2.0 * ll * n + 2.0 * n_params),
-        lower_bounds=tuple(float(v) for v in getattr(gmm, "lower_bounds_", ())),
-        method=info.method,
-        n_valid=n,
-        n_fit_samples=info.n_fit_samples,
-        elapsed=time.perf_counter() - start,
-        n_sweeps=pred.n_sweeps,
-        backend=get_backend(),
-        posteriors=None if pred.posteriors is None else data.to_spatial(pred.posteriors),
-        **extra,
-    )
+)
 
 
 def check_model(model) -> GaussianMixture:
@@ -144,7 +69,7 @@ def iter_apply_image(
     gmm, image, *, channel_axis=None, smoothing=0.0, scale=None, return_posteriors=False,
     max_distinct=MAX_DISTINCT, max_samples=200_000, random_state=0, marginals="mean-field",
     bias_field=None, bias_order=DEFAULT_ORDER, field=None,
-):  # fmt: skip
+):
     """Generator form of :func:`apply_model` on one image (`gmm` checked already).
 
     Yields ``(fraction, stage)`` and returns the :class:`Segmentation`. `field`, if given,
@@ -154,11 +79,11 @@ def iter_apply_image(
     smoothing, max_distinct, bias_field, bias_order = check_options(
         smoothing=smoothing, max_distinct=max_distinct, bias_field=bias_field,
         bias_order=bias_order,
-    )  # fmt: skip
+    )
     check_segmentation_memory(
         image, channel_axis, gmm.n_components, smoothing=smoothing,
         posteriors=bool(return_posteriors), what="applying a model to",
-    )  # fmt: skip
+    )
     data = pixel_data(image, channel_axis)
     n_features = gmm.means_.shape[1]
     if data.n_features != n_features:
@@ -177,7 +102,7 @@ def iter_apply_image(
         steps = iter_bias_for_model(
             gmm, data, order=bias_order, random_state=random_state, channel_axis=axis,
             field=field, smoothing=smoothing, scale=scale, max_samples=max_samples,
-        )  # fmt: skip
+        )
         data, bias, smoothing = yield from rescale(steps, 0.07, 0.03, "estimating the bias field")
     compressed = None if bias is not None else compress_if_integer(data, max_distinct)
     if smoothing == "held-out":
@@ -190,7 +115,7 @@ def iter_apply_image(
         gmm, data, compressed, smoothing=smoothing, scale=scale, max_samples=max_samples,
         random_state=random_state, posteriors=bool(return_posteriors), reestimate=False,
         marginals=marginals,
-    )  # fmt: skip
+    )
     gmm, pred = yield from rescale(steps, 0.1, 0.89, "predicting pixels")
     info = FitInfo(method=APPLIED, n_fit_samples=0)
     result = make_result(gmm, data, pred, info, start=start, smoothing=smoothing, bias=bias)
@@ -294,12 +219,12 @@ def apply_model(
         check_lazy_bias(check_bias_field(bias_field))
         return apply_model_lazy(check_model(model), image, channel_axis=channel_axis,
             smoothing=smoothing, scale=scale, return_posteriors=return_posteriors,
-            max_distinct=max_distinct, report=report, method=APPLIED)  # fmt: skip
+            max_distinct=max_distinct, report=report, method=APPLIED)
     steps = iter_apply_model(
         model, image, channel_axis=channel_axis, time_axis=time_axis, smoothing=smoothing,
         marginals=marginals, scale=scale, return_posteriors=return_posteriors,
         max_distinct=max_distinct, bias_field=bias_field, bias_order=bias_order,
-    )  # fmt: skip
+    )
     return run(steps, report)
 
 
@@ -326,11 +251,11 @@ def iter_apply_model(model, image, *, time_axis=None, **options):
             gmm, image, channel_axis=channel_axis, smoothing=smoothing, scale=scale,
             return_posteriors=options.get("return_posteriors", False),
             max_distinct=options.get("max_distinct", MAX_DISTINCT), method=APPLIED,
-        ))  # fmt: skip
+        ))
     if time_axis is None:
         return (yield from iter_apply_image(
             gmm, image, channel_axis=channel_axis, scale=scale, **options
-        ))  # fmt: skip
+        ))
     split = split_frames(image, time_axis, channel_axis, scale)
     smoothing = check_smoothing(options.get("smoothing", 0.0))
     frames = yield from iter_frames(
@@ -346,6 +271,6 @@ def iter_apply_model(model, image, *, time_axis=None, **options):
     result = stack_frames(
         frames, split, mode="shared", model=gmm, method=APPLIED, n_fit_samples=0,
         start=start, smoothing=recorded_smoothing(smoothing, frames), bias_params=bias_params,
-    )  # fmt: skip
+    )
     yield 1.0, "done"
     return result

@@ -12,13 +12,13 @@ labels later.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 from sklearn.mixture import GaussianMixture
 
 from ._validation import COVARIANCE_TYPES, INIT_PARAMS, MAX_COMPONENTS
+from .fit._model_reader import Reader, check_covariances, covariance_shape
 from .fit._model_sanity import check_fitted, check_numerically_sane, read_model_bytes
 from .fit._sklearn_private import compute_precision_cholesky
 from .guided._classes import classes_from_dict, classes_to_dict
@@ -107,82 +107,6 @@ def model_to_dict(gmm: GaussianMixture) -> dict:
     return out
 
 
-class _Reader:
-    """Typed access to the fields of a decoded model file, with messages naming the file."""
-
-    def __init__(self, data: dict, where: str):
-        self.data, self.where = data, where
-
-    def fail(self, what: str) -> ValueError:
-        return ValueError(
-            f"{self.where} is not a valid napari-gmm model file: {what}. Save the model "
-            "again with napari_gmm.save_model (or seg.save_model), or check the file."
-        )
-
-    def get(self, name, default=None, *, required=True):
-        if name not in self.data:
-            if required:
-                raise self.fail(f"missing field {name!r}")
-            return default
-        return self.data[name]
-
-    def integer(self, name, lo, hi, default=None, *, required=True) -> int:
-        value = self.get(name, default, required=required)
-        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-            raise self.fail(f"{name} must be an integer in [{lo}, {hi}], got {value!r}")
-        return value
-
-    def number(self, name, default=None, *, required=True, minimum=-math.inf) -> float:
-        value = self.get(name, default, required=required)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail(f"{name} must be a number, got {type(value).__name__}")
-        if not math.isfinite(value) or value < minimum:
-            raise self.fail(f"{name} must be a finite number >= {minimum}, got {value!r}")
-        return float(value)
-
-    def choice(self, name, allowed, default=None, *, required=True) -> str:
-        value = self.get(name, default, required=required)
-        if value not in allowed:
-            raise self.fail(f"{name} must be one of {', '.join(map(repr, allowed))}, "
-                            f"got {value!r}")  # fmt: skip
-        return value
-
-    def array(self, name, shape, *, required=True) -> np.ndarray | None:
-        value = self.get(name, required=required)
-        if value is None and not required:
-            return None
-        try:
-            arr = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError) as err:
-            raise self.fail(f"{name} must be a (nested) list of numbers ({err})") from None
-        if arr.shape != shape:
-            raise self.fail(f"{name} must have shape {shape}, got {arr.shape}")
-        if not np.isfinite(arr).all():
-            raise self.fail(f"{name} has non-finite values")
-        return arr
-
-
-def _covariance_shape(covariance_type: str, k: int, d: int) -> tuple[int, ...]:
-    return {"full": (k, d, d), "tied": (d, d), "diag": (k, d), "spherical": (k,)}[
-        covariance_type
-    ]
-
-
-def _check_covariances(read: _Reader, cov: np.ndarray, covariance_type: str) -> None:
-    if covariance_type in ("diag", "spherical"):
-        if (cov <= 0).any():
-            raise read.fail("covariances_ must be positive (variances), found values <= 0")
-        return
-    mats = cov[None] if covariance_type == "tied" else cov
-    scale = np.abs(mats).max(axis=(1, 2), keepdims=True)
-    if (np.abs(mats - mats.transpose(0, 2, 1)) > 1e-10 * scale).any():
-        raise read.fail("covariances_ must be symmetric matrices")
-    try:
-        np.linalg.cholesky(mats)
-    except np.linalg.LinAlgError:
-        raise read.fail("covariances_ must be positive definite; a matrix is not") from None
-
-
 def model_from_dict(data, where: str = "the model") -> GaussianMixture:
     """Inverse of :func:`model_to_dict`: a fitted GaussianMixture ready to predict.
 
@@ -201,7 +125,7 @@ def model_from_dict(data, where: str = "the model") -> GaussianMixture:
             f"{where} is not a napari-gmm model file: expected a JSON object, got "
             f"{type(data).__name__}. Pass a file written by napari_gmm.save_model."
         )
-    read = _Reader(data, where)
+    read = Reader(data, where)
     if "format" in data and data["format"] != FORMAT:
         raise read.fail(f"format must be {FORMAT!r}, got {data['format']!r}")
     version = read.integer("version", 0, 2**31, default=0, required="format" in data)
@@ -227,9 +151,9 @@ def model_from_dict(data, where: str = "the model") -> GaussianMixture:
     if (weights < 0).any() or abs(weights.sum() - 1.0) > 1e-6:
         raise read.fail(f"weights_ must be >= 0 and sum to 1, got sum {weights.sum():.9g}")
     means = read.array("means_", (k, d))
-    cov_shape = _covariance_shape(covariance_type, k, d)
+    cov_shape = covariance_shape(covariance_type, k, d)
     cov = read.array("covariances_", cov_shape)
-    _check_covariances(read, cov, covariance_type)
+    check_covariances(read, cov, covariance_type)
     expected = compute_precision_cholesky(cov, covariance_type)
     prec_chol = read.array("precisions_cholesky_", cov_shape)
     if not np.allclose(prec_chol, expected, rtol=1e-6, atol=0.0):

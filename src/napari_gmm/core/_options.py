@@ -190,7 +190,7 @@ CONSTRAINTS: dict[str, Callable] = {
 
 #: The options that are GaussianMixture keyword arguments.
 GMM_OPTIONS = ("covariance_type", "tol", "max_iter", "n_init", "init_params", "reg_covar",
-               "random_state")  # fmt: skip
+               "random_state")
 
 
 #: The default of every segmentation option (from :class:`Options`).
@@ -204,7 +204,7 @@ def check_params(
     return Options(
         covariance_type=covariance_type, tol=tol, max_iter=max_iter, n_init=n_init,
         init_params=init_params, reg_covar=reg_covar, random_state=random_state,
-    ).gmm_params(n_components)  # fmt: skip
+    ).gmm_params(n_components)
 
 
 def compress_if_integer(data: PixelData, max_distinct: int):

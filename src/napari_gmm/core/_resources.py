@@ -103,7 +103,7 @@ def features_copy_bytes(arr: np.ndarray, channel_axis: int | None) -> int:
 
 
 def segmentation_bytes(n_pixels: int, n_components: int, *, smoothing, posteriors: bool,
-                       backend: str) -> float:  # fmt: skip
+                       backend: str) -> float:
     """Lower bound of the peak bytes of segmenting `n_pixels` pixels in memory.
 
     Outputs: labels (1-2 bytes) and probability (4); posteriors 4 K; smoothing: the
@@ -121,7 +121,7 @@ def segmentation_bytes(n_pixels: int, n_components: int, *, smoothing, posterior
 
 
 def check_segmentation_memory(image, channel_axis, n_components, *, smoothing, posteriors,
-                              what: str = "segmenting") -> None:  # fmt: skip
+                              what: str = "segmenting") -> None:
     """Check the memory of segmenting (or applying a model to) an in-memory image.
 
     Called before the pixel table is built, so that a volume too big for memory fails at
@@ -144,6 +144,6 @@ def check_segmentation_memory(image, channel_axis, n_components, *, smoothing, p
     if n_components is not None:
         k = n_components if isinstance(n_components, int) else 8  # 'auto': up to 8 classes
         needed += segmentation_bytes(n_pixels, max(k, 1), smoothing=smoothing,
-                                     posteriors=posteriors, backend=get_backend())  # fmt: skip
+                                     posteriors=posteriors, backend=get_backend())
         what += f" into {k} classes" + (" with smoothing" if smoothing else "")
     check_memory(needed, what)

@@ -162,7 +162,7 @@ class Segmentation:
         if options.get("split", "none") not in (None, "none"):
             options.setdefault("probability", self.probability)
         return label_objects(self.labels, classes, time_axis=self.time_axis,
-                             n_classes=max(k, self.n_components), **options)  # fmt: skip
+                             n_classes=max(k, self.n_components), **options)
 
     def summary(self) -> dict:
         """Plain-Python summary of the fit (JSON-serialisable), e.g. for layer metadata."""
@@ -205,7 +205,7 @@ class Segmentation:
                                 float(f.bic), int(f.n_valid)), strict=True))
                 for f in self.frames
             ],
-        }  # fmt: skip
+        }
 
 
 def uncertainty(posteriors, kind: str = "margin") -> np.ndarray:

@@ -6,26 +6,19 @@ import time
 
 import numpy as np
 
-from ._apply import iter_apply, make_result
-from ._features import pixel_data
 from ._mask import masked_image
-from ._options import MAX_DISTINCT, Options, compress_if_integer
+from ._options import MAX_DISTINCT, Options
 from ._resources import check_segmentation_memory
 from ._result import Segmentation
-from ._selection import AUTO_CANDIDATES, AUTO_CRITERION, select_n_components
-from ._validation import UNSET, check_progress, check_smoothing_ndim, resolve_channel_axis
+from ._validation import UNSET, check_progress, resolve_channel_axis
 from .bias._ecm import DEFAULT_ORDER
-from .bias._fit import iter_fit_with_bias
 from .fit._empty import warn_empty_classes
-from .fit._fit import MAX_SAMPLES, fit_on_distinct, fit_on_pixels
+from .fit._fit import MAX_SAMPLES
 from .guided._segment import GUIDED_OPTIONS, active_options, iter_guided_or_named
 from .lazy._fit import is_dask_array
 from .lazy._segment import iter_segment_lazy
-from .potts._auto_smoothing import estimate_smoothing
-from .potts._beta_cv import held_out_smoothing, keep_classes
-from .potts._hmrf import check_scale
-from .potts._partial_volume import with_fractions
-from .progress import rescale, run
+from .pipeline._image import iter_segment_image
+from .progress import run
 from .series._series import iter_segment_series
 
 
@@ -268,7 +261,7 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
         return (yield from iter_guided_or_named(
             image, n_components, iter_segment, time_axis=time_axis, frames=frames,
             guided=guided, options=options,
-        ))  # fmt: skip
+        ))
     options["channel_axis"] = resolve_channel_axis(
         np.shape(image), options.get("channel_axis", UNSET), time_axis, stacklevel=3
     )
@@ -288,109 +281,16 @@ def iter_segment(image, n_components=3, *, time_axis=None, frames="each", **opti
         check_segmentation_memory(
             image, opts["channel_axis"], n_components, smoothing=0.0,
             posteriors=bool(opts["return_posteriors"]),
-        )  # fmt: skip
+        )
         return (yield from iter_segment_series(
             image, n_components, iter_segment, time_axis, frames, opts
-        ))  # fmt: skip
+        ))
     if frames != "each":
         raise ValueError(
             f"frames={frames!r} needs a time axis: pass time_axis (e.g. time_axis=0 for a "
             "(T, Y, X) series), or leave frames='each' for a single image."
         )
-    check_segmentation_memory(
-        image, opts["channel_axis"], n_components, smoothing=opts["smoothing"],
-        posteriors=bool(opts["return_posteriors"]),
-    )  # fmt: skip
-    n_components, selection = yield from _choose_components(image, n_components, options, opts)
-    params = checked.gmm_params(n_components)
-    max_samples, max_distinct = checked.max_samples, checked.max_distinct
-    want_post, smoothing = checked.return_posteriors or partial, checked.smoothing
-    bias_field, bias_order = checked.bias_field, checked.bias_order
-    data = pixel_data(image, opts["channel_axis"])
-    scale = check_scale(opts["scale"], len(data.spatial_shape))
-    check_smoothing_ndim(opts["smoothing"], len(data.spatial_shape))
-    yield 0.05, "reading pixels"
-
-    compressed = compress_if_integer(data, max_distinct)
-    yield 0.15, "fitting mixture"
-    if compressed is not None:
-        gmm, info = fit_on_distinct(compressed, params)
-    else:
-        gmm, info = fit_on_pixels(data, params, max_samples=max_samples)
-    marginals = checked.marginals
-    bias = None
-    if bias_field is not None:
-        steps = iter_fit_with_bias(
-            gmm, data, params, order=bias_order, max_samples=max_samples,
-            channel_axis=_channel_axis(image, opts["channel_axis"]), smoothing=smoothing,
-            scale=scale,
-        )  # fmt: skip
-        gmm, info, data, bias, smoothing = yield from rescale(
-            steps, 0.2, 0.25, "estimating the bias field"
-        )
-        compressed = None
-    if smoothing == "held-out":
-        yield 0.4, "choosing the smoothing strength on held-out pixels"
-        smoothing = held_out_smoothing(gmm, data, scale=scale, random_state=params["random_state"])
-    if smoothing == "auto":
-        yield 0.4, "estimating the smoothing strength"
-        smoothing = estimate_smoothing(
-            gmm, data, compressed, scale=scale, random_state=params["random_state"],
-            max_samples=max_samples,
-        )[0]  # fmt: skip
-        smoothing = keep_classes(
-            gmm, data, smoothing, scale=scale, random_state=params["random_state"]
-        )
-    yield 0.5, "predicting pixels"
-    steps = iter_apply(
-        gmm, data, compressed, smoothing=smoothing, scale=scale, max_samples=max_samples,
-        random_state=params["random_state"], posteriors=want_post, reestimate=True,
-        marginals=marginals,
-    )  # fmt: skip
-    stage = "spatial regularisation" if smoothing else "predicting pixels"
-    gmm, pred = yield from rescale(steps, 0.5, 0.49, stage)
-    result = make_result(
-        gmm, data, pred, info, start=start, smoothing=smoothing, selection=selection,
-        bias=bias,
-    )  # fmt: skip
-    if partial:
-        result = with_fractions(result, data, keep_posteriors=bool(opts["return_posteriors"]))
-    yield 1.0, "done"
-    return result
-
-
-def _channel_axis(image, channel_axis):
-    """The non-negative channel axis of a (checked) image, or None."""
-    return None if channel_axis is None else int(channel_axis) % np.ndim(image)
-
-
-def _choose_components(image, n_components, options: dict, opts: dict):
-    """`n_components`, or for 'auto' the K chosen by ICL (generator: yields progress).
-
-    Returns ``(K, selection)`` (selection None when K was given). `options` are the
-    caller's keyword arguments, `opts` every option checked.
-    """
-    if not isinstance(n_components, str):
-        return n_components, None
-    selection = yield from _auto_components(image, n_components, opts)
-    if opts["bias_field"] is not None:
-        # shading blurs the classes: choose again on the image corrected with this K
-        first = yield from rescale(
-            iter_segment(image, selection.best, **{**options, "smoothing": 0.0}), 0.0, 0.3
-        )
-        selection = yield from _auto_components(first.corrected, "auto", opts)
-    return selection.best, selection
-
-
-def _auto_components(image, choice: str, opts: dict):
-    """Choose the number of components by ICL (generator: yields progress, returns it)."""
-    if choice != "auto":
-        raise ValueError(
-            f"n_components must be an int >= 1 or 'auto', got {choice!r}. Use e.g. "
-            "n_components=3, or 'auto' to choose it by ICL."
-        )
-    yield 0.01, "choosing the number of classes"
-    keys = ("channel_axis", "covariance_type", "random_state", "n_init", "tol", "max_iter",
-            "reg_covar", "max_samples", "max_distinct")  # fmt: skip
-    options = {key: opts[key] for key in keys}
-    return select_n_components(image, AUTO_CANDIDATES, criterion=AUTO_CRITERION, **options)
+    return (yield from iter_segment_image(
+        image, n_components, options, checked, partial=partial, start=start,
+        segment_steps=iter_segment,
+    ))

@@ -4,31 +4,17 @@ from __future__ import annotations
 
 import itertools
 import numbers
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.mixture import GaussianMixture
 
-from ._features import PixelData, pixel_data
-from ._options import MAX_DISTINCT, Options, check_options, compress_if_integer
-from ._resources import check_segmentation_memory
-from ._validation import (
-    MAX_COMPONENTS,
-    UNSET,
-    check_choice,
-    check_int,
-    check_progress,
-    resolve_channel_axis,
-)
-from .fit._fit import MAX_SAMPLES, count_distinct, fit_on_distinct, fit_on_pixels, subsample_rows
-from .fit._sklearn_private import (
-    compute_precision_cholesky,
-    estimate_gaussian_parameters,
-    n_parameters,
-)
-from .lazy._fit import is_dask_array
+from ._options import MAX_DISTINCT, Options, check_options
+from ._validation import MAX_COMPONENTS, UNSET, check_choice, check_int, check_progress
+from .fit._fit import MAX_SAMPLES
 from .progress import run
+from .selection._candidates import Prepared, iter_fits, prepare_candidates
+from .selection._init import classification_entropy, quantile_means  # noqa: F401 (re-exported)
 
 CRITERIA = ("bic", "aic", "icl")
 
@@ -39,11 +25,6 @@ CRITERIA = ("bic", "aic", "icl")
 #: (2-3) on scikit-image's camera, coins, cell and moon, where BIC picks 6-8.
 AUTO_CANDIDATES = range(2, 9)
 AUTO_CRITERION = "icl"
-
-
-#: Smallest covariance regularisation used for integer images: the variance of the uniform
-#: rounding error of unit quantisation steps (Sheppard's correction).
-QUANTISATION_VARIANCE = 1.0 / 12.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -231,12 +212,12 @@ def select_n_components(
     [1, 2, 3, 4, 5]
     """
     checked = _check_options(candidates, criterion, covariance_type, random_state, n_init,
-                             tol, max_iter, reg_covar, max_samples, max_distinct)  # fmt: skip
+                             tol, max_iter, reg_covar, max_samples, max_distinct)
     report = check_progress(progress, "progress(done, total)")
-    prepared = _prepare(image, channel_axis, random_state, *checked, stacklevel=3)
+    prepared = prepare_candidates(image, channel_axis, random_state, *checked, stacklevel=3)
     total = len(prepared.kept)
     counts = None if report is None else lambda f, _stage: report(round(f * total), total)
-    rows = run(_iter_fits(prepared), counts)
+    rows = run(iter_fits(prepared), counts)
     return _selection(prepared, rows)
 
 
@@ -245,8 +226,10 @@ def iter_select_n_components(image, candidates=range(1, 9), *, channel_axis=UNSE
     each candidate and returns the :class:`Selection` (same options but `progress`)."""
     options = {**_SELECT_DEFAULTS, **options}
     checked = _check_options(candidates, **options)
-    prepared = _prepare(image, channel_axis, options["random_state"], *checked, stacklevel=3)
-    rows = yield from _iter_fits(prepared)
+    prepared = prepare_candidates(
+        image, channel_axis, options["random_state"], *checked, stacklevel=3
+    )
+    rows = yield from iter_fits(prepared)
     return _selection(prepared, rows)
 
 
@@ -254,111 +237,23 @@ def iter_select_n_components(image, candidates=range(1, 9), *, channel_axis=UNSE
 _SELECT_DEFAULTS = {"criterion": "bic", **Options().as_dict(
     ("covariance_type", "random_state", "n_init", "tol", "max_iter", "reg_covar", "max_samples",
      "max_distinct")
-)}  # fmt: skip
+)}
 
 
 def _check_options(candidates, criterion, covariance_type, random_state, n_init, tol,
-                   max_iter, reg_covar, max_samples, max_distinct):  # fmt: skip
+                   max_iter, reg_covar, max_samples, max_distinct):
     """The checked options: ``(ks, criterion, params, max_samples, max_distinct)``."""
     ks = _check_candidates(candidates)
     criterion = check_choice("criterion", criterion, CRITERIA)
     options = Options(covariance_type=covariance_type, tol=tol, max_iter=max_iter,
                       n_init=n_init, reg_covar=reg_covar, random_state=random_state,
-                      max_samples=max_samples, max_distinct=max_distinct)  # fmt: skip
+                      max_samples=max_samples, max_distinct=max_distinct)
     params = options.gmm_params(1)
     max_samples, max_distinct = check_options(max_samples=max_samples, max_distinct=max_distinct)
     return ks, criterion, params, max_samples, max_distinct
 
 
-@dataclass(frozen=True, eq=False)
-class _Prepared:
-    """The pixels every candidate is fitted on (read and compressed once)."""
-
-    kept: tuple
-    criterion: str
-    params: dict
-    compressed: object
-    sample: PixelData | None
-    points: np.ndarray
-    weights: np.ndarray | None
-    n: int
-    subsampled: bool
-
-
-def _prepare(image, channel_axis, random_state, ks, criterion, params, max_samples,
-             max_distinct, *, stacklevel):  # fmt: skip
-    """Read the pixels once and keep the candidates the image can take."""
-    channel_axis = resolve_channel_axis(np.shape(image), channel_axis)
-    prepare = _selection_data
-    if is_dask_array(image):  # the histogram or a sample, block by block
-        from .lazy._select import lazy_selection_data as prepare
-    is_integer, n_features, compressed, X, subsampled = prepare(
-        image, channel_axis, max_samples, max_distinct, random_state
-    )
-    if is_integer:
-        params["reg_covar"] = max(params["reg_covar"], QUANTISATION_VARIANCE)
-    sample = None
-    if compressed is not None:
-        n_distinct = compressed.values.shape[0]
-        n = int(compressed.counts.sum())
-    else:
-        sample = PixelData(X, (X.shape[0],), None, X.shape[0])
-        n_distinct = count_distinct(X)
-        n = X.shape[0]
-
-    kept = tuple(k for k in ks if k <= n_distinct)
-    what = "values" if n_features == 1 else "colours"
-    if not kept:
-        raise ValueError(
-            f"Every candidate {list(ks)} exceeds the {n_distinct} distinct valid {what} of "
-            f"the image, so no mixture can be fitted. Use candidates <= {n_distinct}."
-        )
-    if len(kept) < len(ks):
-        warnings.warn(
-            f"Skipped candidates {[k for k in ks if k > n_distinct]}: the image has only "
-            f"{n_distinct} distinct valid {what}.",
-            UserWarning,
-            stacklevel=stacklevel,
-        )
-    points, weights = (X, None) if compressed is None else (compressed.values, compressed.counts)
-    return _Prepared(kept, criterion, params, compressed, sample, points, weights, n,
-                     subsampled)  # fmt: skip
-
-
-def _iter_fits(prepared: _Prepared):
-    """Fit every kept candidate (generator: a step after each); returns the rows."""
-    params, compressed, n = prepared.params, prepared.compressed, prepared.n
-    points, weights = prepared.points, prepared.weights
-    total = len(prepared.kept)
-    rows = []
-    for done, k in enumerate(prepared.kept, start=1):
-        params["n_components"] = k
-        if prepared.criterion == "icl":
-            params.update(quantile_init(points, weights, k, params))
-        if compressed is not None:
-            gmm, info = fit_on_distinct(compressed, params)
-        else:
-            gmm, info = fit_on_pixels(prepared.sample, params, max_samples=n)
-        ll = float(np.average(gmm.score_samples(points), weights=weights))
-        p = n_parameters(gmm)
-        bic_k = float(-2.0 * ll * n + p * np.log(n))
-        rows.append(
-            (
-                bic_k,
-                float(-2.0 * ll * n + 2.0 * p),
-                bic_k + 2.0 * classification_entropy(gmm, points, weights),
-                ll,
-                bool(gmm.converged_),
-                int(gmm.n_iter_),
-                gmm,
-                info.method,
-            )
-        )
-        yield done / total, f"fitted {done} of {total} candidate K"
-    return rows
-
-
-def _selection(prepared: _Prepared, rows) -> Selection:
+def _selection(prepared: Prepared, rows) -> Selection:
     """The :class:`Selection` of the fitted candidates."""
     columns = tuple(tuple(col) for col in zip(*rows, strict=True))
     bic, aic, icl, lls, conv, iters, models, methods = columns
@@ -384,91 +279,3 @@ def _selection(prepared: _Prepared, rows) -> Selection:
     )
 
 
-def _selection_data(image, channel_axis, max_samples, max_distinct, random_state):
-    """``(is_integer, n_features, Compressed or None, sample or None, subsampled)``: what
-    every candidate is fitted on (the exact histogram, else a seeded subsample)."""
-    check_segmentation_memory(image, channel_axis, None, smoothing=0.0, posteriors=False,
-                              what="choosing the number of classes of")  # fmt: skip
-    data = pixel_data(image, channel_axis)
-    compressed = compress_if_integer(data, max_distinct)
-    if compressed is not None:
-        return data.is_integer, data.n_features, compressed, None, False
-    idx = subsample_rows(data.n_valid, max_samples, random_state)
-    X = np.asarray(data.valid_features(), dtype=np.float64)
-    if idx is not None:
-        X = X[idx]
-    return data.is_integer, data.n_features, None, X, idx is not None
-
-
-def classification_entropy(gmm, points, weights=None) -> float:
-    """``-sum_i w_i sum_k t_ik log t_ik`` of the posteriors ``t`` of `points` (nats).
-
-    Examples
-    --------
-    >>> from sklearn.mixture import GaussianMixture
-    >>> X = np.r_[np.zeros(50), np.ones(50) * 10][:, None] + np.linspace(0, 1, 100)[:, None]
-    >>> gmm = GaussianMixture(2, random_state=0).fit(X)
-    >>> round(classification_entropy(gmm, X), 6)  # well separated: nothing ambiguous
-    0.0
-    """
-    t = gmm.predict_proba(np.asarray(points, dtype=np.float64))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        per_point = -np.where(t > 0, t * np.log(t), 0.0).sum(axis=1)
-    w = np.ones(t.shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
-    return float(np.dot(w, per_point))
-
-
-def quantile_means(points, weights, k: int) -> np.ndarray:
-    """Deterministic starting means: `k` quantiles along the first principal axis.
-
-    The (weighted) points are projected on their first principal axis; the start of
-    component ``j`` is the point of that axis at the quantile ``(2j + 1) / (2k)`` of the
-    projections. For gray images these are simply the intensity quantiles. Ties (one value
-    holding more than 1/k of the pixels) are spread by a small fraction of the spread, so
-    that no two components start identical.
-
-    Examples
-    --------
-    >>> quantile_means(np.arange(100.0)[:, None], None, 4).ravel().round(1).tolist()
-    [12.0, 37.0, 62.0, 87.0]
-    """
-    X = np.asarray(points, dtype=np.float64)
-    w = np.ones(X.shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
-    centre = np.average(X, axis=0, weights=w)
-    Xc = X - centre
-    if X.shape[1] == 1:
-        axis = np.ones(1)
-    else:
-        cov = (Xc * w[:, None]).T @ Xc / w.sum()
-        axis = np.linalg.eigh(cov)[1][:, -1]
-    proj = Xc @ axis
-    order = np.argsort(proj, kind="stable")
-    cum = np.cumsum(w[order]) / w.sum()
-    targets = (2.0 * np.arange(k) + 1.0) / (2.0 * k)
-    t = proj[order][np.minimum(np.searchsorted(cum, targets), proj.size - 1)]
-    spread = max(float(np.sqrt(np.average(proj**2, weights=w))), 1e-6)
-    for j in range(1, k):  # strictly increasing starts
-        t[j] = max(t[j], t[j - 1] + 1e-2 * spread)
-    return centre + t[:, None] * axis[None, :]
-
-
-def quantile_init(points, weights, k: int, params: dict) -> dict:
-    """Deterministic ``weights_init``, ``means_init``, ``precisions_init`` for `k` classes.
-
-    Means from :func:`quantile_means`; every point is given to its nearest start and the
-    weights and covariances are those of these groups (scikit-learn would otherwise take
-    them from a random k-means, which makes the fit depend on the seed).
-    """
-    X = np.asarray(points, dtype=np.float64)
-    w = np.ones(X.shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
-    means = quantile_means(X, w, k)
-    nearest = ((X[:, None, :] - means[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
-    resp = np.zeros((X.shape[0], k))
-    resp[np.arange(X.shape[0]), nearest] = w
-    resp[:, np.bincount(nearest, minlength=k) == 0] = 1e-10  # an empty start keeps a share
-    cov_type, reg = params["covariance_type"], params["reg_covar"]
-    nk, _, covariances = estimate_gaussian_parameters(X, resp, reg, cov_type)
-    chol = compute_precision_cholesky(covariances, cov_type)
-    full = cov_type in ("full", "tied")
-    precisions = chol @ np.swapaxes(chol, -1, -2) if full else chol**2
-    return {"weights_init": nk / nk.sum(), "means_init": means, "precisions_init": precisions}

@@ -139,7 +139,7 @@ def _read_zarr(path: Path, component=None) -> LoadedImage:
         axes = "".join(str(a.get("name", "?"))[:1].upper() for a in image.axes)
         axes = axes if len(axes) == image.data.ndim else None
     return LoadedImage(image.data, axes, spacing, unit, kind="zarr", path=path,
-                       extra={"zarr": image})  # fmt: skip
+                       extra={"zarr": image})
 
 
 def _register_builtins() -> None:

@@ -92,7 +92,7 @@ def _affine_from_spacing(axes: str | None, like: LoadedImage | None) -> np.ndarr
 
 
 def write_nifti_like(path, array, axes: str | None, like: LoadedImage | None = None, *,
-                     compressed: bool | None = None) -> Path:  # fmt: skip
+                     compressed: bool | None = None) -> Path:
     """Write `array` as NIfTI (gzipped unless `compressed` is False, or the name ends in
     ``.nii`` when it is None) with the geometry of `like`.
 

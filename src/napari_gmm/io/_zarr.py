@@ -129,7 +129,7 @@ def read_zarr(path, component: str | None = None) -> ZarrImage:
     try:
         image = _read_multiscales(node, meta)
     except (KeyError, IndexError, TypeError, AttributeError, ValueError, ZeroDivisionError,
-            RuntimeError) as err:  # fmt: skip
+            RuntimeError) as err:
         raise ValueError(
             f"{path} has malformed OME-Zarr 'multiscales' metadata ({type(err).__name__}: "
             f"{err}); expected a list of datasets with a 'path' each and one scale / "
@@ -190,7 +190,7 @@ def check_zarr_size(data, path) -> None:
 
 #: OME-Zarr length units, in micrometres (the unit of ``LoadedImage.spacing``).
 LENGTH_UNITS_UM = {"angstrom": 1e-4, "picometer": 1e-6, "nanometer": 1e-3, "micrometer": 1.0,
-                   "millimeter": 1e3, "centimeter": 1e4, "meter": 1e6}  # fmt: skip
+                   "millimeter": 1e3, "centimeter": 1e4, "meter": 1e6}
 
 
 def zarr_spacing(image: ZarrImage) -> tuple[dict, str | None]:
@@ -216,7 +216,7 @@ def default_axes(ndim: int) -> list[dict] | None:
 
 
 def write_ome_zarr(path, data, *, scale=None, translation=None, axes=None, name="image",
-                   chunks=None, compute=True, plain=False, zarr_format=2):  # fmt: skip
+                   chunks=None, compute=True, plain=False, zarr_format=2):
     """Write an array as a one-level OME-Zarr image (a plain zarr array when axes are unknown).
 
     Parameters
@@ -263,7 +263,7 @@ def write_ome_zarr(path, data, *, scale=None, translation=None, axes=None, name=
         raise ValueError(f"zarr_format must be 2 or 3, got {zarr_format!r}.")
     if axes is None:
         tasks = [da.to_zarr(data, str(path), overwrite=True, compute=False,
-                            zarr_format=zarr_format)]  # fmt: skip
+                            zarr_format=zarr_format)]
         zarr.open_array(str(path), mode="r+").attrs[MARK] = {"role": name}
     else:
         from ome_zarr.format import FormatV04, FormatV05
@@ -284,7 +284,7 @@ def write_ome_zarr(path, data, *, scale=None, translation=None, axes=None, name=
             tasks = write_multiscale(
                 [data], group, fmt=fmt, axes=axes, coordinate_transformations=[transforms],
                 name=name, storage_options={"chunks": data.chunksize}, compute=False,
-            )  # fmt: skip
+            )
     if compute:
         from ..core import compute_in_groups
 

@@ -16,9 +16,9 @@ from ._types import LoadedImage
 from ._zarr import write_ome_zarr
 
 _TYPES = {"T": "time", "C": "channel", "S": "channel", "Z": "space", "Y": "space",
-          "X": "space"}  # fmt: skip
+          "X": "space"}
 _UNITS = {"µm": "micrometer", "um": "micrometer", "micron": "micrometer", "nm": "nanometer",
-          "mm": "millimeter"}  # fmt: skip
+          "mm": "millimeter"}
 
 
 def ome_axes(axes: str | None, like: LoadedImage | None):
@@ -58,5 +58,5 @@ def write_zarr_like(path, array, axes: str | None, like: LoadedImage | None = No
         ome, scale = zarr_image.axes, list(zarr_image.scales[0])
         translation = list(zarr_image.translations[0])
     write_ome_zarr(path, array, axes=ome or None, scale=scale, translation=translation,
-                   name="napari-gmm", plain=ome is False)  # fmt: skip
+                   name="napari-gmm", plain=ome is False)
     return Path(path)

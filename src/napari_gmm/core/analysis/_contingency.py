@@ -52,7 +52,7 @@ def optimal_matching(table) -> tuple[np.ndarray, np.ndarray]:
         if rr.size == 0 or cc.size == 0:
             continue  # a label overlapping nothing (only when the other side is absent)
         check_memory(8.0 * rr.size * cc.size,
-                     f"matching a block of {rr.size} x {cc.size} overlapping labels")  # fmt: skip
+                     f"matching a block of {rr.size} x {cc.size} overlapping labels")
         r, c = _dense_match(csr_matrix(table[rr][:, cc]).toarray())
         out_r.append(rr[r])
         out_c.append(cc[c])

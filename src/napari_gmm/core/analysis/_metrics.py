@@ -143,7 +143,7 @@ def compare_labels(reference, labels, *, ignore=None) -> Comparison:
     hits[cols] = overlap
     denom = ref_count + seg_count
     dice = {int(r): 2.0 * int(h) / int(d) if d else 1.0
-            for r, h, d in zip(ref_ids, hits, denom, strict=True)}  # fmt: skip
+            for r, h, d in zip(ref_ids, hits, denom, strict=True)}
     return Comparison(
         ari=float(adjusted_rand_score(ref, lab)),
         dice=dice,

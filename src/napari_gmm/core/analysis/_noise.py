@@ -95,7 +95,7 @@ def add_gaussian_noise(image, sigma, *, seed=None, channel_axis=None) -> np.ndar
     s = _check_sigma(sigma, arr.ndim, arr.shape, axis)
     work_bytes = 4 if kind_is_small_float(arr.dtype) else 8
     check_memory(arr.size * (work_bytes + arr.dtype.itemsize),
-                 f"adding noise to an image of shape {arr.shape} ({arr.dtype})")  # fmt: skip
+                 f"adding noise to an image of shape {arr.shape} ({arr.dtype})")
     rng = np.random.default_rng(seed)
     kind = arr.dtype.kind
     if kind == "f":

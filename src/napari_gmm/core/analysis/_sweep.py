@@ -90,7 +90,7 @@ def noise_sweep(
     axis = resolve_channel_axis(
         np.shape(image), segment_kwargs.get("channel_axis", UNSET),
         segment_kwargs.get("time_axis"),
-    )  # fmt: skip
+    )
     segment_kwargs["channel_axis"] = axis
     segment_kwargs.setdefault("random_state", seed)
     rng = np.random.default_rng(seed)

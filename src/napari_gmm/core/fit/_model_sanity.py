@@ -53,7 +53,7 @@ def read_model_bytes(path: Path, max_bytes: int) -> bytes:
         info = os.stat(path)
     except OSError as err:
         raise ValueError(f"Cannot read the model file {path}: {err.strerror}. Check the "
-                         "path.") from None  # fmt: skip
+                         "path.") from None
     if not stat.S_ISREG(info.st_mode):
         raise ValueError(
             f"{path} is not a regular file (a folder, device, pipe or socket); a model file "
@@ -82,7 +82,7 @@ def check_fitted(gmm) -> None:
             f"{type(gmm).__name__}."
         )
     missing = [n for n in ("weights_", "means_", "covariances_", "precisions_cholesky_")
-               if not hasattr(gmm, n)]  # fmt: skip
+               if not hasattr(gmm, n)]
     if missing:
         raise ValueError(
             "save_model needs a fitted mixture, but this GaussianMixture has not been fitted "

@@ -30,7 +30,7 @@ CLAMP = 1.0e4
 def iter_apply_classes(
     gmm, data: PixelData, compressed, *, smoothing=0.0, scale=None, posteriors=False,
     scribbles=None,
-):  # fmt: skip
+):
     """Generator: yields fractions done; returns the class-level :class:`Prediction`.
 
     Parameters
@@ -71,7 +71,7 @@ def iter_apply_classes(
     steps = iter_potts_posteriors(
         data.to_spatial(lp), smoothing=smoothing, valid=valid, spacing=scale,
         n_iter=SWEEPS if smoothing > 0 else 0,
-    )  # fmt: skip
+    )
     q = (yield from rescale(steps, 0.3, 0.65)).reshape(-1, k)
     del lp
     labels, prob = posterior_labels(q)

@@ -39,7 +39,7 @@ def fit_guided_gmm(
     X, sample_weight, y, groups, *, covariance_type="full", tol=1e-3, reg_covar=1e-6,
     max_iter=100, n_init=1, random_state=None, weights_init=None, means_init=None,
     precisions_init=None, class_names=None, **_ignored,
-) -> GaussianMixture:  # fmt: skip
+) -> GaussianMixture:
     """Fit a mixture by semi-supervised EM with clamped responsibilities for labelled rows.
 
     Parameters
@@ -74,10 +74,10 @@ def fit_guided_gmm(
     k = groups.size
     gmm = GaussianMixture(n_components=k, covariance_type=covariance_type, tol=tol,
                           reg_covar=reg_covar, max_iter=max_iter, n_init=n_init,
-                          random_state=random_state)  # fmt: skip
+                          random_state=random_state)
     gmm._validate_params()
     inits = check_inits(weights_init, means_init, precisions_init, covariance_type, k,
-                        X.shape[1])  # fmt: skip
+                        X.shape[1])
     allowed = _allowed(y, groups)
     rng = check_random_state(random_state)
     best = None
@@ -143,7 +143,7 @@ def _initialize(X, w, y, groups, allowed, gmm, inits, rng):
     if weights_init is not None and means_init is not None and precisions_init is not None:
         prec_chol = precisions_cholesky_from_precisions(precisions_init, cov_type)
         inverse = 1.0 / precisions_init if cov_type in ("diag", "spherical") else (
-            np.linalg.inv(precisions_init))  # fmt: skip
+            np.linalg.inv(precisions_init))
         return weights_init.copy(), means_init.copy(), inverse, prec_chol
     centres = means_init.copy() if means_init is not None else _seed_centres(X, w, y, groups, rng)
     resp = _constrained_kmeans(X, w, allowed, centres)

@@ -117,7 +117,7 @@ def guided_sample(data, compressed, rows, ids, max_samples, random_state):
         pick = subsample_rows(chosen_from.size, max_samples, random_state)
         chosen = chosen_from if pick is None else chosen_from[pick]
         y = np.full(chosen.size, -1) if labels is None else (
-            (labels if pick is None else labels[pick]) - 1)  # fmt: skip
+            (labels if pick is None else labels[pick]) - 1)
         parts.append((chosen, np.full(chosen.size, chosen_from.size / max(chosen.size, 1)), y))
     chosen = np.concatenate([p[0] for p in parts])
     X = np.asarray(data.features[chosen], dtype=np.float64)
@@ -177,7 +177,7 @@ def _fit_counts(X, w, y, counts, params, class_names):
 
 def iter_segment_guided(image, n_components, scribbles, class_names, per_class, opts):
     """Generator: the guided counterpart of ``iter_segment`` for one image in memory."""
-    from .._apply import make_result
+    from ..pipeline._outputs import make_result
     from ._apply import iter_apply_classes
 
     start = time.perf_counter()
@@ -186,7 +186,7 @@ def iter_segment_guided(image, n_components, scribbles, class_names, per_class, 
     rows, ids, n = check_scribbles(scribbles, data.spatial_shape, n_components)
     params = check_params(n, opts["covariance_type"], opts["tol"], opts["max_iter"],
                           opts["n_init"], opts["init_params"], opts["reg_covar"],
-                          opts["random_state"])  # fmt: skip
+                          opts["random_state"])
     per_class = check_components_per_class(per_class, n)
     names = None if class_names is None else check_class_names(class_names, n)
     smoothing = check_smoothing(opts["smoothing"])
@@ -194,14 +194,14 @@ def iter_segment_guided(image, n_components, scribbles, class_names, per_class, 
     rows, ids = _drop_invalid(rows, ids, data.valid)
     yield 0.05, "reading pixels"
     compressed = compress_if_integer(data, check_int("max_distinct", opts["max_distinct"],
-                                                     minimum=0))  # fmt: skip
+                                                     minimum=0))
     X, w, y = guided_sample(data, compressed, rows, ids, opts["max_samples"],
-                            params["random_state"])  # fmt: skip
+                            params["random_state"])
     warn_if_reg_covar_dominates(X, params["reg_covar"], integer=data.is_integer)
     yield 0.15, "fitting mixture (guided by scribbles)"
     gmm = fit_guided(X, w, y, n, per_class, params, names)
     method = "exact (distinct values)" if compressed is not None else (
-        "all pixels" if w.max() == 1 else "subsample")  # fmt: skip
+        "all pixels" if w.max() == 1 else "subsample")
     info = FitInfo(method, X.shape[0])
     yield 0.5, "predicting pixels"
     steps = iter_apply_classes(gmm, data, compressed, smoothing=smoothing, scale=scale,
@@ -211,7 +211,7 @@ def iter_segment_guided(image, n_components, scribbles, class_names, per_class, 
     pred = yield from rescale(steps, 0.5, 0.49, stage)
     warn_empty_classes(pred.labels, n, names)
     result = make_result(gmm, data, pred, info, start=start, smoothing=smoothing,
-                         class_names=names)  # fmt: skip
+                         class_names=names)
     yield 1.0, "done"
     return result
 

@@ -21,15 +21,15 @@ def active_options(guided: dict) -> dict:
     """The guided options that are not at their defaults (None, None, 1)."""
     per_class = guided.get("components_per_class", 1)
     default_per_class = (isinstance(per_class, numbers.Integral)
-                         and not isinstance(per_class, bool) and per_class == 1)  # fmt: skip
+                         and not isinstance(per_class, bool) and per_class == 1)
     return {
         key: value for key, value in guided.items()
         if not (value is None or (key == "components_per_class" and default_per_class))
-    }  # fmt: skip
+    }
 
 
 def iter_guided_or_named(image, n_components, iter_segment, *, time_axis, frames, guided,
-                         options):  # fmt: skip
+                         options):
     """Generator (``(fraction, stage)`` steps) returning the Segmentation.
 
     Without scribbles: the unsupervised `iter_segment`, with the class names attached to
@@ -42,7 +42,7 @@ def iter_guided_or_named(image, n_components, iter_segment, *, time_axis, frames
     per_class = guided.get("components_per_class", 1)
     if scribbles is None:
         if not (isinstance(per_class, numbers.Integral) and not isinstance(per_class, bool)
-                and per_class == 1):  # fmt: skip
+                and per_class == 1):
             raise ValueError(
                 f"components_per_class={per_class!r} needs scribbles: without them the "
                 "classes are not named, so several Gaussians cannot be told to form one "
@@ -81,4 +81,4 @@ def iter_guided_or_named(image, n_components, iter_segment, *, time_axis, frames
         np.shape(image), options.get("channel_axis", UNSET), None, stacklevel=4
     )
     return (yield from iter_segment_guided(image, n_components, scribbles, names, per_class,
-                                           opts))  # fmt: skip
+                                           opts))

@@ -18,10 +18,10 @@ def iter_lazy_auto(image, opts: dict, *, bias_field, segment_lazy):
 
     yield 0.01, "choosing the number of classes"
     keys = ("channel_axis", "covariance_type", "random_state", "n_init", "tol", "max_iter",
-            "reg_covar", "max_samples", "max_distinct")  # fmt: skip
+            "reg_covar", "max_samples", "max_distinct")
     options = {key: opts[key] for key in keys}
     selection = select_n_components(image, AUTO_CANDIDATES, criterion=AUTO_CRITERION,
-                                    **options)  # fmt: skip
+                                    **options)
     if bias_field is None:
         return selection
     first_opts = {key: value for key, value in opts.items() if key != "n_components"}
@@ -29,4 +29,4 @@ def iter_lazy_auto(image, opts: dict, *, bias_field, segment_lazy):
     steps = segment_lazy(image, selection.best, **first_opts)
     first = yield from rescale(steps, 0.01, 0.2, "choosing the number of classes")
     return select_n_components(first.corrected, AUTO_CANDIDATES, criterion=AUTO_CRITERION,
-                               **options)  # fmt: skip
+                               **options)

@@ -105,7 +105,7 @@ def lazy_bias_sample(pixels: LazyPixels, n_samples: int, seed: int):
     for index in np.ndindex(*arr.numblocks[:-1]):
         offset = tuple(int(s[i]) for s, i in zip(starts, index, strict=True))
         parts.append(delayed(_block_sample)(blocks[(*index, 0)], offset, pixels.spatial_shape,
-                                            rate, seed, index))  # fmt: skip
+                                            rate, seed, index))
     (result,) = dask.compute(delayed(_concat_flat)(parts))
     return result
 
@@ -151,7 +151,7 @@ def _corrected_layout(image, corrected_pixels: LazyPixels, channel_axis):
 
 
 def lazy_fit_with_bias(gmm, image, pixels: LazyPixels, params: dict, *, order, max_samples,
-                       channel_axis):  # fmt: skip
+                       channel_axis):
     """Fit stage with a bias field on a dask image (generator: yields fractions done).
 
     Returns ``(gmm, FitInfo, LazyBias)``: the mixture of the corrected pixels (refitted),
@@ -170,20 +170,20 @@ def lazy_fit_with_bias(gmm, image, pixels: LazyPixels, params: dict, *, order, m
     coef, u_range = est.coefs[0], est.u_ranges[0]
     chunks = pixels.spatial_chunks
     raw = da.map_blocks(_block_field, basis, coef, u_range, 1.0, chunks=chunks,
-                        dtype=np.float32)  # fmt: skip
+                        dtype=np.float32)
     s, mean_log, n_valid = _normalisation(pixels, raw)
     yield 0.7
     field = da.map_blocks(_block_field, basis, coef, u_range, s, chunks=chunks,
-                          dtype=np.float32)  # fmt: skip
+                          dtype=np.float32)
     arr = da.map_blocks(_block_corrected, pixels.array, basis, coef, u_range, s,
-                        dtype=np.float32)  # fmt: skip
+                        dtype=np.float32)
     corrected = LazyPixels(arr, pixels.spatial_shape)
     values, _ = _compute_sample(corrected, max_samples, seed)
     final, info = refit(est.gmm, sample_pixel_data(values), params, s, max_samples=max_samples,
-                        seed=seed)  # fmt: skip
+                        seed=seed)
     jacobian = -pixels.n_features * (mean_log - np.log(s))
     bias = LazyBias(field, _corrected_layout(image, corrected, channel_axis), corrected,
-                    float(jacobian), basis.n_terms - 1, n_valid)  # fmt: skip
+                    float(jacobian), basis.n_terms - 1, n_valid)
     yield 1.0
     return final, info, bias
 
@@ -203,4 +203,4 @@ def with_bias(result, bias: LazyBias):
     bic = result.bic - 2.0 * bias.log_jacobian * n + bias.n_params * np.log(n)
     aic = result.aic - 2.0 * bias.log_jacobian * n + 2.0 * bias.n_params
     return dataclasses.replace(result, log_likelihood=float(ll), bic=float(bic), aic=float(aic),
-                               bias_field=bias.field, corrected=bias.corrected)  # fmt: skip
+                               bias_field=bias.field, corrected=bias.corrected)

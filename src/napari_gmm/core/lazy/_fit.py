@@ -28,6 +28,7 @@ import numpy as np
 from .._dtypes import to_working_lazy
 from .._features import PixelData, check_magnitude
 from ..fit._compress import Compressed
+from ._histogram import block_histogram, merge_histograms
 
 #: Blocks summed per task in tree reductions (bounds the partial results held at once).
 FAN_IN = 16
@@ -144,7 +145,7 @@ def _sum_parts(*parts):
     if isinstance(parts[0], tuple):
         return tuple(_sum_parts(*items) for items in zip(*parts, strict=True))
     if isinstance(parts[0], dict):  # sparse histograms: value -> count
-        return _merge_histograms(parts)
+        return merge_histograms(parts)
     total = parts[0]
     for part in parts[1:]:
         total = total + part
@@ -154,65 +155,12 @@ def _sum_parts(*parts):
 # --------------------------------------------------------------------------- histograms
 
 
-def _small_code_dtype(dtype: np.dtype) -> np.dtype | None:
-    """The unsigned dtype whose values index an 8/16-bit histogram, or None."""
-    dtype = np.dtype(dtype)
-    if dtype.kind in "biu" and dtype.itemsize <= 2:
-        return np.dtype(f"u{dtype.itemsize}")
-    return None
-
-
-def _block_histogram(block: np.ndarray, max_distinct: int):
-    """Histogram of a gray integer block: dense counts (8/16-bit) or a sparse dict."""
-    values = block.reshape(-1)
-    udtype = _small_code_dtype(values.dtype)
-    if udtype is not None:
-        return np.bincount(values.view(udtype), minlength=1 << (8 * udtype.itemsize))
-    uniq, counts = np.unique(values, return_counts=True)
-    if uniq.size > max_distinct:
-        return None
-    return {"values": uniq, "counts": counts.astype(np.int64), "max": max_distinct}
-
-
-def _merge_histograms(parts):
-    values = np.concatenate([p["values"] for p in parts])
-    counts = np.concatenate([p["counts"] for p in parts])
-    uniq, inverse = np.unique(values, return_inverse=True)
-    if uniq.size > parts[0]["max"]:
-        return None
-    return {
-        "values": uniq,
-        "counts": np.bincount(inverse.ravel(), weights=counts, minlength=uniq.size).astype(
-            np.int64
-        ),
-        "max": parts[0]["max"],
-    }
-
-
 def lazy_histogram(pixels: LazyPixels, max_distinct: int):
     """Delayed histogram of a gray integer dask image (None beyond `max_distinct` values)."""
     from dask import delayed
 
     blocks = pixels.array.to_delayed().ravel()
-    return tree_sum([delayed(_block_histogram)(b, max_distinct) for b in blocks])
-
-
-def histogram_to_compressed(hist, dtype: np.dtype, n_pixels: int, max_distinct: int):
-    """The :class:`Compressed` (values, counts) of a summed histogram, or None."""
-    if hist is None:
-        return None
-    if isinstance(hist, dict):
-        values, counts = hist["values"], hist["counts"]
-    else:
-        udtype = _small_code_dtype(dtype)
-        present = np.flatnonzero(hist)
-        values = present.astype(udtype).view(np.dtype(dtype))
-        counts = hist[present]
-    if values.size > max_distinct:
-        return None
-    vals = values.astype(np.float64)
-    order = np.argsort(vals, kind="stable")  # signed 8/16-bit: negatives first
-    return Compressed(vals[order][:, None], counts[order].astype(np.int64), n_pixels, None)
+    return tree_sum([delayed(block_histogram)(b, max_distinct) for b in blocks])
 
 
 # --------------------------------------------------------------------------- samples

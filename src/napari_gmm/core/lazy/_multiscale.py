@@ -74,7 +74,7 @@ def iter_segment_multiscale(levels, n_components=3, **options):
         lab, prob, _ = lazy_outputs(
             pixels, [seg.model], smoothing=smoothing, scale=level_scale, sweeps=SWEEPS,
             max_distinct=options.get("max_distinct", MAX_DISTINCT), want_post=False,
-        )  # fmt: skip
+        )
         labels.append(lab)
         probability.append(prob)
     yield 1.0, "done"

@@ -59,7 +59,7 @@ def _block_summary(block, values, start, shape, classes, structure):
         np.minimum.at(low[axis], ids, c)
         np.maximum.at(high[axis], ids, c)
     faces = [(local[(slice(None),) * a + (0,)], local[(slice(None),) * a + (-1,)])
-             for a in range(block.ndim)]  # fmt: skip
+             for a in range(block.ndim)]
     summary = {
         "class": owner,
         "count": np.bincount(ids, minlength=n).astype(np.int64),
@@ -73,9 +73,9 @@ def _block_summary(block, values, start, shape, classes, structure):
         table = values.reshape(-1, values.shape[-1])[where].astype(np.float64)
         finite = np.isfinite(table)
         summary["isum"] = np.stack([np.bincount(ids, weights=np.where(finite[:, c], table[:, c],
-                                   0.0), minlength=n) for c in range(table.shape[1])])  # fmt: skip
+                                   0.0), minlength=n) for c in range(table.shape[1])])
         summary["icount"] = np.stack([np.bincount(ids, weights=finite[:, c], minlength=n)
-                                      for c in range(table.shape[1])])  # fmt: skip
+                                      for c in range(table.shape[1])])
     return summary
 
 
@@ -94,7 +94,7 @@ def _summaries(labels, values, classes, structure):
         start = tuple(int(s[i]) for s, i in zip(starts, index, strict=True))
         vals = None if val_blocks is None else val_blocks[(*index, 0)]
         tasks.append(delayed(_block_summary)(lab_blocks[index], vals, start, labels.shape,
-                                             classes, structure))  # fmt: skip
+                                             classes, structure))
     out, size = [], group_size()
     for i in range(0, len(tasks), size):
         out.extend(dask.compute(*tasks[i : i + size]))
@@ -128,7 +128,7 @@ def _plane(summaries, offsets, labels, axis, i, side):
         b = int(np.ravel_multi_index(index, labels.numblocks))
         face = summaries[b]["faces"][axis][side]
         box = tuple(slice(int(starts[k][j]), int(starts[k][j + 1]))
-                    for k, j in enumerate(index) if k != axis)  # fmt: skip
+                    for k, j in enumerate(index) if k != axis)
         plane[box] = np.where(face > 0, face + offsets[b], 0)
     return plane
 
@@ -157,7 +157,7 @@ def lazy_label_objects(labels, chosen, structure, *, values=None, min_size=0, sc
     offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
     total = int(sum(counts))
     cat = {key: np.concatenate([s[key] for s in summaries], axis=-1)
-           for key in summaries[0] if key != "faces"}  # fmt: skip
+           for key in summaries[0] if key != "faces"}
     pairs = _border_pairs(summaries, offsets, labels, structure) - 1
     same = cat["class"][pairs[0]] == cat["class"][pairs[1]] if pairs.size else pairs[0] == 0
     pairs = pairs[:, same]
@@ -175,7 +175,7 @@ def lazy_label_objects(labels, chosen, structure, *, values=None, min_size=0, sc
     lookup = np.concatenate([[0], final[comp]]).astype(np.int32)  # global id + 1 -> object
     table = _table(cat, comp, final, kept, klass, labels.ndim, scale)
     instances = da.map_blocks(_block_instances, labels, chosen, structure, lookup, offsets,
-                              labels.numblocks, dtype=np.int32)  # fmt: skip
+                              labels.numblocks, dtype=np.int32)
     return instances, table
 
 
@@ -195,7 +195,7 @@ def _table(cat, comp, final, kept, klass, ndim, scale) -> dict:
     count = np.bincount(obj[use], weights=cat["count"][use], minlength=n).astype(np.int64)
     name = size_name(ndim)
     columns = {"label": np.arange(1, n + 1, dtype=np.int32), "class": klass[kept],
-               name: count}  # fmt: skip
+               name: count}
     if scale is not None:
         columns[f"{name}_scaled"] = count * float(np.prod(scale))
     safe = np.maximum(count, 1)
@@ -228,7 +228,7 @@ def _table(cat, comp, final, kept, klass, ndim, scale) -> dict:
 
 def label_objects_dask(labels, classes, *, image=None, channel_axis=None, min_size=0,
                        fill_holes=False, connectivity=None, scale=None, time_axis=None,
-                       n_classes=None):  # fmt: skip
+                       n_classes=None):
     """:func:`napari_gmm.label_objects` of dask labels (same options, same result).
 
     The instance labels are a lazy int32 dask array with the chunks of `labels`; the table
@@ -257,7 +257,7 @@ def label_objects_dask(labels, classes, *, image=None, channel_axis=None, min_si
     k = int(labels.max().compute()) if n_classes is None else n_classes
     chosen = check_classes(classes, max(k, 1))
     min_size = check_int("min_size", min_size, minimum=0,
-                         hint=" It is the smallest object size kept, in pixels.")  # fmt: skip
+                         hint=" It is the smallest object size kept, in pixels.")
     conn = check_connectivity(connectivity, labels.ndim)
     scale = check_scale(scale, labels.ndim, labels.ndim, None)
     structure = ndimage.generate_binary_structure(labels.ndim, conn)
@@ -273,5 +273,5 @@ def label_objects_dask(labels, classes, *, image=None, channel_axis=None, min_si
             )
         values = values.rechunk((*labels.chunks, -1))
     instances, table = lazy_label_objects(labels, chosen, structure, values=values,
-                                          min_size=min_size, scale=scale)  # fmt: skip
+                                          min_size=min_size, scale=scale)
     return Objects(instances, table, chosen, None, scale)

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._fit import histogram_to_compressed, lazy_histogram, lazy_pixels, lazy_sample
+from ._fit import lazy_histogram, lazy_pixels, lazy_sample
+from ._histogram import histogram_to_compressed
 
 
 def lazy_selection_data(image, channel_axis, max_samples, max_distinct, random_state):
-    """:func:`~._selection._selection_data` of a dask image (one pass over the blocks)."""
+    """`selection._candidates.selection_data` of a dask image (one pass over the blocks)."""
     import dask
 
     pixels = lazy_pixels(image, channel_axis)

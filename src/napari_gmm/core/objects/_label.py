@@ -162,7 +162,7 @@ def label_objects(
     labels, given = unpack_segmentation(labels, {  # a Segmentation: its labels, axes, K
         "image": image, "scale": scale, "time_axis": time_axis, "n_classes": n_classes})
     image, scale, time_axis, n_classes = (given[n] for n in ("image", "scale", "time_axis",
-                                                             "n_classes"))  # fmt: skip
+                                                             "n_classes"))
     if is_dask_array(labels):  # blockwise, merged across chunk borders (core/lazy/_objects.py)
         from ..lazy._objects import label_objects_dask
 
@@ -174,14 +174,14 @@ def label_objects(
         return label_objects_dask(labels, classes, image=image, channel_axis=channel_axis,
                                   min_size=min_size, fill_holes=fill_holes,
                                   connectivity=connectivity, scale=scale, time_axis=time_axis,
-                                  n_classes=n_classes)  # fmt: skip
+                                  n_classes=n_classes)
     labels, k = check_labels(labels, n_classes)
     keep = None if mask is None else check_mask(mask, labels.shape, "labels")
     if keep is not None:
         labels = np.where(keep, labels, 0).astype(labels.dtype, copy=False)
     chosen = check_classes(classes, k)
     min_size = check_int("min_size", min_size, minimum=0,
-                         hint=" It is the smallest object size kept, in pixels.")  # fmt: skip
+                         hint=" It is the smallest object size kept, in pixels.")
     if not isinstance(fill_holes, bool | np.bool_):
         raise TypeError(f"fill_holes must be True or False, got {fill_holes!r}.")
     t = None
@@ -200,19 +200,19 @@ def label_objects(
     values = frame_values(image, channel_axis, labels.shape, t)
     filters = check_filters(filters)
     asked = [*(check_properties(properties, n_spatial, image is not None)),
-             *[f for f in filters if f in SHAPE or f in INTENSITY]]  # fmt: skip
+             *[f for f in filters if f in SHAPE or f in INTENSITY]]
     props = check_properties(asked, n_spatial, image is not None) if asked else ()
     splitter = make_splitter(split, diameter, probability, labels.shape, t, scale, n_spatial,
-                             values if image is not None else None)  # fmt: skip
+                             values if image is not None else None)
     structure = ndimage.generate_binary_structure(n_spatial, conn)
     background = ndimage.generate_binary_structure(n_spatial, 1 if conn > 1 else n_spatial)
     frames = [labels] if t is None else [labels[(slice(None),) * t + (i,)]
-                                         for i in range(labels.shape[t])]  # fmt: skip
+                                         for i in range(labels.shape[t])]
     out = np.zeros(labels.shape, dtype=np.int32)
     tables, offset = [], 0
     for index, frame in enumerate(frames):
         inst, cls = _label_frame(frame, chosen, structure, background, min_size, fill_holes,
-                                 lambda mask, i=index: splitter(mask, structure, i))  # fmt: skip
+                                 lambda mask, i=index: splitter(mask, structure, i))
         n = len(cls)
         columns = {"label": np.arange(offset + 1, offset + n + 1, dtype=np.int32)}
         if t is not None:

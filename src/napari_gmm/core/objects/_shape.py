@@ -96,7 +96,7 @@ def shape_columns(instances, n: int, properties, scale=None, image=None) -> dict
     if image is not None and any(p in INTENSITY for p in properties):
         intensity = image[..., 0] if image.shape[-1] == 1 else image
     table = regionprops_table(instances, intensity_image=intensity, properties=asked,
-                              spacing=spacing) if asked else {}  # fmt: skip
+                              spacing=spacing) if asked else {}
     columns = {}
     for name, source in zip(properties, wanted, strict=True):
         if name == "surface_area":

@@ -145,7 +145,7 @@ def split_components(mask, structure, *, sampling, diameter=None, posterior=None
         from ._resplit import split_large
 
         cut = split_large(cut, image, posterior, sampling=sampling, diameter=diameter,
-                          structure=structure)  # fmt: skip
+                          structure=structure)
     return _renumber(cut)
 
 
@@ -191,6 +191,6 @@ def make_splitter(split, diameter, probability, shape, t, scale, n_spatial, valu
         if image is not None:  # one channel: the mean of the channels
             image = image.mean(axis=-1, dtype=np.float64).reshape(mask.shape)
         return split_components(mask, structure, sampling=sampling, diameter=diameter,
-                                posterior=posterior, image=image)  # fmt: skip
+                                posterior=posterior, image=image)
 
     return split_frame

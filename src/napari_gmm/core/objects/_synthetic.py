@@ -15,7 +15,7 @@ from ..analysis._synthetic import _check_shape, _finish, class_means
 def draw_ball(shape, centre, radius) -> tuple[tuple[slice, ...], np.ndarray]:
     """The bounding box of a disk / ball and its mask there (pixel centres within `radius`)."""
     box = tuple(slice(max(int(np.floor(c - radius)), 0), min(int(np.ceil(c + radius)) + 1, s))
-                for c, s in zip(centre, shape, strict=True))  # fmt: skip
+                for c, s in zip(centre, shape, strict=True))
     grids = np.ogrid[box]
     dist2 = sum((g - c) ** 2 for g, c in zip(grids, centre, strict=True))
     return box, dist2 <= radius**2

@@ -47,7 +47,7 @@ def _place(rng, extent, n, radius, touching):
         if any(ci < r * 0.8 or ci > e - r * 0.8 for ci, e in zip(c, extent, strict=True)):
             continue
         if any(np.linalg.norm(c - o) < far * (r + ro) and not (far < 1 and o is centres[j])
-               for o, ro in zip(centres, radii, strict=True)):  # fmt: skip
+               for o, ro in zip(centres, radii, strict=True)):
             continue
         centres.append(c)
         radii.append(r)
@@ -63,9 +63,9 @@ def _raster(shape, scale, centres, axes, rotations):
     for i, (c, a, rot) in enumerate(zip(centres, axes, rotations, strict=True), start=1):
         reach = a.max()
         box = tuple(slice(max(int((ci - reach) / s), 0), min(int((ci + reach) / s) + 2, n))
-                    for ci, s, n in zip(c, scale, shape, strict=True))  # fmt: skip
+                    for ci, s, n in zip(c, scale, shape, strict=True))
         grids = np.meshgrid(*[np.arange(b.start, b.stop) * s for b, s in
-                              zip(box, scale, strict=True)], indexing="ij")  # fmt: skip
+                              zip(box, scale, strict=True)], indexing="ij")
         offset = np.stack([g - ci for g, ci in zip(grids, c, strict=True)], axis=-1)
         q = np.sqrt((((offset @ rot) / a) ** 2).sum(axis=-1))
         win = (q < 1.0) & (q < best[box])
@@ -75,7 +75,7 @@ def _raster(shape, scale, centres, axes, rotations):
 
 
 def make_nuclei_image(shape=(256, 256), n_objects=40, *, scale=None, radius=(6.0, 11.0),
-                      touching=0.7, look="plain", seed=None):  # fmt: skip
+                      touching=0.7, look="plain", seed=None):
     """An image of touching nuclei and their true instance labels.
 
     Parameters

@@ -123,7 +123,7 @@ def pseudo_likelihood_beta(labels_onehot, share, *, upper=MAX_SMOOTHING * POTTS_
 def estimate_smoothing(
     gmm, data: PixelData, compressed=None, *, scale=None, random_state=0, reestimate=True,
     max_samples=200_000, n_rounds=N_ROUNDS, sweeps=SWEEPS,
-):  # fmt: skip
+):
     """Estimate the smoothing strength (``beta / POTTS_SCALE``) of an image.
 
     Parameters

@@ -86,7 +86,7 @@ def held_out_score(q_hidden, lp_hidden, log_weights, weights=None) -> float:
 def _run(gmm, features, visible, hide, smoothing, spacing, seed):
     """One HMRF-EM run of the pipeline with the hidden pixels missing; held-out terms."""
     model, q = hmrf_em(gmm, features, smoothing=smoothing, valid=visible, spacing=spacing,
-                       n_rounds=1, n_iter=SWEEPS, random_state=seed)  # fmt: skip
+                       n_rounds=1, n_iter=SWEEPS, random_state=seed)
     messages = neighbour_messages(q, visible, spacing)[hide]
     lp = weighted_log_prob(model, features[hide].reshape(-1, features.shape[-1]))
     log_weights = np.log(np.maximum(model.weights_, 1e-12))
@@ -145,7 +145,7 @@ class HeldOut:
         s = round(float(smoothing), 4)
         if s not in self.scores:
             model, messages, lp, lw = _run(self.gmm, self.features, self.visible, self.hide,
-                                           s, self.scale, self.seed)  # fmt: skip
+                                           s, self.scale, self.seed)
             q = predicted(messages, lw, s * POTTS_SCALE)
             self.scores[s] = held_out_score(q, lp, lw, self.balance)
             share = model.weights_ / np.maximum(self.gmm.weights_, 1e-12)

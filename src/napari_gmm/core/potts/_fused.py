@@ -74,7 +74,7 @@ class Sweeper:
                 potts_sweep(
                     self.features, self.valid, self.shape, self.weights, self.beta, *params,
                     q, self.spare,
-                )  # fmt: skip
+                )
             q, self.spare = self.spare, q
             yield
         return q

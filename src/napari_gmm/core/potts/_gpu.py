@@ -166,14 +166,14 @@ class GpuPlanes:
             grid(self.n), (256,),
             (self.x, self.valid, np.int32(self.masked), np.int64(self.n),
              np.int32(self.n_classes), np.int32(self.n_channels), means, prec, const, self.lp),
-        )  # fmt: skip
+        )
 
     def plain(self) -> None:
         kernel("plain")(
             grid(self.n), (256,),
             (self.lp, self.q, self.labels, self.valid, np.int32(self.masked), np.int64(self.n),
              np.int32(self.n_classes)),
-        )  # fmt: skip
+        )
 
     def sweep(self) -> int:
         """One mean-field sweep; returns the number of labels that changed."""
@@ -186,7 +186,7 @@ class GpuPlanes:
             grid(self.n), (256,),
             (self.lp, self.q, self.spare, self.labels, self.scale, self.valid, masked, nz, ny,
              nx, np.int32(self.n_classes), *self.weights, self.beta, self.changed),
-        )  # fmt: skip
+        )
         self.q, self.spare = self.spare, self.q
         return int(self.changed.get()[0])
 
@@ -209,7 +209,7 @@ class GpuPlanes:
             blocks, (256,),
             (self.x, self.q, self.valid, np.int32(self.masked), np.int64(self.n), np.int32(k),
              np.int32(c), cp.asarray(shift, dtype=cp.float64), out),
-        )  # fmt: skip
+        )
         return out.get()
 
     def full_mstep(self, gmm, features=None) -> None:
@@ -228,7 +228,7 @@ class GpuPlanes:
             grid(self.n), (256,),
             (self.q, cp.asarray(order, dtype=cp.int64), np.int64(self.n),
              np.int32(self.n_classes), labels, prob, post, np.int32(bool(posteriors))),
-        )  # fmt: skip
+        )
         self.q = None
         return to_host(labels), to_host(prob), (to_host(post) if posteriors else None)
 

@@ -24,18 +24,18 @@ def gpu_supported(data, n_classes: int) -> bool:
 
 
 def iter_hmrf_gpu(gmm, features, valid, spatial_shape, *, smoothing, spacing, counts,
-                  stop_changed, sweeps):  # fmt: skip
+                  stop_changed, sweeps):
     """Generator: HMRF-EM of `gmm` (updated in place) on the device; yields after each
     sweep and returns the :class:`._gpu.GpuPlanes` (posteriors still on the device)."""
     kernel = neighbour_kernel(len(spatial_shape), spacing)
     planes = GpuPlanes(features, valid, spatial_shape, gmm.n_components, kernel,
-                       _axis_weights(kernel), float(smoothing) * POTTS_SCALE)  # fmt: skip
+                       _axis_weights(kernel), float(smoothing) * POTTS_SCALE)
     yield from iter_hmrf_planes(planes, gmm, None, counts, stop_changed, sweeps)
     return planes
 
 
 def iter_regularize_gpu(gmm, data, *, smoothing, scale, reestimate, posteriors, n_sweeps,
-                        stop_changed, sweeps):  # fmt: skip
+                        stop_changed, sweeps):
     """Generator: yields the fraction done after every sweep; returns ``(model, labels,
     probability, posteriors or None)`` as :func:`._hmrf.iter_regularize`."""
     new = copy.deepcopy(gmm)
@@ -43,7 +43,7 @@ def iter_regularize_gpu(gmm, data, *, smoothing, scale, reestimate, posteriors, 
     steps = iter_hmrf_gpu(
         new, data.features, data.valid, data.spatial_shape, smoothing=smoothing,
         spacing=scale, counts=(n_rounds, n_sweeps), stop_changed=stop_changed, sweeps=sweeps,
-    )  # fmt: skip
+    )
     total = max(1, (n_rounds + 1) * n_sweeps)
     done = 0
     while True:

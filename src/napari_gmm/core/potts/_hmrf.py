@@ -77,7 +77,7 @@ def check_marginals(marginals) -> str:
 def regularize(
     gmm, data: PixelData, compressed, *, smoothing, scale, max_samples, random_state,
     reestimate=True, marginals="mean-field", progress=None,
-):  # fmt: skip
+):
     """Potts-regularised posteriors of `gmm` (and, with `reestimate`, an HMRF-EM update).
 
     With ``reestimate=False`` the mixture is used as given (its class order is kept).
@@ -102,14 +102,14 @@ def regularize(
     steps = iter_regularize(
         gmm, data, compressed, smoothing=smoothing, scale=scale, max_samples=max_samples,
         random_state=random_state, reestimate=reestimate, marginals=marginals,
-    )  # fmt: skip
+    )
     return run(steps, progress)
 
 
 def iter_regularize(
     gmm, data: PixelData, compressed, *, smoothing, scale, max_samples, random_state,
     reestimate=True, marginals="mean-field", sweeps=None, posteriors=True,
-):  # fmt: skip
+):
     """Generator form of :func:`regularize`: yields the fraction done after every sweep.
 
     `sweeps`, a list, gets the number of mean-field sweeps run in each round appended.
@@ -124,7 +124,7 @@ def iter_regularize(
                 gmm, data, smoothing=smoothing, scale=scale, reestimate=reestimate,
                 posteriors=posteriors, n_sweeps=SWEEPS, stop_changed=STOP_CHANGED,
                 sweeps=sweeps,
-            )  # fmt: skip
+            )
             return result
     seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
     valid = None if data.valid is None else data.to_spatial(data.valid)
@@ -161,7 +161,7 @@ def iter_regularize(
         q = gibbs_marginals(
             lp, smoothing * POTTS_SCALE, valid=valid, spacing=scale, seed=seed,
             init=data.to_spatial(q),
-        ).reshape(q.shape)  # fmt: skip
+        ).reshape(q.shape)
         del lp
     labels, probability = posterior_labels(q)
     return return_model, labels, probability, q

@@ -114,7 +114,7 @@ class Planes:
                 sweep_planes, self.lp, self.q, self.spare, self.labels, self.scale,
                 self.valid if self.scale.size else _EMPTY_BOOL, self.shape, self.weights,
                 self.beta,
-            )  # fmt: skip
+            )
             self.q, self.spare = self.spare, self.q
             yield
             if stop_changed is not None and changed < stop_changed * self.n_valid:
@@ -145,7 +145,7 @@ class Planes:
         labels = np.empty(n, dtype=label_dtype)
         prob = np.empty(n, dtype=np.float32)
         locked(finish_planes, self.q, np.ascontiguousarray(order, dtype=np.int64), out,
-               labels, prob)  # fmt: skip
+               labels, prob)
         self.q = None
         return labels, prob, out
 

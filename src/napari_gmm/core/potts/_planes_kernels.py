@@ -51,7 +51,7 @@ def fast_exp(x):
     u = (t - n) * _LN2
     p = np.float32(1.0) + u * (np.float32(1.0) + u * (np.float32(0.5) + u * (
         np.float32(1.0 / 6) + u * (np.float32(1.0 / 24) + u * (np.float32(1.0 / 120) + u * (
-            np.float32(1.0 / 720) + u * np.float32(1.0 / 5040)))))))  # fmt: skip
+            np.float32(1.0 / 720) + u * np.float32(1.0 / 5040)))))))
     m = np.int32(-n)
     p *= np.float32(0.5) if m & 1 else np.float32(1.0)
     p *= np.float32(0.25) if m & 2 else np.float32(1.0)

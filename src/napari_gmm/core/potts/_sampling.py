@@ -122,7 +122,7 @@ class PottsGibbs:
 def gibbs_marginals(
     log_prob, beta, *, valid=None, spacing=None, seed=0, init=None, n_burn=N_BURN,
     n_samples=N_SAMPLES,
-):  # fmt: skip
+):
     """Posterior marginals of the Potts model by Gibbs sampling (Rao-Blackwellised).
 
     Parameters

@@ -152,7 +152,7 @@ def iter_frames(split: FrameSplit, run_frame, *, start=0.0, span=1.0):
         result = yield from rescale(
             run_frame(split.frame(i)), start + span * i / n, span / n,
             lambda stage, label=label: f"{label}: {stage}",
-        )  # fmt: skip
+        )
         results.append(result)
     return results
 
@@ -176,7 +176,7 @@ def _stack_optional(frames, name, axis):
 def stack_frames(
     frames, split: FrameSplit, *, mode, model, method, n_fit_samples, start, smoothing,
     selection=None, bias_params=0,
-) -> Segmentation:  # fmt: skip
+) -> Segmentation:
     """One :class:`Segmentation` of a time series from its per-frame results.
 
     Labels, probability (and posteriors, padded with zeros to the largest K; bias fields)
