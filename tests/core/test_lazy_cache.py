@@ -12,7 +12,7 @@ from napari_gmm.core.lazy._blockwise import sum_in_groups
 from napari_gmm.core.lazy._cache import PosteriorCache, cache_budget, merged_chunks
 from napari_gmm.core.lazy._fit import _sum_parts, lazy_pixels
 from napari_gmm.core.potts._hmrf import SWEEPS
-from napari_gmm.core.potts._meanfield import hmrf_em
+from napari_gmm.core.potts._hmrf_rounds import hmrf_em
 
 
 def _image(shape, dtype="uint8", seed=3):

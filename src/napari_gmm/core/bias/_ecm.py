@@ -49,7 +49,7 @@ import numpy as np
 
 from .._validation import check_int
 from ..fit._fit import single_threaded_blas
-from ..potts._meanfield import update_mixture
+from ..potts._mstep import update_mixture
 from ._steps import (
     as_type,
     class_precisions,

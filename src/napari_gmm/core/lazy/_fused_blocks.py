@@ -16,7 +16,8 @@ from numba import njit, prange
 
 from .._backend import use_numba
 from ..potts._hmrf import STOP_CHANGED
-from ..potts._meanfield import MAX_KERNEL_NDIM, POTTS_SCALE, _axis_weights, drive, neighbour_kernel
+from ..potts._meanfield import drive
+from ..potts._neighbours import MAX_KERNEL_NDIM, POTTS_SCALE, _axis_weights, neighbour_kernel
 
 
 def fused_route(n_spatial: int, n_classes: int) -> bool:
