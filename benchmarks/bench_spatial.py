@@ -296,13 +296,13 @@ def main(argv=None) -> int:
               f"{'x'.join(map(str, lazy_shape))} uint8, chunks "
               f"{'x'.join(map(str, lazy_chunks))}, 2 threads, {args.repeat} alternated runs:\n")
         print("| path | median s | best s | lazy / in-memory (medians) | median CPU s | "
-              "lazy / in-memory (CPU) | labels agree |")  # fmt: skip
+              "lazy / in-memory (CPU) | labels agree |")
         print("|---|---|---|---|---|---|---|")
         print(f"| in-memory | {med['in-memory']:.3f} | {best['in-memory']:.3f} | 1.00 | "
-              f"{cpu['in-memory']:.3f} | 1.00 | |")  # fmt: skip
+              f"{cpu['in-memory']:.3f} | 1.00 | |")
         print(f"| lazy (dask) | {med['lazy']:.3f} | {best['lazy']:.3f} | "
               f"{med['lazy'] / med['in-memory']:.2f} | {cpu['lazy']:.3f} | "
-              f"{cpu['lazy'] / cpu['in-memory']:.2f} | {agree:.5f} |")  # fmt: skip
+              f"{cpu['lazy'] / cpu['in-memory']:.2f} | {agree:.5f} |")
         sys.stdout.flush()
     if not args.skip_cpu and not args.only_lazy:
         rows = []

@@ -33,7 +33,7 @@ BLOCK_STOP_CHANGED = STOP_CHANGED
 
 
 def swept_planes(data, models, smoothing, scale, sweeps, init=None, init_labels=None,
-                 stop=None):  # fmt: skip
+                 stop=None):
     """:class:`Planes` of a halo block after `sweeps` sweeps per model, warm-started in turn.
 
     The first model starts from class-major posteriors `init` (K, *block) and their labels

@@ -131,12 +131,12 @@ def iter_hmrf_em(
     total = max(1, (n_rounds + 1) * n_iter)
     if use_cupy() and _gpu_handles(ok.shape, gmm.n_components, n_features):
         steps = _iter_hmrf_gpu(gmm, features, ok, smoothing, spacing, (n_rounds, n_iter),
-                               stop_changed, sweeps)  # fmt: skip
+                               stop_changed, sweeps)
     elif use_numba() and ok.ndim <= MAX_KERNEL_NDIM and gmm.n_components <= 254:
         steps = _iter_hmrf_numba(
             gmm, features, ok, X, rows, smoothing, spacing, (n_rounds, n_iter),
             stop_changed, sweeps,
-        )  # fmt: skip
+        )
     else:
         steps = None
     if steps is not None:
@@ -151,7 +151,7 @@ def iter_hmrf_em(
             yield done / total
         return gmm, q.reshape((*ok.shape, q.shape[-1]))
     opts = {"smoothing": smoothing, "valid": ok, "spacing": spacing, "n_iter": n_iter,
-            "stop_changed": stop_changed, "sweeps": sweeps}  # fmt: skip
+            "stop_changed": stop_changed, "sweeps": sweeps}
     if log_prob_fn is None:
 
         def log_prob_fn(model):
@@ -204,6 +204,6 @@ def _iter_hmrf_gpu(gmm, features, ok, smoothing, spacing, counts, stop, sweeps):
         features.reshape(-1, features.shape[-1]), None if flat_ok.all() else flat_ok,
         ok.shape, gmm.n_components, kernel, _axis_weights(kernel),
         float(smoothing) * POTTS_SCALE,
-    )  # fmt: skip
+    )
     yield from iter_hmrf_planes(planes, gmm, None, counts, stop, sweeps)
     return planes.finish(np.arange(gmm.n_components))[2]

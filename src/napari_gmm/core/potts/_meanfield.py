@@ -91,7 +91,7 @@ def drive(steps, progress=None):
 def iter_potts_posteriors(
     log_prob, *, smoothing=1.0, valid=None, spacing=None, n_iter=10, init=None,
     stop_changed=None, sweeps=None,
-):  # fmt: skip
+):
     """Generator form of :func:`potts_posteriors`: yields the fraction of sweeps done after
     each sweep and returns the posteriors.
 
