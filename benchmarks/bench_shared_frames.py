@@ -45,7 +45,7 @@ def run(series, k, frames, smoothing):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         seg = ng.segment(series, k, time_axis=0, frames=frames, bias_field="polynomial",
-                         smoothing=smoothing, random_state=0)  # fmt: skip
+                         smoothing=smoothing, random_state=0)
     warned = any(issubclass(w.category, ng.SharedFrameWarning) for w in caught)
     return seg, time.perf_counter() - start, warned
 

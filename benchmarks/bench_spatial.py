@@ -69,15 +69,15 @@ def sweep_rows(shape, k, threads, rows):
     import numba
     from sklearn.mixture import GaussianMixture
 
-    from napari_gmm.core.potts import _meanfield
+    from napari_gmm.core.potts import _neighbours
     from napari_gmm.core.potts._kernels import potts_sweep_lp
     from napari_gmm.core.potts._planes import Planes
 
     image, _ = volume(shape, k, sigma=0.5)
     n = image.size
     gmm = GaussianMixture(k, random_state=0).fit(image.reshape(-1, 1)[:: max(1, n // 50_000)])
-    kernel = _meanfield.neighbour_kernel(3)
-    weights = _meanfield._axis_weights(kernel)
+    kernel = _neighbours.neighbour_kernel(3)
+    weights = _neighbours._axis_weights(kernel)
     t_pass = numpy_pass(n)
     for t in threads:
         numba.set_num_threads(t)
@@ -180,7 +180,7 @@ def gpu_section(shape, k, profile=False):
 
     import cupy as cp
 
-    from napari_gmm.core.potts import _meanfield
+    from napari_gmm.core.potts import _neighbours
     from napari_gmm.core.potts._gpu import GpuPlanes
     from napari_gmm.core.potts._hmrf import STOP_CHANGED, SWEEPS
     from napari_gmm.core.potts._planes import Planes, iter_hmrf_planes
@@ -206,8 +206,8 @@ def gpu_section(shape, k, profile=False):
         t_plain, _ = timed(lambda: ng.segment(image, k, random_state=0))
     # the spatial model alone, GPU against the CPU planes on every thread
     gmm = seg_cpu.model
-    kernel = _meanfield.neighbour_kernel(3)
-    weights = _meanfield._axis_weights(kernel)
+    kernel = _neighbours.neighbour_kernel(3)
+    weights = _neighbours._axis_weights(kernel)
     flat = image.reshape(-1, 1)
 
     def gpu_parts():
@@ -296,13 +296,13 @@ def main(argv=None) -> int:
               f"{'x'.join(map(str, lazy_shape))} uint8, chunks "
               f"{'x'.join(map(str, lazy_chunks))}, 2 threads, {args.repeat} alternated runs:\n")
         print("| path | median s | best s | lazy / in-memory (medians) | median CPU s | "
-              "lazy / in-memory (CPU) | labels agree |")  # fmt: skip
+              "lazy / in-memory (CPU) | labels agree |")
         print("|---|---|---|---|---|---|---|")
         print(f"| in-memory | {med['in-memory']:.3f} | {best['in-memory']:.3f} | 1.00 | "
-              f"{cpu['in-memory']:.3f} | 1.00 | |")  # fmt: skip
+              f"{cpu['in-memory']:.3f} | 1.00 | |")
         print(f"| lazy (dask) | {med['lazy']:.3f} | {best['lazy']:.3f} | "
               f"{med['lazy'] / med['in-memory']:.2f} | {cpu['lazy']:.3f} | "
-              f"{cpu['lazy'] / cpu['in-memory']:.2f} | {agree:.5f} |")  # fmt: skip
+              f"{cpu['lazy'] / cpu['in-memory']:.2f} | {agree:.5f} |")
         sys.stdout.flush()
     if not args.skip_cpu and not args.only_lazy:
         rows = []

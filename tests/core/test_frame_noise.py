@@ -13,7 +13,7 @@ from napari_gmm.core.fit._shared_frames import frame_mixtures, series_noise
 def _two_channel_gmm(kind):
     rng = np.random.default_rng(0)
     x = np.concatenate([rng.normal([0, 0], [1, 2], (300, 2)),
-                        rng.normal([10, 5], [2, 1], (300, 2))])  # fmt: skip
+                        rng.normal([10, 5], [2, 1], (300, 2))])
     return GaussianMixture(2, covariance_type=kind, random_state=0).fit(x), x
 
 
@@ -32,9 +32,9 @@ def test_widened_mixture_adds_the_variance_and_keeps_the_rest(kind):
         np.testing.assert_allclose(added, np.diag([4.0, 9.0])[None].repeat(2, 0), atol=1e-9)
     # its densities are those of the widened Gaussians (scipy as the oracle)
     covs = full_covariances(gmm) + np.diag([4.0, 9.0]) if kind != "spherical" else (
-        full_covariances(gmm) + 6.5 * np.eye(2))  # fmt: skip
+        full_covariances(gmm) + 6.5 * np.eye(2))
     dens = sum(w * multivariate_normal(m, c).pdf(x)
-               for w, m, c in zip(gmm.weights_, gmm.means_, covs, strict=True))  # fmt: skip
+               for w, m, c in zip(gmm.weights_, gmm.means_, covs, strict=True))
     np.testing.assert_allclose(wide.score_samples(x), np.log(dens), rtol=1e-9)
     assert wide.score(x) < gmm.score(x)  # wider classes fit the clean pixels worse
 
@@ -53,4 +53,4 @@ def test_frame_mixtures_widen_by_the_excess_over_the_quietest_frame():
     half = np.full(clean.shape, 0.5, np.float32)
     _, scaled = frame_mixtures(gmm, series_noise(data, [None, half]))
     np.testing.assert_allclose((scaled.covariances_ - gmm.covariances_).ravel(),
-                               40.0**2 - 5.0**2, rtol=0.1)  # fmt: skip
+                               40.0**2 - 5.0**2, rtol=0.1)

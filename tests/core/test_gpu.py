@@ -9,7 +9,7 @@ import napari_gmm as ng
 from napari_gmm.core._backend import gpu_available, set_backend, use_backend
 from napari_gmm.core.analysis._synthetic import make_class_image
 from napari_gmm.core.fit._sklearn_private import estimate_gaussian_parameters
-from napari_gmm.core.potts import _meanfield
+from napari_gmm.core.potts import _hmrf_rounds, _neighbours
 
 numba = pytest.importorskip("numba")
 
@@ -33,9 +33,9 @@ def _volume(shape, n_channels=1, k=3, seed=0, nan=True):
 def _planes(shape, ok, gmm, spacing=None, beta=8.0):
     from napari_gmm.core.potts._planes import Planes
 
-    kernel = _meanfield.neighbour_kernel(len(shape), spacing)
+    kernel = _neighbours.neighbour_kernel(len(shape), spacing)
     return Planes(ok.reshape(shape), shape, gmm.n_components, kernel,
-                  _meanfield._axis_weights(kernel), beta)
+                  _neighbours._axis_weights(kernel), beta)
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCES)
@@ -70,7 +70,7 @@ def test_full_data_planes_driver_matches_numpy_reference():
         pass
     q = planes.finish(np.arange(3), np.uint8)[2]
     with use_backend("numpy"):  # every valid voxel is in its M-step (fewer than max_samples)
-        ref_gmm, ref_q = _meanfield.hmrf_em(gmm, image, n_iter=5, max_samples=10**7)
+        ref_gmm, ref_q = _hmrf_rounds.hmrf_em(gmm, image, n_iter=5, max_samples=10**7)
     assert sweeps == [5, 5]
     assert np.allclose(model.means_, ref_gmm.means_, rtol=1e-5)
     assert np.allclose(model.covariances_, ref_gmm.covariances_, rtol=1e-4)
@@ -93,8 +93,8 @@ def _gpu_and_cpu(shape, n_channels=1, spacing=None, nan=True, k=3):
     image, ok, gmm = _volume(shape, n_channels, k=k, nan=nan)
     X = image.reshape(-1, n_channels)
     cpu = _planes(shape, ok, gmm, spacing)
-    kernel = _meanfield.neighbour_kernel(len(shape), spacing)
-    gpu = GpuPlanes(X, None, shape, k, kernel, _meanfield._axis_weights(kernel), 8.0)
+    kernel = _neighbours.neighbour_kernel(len(shape), spacing)
+    gpu = GpuPlanes(X, None, shape, k, kernel, _neighbours._axis_weights(kernel), 8.0)
     return X, ok, gmm, cpu, gpu
 
 
@@ -206,8 +206,8 @@ def test_segment_on_gpu_matches_numba(covariance_type):
 def test_hmrf_em_on_gpu_matches_numpy_reference():
     image, _, gmm = _volume((8, 36, 40), 1)
     with use_backend("numpy"):
-        ref_gmm, ref_q = _meanfield.hmrf_em(gmm, image, n_iter=5, max_samples=10**7)
+        ref_gmm, ref_q = _hmrf_rounds.hmrf_em(gmm, image, n_iter=5, max_samples=10**7)
     with use_backend("cupy"):
-        got_gmm, got_q = _meanfield.hmrf_em(gmm, image, n_iter=5)
+        got_gmm, got_q = _hmrf_rounds.hmrf_em(gmm, image, n_iter=5)
     assert np.allclose(got_gmm.means_, ref_gmm.means_, rtol=1e-4)
     assert np.abs(got_q - ref_q).max() < 1e-3

@@ -10,7 +10,7 @@ from napari_gmm.core._backend import get_backend, set_backend, use_backend
 from napari_gmm.core._features import pixel_data
 from napari_gmm.core.analysis._synthetic import make_class_image
 from napari_gmm.core.fit._sklearn_private import weighted_log_prob
-from napari_gmm.core.potts import _meanfield
+from napari_gmm.core.potts import _hmrf_rounds, _meanfield
 from napari_gmm.core.potts._hmrf import SWEEPS
 
 numba = pytest.importorskip("numba")
@@ -133,7 +133,7 @@ def test_hmrf_em_kernel_matches_numpy(ndim, covariance_type):
     for name in ("numpy", "numba"):
         with use_backend(name):
             fractions = []
-            results[name] = _meanfield.hmrf_em(gmm, image, progress=fractions.append, **opts)
+            results[name] = _hmrf_rounds.hmrf_em(gmm, image, progress=fractions.append, **opts)
         assert len(fractions) == 8 and fractions[-1] == 1.0
     (g0, q0), (g1, q1) = results["numpy"], results["numba"]
     assert np.allclose(g0.means_, g1.means_, rtol=1e-5, atol=1e-6)
@@ -221,7 +221,7 @@ def test_cancellation_between_sweeps(backend):
 
     gmm = GaussianMixture(2, random_state=0).fit(image.reshape(-1, 1))
     with pytest.raises(Stop):
-        _meanfield.hmrf_em(gmm, image, n_iter=5, progress=progress)
+        _hmrf_rounds.hmrf_em(gmm, image, n_iter=5, progress=progress)
     assert len(calls) == 3 and calls[-1] < 1.0
 
 

@@ -94,26 +94,11 @@ def test_no_import_cycles_in_io():
 MAX_MODULE_LINES = 300
 MAX_FUNCTION_LINES = 80
 
-#: Known exceptions, checked by neither size test: modules being changed in parallel work
-#: (the Potts mean-field kernels, the lazy apply / segment paths, time series, shared-frame
-#: and empty-class fits, the bias field). Split them when that work lands, then remove them
-#: from this list. Today only ``potts/_meanfield.py`` is over a limit (568 lines).
-KNOWN_EXCEPTIONS = (
-    "core/potts/_meanfield.py",
-    "core/lazy/_apply.py",
-    "core/lazy/_segment.py",
-    "core/series/_series.py",
-    "core/fit/_shared_frames.py",
-    "core/fit/_empty.py",
-    "core/bias/",  # every module of the bias field
-)
-
 
 def _checked_modules() -> list[pathlib.Path]:
     paths = sorted(PACKAGE.rglob("*.py"))
     assert len(paths) > 50, "the check found too few modules"
-    return [p for p in paths
-            if not p.relative_to(PACKAGE).as_posix().startswith(KNOWN_EXCEPTIONS)]
+    return paths
 
 
 def _code_lines(function: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
@@ -152,9 +137,3 @@ def test_no_function_over_80_lines_of_code():
         f"functions over {MAX_FUNCTION_LINES} lines of code (docstring excluded): {long}; "
         "split them into named helpers"
     )
-
-
-def test_the_known_exceptions_exist():
-    """An exception whose module was moved or removed is dropped from the list."""
-    for name in KNOWN_EXCEPTIONS:
-        assert (PACKAGE / name).exists(), f"{name} is no longer there: drop it from the list"

@@ -12,7 +12,7 @@ from napari_gmm.core.lazy._blockwise import sum_in_groups
 from napari_gmm.core.lazy._cache import PosteriorCache, cache_budget, merged_chunks
 from napari_gmm.core.lazy._fit import _sum_parts, lazy_pixels
 from napari_gmm.core.potts._hmrf import SWEEPS
-from napari_gmm.core.potts._meanfield import hmrf_em
+from napari_gmm.core.potts._hmrf_rounds import hmrf_em
 
 
 def _image(shape, dtype="uint8", seed=3):
@@ -29,7 +29,7 @@ def test_cache_holds_the_first_round_of_the_whole_image(shape, chunks, monkeypat
     pixels = lazy_pixels(da.from_array(image, chunks=chunks), None)
     cache = PosteriorCache(shape, 3)
     parts = lazy_stats(pixels, gmm, smoothing=1.0, scale=None, sweeps=SWEEPS, max_distinct=65536,
-                       cache=cache)  # fmt: skip
+                       cache=cache)
     nk, _, _ = sum_in_groups(parts, _sum_parts)
     # the in-memory first round: plain posteriors, then SWEEPS sweeps, no re-estimation
     _, ref = hmrf_em(gmm, image.astype(np.float64), smoothing=1.0, n_rounds=0, n_iter=SWEEPS)
@@ -62,7 +62,7 @@ def test_cached_and_recomputed_first_rounds_give_the_same_labels(monkeypatch, ba
         np.testing.assert_allclose(seg.model.means_, ref.model.means_, rtol=1e-12)
         np.testing.assert_array_equal(seg.labels.compute(), ref.labels.compute())
         np.testing.assert_allclose(seg.probability.compute(), ref.probability.compute(),
-                                   atol=1e-6)  # fmt: skip
+                                   atol=1e-6)
         np.testing.assert_array_equal(seg.labels.compute(), twice)
 
 
@@ -154,7 +154,7 @@ def test_lazy_smoothing_is_deterministic_across_thread_counts():
             numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
             with dask.config.set(scheduler="threads", num_workers=threads):
                 seg = ng.segment(lazy, 3, random_state=0, smoothing=1.0, max_samples=10**6,
-                                 return_posteriors=True)  # fmt: skip
+                                 return_posteriors=True)
                 runs.append((seg.model.means_, seg.posteriors.compute()))
     finally:
         numba.set_num_threads(before)

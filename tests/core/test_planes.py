@@ -7,7 +7,7 @@ from sklearn.mixture import GaussianMixture
 import napari_gmm as ng
 from napari_gmm.core._backend import use_backend
 from napari_gmm.core.analysis._synthetic import make_class_image
-from napari_gmm.core.potts import _meanfield
+from napari_gmm.core.potts import _hmrf_rounds
 from napari_gmm.core.potts._hmrf import SWEEPS
 
 numba = pytest.importorskip("numba")
@@ -38,8 +38,8 @@ def test_early_stop_agrees_with_the_fixed_count(backend):
     gmm = GaussianMixture(3, random_state=0).fit(image.reshape(-1, 1)[::7])
     with use_backend(backend):
         fixed, counted = [], []
-        _, q_fixed = _meanfield.hmrf_em(gmm, image, n_iter=12, sweeps=fixed)
-        _, q_stop = _meanfield.hmrf_em(gmm, image, n_iter=12, stop_changed=0.001, sweeps=counted)
+        _, q_fixed = _hmrf_rounds.hmrf_em(gmm, image, n_iter=12, sweeps=fixed)
+        _, q_stop = _hmrf_rounds.hmrf_em(gmm, image, n_iter=12, stop_changed=0.001, sweeps=counted)
     assert fixed == [12, 12]
     assert len(counted) == 2 and all(1 <= n < 12 for n in counted)
     agree = np.mean(q_fixed.argmax(-1) == q_stop.argmax(-1))

@@ -8,13 +8,10 @@ from sklearn.mixture import GaussianMixture
 
 from napari_gmm.core.analysis._synthetic import make_class_image, make_line_image
 from napari_gmm.core.fit._fit import order_components
-from napari_gmm.core.potts._meanfield import (
-    hmrf_em,
-    m_step_from_posteriors,
-    neighbour_kernel,
-    posterior_labels,
-    potts_posteriors,
-)
+from napari_gmm.core.potts._hmrf_rounds import hmrf_em
+from napari_gmm.core.potts._meanfield import posterior_labels, potts_posteriors
+from napari_gmm.core.potts._mstep import m_step_from_posteriors
+from napari_gmm.core.potts._neighbours import neighbour_kernel
 
 
 def fit(image, k, spatial_shape):

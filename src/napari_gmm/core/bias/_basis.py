@@ -52,7 +52,7 @@ class PolynomialBasis:
         self.order = int(order)
         ndim = len(self.spatial_shape)
         terms = [t for t in itertools.product(range(self.order + 1), repeat=ndim)
-                 if sum(t) <= self.order]  # fmt: skip
+                 if sum(t) <= self.order]
         # constant first, then by total degree: a lower order is a prefix of a higher one
         self.terms = tuple(sorted(terms, key=lambda t: (sum(t), t)))
         self._vander = [

@@ -49,7 +49,7 @@ import numpy as np
 
 from .._validation import check_int
 from ..fit._fit import single_threaded_blas
-from ..potts._meanfield import update_mixture
+from ..potts._mstep import update_mixture
 from ._steps import (
     as_type,
     class_precisions,
@@ -116,7 +116,7 @@ def _rounds(gmm, blocks, fields, *, stage, fit_mixture, normalise, max_rounds):
     """ECM rounds from the sampled `fields`; returns ``(gmm, fields, coefs, n_rounds)``."""
     sizes = np.cumsum([len(b.values) for b in blocks])[:-1]
     coefs = [np.eye(1, b.design.shape[1])[0] / float(np.mean(f)) for b, f in zip(
-        blocks, fields, strict=True)]  # fmt: skip
+        blocks, fields, strict=True)]
     n_rounds = 0
     for n_rounds in range(1, max_rounds + 1):
         z = np.concatenate([b.values / f[:, None] for b, f in zip(blocks, fields, strict=True)])
@@ -202,7 +202,7 @@ def estimate_bias(
     with single_threaded_blas():  # tall, thin products: one BLAS thread is fastest
         for start, first, fields in runs:
             est = _run(start, first, gmm, blocks, fields, fit_mixture=fit_mixture,
-                       normalise=normalise)  # fmt: skip
+                       normalise=normalise)
             if best is None or est.log_likelihood > best.log_likelihood:
                 best = est
     return best

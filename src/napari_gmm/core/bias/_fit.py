@@ -93,7 +93,7 @@ def _seed(random_state) -> int:
 def iter_fit_with_bias(
     gmm, data: PixelData, params: dict, *, order, max_samples, channel_axis, smoothing=0.0,
     scale=None,
-):  # fmt: skip
+):
     """Fit stage with a bias field (generator: yields fractions done).
 
     Returns ``(gmm, FitInfo, corrected PixelData, BiasResult, smoothing)``. `gmm` is the
@@ -116,7 +116,7 @@ def iter_fit_with_bias(
     smoothing = yield from _smoothed(
         gmm, data, block, rows, basis, coef, u_range, smoothing=smoothing, scale=scale,
         max_samples=max_samples, seed=seed, fit_mixture=True,
-    )  # fmt: skip
+    )
     gmm, coef, u_range, smoothing = smoothing
     field = field_on_grid(basis, coef, u_range)
     s = valid_mean(field, data)
@@ -127,7 +127,7 @@ def iter_fit_with_bias(
 
 
 def _smoothed(gmm, data, block, rows, basis, coef, u_range, *, smoothing, scale, max_samples,
-              seed, fit_mixture):  # fmt: skip
+              seed, fit_mixture):
     """The Potts rounds when smoothing is on: returns ``(gmm, coef, u_range, smoothing)``."""
     if smoothing in ("auto", "held-out"):
         field = field_on_grid(basis, coef, u_range)
@@ -143,7 +143,7 @@ def _smoothed(gmm, data, block, rows, basis, coef, u_range, *, smoothing, scale,
             smoothing = estimate_smoothing(
                 gmm, corrected_data(data, field), None, scale=scale, random_state=seed,
                 reestimate=fit_mixture, max_samples=max_samples,
-            )[0]  # fmt: skip
+            )[0]
         if fit_mixture:  # its mixture is for the normalised field's corrected values
             s = valid_mean(field_on_grid(basis, coef, u_range), data)
             gmm = copy.deepcopy(gmm)
@@ -154,7 +154,7 @@ def _smoothed(gmm, data, block, rows, basis, coef, u_range, *, smoothing, scale,
     steps = iter_smoothed_field(
         gmm, data, block, rows, basis, coef, smoothing=smoothing, scale=scale,
         max_samples=max_samples, seed=seed, fit_mixture=fit_mixture, normalise=fit_mixture,
-    )  # fmt: skip
+    )
     gmm, coef, u_range = yield from rescale_steps(steps, 0.5, 0.5)
     return gmm, coef, u_range, smoothing
 
@@ -187,7 +187,7 @@ def refit(gmm, corrected: PixelData, params: dict, s: float, *, max_samples, see
 def iter_bias_for_model(
     gmm, data: PixelData, *, order, random_state, channel_axis, field=None, smoothing=0.0,
     scale=None, max_samples=BIAS_SAMPLES,
-):  # fmt: skip
+):
     """The field for a fixed mixture (``apply_model``; generator: yields fractions done).
 
     Returns ``(corrected PixelData, BiasResult, smoothing)``. The field is estimated with
@@ -204,19 +204,19 @@ def iter_bias_for_model(
     basis = PolynomialBasis(data.spatial_shape, order)
     rows = sample_rows(data, BIAS_SAMPLES, seed)
     own = {"n_components": gmm.n_components, "covariance_type": gmm.covariance_type,
-           "reg_covar": gmm.reg_covar, "random_state": seed}  # fmt: skip
+           "reg_covar": gmm.reg_covar, "random_state": seed}
     free = fit_on_pixels(data, own, max_samples=BIAS_SAMPLES)[0]
     block = make_block(data.features, rows, basis)
     first = block if not smoothing else make_block(denoised(data, scale), rows, basis)
     est = estimate_bias(
         gmm, [first], fit_mixture=False, normalise=False, free=free,
         diagonal=_diagonal_start(data, own, BIAS_SAMPLES),
-    )  # fmt: skip
+    )
     yield 0.5
     _, coef, u_range, smoothing = yield from _smoothed(
         gmm, data, block, rows, basis, est.coefs[0], est.u_ranges[0], smoothing=smoothing,
         scale=scale, max_samples=max_samples, seed=seed, fit_mixture=False,
-    )  # fmt: skip
+    )
     field = field_on_grid(basis, coef, u_range)
     corrected, result = bias_result(data, field, channel_axis, basis.n_terms)
     return corrected, result, smoothing

@@ -37,7 +37,7 @@ HMRF_TOL = 1e-3
 def iter_smoothed_field(
     gmm, data, block, rows, basis, coef, *, smoothing, scale, max_samples, seed,
     fit_mixture=True, normalise=True,
-):  # fmt: skip
+):
     """Generator: yields the fraction of rounds done; returns ``(gmm, coef, u_range)``.
 
     Parameters
@@ -76,7 +76,7 @@ def iter_smoothed_field(
         new_gmm, _, _, q = regularize(
             gmm, corrected_data(data, field), None, smoothing=smoothing, scale=scale,
             max_samples=max_samples, random_state=seed, reestimate=fit_mixture,
-        )  # fmt: skip
+        )
         if fit_mixture and collapsing(start_weights, new_gmm.weights_).size:
             break  # this round would empty a class: keep the previous mixture and field
         gmm = new_gmm

@@ -71,7 +71,7 @@ def posteriors(gmm, z: np.ndarray):
 def rescale(gmm, s: float) -> None:
     """The mixture of values multiplied by `s` (means x s, covariances x s^2), in place."""
     set_parameters(gmm, (gmm.weights_, gmm.means_ * s, gmm.covariances_ * (s * s),
-                         gmm.precisions_cholesky_ / s))  # fmt: skip
+                         gmm.precisions_cholesky_ / s))
 
 
 def ratio_field(block: Block, q, gmm, prec) -> np.ndarray:
@@ -114,11 +114,11 @@ def newton_inverse_field(block: Block, q, gmm, prec, coef, steps: int) -> np.nda
     d, c_weight = block.design, y.shape[1] * block.keep
     # ridge on the higher-order coefficients, in units of the data term's curvature
     ridge = np.diag(ridge_matrix(block.penalty, gram(d, a + c_weight / np.maximum(
-        d @ coef, 1e-12) ** 2)))  # fmt: skip
+        d @ coef, 1e-12) ** 2)))
 
     def objective(u, c):
         return float(np.sum(0.5 * a * u * u - m * u - c_weight * np.log(u))
-                     + 0.5 * np.sum(ridge * c * c))  # fmt: skip
+                     + 0.5 * np.sum(ridge * c * c))
 
     u = d @ coef
     value = objective(u, coef)

@@ -34,7 +34,7 @@ def label_counts(labels, n_values: int) -> np.ndarray:
     """
     flat = np.asarray(labels).ravel()
     if (flat.dtype.kind != "u" or not use_numba() or flat.size < 2 * _RUN
-            or not flat.flags.c_contiguous):  # fmt: skip
+            or not flat.flags.c_contiguous):
         counts = np.bincount(flat, minlength=n_values)[:n_values]
         return counts.astype(np.int64)
     from .._nb_estep import KERNEL_LOCK

@@ -105,7 +105,7 @@ def _potts_block_fused(data, models, smoothing, scale, sweeps, init=None):
 
 
 def _smooth_block(block, models, order, smoothing, scale, sweeps, max_distinct, want_post,
-                  depth, numblocks, cache=None, starts=None, block_id=None):  # fmt: skip
+                  depth, numblocks, cache=None, starts=None, block_id=None):
     """Labels / max posterior (/ posteriors) of the Potts posteriors of one halo block.
 
     With a :class:`._cache.PosteriorCache` the sweeps start from its posteriors (with the
@@ -128,7 +128,7 @@ def _smooth_block(block, models, order, smoothing, scale, sweeps, max_distinct, 
             data, models, smoothing, scale, sweeps, init,
             None if cache is None else cache.read_labels(where),
             stop=_fused_blocks.BLOCK_STOP_CHANGED,
-        )  # fmt: skip
+        )
         return packed_outputs(own_planes(planes, data.spatial_shape, inner), order, n_out)
     q, _ = _potts_block(block, models, smoothing, scale, sweeps, max_distinct, init)
     q = q[inner]
@@ -139,7 +139,7 @@ def _smooth_block(block, models, order, smoothing, scale, sweeps, max_distinct, 
 
 
 def _stats_block(block, gmm, smoothing, scale, sweeps, max_distinct, depth, numblocks,
-                 block_id, select=None, cache=None, starts=None):  # fmt: skip
+                 block_id, select=None, cache=None, starts=None):
     """HMRF M-step sufficient statistics of a halo block's own voxels.
 
     Returns ``(nk, S1, S2)`` with ``nk = sum q``, ``S1 = sum q (x - m)`` and
@@ -159,7 +159,7 @@ def _stats_block(block, gmm, smoothing, scale, sweeps, max_distinct, depth, numb
         from . import _fused_blocks
 
         planes = swept_planes(data, [gmm], smoothing, scale, sweeps,
-                              stop=_fused_blocks.BLOCK_STOP_CHANGED)  # fmt: skip
+                              stop=_fused_blocks.BLOCK_STOP_CHANGED)
         q_own = own_planes(planes, data.spatial_shape, inner)  # (K, *own)
         labels_own = planes.labels.reshape(data.spatial_shape)[inner]
         del planes
@@ -213,7 +213,7 @@ def overlapped(pixels: LazyPixels, depth: int, merge: bool = False):
 
 
 def lazy_stats(pixels: LazyPixels, gmm, *, smoothing, scale, sweeps, max_distinct, rows=None,
-               cache=None):  # fmt: skip
+               cache=None):
     """Delayed ``(nk, S1, S2)`` of every halo block: the HMRF M-step reduction over every
     voxel, or over the voxels of flat indices `rows` (sorted); sum them with
     :func:`._blockwise.sum_in_groups`. Computing them fills `cache` (a
@@ -255,7 +255,7 @@ def _select_by_block(rows, chunks, shape):
 
 
 def lazy_outputs(pixels: LazyPixels, models, *, order=None, smoothing=0.0, scale=None,
-                 sweeps=0, max_distinct, want_post, cache=None):  # fmt: skip
+                 sweeps=0, max_distinct, want_post, cache=None):
     """Lazy ``(labels, probability, posteriors or None)`` of `models` (the last one labels).
 
     Without smoothing only ``models[-1]`` is used, block by block. With smoothing, each model
@@ -272,7 +272,7 @@ def lazy_outputs(pixels: LazyPixels, models, *, order=None, smoothing=0.0, scale
         packed = arr.map_blocks(
             _predict_block, models[-1], max_distinct, bool(want_post),
             dtype=np.float32, chunks=(*arr.chunks[:-1], (n_out,)),
-        )  # fmt: skip
+        )
     else:
         models = list(models) if cache is None else [models[-1]]
         depth = sweeps * len(models)
@@ -282,7 +282,7 @@ def lazy_outputs(pixels: LazyPixels, models, *, order=None, smoothing=0.0, scale
             _smooth_block, models, order, smoothing, scale, sweeps, max_distinct,
             bool(want_post), depth, arr.numblocks, cache, starts,
             dtype=np.float32, chunks=(*arr.chunks[:-1], (n_out,)),
-        )  # fmt: skip
+        )
     labels = packed[..., 0].astype(label_dtype(k))
     probability = packed[..., 1]
     posteriors = packed[..., 2:] if want_post else None

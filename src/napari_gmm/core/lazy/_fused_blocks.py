@@ -16,7 +16,8 @@ from numba import njit, prange
 
 from .._backend import use_numba
 from ..potts._hmrf import STOP_CHANGED
-from ..potts._meanfield import MAX_KERNEL_NDIM, POTTS_SCALE, _axis_weights, drive, neighbour_kernel
+from ..potts._meanfield import drive
+from ..potts._neighbours import MAX_KERNEL_NDIM, POTTS_SCALE, _axis_weights, neighbour_kernel
 
 
 def fused_route(n_spatial: int, n_classes: int) -> bool:
@@ -32,7 +33,7 @@ BLOCK_STOP_CHANGED = STOP_CHANGED
 
 
 def swept_planes(data, models, smoothing, scale, sweeps, init=None, init_labels=None,
-                 stop=None):  # fmt: skip
+                 stop=None):
     """:class:`Planes` of a halo block after `sweeps` sweeps per model, warm-started in turn.
 
     The first model starts from class-major posteriors `init` (K, *block) and their labels

@@ -201,7 +201,7 @@ def iter_segment_lazy(image, n_components, **options):
         from ._auto import iter_lazy_auto
 
         selection = yield from iter_lazy_auto(image, opts, bias_field=checked.bias_field,
-                                              segment_lazy=iter_segment_lazy)  # fmt: skip
+                                              segment_lazy=iter_segment_lazy)
         n_components = selection.best
     elif isinstance(n_components, str):
         raise ValueError(
@@ -228,7 +228,7 @@ def iter_segment_lazy(image, n_components, **options):
 
         gmm, info, bias = yield from rescale(lazy_fit_with_bias(
             gmm, image, pixels, params, order=bias_order, max_samples=max_samples,
-            channel_axis=opts["channel_axis"]), 0.2, 0.3, "estimating the bias field")  # fmt: skip
+            channel_axis=opts["channel_axis"]), 0.2, 0.3, "estimating the bias field")
         pixels, compressed, n_valid = bias.pixels, None, bias.n_valid
     models, order, cache = [gmm], None, None
     if smoothing > 0:
@@ -236,9 +236,9 @@ def iter_segment_lazy(image, n_components, **options):
         rows = mstep_rows(pixels, n_valid, max_samples, params["random_state"])
         cache = PosteriorCache.allocate(pixels.spatial_shape, gmm.n_components)
         stats = lazy_stats(pixels, gmm, smoothing=smoothing, scale=scale, sweeps=SWEEPS,
-                           max_distinct=max_distinct, rows=rows, cache=cache)  # fmt: skip
+                           max_distinct=max_distinct, rows=rows, cache=cache)
         new = m_step_from_stats(gmm, sum_in_groups(stats, _sum_parts),
-                               n_valid if rows is None else rows.size)  # fmt: skip
+                               n_valid if rows is None else rows.size)
         order = component_order(new)
         models = [gmm, copy.deepcopy(new)]
         gmm = order_components(new)
@@ -248,7 +248,7 @@ def iter_segment_lazy(image, n_components, **options):
     outputs = lazy_outputs(
         pixels, models, order=order, smoothing=smoothing, scale=scale, sweeps=SWEEPS,
         max_distinct=max_distinct, want_post=want_post, cache=cache,
-    )  # fmt: skip
+    )
     result = make_lazy_result(
         gmm, pixels, outputs, ll, n_valid, info, start=start, smoothing=smoothing,
         selection=selection,
@@ -267,7 +267,7 @@ def apply_model_lazy(gmm, image, *, report, **options):
 
 
 def iter_apply_model_lazy(gmm, image, *, channel_axis, smoothing, scale, return_posteriors,
-                          max_distinct, method):  # fmt: skip
+                          max_distinct, method):
     """Generator form of :func:`apply_model_lazy`: yields ``(fraction, stage)`` steps."""
     from .._options import check_options
     from ..potts._hmrf import SWEEPS, check_scale
@@ -291,7 +291,7 @@ def iter_apply_model_lazy(gmm, image, *, channel_axis, smoothing, scale, return_
     outputs = lazy_outputs(
         pixels, [gmm], smoothing=smoothing, scale=scale, sweeps=SWEEPS,
         max_distinct=max_distinct, want_post=bool(return_posteriors),
-    )  # fmt: skip
+    )
     info = FitInfo(method=method, n_fit_samples=0)
     result = make_lazy_result(
         gmm, pixels, outputs, ll, n_valid, info, start=start, smoothing=smoothing

@@ -37,7 +37,8 @@ from .._features import PixelData
 from .._predict import pixel_log_prob
 from ..fit._fit import subsample_rows
 from ..fit._sklearn_private import set_parameters
-from ._meanfield import POTTS_SCALE, m_step_from_posteriors
+from ._mstep import m_step_from_posteriors
+from ._neighbours import POTTS_SCALE
 from ._sampling import PottsGibbs
 
 #: Upper bound of the estimated smoothing (beta = 2 * POTTS_SCALE = 16 nats).

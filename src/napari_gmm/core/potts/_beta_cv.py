@@ -34,7 +34,8 @@ from sklearn.utils import check_random_state
 
 from .._features import PixelData
 from ..fit._sklearn_private import weighted_log_prob
-from ._meanfield import POTTS_SCALE, hmrf_em, neighbour_kernel
+from ._hmrf_rounds import hmrf_em
+from ._neighbours import POTTS_SCALE, neighbour_kernel
 
 #: Fraction of the valid pixels hidden.
 HOLD_OUT = 0.1

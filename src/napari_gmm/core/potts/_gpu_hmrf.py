@@ -14,7 +14,7 @@ import numpy as np
 
 from ..fit._fit import component_order, order_components
 from ._gpu import GpuPlanes, supported
-from ._meanfield import POTTS_SCALE, _axis_weights, neighbour_kernel
+from ._neighbours import POTTS_SCALE, _axis_weights, neighbour_kernel
 from ._planes import iter_hmrf_planes
 
 

@@ -12,7 +12,9 @@ from .._features import PixelData
 from .._predict import label_dtype, pixel_log_prob
 from ..fit._fit import component_order, order_components
 from ..progress import run
-from ._meanfield import POTTS_SCALE, iter_hmrf_em, posterior_labels
+from ._hmrf_rounds import iter_hmrf_em
+from ._meanfield import posterior_labels
+from ._neighbours import POTTS_SCALE
 from ._sampling import gibbs_marginals
 
 #: Mean-field sweeps per round of HMRF-EM in the pipeline. On held-out synthetic images

@@ -8,111 +8,25 @@ ANTs Atropos) repeatedly updates the posteriors ``q`` of every pixel as::
 
 where ``neighbour_mean`` averages ``q`` over the 2 * ndim face neighbours (4 in 2D, 6 in 3D).
 A pixel whose neighbours all agree on class k gets prior odds of ``exp(beta)`` towards k.
-:func:`hmrf_em` alternates these regularised E-steps with M-steps that re-estimate the mixture.
+:func:`._hmrf_rounds.hmrf_em` alternates these regularised E-steps with M-steps that
+re-estimate the mixture.
 """
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 from scipy import ndimage
 
-from .._backend import use_cupy, use_numba
-from .._features import PixelData
-from .._predict import pixel_log_prob
-from ..fit._fit import subsample_rows
-from ..fit._sklearn_private import (
-    compute_precision_cholesky,
-    estimate_gaussian_parameters,
-    set_parameters,
+from .._backend import use_numba
+from ..progress import run
+from ._neighbours import (
+    MAX_KERNEL_NDIM,
+    POTTS_SCALE,
+    _axis_weights,
+    _neighbour_sum,
+    _softmax_,
+    neighbour_kernel,
 )
-from ..progress import rescale, run
-from ._masks import finite_mask
-
-#: Potts coupling ``beta`` (in nats) of ``smoothing=1.0``. On synthetic 2D and 3D images of 2-3
-#: classes with noise of 0.3-0.7 times the class spacing, accuracy is highest for beta between
-#: 6 and 12, and 8 is within 0.5 % of the best in every case. Larger values erode 1-pixel-wide
-#: structures more at high noise (their pixels have at most half their neighbours in class).
-POTTS_SCALE = 8.0
-#: Most spatial axes the compiled kernels handle (more run on the numpy route).
-MAX_KERNEL_NDIM = 3
-
-
-def neighbour_kernel(ndim: int, spacing=None) -> np.ndarray:
-    """Weights of the 2 * ndim face neighbours, shape (3,) * ndim, summing to 1.
-
-    The two neighbours along axis ``a`` each weigh ``(1 / spacing[a]) / (2 * sum(1 / spacing))``:
-    neighbours farther apart in physical units count less. Isotropic: ``1 / (2 * ndim)`` each.
-
-    Examples
-    --------
-    >>> neighbour_kernel(2)
-    array([[0.  , 0.25, 0.  ],
-           [0.25, 0.  , 0.25],
-           [0.  , 0.25, 0.  ]], dtype=float32)
-    >>> neighbour_kernel(3, spacing=(3.0, 1.0, 1.0))[:, 1, 1].round(4)
-    array([0.0714, 0.    , 0.0714], dtype=float32)
-    """
-    from .._validation import check_smoothing_ndim
-
-    check_smoothing_ndim(1.0, ndim)  # guard: a (3,) * ndim kernel for absurd ndim
-    s = np.ones(ndim) if spacing is None else np.asarray(spacing, dtype=np.float64).ravel()
-    if s.size != ndim or not np.all(np.isfinite(s)) or np.any(s <= 0):
-        raise ValueError(
-            f"spacing must give one positive pixel size per spatial axis ({ndim} values), "
-            f"got {spacing!r}."
-        )
-    inv = 1.0 / s
-    weights = inv / (2.0 * inv.sum())
-    kernel = np.zeros((3,) * ndim, dtype=np.float32)
-    for axis, side in np.ndindex(ndim, 2):
-        kernel[(1,) * axis + (2 * side,) + (1,) * (ndim - axis - 1)] = weights[axis]
-    return kernel
-
-
-def _softmax_(z: np.ndarray) -> np.ndarray:
-    """In-place softmax over axis 0."""
-    z -= z.max(axis=0)
-    np.exp(z, out=z)
-    z /= z.sum(axis=0)
-    return z
-
-
-def _axis_weights(kernel: np.ndarray) -> tuple[float, ...]:
-    """Weight of the two face neighbours along each axis of a :func:`neighbour_kernel`."""
-    centre = (1,) * kernel.ndim
-    weights = []
-    for axis in range(kernel.ndim):
-        index = list(centre)
-        index[axis] = 0
-        weights.append(float(kernel[tuple(index)]))
-    return tuple(weights)
-
-
-def _neighbour_sum(q, out, axis_weights, tmp=None):
-    """Weighted sum of the face neighbours of every pixel of q (K, *spatial), zero outside.
-
-    The same as ``ndimage.correlate(q, neighbour_kernel[None], mode='constant')`` but with
-    two shifted-slice additions per axis instead of visiting all 3**ndim taps of the kernel:
-    about 4x faster, and this runs once per mean-field sweep.
-    """
-    same = len(set(axis_weights)) == 1
-    out[...] = 0.0
-    for axis, weight in enumerate(axis_weights, start=1):
-        acc = out if same else tmp
-        if not same:
-            acc[...] = 0.0
-        lo = [slice(None)] * q.ndim
-        hi = [slice(None)] * q.ndim
-        lo[axis], hi[axis] = slice(0, -1), slice(1, None)
-        acc[tuple(hi)] += q[tuple(lo)]
-        acc[tuple(lo)] += q[tuple(hi)]
-        if not same:
-            out += weight * acc
-    if same:
-        out *= axis_weights[0]
-    return out
 
 
 def potts_posteriors(
@@ -177,7 +91,7 @@ def drive(steps, progress=None):
 def iter_potts_posteriors(
     log_prob, *, smoothing=1.0, valid=None, spacing=None, n_iter=10, init=None,
     stop_changed=None, sweeps=None,
-):  # fmt: skip
+):
     """Generator form of :func:`potts_posteriors`: yields the fraction of sweeps done after
     each sweep and returns the posteriors.
 
@@ -331,242 +245,3 @@ def posterior_labels(posteriors) -> tuple[np.ndarray, np.ndarray]:
     labels = (arg + 1).astype(np.min_scalar_type(q.shape[-1]))
     labels[prob <= 0] = 0
     return labels, prob
-
-
-def m_step_from_posteriors(X, q, covariance_type="full", reg_covar=1e-6):
-    """Mixture parameters re-estimated from (regularised) posteriors: a weighted M-step.
-
-    Parameters
-    ----------
-    X : array of shape (n_pixels, n_features)
-        Pixel features (valid pixels only, or a random subsample of them).
-    q : array of shape (n_pixels, K)
-        Posteriors of those pixels, e.g. rows of :func:`potts_posteriors`.
-    covariance_type : {"full", "tied", "diag", "spherical"}, default "full"
-    reg_covar : float, default 1e-6
-        Added to the covariance diagonals, as in scikit-learn.
-
-    Returns
-    -------
-    weights, means, covariances, precisions_cholesky
-        In scikit-learn's layout, for ``set_parameters(gmm, (weights, means, ...))``.
-
-    Examples
-    --------
-    >>> X = np.array([[0.0], [1.0], [10.0], [12.0]])
-    >>> q = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
-    >>> w, m, c, p = m_step_from_posteriors(X, q)
-    >>> w.round(3).tolist(), m.ravel().round(3).tolist(), c.ravel().round(3).tolist()
-    ([0.5, 0.5], [0.5, 11.0], [0.25, 1.0])
-    """
-    X = np.asarray(X, dtype=np.float64)
-    q = np.asarray(q, dtype=np.float64)
-    if X.ndim != 2 or q.ndim != 2 or X.shape[0] != q.shape[0] or X.shape[0] == 0:
-        raise ValueError(
-            f"X must be (n_pixels, n_features) and q (n_pixels, K) with the same non-zero "
-            f"number of rows, got {X.shape} and {q.shape}."
-        )
-    nk, means, covariances = estimate_gaussian_parameters(X, q, reg_covar, covariance_type)
-    weights = nk / nk.sum()
-    return weights, means, covariances, compute_precision_cholesky(covariances, covariance_type)
-
-
-def _image_log_prob(gmm, features: np.ndarray, ok: np.ndarray) -> np.ndarray:
-    """Weighted log-probabilities of the valid pixels, float32 (*spatial, K), 0 elsewhere."""
-    flat_ok = ok.reshape(-1)
-    data = PixelData(
-        features.reshape(-1, features.shape[-1]), ok.shape, flat_ok, int(flat_ok.sum())
-    )
-    return data.to_spatial(pixel_log_prob(gmm, data))
-
-
-def hmrf_em(gmm, features, *, progress=None, **options):
-    """Re-estimate a fitted mixture with Potts-regularised posteriors (HMRF-EM).
-
-    Each round: E-step (weighted log-likelihoods of the current mixture), mean-field Potts
-    posteriors (:func:`potts_posteriors`, warm-started from the previous round), then a
-    weighted M-step on those posteriors (:func:`m_step_from_posteriors`). A final regularised
-    E-step gives the returned posteriors.
-
-    Parameters
-    ----------
-    gmm : sklearn.mixture.GaussianMixture
-        Fitted mixture; not modified.
-    features : array of shape (*spatial_shape, n_features) or (*spatial_shape,)
-        The pixel features the mixture was fitted on (the last axis is taken as the feature
-        axis when its length equals ``gmm.n_features_in_``).
-    smoothing, valid, spacing, n_iter
-        As in :func:`potts_posteriors`; pixels with non-finite features are invalid too.
-    n_rounds : int, default 1
-        Re-estimation rounds; 0 only regularises the posteriors of `gmm`.
-    max_samples : int, default 200000
-        The M-step uses a seeded random subsample of at most this many valid pixels.
-    random_state : int, default 0
-        Seed of that subsample.
-    log_prob_fn : callable, optional
-        ``log_prob_fn(gmm) -> (*spatial_shape, K)`` weighted log-probabilities of every pixel
-        (e.g. from a lookup table on the distinct values of an integer image); by default
-        they are computed from `features` in chunks. The numba backend recomputes them
-        from `features` inside its fused sweep instead (same values, less memory).
-    progress : callable, optional
-        Called as ``progress(fraction)`` after every mean-field sweep; an exception it
-        raises (e.g. a cancellation) stops the work.
-
-    Returns
-    -------
-    gmm : GaussianMixture
-        A re-estimated copy of the mixture.
-    posteriors : ndarray of float32, shape (*spatial_shape, K)
-    """
-    return drive(iter_hmrf_em(gmm, features, **options), progress)
-
-
-def iter_hmrf_em(
-    gmm,
-    features,
-    *,
-    smoothing=1.0,
-    valid=None,
-    spacing=None,
-    n_rounds=1,
-    n_iter=10,
-    max_samples=200_000,
-    random_state=0,
-    log_prob_fn=None,
-    stop_changed=None,
-    sweeps=None,
-):
-    """Generator form of :func:`hmrf_em`: yields the fraction of sweeps done after each
-    sweep and returns ``(gmm, posteriors)``.
-
-    `stop_changed` and `sweeps` (the sweeps run per round are appended) are those of
-    :func:`iter_potts_posteriors`.
-    """
-    features = np.asarray(features)
-    n_features = gmm.means_.shape[1]
-    if features.ndim < 2 or features.shape[-1] != n_features:
-        if n_features != 1 or features.ndim < 1:
-            raise ValueError(
-                f"features must have shape (*spatial_shape, {n_features}) for this mixture, "
-                f"got {features.shape}."
-            )
-        features = features[..., None]
-    ok = finite_mask(features)
-    if valid is not None:
-        if np.shape(valid) != ok.shape:
-            raise ValueError(
-                f"valid must have the spatial shape {ok.shape}, got {np.shape(valid)}."
-            )
-        ok &= np.asarray(valid, dtype=bool)
-    n_ok = int(np.count_nonzero(ok))  # no index array of every voxel when all are valid
-    if n_ok == 0:
-        raise ValueError("There are no valid pixels (finite features inside `valid`) to segment.")
-    if int(n_rounds) != n_rounds or n_rounds < 0:
-        raise ValueError(f"n_rounds must be an integer >= 0, got {n_rounds!r}.")
-    if not np.isfinite(smoothing) or smoothing < 0:
-        raise ValueError(f"smoothing must be a finite number >= 0, got {smoothing!r}.")
-    if int(n_iter) != n_iter or n_iter < 0:
-        raise ValueError(f"n_iter must be an integer >= 0, got {n_iter!r}.")
-    gmm = copy.deepcopy(gmm)
-    subsample = subsample_rows(n_ok, max_samples, random_state)
-    if n_ok == ok.size:  # the valid voxels' indices are 0..n-1
-        rows = np.arange(n_ok) if subsample is None else subsample
-    else:
-        rows = np.flatnonzero(ok)
-        rows = rows if subsample is None else rows[subsample]
-    X = features.reshape(-1, n_features)[rows].astype(np.float64)
-    n_rounds, n_iter = int(n_rounds), int(n_iter)
-    total = max(1, (n_rounds + 1) * n_iter)
-    if use_cupy() and _gpu_handles(ok.shape, gmm.n_components, n_features):
-        steps = _iter_hmrf_gpu(gmm, features, ok, smoothing, spacing, (n_rounds, n_iter),
-                               stop_changed, sweeps)  # fmt: skip
-    elif use_numba() and ok.ndim <= MAX_KERNEL_NDIM and gmm.n_components <= 254:
-        steps = _iter_hmrf_numba(
-            gmm, features, ok, X, rows, smoothing, spacing, (n_rounds, n_iter),
-            stop_changed, sweeps,
-        )  # fmt: skip
-    else:
-        steps = None
-    if steps is not None:
-        done = 0
-        while True:
-            try:
-                next(steps)
-            except StopIteration as stop:
-                q = stop.value
-                break
-            done += 1
-            yield done / total
-        return gmm, q.reshape((*ok.shape, q.shape[-1]))
-    opts = {"smoothing": smoothing, "valid": ok, "spacing": spacing, "n_iter": n_iter,
-            "stop_changed": stop_changed, "sweeps": sweeps}  # fmt: skip
-    if log_prob_fn is None:
-
-        def log_prob_fn(model):
-            return _image_log_prob(model, features, ok)
-
-    q = None
-    for r in range(n_rounds + 1):
-        if r > 0:
-            update_mixture(gmm, X, q.reshape(-1, q.shape[-1])[rows])
-        steps = iter_potts_posteriors(log_prob_fn(gmm), init=q, **opts)
-        q = None  # the previous posteriors are only needed as the start
-        q = yield from rescale(steps, r * n_iter / total, n_iter / total)
-    return gmm, q
-
-
-def update_mixture(gmm, X, q_rows) -> None:
-    """One weighted M-step of `gmm` in place from posteriors `q_rows` of the rows `X`."""
-    weights, means, covs, prec_chol = m_step_from_posteriors(
-        X, q_rows, gmm.covariance_type, gmm.reg_covar
-    )
-    # a component the prior has emptied keeps its previous shape, with ~zero weight
-    empty = weights * X.shape[0] < 1.0
-    if empty.any():
-        means[empty] = gmm.means_[empty]
-        if gmm.covariance_type != "tied":
-            covs[empty] = gmm.covariances_[empty]
-            prec_chol[empty] = gmm.precisions_cholesky_[empty]
-    set_parameters(gmm, (weights, means, covs, prec_chol))
-
-
-def _iter_hmrf_numba(gmm, features, ok, X, rows, smoothing, spacing, counts, stop, sweeps):
-    """Compiled HMRF-EM on class-major planes (:class:`._planes.Planes`); yields after
-    each sweep. `counts` is ``(n_rounds, n_iter)``.
-
-    The log-likelihood planes are computed once per mixture and reused by every sweep.
-    """
-    from ._planes import Planes, iter_hmrf_planes
-
-    shape = ok.shape
-    kernel = neighbour_kernel(len(shape), spacing)
-    beta = float(smoothing) * POTTS_SCALE
-    flat = features.reshape(-1, features.shape[-1])
-    planes = Planes(ok, shape, gmm.n_components, kernel, _axis_weights(kernel), beta)
-    def mstep(model, done):  # on the subsample, as the numpy reference
-        update_mixture(model, X, done.rows(rows))
-
-    yield from iter_hmrf_planes(planes, gmm, flat, counts, stop, sweeps, mstep)
-    return planes.finish(np.arange(gmm.n_components), np.uint8)[2]
-
-
-def _gpu_handles(spatial_shape, n_classes, n_channels) -> bool:
-    from ._gpu import supported
-
-    return supported(spatial_shape, n_classes, n_channels)
-
-
-def _iter_hmrf_gpu(gmm, features, ok, smoothing, spacing, counts, stop, sweeps):
-    """HMRF-EM on the GPU (every valid voxel in the M-step); returns host posteriors."""
-    from ._gpu import GpuPlanes
-    from ._planes import iter_hmrf_planes
-
-    flat_ok = ok.reshape(-1)
-    kernel = neighbour_kernel(ok.ndim, spacing)
-    planes = GpuPlanes(
-        features.reshape(-1, features.shape[-1]), None if flat_ok.all() else flat_ok,
-        ok.shape, gmm.n_components, kernel, _axis_weights(kernel),
-        float(smoothing) * POTTS_SCALE,
-    )  # fmt: skip
-    yield from iter_hmrf_planes(planes, gmm, None, counts, stop, sweeps)
-    return planes.finish(np.arange(gmm.n_components))[2]

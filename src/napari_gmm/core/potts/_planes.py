@@ -1,6 +1,6 @@
 """Drive the class-major sweeps (:mod:`._planes_kernels`) for the spatial prior.
 
-The numba route of :func:`._meanfield.potts_posteriors` and :func:`._meanfield.iter_hmrf_em`:
+The numba route of :func:`._meanfield.potts_posteriors` and :func:`._hmrf_rounds.iter_hmrf_em`:
 images of 1 to 3 spatial axes are viewed as (Z, Y, X) volumes; log-likelihoods and
 posteriors are (K, N) float32 planes. Memory: the log-likelihood planes, two posterior
 planes and a uint8 label map (12 K + 1 bytes per voxel), plus a float32 scale map and the
@@ -52,7 +52,7 @@ class Planes:
     spatial_shape : tuple of int (1 to 3 axes)
     n_classes : int
     kernel : ndarray
-        The :func:`._meanfield.neighbour_kernel` of the image.
+        The :func:`._neighbours.neighbour_kernel` of the image.
     axis_weights : tuple of float
         Weight of the two face neighbours along each spatial axis.
     beta : float

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from ._meanfield import _axis_weights, _neighbour_sum, _softmax_, neighbour_kernel
+from ._neighbours import _axis_weights, _neighbour_sum, _softmax_, neighbour_kernel
 
 #: Default sweeps discarded before averaging, and sweeps averaged. On the synthetic test
 #: images (2D/3D, 2-3 classes, noise 0.3-0.7 x class spacing) the expected calibration error

@@ -67,7 +67,7 @@ def iter_segment_series(image, n_components, iter_one, time_axis, frames, opts: 
             n_fit_samples=sum(f.n_fit_samples for f in results), start=start,
             smoothing=recorded_smoothing(smoothing, results),
             bias_params=n * (terms - 1) if bias_field else 0,
-        )  # fmt: skip
+        )
     if mode == "shared":
         yield 0.0, f"fitting one mixture on all {n} frames"
         gmm, info, selection, params = _fit_all_frames(split, n_components, opts)
@@ -76,7 +76,7 @@ def iter_segment_series(image, n_components, iter_one, time_axis, frames, opts: 
             gmm, info, fields = fit_shared_with_bias(
                 gmm, [pixel_data(split.frame(i), split.channel_axis) for i in range(n)],
                 params, order=opts["bias_order"], max_samples=opts["max_samples"],
-            )  # fmt: skip
+            )
         method = f"{info.method}, shared by {n} frames"
         n_fit = info.n_fit_samples
         bias_params = n * terms - 1
@@ -122,7 +122,7 @@ def iter_segment_series(image, n_components, iter_one, time_axis, frames, opts: 
         results, split, mode=mode, model=gmm, method=method, n_fit_samples=n_fit,
         start=start, smoothing=recorded_smoothing(smoothing, results), selection=selection,
         bias_params=bias_params if bias_field else 0,
-    )  # fmt: skip
+    )
 
 
 def _fit_all_frames(split, n_components, opts):
@@ -142,11 +142,11 @@ def _fit_all_frames(split, n_components, opts):
                 "n_components=3, or 'auto' to choose it by ICL."
             )
         keys = ("covariance_type", "random_state", "n_init", "tol", "max_iter", "reg_covar",
-                "max_samples", "max_distinct")  # fmt: skip
+                "max_samples", "max_distinct")
         selection = select_n_components(
             split.image, AUTO_CANDIDATES, criterion=AUTO_CRITERION, channel_axis=channel_axis,
             **{key: opts[key] for key in keys},
-        )  # fmt: skip
+        )
         n_components = selection.best
     params = Options(**opts).gmm_params(n_components)
     data = pixel_data(split.image, channel_axis)
