@@ -1,9 +1,10 @@
 """Imports point one way: the core, io and CLI never import napari, Qt or the adapters."""
 
-import ast
 import pathlib
 import subprocess
 import sys
+
+from source_imports import module_imports
 
 import napari_gmm
 
@@ -35,26 +36,11 @@ assert not [m for m in BLOCKED if m in sys.modules]
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def _imports(path: pathlib.Path) -> set[str]:
-    """Absolute module names imported by a file (relative imports resolved)."""
-    package = path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1]
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = list(package[: len(package) - node.level + 1]) if node.level else []
-            module = ".".join([*base, *([node.module] if node.module else [])])
-            names.add(module)
-            names.update(f"{module}.{alias.name}" for alias in node.names)
-    return names
-
-
 def test_layers_point_one_way():
     """core imports only core; io imports core; nothing but _napari imports napari/Qt."""
     for path in PACKAGE.rglob("*.py"):
         layer = path.relative_to(PACKAGE).parts[0]
-        found = _imports(path)
+        found = module_imports(path)
         if layer in ("core", "io", "cli"):
             bad = {n for n in found if n.split(".")[0] in BLOCKED}
             bad |= {n for n in found if n.startswith("napari_gmm._napari")}
@@ -80,7 +66,7 @@ def test_no_import_cycles_in_core():
     modules = {".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts) for p in paths}
     for path in paths:
         name = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
-        graph[name] = (_imports(path) & modules) - {name}
+        graph[name] = (module_imports(path) & modules) - {name}
     state = {}
 
     def visit(node, stack):

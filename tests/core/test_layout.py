@@ -3,6 +3,8 @@
 import ast
 import pathlib
 
+from source_imports import module_imports
+
 import napari_gmm
 import napari_gmm.core
 
@@ -65,26 +67,11 @@ def test_core_public_names_resolve():
     assert len(set(napari_gmm.core.__all__)) == len(napari_gmm.core.__all__)
 
 
-def _module_imports(path: pathlib.Path) -> set[str]:
-    """Absolute module names a file imports anywhere in it (function-level imports too)."""
-    package = path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1]
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = list(package[: len(package) - node.level + 1]) if node.level else []
-            module = ".".join([*base, *([node.module] if node.module else [])])
-            names.add(module)
-            names.update(f"{module}.{alias.name}" for alias in node.names)
-    return names
-
-
 def test_no_import_cycles_in_io():
     """Shared types live in ``io/_types``: no io module imports one that imports it back."""
     paths = {".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts): p
              for p in (PACKAGE / "io").glob("_*.py")}
-    graph = {name: (_module_imports(path) & set(paths)) - {name} for name, path in paths.items()}
+    graph = {name: (module_imports(path) & set(paths)) - {name} for name, path in paths.items()}
     assert graph["napari_gmm.io._formats"], "the check found no io-internal import"
     for name, deps in graph.items():
         for dep in deps:
