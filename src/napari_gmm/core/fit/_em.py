@@ -176,15 +176,22 @@ def fit_weighted_gmm(
         weights_init, means_init, precisions_init, covariance_type, n_components, X.shape[1]
     )
     fit = _run_em(X, w, gmm, inits, check_random_state(random_state))
+    return finish_fit(gmm, fit, X.shape[1], warn=max_iter > 0)
+
+
+def finish_fit(gmm, fit, n_features: int, *, warn: bool = True, stacklevel: int = 2):
+    """Set the best run ``(params, n_iter, lower_bound, lower_bounds, converged)`` on `gmm`
+    as fitted attributes, warning (as scikit-learn does) when it did not converge;
+    `stacklevel` as seen from the fitting function that calls this one."""
     params, gmm.n_iter_, gmm.lower_bound_, gmm.lower_bounds_, gmm.converged_ = fit
-    if not gmm.converged_ and max_iter > 0:
+    if not gmm.converged_ and warn:
         warnings.warn(
             "Best performing initialization did not converge. Try different init "
             "parameters, or increase max_iter, tol, or check for degenerate data.",
             ConvergenceWarning,
-            stacklevel=2,
+            stacklevel=stacklevel + 1,
         )
-    _set_fitted(gmm, params, X.shape[1])
+    _set_fitted(gmm, params, n_features)
     return gmm
 
 

@@ -18,15 +18,12 @@ Components of a class are contiguous: class ``c`` owns the components where
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from sklearn.cluster import KMeans
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 from sklearn.utils import check_random_state
 
-from ..fit._em import _m_step, _precision_cholesky, _set_fitted
+from ..fit._em import _m_step, _precision_cholesky, finish_fit
 from ..fit._em_init import check_inits, precisions_cholesky_from_precisions
 from ..fit._sklearn_private import estimate_log_gaussian_prob
 from ._classes import set_classes
@@ -86,16 +83,7 @@ def fit_guided_gmm(
         run = _em_loop(X, w, allowed, params, gmm)
         if best is None or run[2] > best[2]:
             best = run
-    params, gmm.n_iter_, gmm.lower_bound_, gmm.lower_bounds_, gmm.converged_ = best
-    if not gmm.converged_:
-        warnings.warn(
-            "Best performing initialization did not converge. Try different init "
-            "parameters, or increase max_iter, tol, or check for degenerate data.",
-            ConvergenceWarning,
-            stacklevel=2,
-        )
-    _set_fitted(gmm, params, X.shape[1])
-    return set_classes(gmm, groups, class_names)
+    return set_classes(finish_fit(gmm, best, X.shape[1]), groups, class_names)
 
 
 def _allowed(y, groups):

@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ..fit._sklearn_private import compute_precision_cholesky, set_parameters
+from ..fit._sklearn_private import compute_precision_cholesky
+from ._mstep import set_keeping_empty
 
 _BLOCK = 1 << 15
 
@@ -102,13 +103,5 @@ def params_from_moments(moments, shift, covariance_type, reg_covar):
 
 def update_from_moments(gmm, moments, shift, n_valid) -> None:
     """One M-step of `gmm` in place from moments; empty classes keep their shape."""
-    weights, means, covs, prec_chol = params_from_moments(
-        moments, shift, gmm.covariance_type, gmm.reg_covar
-    )
-    empty = weights * n_valid < 1.0
-    if empty.any():
-        means[empty] = gmm.means_[empty]
-        if gmm.covariance_type != "tied":
-            covs[empty] = gmm.covariances_[empty]
-            prec_chol[empty] = gmm.precisions_cholesky_[empty]
-    set_parameters(gmm, (weights, means, covs, prec_chol))
+    params = params_from_moments(moments, shift, gmm.covariance_type, gmm.reg_covar)
+    set_keeping_empty(gmm, params, n_valid)

@@ -54,8 +54,14 @@ def update_mixture(gmm, X, q_rows) -> None:
     weights, means, covs, prec_chol = m_step_from_posteriors(
         X, q_rows, gmm.covariance_type, gmm.reg_covar
     )
-    # a component the prior has emptied keeps its previous shape, with ~zero weight
-    empty = weights * X.shape[0] < 1.0
+    set_keeping_empty(gmm, (weights, means, covs, prec_chol), X.shape[0])
+
+
+def set_keeping_empty(gmm, params, n_valid) -> None:
+    """Set M-step `params` on `gmm`; a component the prior has emptied (weight below one of
+    `n_valid` pixels) keeps its previous shape, with ~zero weight."""
+    weights, means, covs, prec_chol = params
+    empty = weights * n_valid < 1.0
     if empty.any():
         means[empty] = gmm.means_[empty]
         if gmm.covariance_type != "tied":
