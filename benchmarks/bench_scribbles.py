@@ -30,18 +30,13 @@ from functools import partial
 import numpy as np
 
 import napari_gmm as ng
+from napari_gmm.core.analysis._synthetic import make_skewed_spots
 
 
 def skewed_spots(size, seed=1, frac_scribbled=0.002):
     rng = np.random.default_rng(seed)
-    truth = np.ones((size, size), np.uint8)
-    n_spots = int(0.015 * size * size / 9)
-    for y, x in zip(rng.integers(2, size - 2, n_spots), rng.integers(2, size - 2, n_spots),
-                    strict=True):
-        truth[y - 1 : y + 2, x - 1 : x + 2] = 2
-    img = 20 + rng.gamma(2.0, 15.0, truth.shape)
-    img[truth == 2] = rng.normal(160, 15, int((truth == 2).sum()))
-    return np.clip(img, 0, 255).astype(np.uint8), truth, scribble(truth, frac_scribbled, rng)
+    image, truth = make_skewed_spots(size, rng)
+    return image, truth, scribble(truth, frac_scribbled, rng)
 
 
 def scribble(truth, fraction, rng):

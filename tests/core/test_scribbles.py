@@ -8,6 +8,7 @@ import pytest
 from sklearn.mixture import GaussianMixture
 
 import napari_gmm as ng
+from napari_gmm.core.analysis._synthetic import make_skewed_spots
 from napari_gmm.core.guided._em import fit_guided_gmm, guided_e_step
 from napari_gmm.core.guided._guided import ScribbleWarning
 
@@ -33,18 +34,12 @@ def stripe_scribbles(shape=(96, 96)):
 def skewed_spots(seed=1, size=192):
     """Gamma background with ~1.5 % bright 3x3 spots; scribbles on 0.2 % of the pixels."""
     rng = np.random.default_rng(seed)
-    truth = np.ones((size, size), np.uint8)
-    n_spots = int(0.015 * size * size / 9)
-    for y, x in zip(rng.integers(2, size - 2, n_spots), rng.integers(2, size - 2, n_spots),
-                    strict=True):
-        truth[y - 1 : y + 2, x - 1 : x + 2] = 2
-    img = 20 + rng.gamma(2.0, 15.0, truth.shape)
-    img[truth == 2] = rng.normal(160, 15, int((truth == 2).sum()))
+    image, truth = make_skewed_spots(size, rng)
     scr = np.zeros(truth.shape, np.int32)
     n = truth.size
     scr.ravel()[rng.choice(np.flatnonzero(truth.ravel() == 1), int(0.0015 * n), False)] = 1
     scr.ravel()[rng.choice(np.flatnonzero(truth.ravel() == 2), int(0.0005 * n), False)] = 2
-    return np.clip(img, 0, 255).astype(np.uint8), truth, scr
+    return image, truth, scr
 
 
 # ---- the semi-supervised EM -------------------------------------------------------------
