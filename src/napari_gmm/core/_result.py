@@ -208,6 +208,28 @@ class Segmentation:
         }
 
 
+def fit_fields(gmm, ll, n_valid, n_params, info, start) -> dict:
+    """The fit's fields of a :class:`Segmentation` (convergence, criteria over the `n_valid`
+    pixels with mean log-likelihood `ll` and `n_params` free parameters, method, timing),
+    shared by the in-memory and the dask results."""
+    import time
+
+    n_valid = int(n_valid)
+    return {
+        "model": gmm,
+        "converged": bool(gmm.converged_),
+        "n_iter": int(gmm.n_iter_),
+        "log_likelihood": float(ll),
+        "bic": float(-2.0 * ll * n_valid + n_params * np.log(n_valid)),
+        "aic": float(-2.0 * ll * n_valid + 2.0 * n_params),
+        "lower_bounds": tuple(float(v) for v in getattr(gmm, "lower_bounds_", ())),
+        "method": info.method,
+        "n_valid": n_valid,
+        "n_fit_samples": info.n_fit_samples,
+        "elapsed": time.perf_counter() - start,
+    }
+
+
 def uncertainty(posteriors, kind: str = "margin") -> np.ndarray:
     """Uncertainty map from per-class posteriors.
 

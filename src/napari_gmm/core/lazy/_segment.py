@@ -23,7 +23,7 @@ import time
 import numpy as np
 
 from .._backend import use_numba
-from .._result import Segmentation
+from .._result import Segmentation, fit_fields
 from .._validation import check_smoothing_ndim
 from ..fit._fit import (
     FitInfo,
@@ -140,21 +140,10 @@ def m_step_from_stats(gmm, stats, n_valid: int):
 def make_lazy_result(gmm, pixels, outputs, ll, n_valid, info, *, start, **extra):
     """The :class:`Segmentation` of a dask image (lazy arrays, eager scalars)."""
     labels, probability, posteriors = outputs
-    n_params = n_parameters(gmm)
     return Segmentation(
         labels=labels,
         probability=probability,
-        model=gmm,
-        converged=bool(gmm.converged_),
-        n_iter=int(gmm.n_iter_),
-        log_likelihood=float(ll),
-        bic=float(-2.0 * ll * n_valid + n_params * np.log(n_valid)),
-        aic=float(-2.0 * ll * n_valid + 2.0 * n_params),
-        lower_bounds=tuple(float(v) for v in getattr(gmm, "lower_bounds_", ())),
-        method=info.method,
-        n_valid=int(n_valid),
-        n_fit_samples=info.n_fit_samples,
-        elapsed=time.perf_counter() - start,
+        **fit_fields(gmm, ll, n_valid, n_parameters(gmm), info, start),
         posteriors=posteriors,
         backend="numba" if use_numba() else "numpy",  # blocks run on the CPU kernels
         **extra,

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
-import numpy as np
-
 from .._backend import get_backend
 from .._features import PixelData
 from .._predict import Prediction, iter_predict_chunked, mean_log_likelihood, predict_distinct
-from .._result import Segmentation
+from .._result import Segmentation, fit_fields
 from ..fit._fit import FitInfo
 from ..fit._sklearn_private import n_parameters
 from ..guided._apply import iter_apply_classes
@@ -72,17 +68,7 @@ def make_result(
     return Segmentation(
         labels=data.to_spatial(pred.labels),
         probability=data.to_spatial(pred.probability),
-        model=gmm,
-        converged=bool(gmm.converged_),
-        n_iter=int(gmm.n_iter_),
-        log_likelihood=float(ll),
-        bic=float(-2.0 * ll * n + n_params * np.log(n)),
-        aic=float(-2.0 * ll * n + 2.0 * n_params),
-        lower_bounds=tuple(float(v) for v in getattr(gmm, "lower_bounds_", ())),
-        method=info.method,
-        n_valid=n,
-        n_fit_samples=info.n_fit_samples,
-        elapsed=time.perf_counter() - start,
+        **fit_fields(gmm, ll, n, n_params, info, start),
         n_sweeps=pred.n_sweeps,
         backend=get_backend(),
         posteriors=None if pred.posteriors is None else data.to_spatial(pred.posteriors),
