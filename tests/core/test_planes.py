@@ -14,7 +14,7 @@ numba = pytest.importorskip("numba")
 
 
 def test_fast_exp_matches_numpy():
-    from napari_gmm.core.potts._planes_kernels import fast_exp
+    from napari_gmm.core.potts._fast_exp import fast_exp
 
     @numba.njit
     def apply(a):
@@ -30,6 +30,24 @@ def test_fast_exp_matches_numpy():
     assert np.max(np.abs(got - ref) / ref) < 5e-6
     near = x > -10  # where the posteriors of competing classes live
     assert np.max(np.abs(got[near] - ref[near]) / ref[near]) < 1e-6
+
+
+def test_fast_exp64_matches_numpy():
+    from napari_gmm.core.potts._fast_exp import fast_exp64
+
+    @numba.njit
+    def apply(a):
+        out = np.empty_like(a)
+        for i in range(a.size):
+            out[i] = fast_exp64(a[i])
+        return out
+
+    x = -np.concatenate([np.linspace(0.0, 30.0, 300_001), np.linspace(30.0, 700.0, 100_001)])
+    got, ref = apply(x), np.exp(x)
+    assert got[0] == 1.0
+    assert np.max(np.abs(got - ref) / ref) < 1e-13
+    near = x > -30
+    assert np.max(np.abs(got[near] - ref[near]) / ref[near]) < 2e-15
 
 
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
@@ -67,3 +85,44 @@ def test_no_sweeps_without_smoothing():
     image, _ = make_class_image((20, 20), 2, sigma=30, dtype="float32", seed=0)
     seg = ng.segment(image, 2, random_state=0)
     assert seg.n_sweeps == () and seg.backend == ng.get_backend()
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_log_likelihood_from_the_planes_pass_matches_sklearn(covariance_type):
+    from napari_gmm.core.potts._neighbours import _axis_weights, neighbour_kernel
+    from napari_gmm.core.potts._planes import Planes
+
+    image, _ = make_class_image((5, 40, 36), 3, sigma=25, seed=4, n_channels=2,
+                                dtype="float32")
+    X = image.reshape(-1, 2)
+    ok = np.ones(image.shape[:-1], dtype=bool)
+    ok[1, 3:20, 4] = False
+    ok[4, :, :7] = False
+    gmm = GaussianMixture(3, covariance_type=covariance_type, random_state=0)
+    gmm.fit(X[::5].astype(np.float64))
+    kernel = neighbour_kernel(3, None)
+    planes = Planes(ok, ok.shape, 3, kernel, _axis_weights(kernel), 1.0)
+    planes.set_model(gmm, X)
+    assert planes.log_likelihood is None  # only the last mixture's pass computes it
+    planes.set_model(gmm, X, last=True)
+    expected = gmm.score(X[ok.reshape(-1)].astype(np.float64))
+    assert planes.log_likelihood == pytest.approx(expected, rel=1e-12)
+    planes.plain()
+    q_rows = planes.rows(np.arange(X.shape[0])).copy()
+    labels, prob, post = planes.finish(np.array([2, 0, 1]), np.uint8, posteriors=False)
+    assert post is None
+    ref = q_rows[:, [2, 0, 1]]
+    flat_ok = ok.reshape(-1)
+    assert np.array_equal(labels[flat_ok], ref[flat_ok].argmax(axis=1) + 1)
+    assert np.all(labels[~flat_ok] == 0) and np.all(prob[~flat_ok] == 0)
+    assert np.array_equal(prob, ref.max(axis=1))
+
+
+def test_smoothed_segment_log_likelihood_is_the_final_models():
+    image, _ = make_class_image((8, 48, 40), 3, sigma=30, seed=6, dtype="float32")
+    image = image.copy()
+    image[2, 10:14, 10:30] = np.nan
+    seg = ng.segment(image, 3, smoothing=1.0, random_state=0)
+    X = image.reshape(-1, 1)
+    expected = seg.model.score(X[np.isfinite(X[:, 0])].astype(np.float64))
+    assert seg.log_likelihood == pytest.approx(expected, rel=1e-12)

@@ -31,15 +31,17 @@ def iter_apply(
         return gmm, pred
     if smoothing > 0:
         yield 0.0
-        sweeps = []
+        sweeps, stats = [], {}
         steps = iter_regularize(
             gmm, data, compressed, smoothing=smoothing, scale=scale, max_samples=max_samples,
             random_state=random_state, reestimate=reestimate, marginals=marginals,
-            sweeps=sweeps, posteriors=posteriors,
+            sweeps=sweeps, posteriors=posteriors, stats=stats,
         )
         gmm, labels, prob, q = yield from rescale(steps, 0.0, 0.9)
         yield 0.9
-        ll = mean_log_likelihood(gmm, data, compressed)
+        ll = stats.get("log_likelihood")
+        if ll is None:
+            ll = mean_log_likelihood(gmm, data, compressed)
         return gmm, Prediction(labels, prob, ll, q if posteriors else None, tuple(sweeps))
     if compressed is not None:
         return gmm, predict_distinct(gmm, data, compressed, posteriors=posteriors)

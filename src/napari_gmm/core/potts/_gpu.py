@@ -159,8 +159,9 @@ class GpuPlanes:
         self.labels = cp.zeros(n, dtype=cp.uint8)
         self.changed = cp.zeros(1, dtype=cp.uint64)
 
-    def set_model(self, gmm, features=None) -> None:
-        """Log-likelihood planes of `gmm` (the features are those on the device)."""
+    def set_model(self, gmm, features=None, last=False) -> None:
+        """Log-likelihood planes of `gmm` (the features are those on the device; `last` is
+        accepted for :class:`._planes.Planes`'s signature)."""
         means, prec, const = (self.cp.asarray(a) for a in kernel_params(gmm))
         kernel("loglik", self.x.dtype)(
             grid(self.n), (256,),

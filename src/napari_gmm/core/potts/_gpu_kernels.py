@@ -6,7 +6,7 @@ planes, which the tests compare it with (and which run everywhere, GPU or not):
 =================  ==========================================
 CUDA kernel        CPU twin
 =================  ==========================================
-``loglik``         :func:`._planes_kernels.loglik_planes`
+``loglik``         :func:`._loglik_planes.loglik_planes`
 ``plain``          :func:`._planes_kernels.plain_planes`
 ``sweep``          :func:`._planes_kernels.sweep_planes`
 ``moments``        :func:`._moments.moments_kernel`

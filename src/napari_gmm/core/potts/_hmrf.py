@@ -12,9 +12,10 @@ from .._features import PixelData
 from .._predict import label_dtype, pixel_log_prob
 from ..fit._fit import component_order, order_components
 from ..progress import run
-from ._hmrf_rounds import iter_hmrf_em
+from ._hmrf_rounds import iter_hmrf_em, planes_handle
 from ._meanfield import posterior_labels
 from ._neighbours import POTTS_SCALE
+from ._planes_hmrf import iter_regularize_planes
 from ._sampling import gibbs_marginals
 
 #: Mean-field sweeps per round of HMRF-EM in the pipeline. On held-out synthetic images
@@ -110,13 +111,14 @@ def regularize(
 
 def iter_regularize(
     gmm, data: PixelData, compressed, *, smoothing, scale, max_samples, random_state,
-    reestimate=True, marginals="mean-field", sweeps=None, posteriors=True,
+    reestimate=True, marginals="mean-field", sweeps=None, posteriors=True, stats=None,
 ):
     """Generator form of :func:`regularize`: yields the fraction done after every sweep.
 
     `sweeps`, a list, gets the number of mean-field sweeps run in each round appended.
-    With ``posteriors=False`` the returned posteriors may be None (the GPU route then does
-    not copy them back).
+    With ``posteriors=False`` the returned posteriors may be None (the GPU and numba routes
+    then do not write them). `stats`, a dict, gets ``"log_likelihood"`` (the returned
+    model's mean log-likelihood over the valid pixels) where the route computed it anyway.
     """
     if use_cupy() and marginals != "gibbs":
         from ._gpu_hmrf import gpu_supported, iter_regularize_gpu
@@ -129,6 +131,13 @@ def iter_regularize(
             )
             return result
     seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
+    if marginals != "gibbs" and planes_handle(data.spatial_shape, gmm.n_components):
+        result = yield from iter_regularize_planes(
+            gmm, data, smoothing=smoothing, scale=scale, reestimate=reestimate,
+            posteriors=posteriors, max_samples=max_samples, random_state=seed,
+            n_sweeps=SWEEPS, stop_changed=STOP_CHANGED, sweeps=sweeps, stats=stats,
+        )
+        return result
     valid = None if data.valid is None else data.to_spatial(data.valid)
     features = data.to_spatial(data.features)
     new, q = yield from iter_hmrf_em(

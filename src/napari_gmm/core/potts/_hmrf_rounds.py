@@ -94,61 +94,23 @@ def iter_hmrf_em(
     `stop_changed` and `sweeps` (the sweeps run per round are appended) are those of
     :func:`._meanfield.iter_potts_posteriors`.
     """
-    features = np.asarray(features)
-    n_features = gmm.means_.shape[1]
-    if features.ndim < 2 or features.shape[-1] != n_features:
-        if n_features != 1 or features.ndim < 1:
-            raise ValueError(
-                f"features must have shape (*spatial_shape, {n_features}) for this mixture, "
-                f"got {features.shape}."
-            )
-        features = features[..., None]
-    ok = finite_mask(features)
-    if valid is not None:
-        if np.shape(valid) != ok.shape:
-            raise ValueError(
-                f"valid must have the spatial shape {ok.shape}, got {np.shape(valid)}."
-            )
-        ok &= np.asarray(valid, dtype=bool)
-    n_ok = int(np.count_nonzero(ok))  # no index array of every voxel when all are valid
-    if n_ok == 0:
-        raise ValueError("There are no valid pixels (finite features inside `valid`) to segment.")
-    if int(n_rounds) != n_rounds or n_rounds < 0:
-        raise ValueError(f"n_rounds must be an integer >= 0, got {n_rounds!r}.")
-    if not np.isfinite(smoothing) or smoothing < 0:
-        raise ValueError(f"smoothing must be a finite number >= 0, got {smoothing!r}.")
-    if int(n_iter) != n_iter or n_iter < 0:
-        raise ValueError(f"n_iter must be an integer >= 0, got {n_iter!r}.")
     gmm = copy.deepcopy(gmm)
-    subsample = subsample_rows(n_ok, max_samples, random_state)
-    if n_ok == ok.size:  # the valid voxels' indices are 0..n-1
-        rows = np.arange(n_ok) if subsample is None else subsample
-    else:
-        rows = np.flatnonzero(ok)
-        rows = rows if subsample is None else rows[subsample]
-    X = features.reshape(-1, n_features)[rows].astype(np.float64)
+    features, ok, X, rows = _prepare(
+        gmm, features, valid, smoothing, n_rounds, n_iter, max_samples, random_state
+    )
     n_rounds, n_iter = int(n_rounds), int(n_iter)
+    counts = (n_rounds, n_iter)
     total = max(1, (n_rounds + 1) * n_iter)
-    if use_cupy() and _gpu_handles(ok.shape, gmm.n_components, n_features):
-        steps = _iter_hmrf_gpu(gmm, features, ok, smoothing, spacing, (n_rounds, n_iter),
+    if use_cupy() and _gpu_handles(ok.shape, gmm.n_components, features.shape[-1]):
+        steps = _iter_hmrf_gpu(gmm, features, ok, smoothing, spacing, counts,
                                stop_changed, sweeps)
-    elif use_numba() and ok.ndim <= MAX_KERNEL_NDIM and gmm.n_components <= 254:
-        steps = _iter_hmrf_numba(
-            gmm, features, ok, X, rows, smoothing, spacing, (n_rounds, n_iter),
-            stop_changed, sweeps,
-        )
-    else:
-        steps = None
-    if steps is not None:
-        done = 0
-        while True:
-            try:
-                next(steps)
-            except StopIteration as stop:
-                q = stop.value
-                break
-            done += 1
-            yield done / total
+        q = yield from _as_fractions(steps, total)
+        return gmm, q.reshape((*ok.shape, q.shape[-1]))
+    if planes_handle(ok.shape, gmm.n_components):
+        steps = _iter_hmrf_numba(gmm, features, ok, X, rows, smoothing, spacing, counts,
+                                 stop_changed, sweeps)
+        planes = yield from _as_fractions(steps, total)
+        q = planes.finish(np.arange(gmm.n_components), np.uint8)[2]
         return gmm, q.reshape((*ok.shape, q.shape[-1]))
     opts = {"smoothing": smoothing, "valid": ok, "spacing": spacing, "n_iter": n_iter,
             "stop_changed": stop_changed, "sweeps": sweeps}
@@ -167,9 +129,88 @@ def iter_hmrf_em(
     return gmm, q
 
 
+def _prepare(gmm, features, valid, smoothing, n_rounds, n_iter, max_samples, random_state,
+             finite_checked=False):
+    """Checked arguments of :func:`iter_hmrf_em`: ``(features (*spatial, C), valid mask,
+    M-step subsample X (float64), its voxel indices)``. With `finite_checked` the caller
+    vouches that `valid` (or every voxel, if None) has finite features."""
+    features = np.asarray(features)
+    n_features = gmm.means_.shape[1]
+    if features.ndim < 2 or features.shape[-1] != n_features:
+        if n_features != 1 or features.ndim < 1:
+            raise ValueError(
+                f"features must have shape (*spatial_shape, {n_features}) for this mixture, "
+                f"got {features.shape}."
+            )
+        features = features[..., None]
+    if finite_checked:
+        ok = np.ones(features.shape[:-1], dtype=bool) if valid is None else valid.copy()
+    else:
+        ok = finite_mask(features)
+    if valid is not None and not finite_checked:
+        if np.shape(valid) != ok.shape:
+            raise ValueError(
+                f"valid must have the spatial shape {ok.shape}, got {np.shape(valid)}."
+            )
+        ok &= np.asarray(valid, dtype=bool)
+    n_ok = int(np.count_nonzero(ok))  # no index array of every voxel when all are valid
+    if n_ok == 0:
+        raise ValueError("There are no valid pixels (finite features inside `valid`) to segment.")
+    if int(n_rounds) != n_rounds or n_rounds < 0:
+        raise ValueError(f"n_rounds must be an integer >= 0, got {n_rounds!r}.")
+    if not np.isfinite(smoothing) or smoothing < 0:
+        raise ValueError(f"smoothing must be a finite number >= 0, got {smoothing!r}.")
+    if int(n_iter) != n_iter or n_iter < 0:
+        raise ValueError(f"n_iter must be an integer >= 0, got {n_iter!r}.")
+    subsample = subsample_rows(n_ok, max_samples, random_state)
+    if n_ok == ok.size:  # the valid voxels' indices are 0..n-1
+        rows = np.arange(n_ok) if subsample is None else subsample
+    else:
+        rows = np.flatnonzero(ok)
+        rows = rows if subsample is None else rows[subsample]
+    X = features.reshape(-1, n_features)[rows].astype(np.float64)
+    return features, ok, X, rows
+
+
+def _as_fractions(steps, total):
+    """Re-yield a generator that yields once per sweep as fractions of `total`; return its
+    value."""
+    done = 0
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            return stop.value
+        done += 1
+        yield done / total
+
+
+def planes_handle(spatial_shape, n_classes) -> bool:
+    """Whether the compiled class-major planes (numba backend) handle this image."""
+    return use_numba() and len(spatial_shape) <= MAX_KERNEL_NDIM and n_classes <= 254
+
+
+def iter_hmrf_planes_numba(gmm, features, *, smoothing, valid, spacing, n_rounds, n_iter,
+                           max_samples, random_state, stop_changed, sweeps):
+    """:func:`iter_hmrf_em` on the numba planes without the final copy: `gmm` is updated in
+    place and the swept :class:`._planes.Planes` returned (posteriors, labels and the final
+    mixture's mean log-likelihood still to read). Check :func:`planes_handle` first.
+    `valid` (or every voxel, when None) must have finite features, as
+    :class:`.._features.PixelData` guarantees."""
+    features, ok, X, rows = _prepare(
+        gmm, features, valid, smoothing, n_rounds, n_iter, max_samples, random_state,
+        finite_checked=True,
+    )
+    counts = (int(n_rounds), int(n_iter))
+    steps = _iter_hmrf_numba(gmm, features, ok, X, rows, smoothing, spacing, counts,
+                             stop_changed, sweeps)
+    planes = yield from _as_fractions(steps, max(1, (counts[0] + 1) * counts[1]))
+    return planes
+
+
 def _iter_hmrf_numba(gmm, features, ok, X, rows, smoothing, spacing, counts, stop, sweeps):
     """Compiled HMRF-EM on class-major planes (:class:`._planes.Planes`); yields after
-    each sweep. `counts` is ``(n_rounds, n_iter)``.
+    each sweep and returns the :class:`._planes.Planes`. `counts` is ``(n_rounds, n_iter)``.
 
     The log-likelihood planes are computed once per mixture and reused by every sweep.
     """
@@ -184,7 +225,7 @@ def _iter_hmrf_numba(gmm, features, ok, X, rows, smoothing, spacing, counts, sto
         update_mixture(model, X, done.rows(rows))
 
     yield from iter_hmrf_planes(planes, gmm, flat, counts, stop, sweeps, mstep)
-    return planes.finish(np.arange(gmm.n_components), np.uint8)[2]
+    return planes
 
 
 def _gpu_handles(spatial_shape, n_classes, n_channels) -> bool:

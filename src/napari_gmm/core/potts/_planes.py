@@ -14,13 +14,8 @@ import numpy as np
 from scipy import ndimage
 
 from .._nb_estep import kernel_params
-from ._planes_kernels import (
-    finish_planes,
-    locked,
-    loglik_planes,
-    plain_planes,
-    sweep_planes,
-)
+from ._loglik_planes import BLOCK, loglik_planes
+from ._planes_kernels import finish_planes, locked, plain_planes, sweep_planes
 
 #: Most classes the planes route handles (labels are uint8 inside the sweeps).
 MAX_CLASSES = 254
@@ -75,10 +70,18 @@ class Planes:
         self.q = np.empty_like(self.lp)
         self.spare = None
         self.labels = np.zeros(n, dtype=np.uint8)
+        self.log_likelihood = None
 
-    def set_model(self, gmm, features) -> None:
-        """Log-likelihood planes of mixture `gmm` from pixel features (N, C)."""
-        locked(loglik_planes, features, self.valid, *kernel_params(gmm), self.lp)
+    def set_model(self, gmm, features, last=False) -> None:
+        """Log-likelihood planes of mixture `gmm` from pixel features (N, C).
+
+        With `last` (the final mixture), also its mean log-likelihood over the valid voxels
+        (:attr:`log_likelihood`), from the same pass.
+        """
+        blocks = np.zeros(-(-self.lp.shape[1] // BLOCK) if last else 0)
+        locked(loglik_planes, features, self.valid, *kernel_params(gmm), self.lp, blocks)
+        if last:
+            self.log_likelihood = float(blocks.sum()) / self.n_valid
 
     def set_log_prob(self, log_prob) -> None:
         """Log-likelihood planes from given log-probabilities (N, K) (finite where valid)."""
@@ -134,20 +137,21 @@ class Planes:
         """Posteriors (len(rows), K) float32 of some voxels (e.g. an M-step subsample)."""
         return self.q[:, rows].T
 
-    def finish(self, order, label_dtype):
-        """Labels, max posterior and pixel-major posteriors (N, K) with columns in `order`.
+    def finish(self, order, label_dtype, posteriors=True):
+        """Labels, max posterior and pixel-major posteriors (N, K) with columns in `order`
+        (None without `posteriors`).
 
         The posteriors are written into the log-likelihood buffer, which is given up.
         """
         k, n = self.q.shape
-        out = self.lp.reshape(n, k)
+        out = self.lp.reshape(n, k) if posteriors else np.zeros((0, k), np.float32)
         self.lp, self.spare = None, None
         labels = np.empty(n, dtype=label_dtype)
         prob = np.empty(n, dtype=np.float32)
         locked(finish_planes, self.q, np.ascontiguousarray(order, dtype=np.int64), out,
                labels, prob)
         self.q = None
-        return labels, prob, out
+        return labels, prob, (out if posteriors else None)
 
 
 def iter_hmrf_planes(planes, gmm, features, counts, stop, sweeps, mstep=None):
@@ -158,7 +162,7 @@ def iter_hmrf_planes(planes, gmm, features, counts, stop, sweeps, mstep=None):
     the sweeps run per round are appended to `sweeps` (a list or None).
     """
     n_rounds, n_iter = counts
-    planes.set_model(gmm, features)
+    planes.set_model(gmm, features, last=n_rounds == 0)
     planes.plain()
     for r in range(n_rounds + 1):
         if r > 0:
@@ -166,7 +170,7 @@ def iter_hmrf_planes(planes, gmm, features, counts, stop, sweeps, mstep=None):
                 planes.full_mstep(gmm, features)
             else:
                 mstep(gmm, planes)
-            planes.set_model(gmm, features)
+            planes.set_model(gmm, features, last=r == n_rounds)
             if planes.beta == 0:
                 planes.plain()
         if planes.beta > 0 and n_iter > 0:

@@ -27,66 +27,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .._nb_estep import KERNEL_LOCK, pixel_wlp
+from .._nb_estep import KERNEL_LOCK
+from ._fast_exp import fast_exp
+from ._loglik_planes import BLOCK
 
 #: Rows (z, y) per parallel task: fixed, so results do not depend on the thread count.
 ROWS = 8
-_BLOCK = 1 << 14
-
-_LOG2E = np.float32(1.4426950408889634)
-_LN2 = np.float32(0.6931471805599453)
-
-
-@njit(cache=True, fastmath=True, inline="always")
-def fast_exp(x):
-    """exp(x) of a float32 ``x <= 0`` (clamped at -80): range reduction by powers of 2.
-
-    ``x = (n + f) ln 2`` with n = round(x / ln 2), |f| <= 1/2; ``2^f`` by its degree-7
-    Taylor polynomial (relative error < 1e-8) and ``2^n`` as a product of exact powers of
-    two selected by the bits of -n, so the loop has no calls and no table look-ups.
-    """
-    x = max(x, np.float32(-80.0))
-    t = x * _LOG2E
-    n = np.float32(np.floor(t + np.float32(0.5)))
-    u = (t - n) * _LN2
-    p = np.float32(1.0) + u * (np.float32(1.0) + u * (np.float32(0.5) + u * (
-        np.float32(1.0 / 6) + u * (np.float32(1.0 / 24) + u * (np.float32(1.0 / 120) + u * (
-            np.float32(1.0 / 720) + u * np.float32(1.0 / 5040)))))))
-    m = np.int32(-n)
-    p *= np.float32(0.5) if m & 1 else np.float32(1.0)
-    p *= np.float32(0.25) if m & 2 else np.float32(1.0)
-    p *= np.float32(1.0 / 16) if m & 4 else np.float32(1.0)
-    p *= np.float32(1.0 / 256) if m & 8 else np.float32(1.0)
-    p *= np.float32(2.0**-16) if m & 16 else np.float32(1.0)
-    p *= np.float32(2.0**-32) if m & 32 else np.float32(1.0)
-    p *= np.float32(2.0**-64) if m & 64 else np.float32(1.0)
-    return p
-
-
-@njit(cache=True, parallel=True, fastmath=False)
-def loglik_planes(features, valid, means, prec, const, lp):
-    """Weighted log-probabilities minus their per-voxel maximum, into `lp` (K, N) float32.
-
-    `valid` (N,) bool or empty (all valid); invalid voxels get 0 in every plane.
-    """
-    n = features.shape[0]
-    n_comp, n_chan = means.shape
-    check = valid.shape[0] > 0
-    for b in prange((n + _BLOCK - 1) // _BLOCK):
-        z = np.empty(n_comp)
-        d = np.empty(n_chan)
-        for i in range(b * _BLOCK, min(n, (b + 1) * _BLOCK)):
-            if check and not valid[i]:
-                for k in range(n_comp):
-                    lp[k, i] = 0.0
-                continue
-            pixel_wlp(features, i, means, prec, const, d, z)
-            top = z[0]
-            for k in range(1, n_comp):
-                top = max(top, z[k])
-            for k in range(n_comp):
-                lp[k, i] = z[k] - top
-
 
 @njit(cache=True, fastmath=True, inline="always")
 def _row_neighbours(q, k, base, nx, plane, zi, yi, nz, ny, zero):
@@ -235,19 +181,24 @@ def plain_planes(lp, q_out, labels, valid):
 def finish_planes(q, order, out, labels, prob):
     """Pixel-major posteriors `out` (N, K) with columns in `order`, labels and max posterior.
 
-    Voxels whose posteriors are all 0 (invalid) get label 0 and probability 0; the first
-    maximum wins ties.
+    `out` with no rows: labels and probability only. Voxels whose posteriors are all 0
+    (invalid) get label 0 and probability 0; the first maximum wins ties.
     """
     n_comp, n = q.shape
-    for b in prange((n + _BLOCK - 1) // _BLOCK):
-        for i in range(b * _BLOCK, min(n, (b + 1) * _BLOCK)):
+    write = out.shape[0] > 0
+    for b in prange((n + BLOCK - 1) // BLOCK):
+        for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
             best = 0
-            for k in range(n_comp):
+            top = q[order[0], i]
+            if write:
+                out[i, 0] = top
+            for k in range(1, n_comp):
                 v = q[order[k], i]
-                out[i, k] = v
-                if v > out[i, best]:
+                if write:
+                    out[i, k] = v
+                if v > top:
                     best = k
-            top = out[i, best]
+                    top = v
             labels[i] = best + 1 if top > 0 else 0
             prob[i] = top
 

@@ -1,0 +1,90 @@
+"""Log-likelihood planes of a mixture (numba), and its log-likelihood from the same pass.
+
+The planes ``lp`` (K, N) float32 hold each voxel's weighted log-probabilities relative to
+its maximum (so that they cannot underflow and keep float32 precision where it matters);
+:mod:`._planes_kernels` sweeps them. :mod:`._gpu_kernels` has the CUDA twin.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from .._nb_estep import pixel_wlp
+from ._fast_exp import fast_exp64
+
+#: Voxels per parallel task (fixed, so sums do not depend on the thread count).
+BLOCK = 1 << 14
+#: Voxels per pass of the log-likelihood sum inside a block of :func:`loglik_planes`.
+_LL_RUN = 1024
+
+
+@njit(cache=True, parallel=True, fastmath=False)
+def loglik_planes(features, valid, means, prec, const, lp, ll_blocks):
+    """Weighted log-probabilities minus their per-voxel maximum, into `lp` (K, N) float32.
+
+    `valid` (N,) bool or empty (all valid); invalid voxels get 0 in every plane. When
+    `ll_blocks` has one slot per block of ``BLOCK`` voxels (else it is empty), each slot
+    gets its block's log-likelihood sum ``sum_i max_k z_ik + log sum_k exp(z_ik - max)``
+    in float64 (the same value as :func:`.._nb_estep.estep_kernel`, whose pass over the
+    image this saves): runs of voxels keep ``z - max`` in float64, their exponentials are
+    taken in a vectorised loop (:func:`fast_exp64`) and the logs of products.
+    """
+    n = features.shape[0]
+    n_comp, n_chan = means.shape
+    check = valid.shape[0] > 0
+    want_ll = ll_blocks.shape[0] > 0
+    for b in prange((n + BLOCK - 1) // BLOCK):
+        z = np.empty(n_comp)
+        d = np.empty(n_chan)
+        run = _LL_RUN if want_ll else 0
+        rel = np.zeros((n_comp, run))
+        tops = np.zeros(run)
+        acc = 0.0
+        hi = min(n, (b + 1) * BLOCK)
+        for lo in range(b * BLOCK, hi, _LL_RUN):
+            m = min(hi, lo + _LL_RUN) - lo
+            for i in range(lo, lo + m):
+                if check and not valid[i]:
+                    for k in range(n_comp):
+                        lp[k, i] = 0.0
+                    continue
+                pixel_wlp(features, i, means, prec, const, d, z)
+                top = z[0]
+                for k in range(1, n_comp):
+                    top = max(top, z[k])
+                for k in range(n_comp):
+                    lp[k, i] = z[k] - top
+                if want_ll:
+                    tops[i - lo] = top
+                    for k in range(n_comp):
+                        rel[k, i - lo] = z[k] - top
+            if want_ll:
+                acc = _add_run(rel, tops, valid, lo, m, acc)
+        if want_ll:
+            ll_blocks[b] = acc
+
+
+@njit(cache=True, fastmath=True)
+def _add_run(rel, tops, valid, lo, m, acc):
+    """`acc` plus ``tops_i + log sum_k exp(rel[k, i])`` over the valid voxels of a run.
+
+    The logs are taken of products of 64 factors (each at most K <= 254, so a product stays
+    below 2^512), so the loops carry no branch and vectorise.
+    """
+    n_comp = rel.shape[0]
+    check = valid.shape[0] > 0
+    total = np.zeros(m)
+    for k in range(n_comp):
+        rk = rel[k]
+        for x in range(m):
+            total[x] += fast_exp64(rk[x])
+    for c in range(0, m, 64):
+        prod = 1.0
+        top = 0.0
+        for x in range(c, min(m, c + 64)):
+            ok = not check or valid[lo + x]
+            prod *= total[x] if ok else 1.0
+            top += tops[x] if ok else 0.0
+        acc += top + np.log(prod)
+    return acc
