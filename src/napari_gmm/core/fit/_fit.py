@@ -13,6 +13,7 @@ from sklearn.mixture import GaussianMixture
 from sklearn.utils import check_random_state
 from threadpoolctl import ThreadpoolController
 
+from .._backend import use_numba
 from .._features import PixelData
 from .._validation import check_n_components
 
@@ -214,6 +215,15 @@ def run_em(fit_callable, n_components: int):
     return gmm
 
 
+def _fit_mixture(X, params) -> GaussianMixture:
+    """scikit-learn's fit, its E-step compiled and parallel on the numba backend."""
+    if use_numba():
+        from ._compiled_estep import fit_compiled
+
+        return fit_compiled(X, params)
+    return GaussianMixture(**params).fit(X)
+
+
 def fit_on_pixels(
     data: PixelData, params: dict, *, max_samples: int = MAX_SAMPLES
 ) -> tuple[GaussianMixture, FitInfo]:
@@ -239,7 +249,7 @@ def fit_on_pixels(
         gmm = run_em(lambda: fit_weighted_gmm(X, np.ones(1), **params), n_components)
     else:
         with single_threaded_blas():
-            gmm = run_em(lambda: GaussianMixture(**params).fit(X), n_components)
+            gmm = run_em(lambda: _fit_mixture(X, params), n_components)
     method = "all pixels" if idx is None else "subsample"
     return order_components(gmm), FitInfo(method, X.shape[0])
 

@@ -133,7 +133,14 @@ def _prepare(gmm, features, valid, smoothing, n_rounds, n_iter, max_samples, ran
              finite_checked=False):
     """Checked arguments of :func:`iter_hmrf_em`: ``(features (*spatial, C), valid mask,
     M-step subsample X (float64), its voxel indices)``. With `finite_checked` the caller
-    vouches that `valid` (or every voxel, if None) has finite features."""
+    vouches that `valid` (or every voxel, if None) has finite features; the mask is then
+    None when every voxel is valid."""
+    if int(n_rounds) != n_rounds or n_rounds < 0:
+        raise ValueError(f"n_rounds must be an integer >= 0, got {n_rounds!r}.")
+    if not np.isfinite(smoothing) or smoothing < 0:
+        raise ValueError(f"smoothing must be a finite number >= 0, got {smoothing!r}.")
+    if int(n_iter) != n_iter or n_iter < 0:
+        raise ValueError(f"n_iter must be an integer >= 0, got {n_iter!r}.")
     features = np.asarray(features)
     n_features = gmm.means_.shape[1]
     if features.ndim < 2 or features.shape[-1] != n_features:
@@ -143,27 +150,23 @@ def _prepare(gmm, features, valid, smoothing, n_rounds, n_iter, max_samples, ran
                 f"got {features.shape}."
             )
         features = features[..., None]
-    if finite_checked:
-        ok = np.ones(features.shape[:-1], dtype=bool) if valid is None else valid.copy()
-    else:
+    ok, n_ok = None, int(np.prod(features.shape[:-1]))  # every voxel valid, no mask
+    if not finite_checked:
         ok = finite_mask(features)
-    if valid is not None and not finite_checked:
-        if np.shape(valid) != ok.shape:
-            raise ValueError(
-                f"valid must have the spatial shape {ok.shape}, got {np.shape(valid)}."
-            )
-        ok &= np.asarray(valid, dtype=bool)
-    n_ok = int(np.count_nonzero(ok))  # no index array of every voxel when all are valid
+        if valid is not None:
+            if np.shape(valid) != ok.shape:
+                raise ValueError(
+                    f"valid must have the spatial shape {ok.shape}, got {np.shape(valid)}."
+                )
+            ok &= np.asarray(valid, dtype=bool)
+    elif valid is not None:
+        ok = np.asarray(valid, dtype=bool)
+    if ok is not None:
+        n_ok = int(np.count_nonzero(ok))  # no index array of every voxel when all are valid
     if n_ok == 0:
         raise ValueError("There are no valid pixels (finite features inside `valid`) to segment.")
-    if int(n_rounds) != n_rounds or n_rounds < 0:
-        raise ValueError(f"n_rounds must be an integer >= 0, got {n_rounds!r}.")
-    if not np.isfinite(smoothing) or smoothing < 0:
-        raise ValueError(f"smoothing must be a finite number >= 0, got {smoothing!r}.")
-    if int(n_iter) != n_iter or n_iter < 0:
-        raise ValueError(f"n_iter must be an integer >= 0, got {n_iter!r}.")
     subsample = subsample_rows(n_ok, max_samples, random_state)
-    if n_ok == ok.size:  # the valid voxels' indices are 0..n-1
+    if ok is None or n_ok == ok.size:  # the valid voxels' indices are 0..n-1
         rows = np.arange(n_ok) if subsample is None else subsample
     else:
         rows = np.flatnonzero(ok)
@@ -216,7 +219,7 @@ def _iter_hmrf_numba(gmm, features, ok, X, rows, smoothing, spacing, counts, sto
     """
     from ._planes import Planes, iter_hmrf_planes
 
-    shape = ok.shape
+    shape = features.shape[:-1]
     kernel = neighbour_kernel(len(shape), spacing)
     beta = float(smoothing) * POTTS_SCALE
     flat = features.reshape(-1, features.shape[-1])

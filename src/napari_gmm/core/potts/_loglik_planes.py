@@ -26,43 +26,73 @@ def loglik_planes(features, valid, means, prec, const, lp, ll_blocks):
     `valid` (N,) bool or empty (all valid); invalid voxels get 0 in every plane. When
     `ll_blocks` has one slot per block of ``BLOCK`` voxels (else it is empty), each slot
     gets its block's log-likelihood sum ``sum_i max_k z_ik + log sum_k exp(z_ik - max)``
-    in float64 (the same value as :func:`.._nb_estep.estep_kernel`, whose pass over the
-    image this saves): runs of voxels keep ``z - max`` in float64, their exponentials are
-    taken in a vectorised loop (:func:`fast_exp64`) and the logs of products.
+    in float64 (the value of :func:`.._nb_estep.estep_kernel`, whose pass over the image
+    this saves). Work goes a run of voxels at a time: ``z - max`` (K, run) in float64
+    (class by class in vectorised loops for gray images, pixel by pixel through
+    :func:`.._nb_estep.pixel_wlp` otherwise), then the float32 planes and the sum.
     """
     n = features.shape[0]
     n_comp, n_chan = means.shape
-    check = valid.shape[0] > 0
     want_ll = ll_blocks.shape[0] > 0
     for b in prange((n + BLOCK - 1) // BLOCK):
         z = np.empty(n_comp)
         d = np.empty(n_chan)
-        run = _LL_RUN if want_ll else 0
-        rel = np.zeros((n_comp, run))
-        tops = np.zeros(run)
+        rel = np.empty((n_comp, _LL_RUN))
+        tops = np.empty(_LL_RUN)
         acc = 0.0
         hi = min(n, (b + 1) * BLOCK)
         for lo in range(b * BLOCK, hi, _LL_RUN):
             m = min(hi, lo + _LL_RUN) - lo
-            for i in range(lo, lo + m):
-                if check and not valid[i]:
+            if n_chan == 1:
+                _gray_run(features, valid, lo, m, means, prec, const, rel, tops)
+            else:
+                for i in range(m):
+                    pixel_wlp(features, lo + i, means, prec, const, d, z)
+                    top = z[0]
+                    for k in range(1, n_comp):
+                        top = max(top, z[k])
+                    tops[i] = top
                     for k in range(n_comp):
-                        lp[k, i] = 0.0
-                    continue
-                pixel_wlp(features, i, means, prec, const, d, z)
-                top = z[0]
-                for k in range(1, n_comp):
-                    top = max(top, z[k])
-                for k in range(n_comp):
-                    lp[k, i] = z[k] - top
-                if want_ll:
-                    tops[i - lo] = top
-                    for k in range(n_comp):
-                        rel[k, i - lo] = z[k] - top
+                        rel[k, i] = z[k] - top
+            _store_run(rel, valid, lo, m, lp)
             if want_ll:
                 acc = _add_run(rel, tops, valid, lo, m, acc)
         if want_ll:
             ll_blocks[b] = acc
+
+
+@njit(cache=True, fastmath=True)
+def _gray_run(features, valid, lo, m, means, prec, const, rel, tops):
+    """``z - max`` (K, m) and the maxima of voxels ``lo .. lo + m`` of a gray image, class
+    by class (vectorised); invalid voxels are evaluated at the first mean (then dropped)."""
+    n_comp = means.shape[0]
+    check = valid.shape[0] > 0
+    for x in range(m):
+        tops[x] = -np.inf
+    for k in range(n_comp):
+        mu, p, c = means[k, 0], prec[k, 0, 0], const[k]
+        rk = rel[k]
+        for x in range(m):
+            v = np.float64(features[lo + x, 0]) if not check or valid[lo + x] else means[0, 0]
+            y = (v - mu) * p
+            zk = c - 0.5 * (y * y)
+            rk[x] = zk
+            tops[x] = max(tops[x], zk)
+    for k in range(n_comp):
+        rk = rel[k]
+        for x in range(m):
+            rk[x] -= tops[x]
+
+
+@njit(cache=True, fastmath=True)
+def _store_run(rel, valid, lo, m, lp):
+    """The float32 planes of a run from ``z - max`` (0 where not valid)."""
+    check = valid.shape[0] > 0
+    for k in range(rel.shape[0]):
+        rk = rel[k]
+        out = lp[k, lo : lo + m]
+        for x in range(m):
+            out[x] = rk[x] if not check or valid[lo + x] else 0.0
 
 
 @njit(cache=True, fastmath=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..fit._fit import single_threaded_blas
 from ..fit._sklearn_private import (
     compute_precision_cholesky,
     estimate_gaussian_parameters,
@@ -50,10 +51,15 @@ def m_step_from_posteriors(X, q, covariance_type="full", reg_covar=1e-6):
 
 
 def update_mixture(gmm, X, q_rows) -> None:
-    """One weighted M-step of `gmm` in place from posteriors `q_rows` of the rows `X`."""
-    weights, means, covs, prec_chol = m_step_from_posteriors(
-        X, q_rows, gmm.covariance_type, gmm.reg_covar
-    )
+    """One weighted M-step of `gmm` in place from posteriors `q_rows` of the rows `X`.
+
+    On one BLAS thread (:func:`..fit._fit.single_threaded_blas`): the products are tall and
+    thin, and idle BLAS threads would spin on the cores the next compiled pass needs.
+    """
+    with single_threaded_blas():
+        weights, means, covs, prec_chol = m_step_from_posteriors(
+            X, q_rows, gmm.covariance_type, gmm.reg_covar
+        )
     set_keeping_empty(gmm, (weights, means, covs, prec_chol), X.shape[0])
 
 
