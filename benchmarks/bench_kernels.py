@@ -15,8 +15,10 @@ Then, each in a fresh subprocess: the peak resident memory of ``segment(smoothin
 voxel above the process before the image existed (the image itself counts: it is 4 of the
 bytes for float32), for both backends, against the target ``12 + 8 K`` bytes per voxel;
 and the first-call cost of the kernels (compilation) with an empty and a filled on-disk
-cache. Timings on a shared machine are noisy: the load average is printed; rerun when it
-is high.
+cache. Last, unless ``--no-spatial``, the spatial model's tables of
+``benchmarks/bench_spatial.py`` (ns per voxel per sweep, memory passes, smoothing / plain,
+lazy / in-memory, thread scaling, GPU rows or "no GPU"). Timings on a shared machine are
+noisy: the load average is printed; rerun when it is high.
 """
 
 from __future__ import annotations
@@ -163,6 +165,8 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes, smoke run")
     parser.add_argument("--repeat", type=int, default=1, help="runs of ours (best kept)")
     parser.add_argument("--skip-numpy", action="store_true", help="skip the numpy backend")
+    parser.add_argument("--no-spatial", action="store_true",
+                        help="skip the spatial model's tables (bench_spatial.py)")
     parser.add_argument("--child", choices=["rss", "compile"], help=argparse.SUPPRESS)
     parser.add_argument("--backend", default="numba", help=argparse.SUPPRESS)
     parser.add_argument("--k", type=int, default=2, help=argparse.SUPPRESS)
@@ -217,6 +221,13 @@ def main(argv=None) -> int:
             res = subprocess_json(["--child", "compile"], env=env)
             print(f"| {label} | {res['import']:.2f} | {res['plain']:.2f} | "
                   f"{res['smoothing']:.2f} |")
+    if not args.no_spatial:
+        sys.stdout.flush()
+        sys.path.insert(0, HERE)
+        import bench_spatial
+
+        print("\nSpatial model (benchmarks/bench_spatial.py):")
+        bench_spatial.main(["--quick"] if args.quick else [])
     return 0
 
 

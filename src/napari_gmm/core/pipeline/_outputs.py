@@ -35,7 +35,8 @@ def iter_apply(
         steps = iter_regularize(
             gmm, data, compressed, smoothing=smoothing, scale=scale, max_samples=max_samples,
             random_state=random_state, reestimate=reestimate, marginals=marginals,
-            sweeps=sweeps, posteriors=posteriors, stats=stats,
+            sweeps=sweeps, posteriors=posteriors,
+            stats=stats if compressed is None else None,  # integer images: by the table
         )
         gmm, labels, prob, q = yield from rescale(steps, 0.0, 0.9)
         yield 0.9

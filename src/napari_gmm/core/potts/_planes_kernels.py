@@ -31,8 +31,13 @@ from .._nb_estep import KERNEL_LOCK
 from ._fast_exp import fast_exp
 from ._loglik_planes import BLOCK
 
-#: Rows (z, y) per parallel task: fixed, so results do not depend on the thread count.
+#: A parallel task sweeps ``ROWS`` rows (y) of ``Z_RUN`` consecutive planes (z), plane
+#: after plane, so that the rows of the planes above and below are still in cache when
+#: they are next needed: each posterior row is read from memory about once per sweep
+#: instead of three times (the sweep is bound by memory traffic). Jacobi order: the result
+#: does not depend on the tasks.
 ROWS = 8
+Z_RUN = 16
 
 @njit(cache=True, fastmath=True, inline="always")
 def _row_neighbours(q, k, base, nx, plane, zi, yi, nz, ny, zero):
@@ -58,20 +63,24 @@ def sweep_planes(lp, q_in, q_out, labels, scale, valid, shape, weights, beta):
     plane = ny * nx
     wz, wy, wx = weights[0], weights[1], weights[2]
     masked = scale.shape[0] > 0
-    n_rows = nz * ny
-    n_tasks = (n_rows + ROWS - 1) // ROWS
+    y_blocks = (ny + ROWS - 1) // ROWS
+    n_tasks = y_blocks * ((nz + Z_RUN - 1) // Z_RUN)
     changed = np.zeros(n_tasks, dtype=np.int64)
     zero = np.zeros(nx, dtype=np.float32)
     for t in prange(n_tasks):
+        z_run = t // y_blocks
+        y_block = t - z_run * y_blocks
         acc = np.empty((n_comp, nx), dtype=np.float32)
         top = np.empty(nx, dtype=np.float32)
         best = np.empty(nx, dtype=np.uint8)
         s = np.empty(nx, dtype=np.float32)
         count = 0
-        for r in range(t * ROWS, min(n_rows, (t + 1) * ROWS)):
-            zi = r // ny
-            yi = r - zi * ny
-            base = r * nx
+        for r in range(ROWS * Z_RUN):
+            zi = z_run * Z_RUN + r // ROWS
+            yi = y_block * ROWS + r % ROWS
+            if zi >= nz or yi >= ny:
+                continue
+            base = (zi * ny + yi) * nx
             if masked:
                 for x in range(nx):
                     s[x] = scale[base + x]
