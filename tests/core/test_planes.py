@@ -13,18 +13,22 @@ from napari_gmm.core.potts._hmrf import SWEEPS
 numba = pytest.importorskip("numba")
 
 
-def test_fast_exp_matches_numpy():
-    from napari_gmm.core.potts._fast_exp import fast_exp
-
+def _elementwise(func):
     @numba.njit
     def apply(a):
         out = np.empty_like(a)
         for i in range(a.size):
-            out[i] = fast_exp(a[i])
+            out[i] = func(a[i])
         return out
 
+    return apply
+
+
+def test_fast_exp_matches_numpy():
+    from napari_gmm.core.potts._fast_exp import fast_exp
+
     x = -np.linspace(0.0, 80.0, 200_001).astype(np.float32)
-    got = apply(x).astype(np.float64)
+    got = _elementwise(fast_exp)(x).astype(np.float64)
     ref = np.exp(x.astype(np.float64))
     assert got[0] == 1.0
     assert np.max(np.abs(got - ref) / ref) < 5e-6
@@ -35,15 +39,8 @@ def test_fast_exp_matches_numpy():
 def test_fast_exp64_matches_numpy():
     from napari_gmm.core.potts._fast_exp import fast_exp64
 
-    @numba.njit
-    def apply(a):
-        out = np.empty_like(a)
-        for i in range(a.size):
-            out[i] = fast_exp64(a[i])
-        return out
-
     x = -np.concatenate([np.linspace(0.0, 30.0, 300_001), np.linspace(30.0, 700.0, 100_001)])
-    got, ref = apply(x), np.exp(x)
+    got, ref = _elementwise(fast_exp64)(x), np.exp(x)
     assert got[0] == 1.0
     assert np.max(np.abs(got - ref) / ref) < 1e-13
     near = x > -30
