@@ -10,13 +10,13 @@ from napari_gmm.core._features import pixel_data
 from napari_gmm.core.analysis._calibration import calibration
 from napari_gmm.core.analysis._metrics import compare_labels
 from napari_gmm.core.analysis._phantoms import MEANS, make_phantom
+from napari_gmm.core.potts._auto_guard import KEEP_AUTO, guard_smoothing, stable_classes
 from napari_gmm.core.potts._beta_cv import (
     GRID,
     KEEP,
     HeldOut,
     fit_message_scale,
     held_out_score,
-    keep_classes,
     neighbour_messages,
 )
 from napari_gmm.core.potts._partial_volume import boundary_mask, fraction_error
@@ -104,13 +104,38 @@ def test_held_out_and_auto_keep_the_thin_band(thin_band):
     assert grey["auto"] > grey[1.0] + 0.1 and grey["held-out"] > grey[1.0] + 0.1
 
 
-def test_keep_classes_backs_off_only_when_a_class_drains(thin_band):
+def test_guard_backs_off_only_when_a_class_drains(thin_band):
     thick = make_phantom("shell", 2, thickness=3, noise=10, size=96, seed=1)
-    chosen = {}
+    chosen, dice = {}, {}
     for name, p in (("thin", thin_band), ("thick", thick)):
         plain = ng.segment(p.image, 3, random_state=0)
-        chosen[name] = keep_classes(plain.model, pixel_data(p.image, None), 1.0, random_state=0)
-    assert chosen["thin"] < 0.5 and chosen["thick"] == 1.0
+        chosen[name] = guard_smoothing(plain.model, pixel_data(p.image, None), 1.0,
+                                       random_state=0)
+        seg = ng.segment(p.image, 3, smoothing=chosen[name], random_state=0)
+        dice[name] = (compare_labels(p.truth, seg.labels).mean_dice,
+                      compare_labels(p.truth, plain.labels).mean_dice)
+    assert chosen["thin"] <= 0.25 and chosen["thick"] == 1.0
+    assert dice["thin"][0] > dice["thin"][1] - 0.01  # the band is kept: about plain EM
+    assert dice["thick"][0] > dice["thick"][1] + 0.02  # smoothing helps the thick band
+
+
+def test_guard_keeps_a_stable_drop_of_the_middle_class():
+    # thick bands at 15 % noise: the plain fit over-counts grey, the prior lowers its
+    # weight once (below KEEP_AUTO) and a stronger prior barely lowers it further
+    p = make_phantom("sheet", 2, thickness=3, noise=15, size=96, seed=1)
+    plain = ng.segment(p.image, 3, random_state=0)
+    data = pixel_data(p.image, None)
+    held = HeldOut(plain.model, data, random_state=5)
+    held.score(1.0)
+    assert held.kept[1.0] < KEEP_AUTO and stable_classes(held, 1.0)
+    thin = make_phantom("shell", 2, thickness=1, noise=15, size=96, seed=1)
+    thin_plain = ng.segment(thin.image, 3, random_state=0)
+    thin_held = HeldOut(thin_plain.model, pixel_data(thin.image, None), random_state=5)
+    assert not stable_classes(thin_held, 0.5)  # an eroded band keeps draining
+    strong = ng.segment(p.image, 3, smoothing=1.0, random_state=0)
+    weak = ng.segment(p.image, 3, smoothing=0.25, random_state=0)
+    assert (compare_labels(p.truth, strong.labels).mean_dice
+            > compare_labels(p.truth, weak.labels).mean_dice + 0.02)
 
 
 def test_held_out_scores_prefer_some_smoothing_to_none(thin_band):

@@ -103,9 +103,10 @@ def segment(
         are smoothed, never channels. ``'auto'`` estimates the strength from the image
         (stochastic EM with maximum pseudo-likelihood, see
         :func:`napari_gmm.core.potts._auto_smoothing.estimate_smoothing`), backed off
-        (x0.75, x0.5, x0.25, else 0) when its re-estimation would drain a class below 0.6
-        of its weight, as a 1-voxel band erased by a too strong prior does (see
-        :func:`napari_gmm.core.potts._beta_cv.keep_classes`); the chosen value is
+        (x0.75, x0.5, ... x0.05, else 0) when its re-estimation would shrink a class below
+        0.8 of its weight, as a 1-voxel band eroded by a too strong prior does, unless
+        the classes are stable (doubling the strength barely changes their weights; see
+        :mod:`napari_gmm.core.potts._auto_guard`); the chosen value is
         ``result.smoothing``. ``'held-out'`` chooses it among 0..2 by the held-out
         likelihood of a random tenth of the pixels, hidden from the data term, with the
         same guard (see :mod:`napari_gmm.core.potts._beta_cv`), at about 10

@@ -10,8 +10,9 @@ from .._resources import check_segmentation_memory
 from .._validation import check_smoothing_ndim
 from ..bias._fit import iter_fit_with_bias
 from ..fit._fit import fit_on_distinct, fit_on_pixels
+from ..potts._auto_guard import guard_smoothing
 from ..potts._auto_smoothing import estimate_smoothing
-from ..potts._beta_cv import held_out_smoothing, keep_classes
+from ..potts._beta_cv import held_out_smoothing
 from ..potts._hmrf import check_scale
 from ..potts._partial_volume import with_fractions
 from ..progress import rescale
@@ -74,7 +75,7 @@ def iter_segment_image(
             gmm, data, compressed, scale=scale, random_state=params["random_state"],
             max_samples=max_samples,
         )[0]
-        smoothing = keep_classes(
+        smoothing = guard_smoothing(
             gmm, data, smoothing, scale=scale, random_state=params["random_state"]
         )
     yield 0.5, "predicting pixels"

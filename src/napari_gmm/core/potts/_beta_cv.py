@@ -119,7 +119,7 @@ class HeldOut:
     and the hidden pixels are scored by :func:`held_out_score`, every class weighing the
     same (a hidden pixel weighs ``sum_k r_k / pi_k``, ``r`` its plain posteriors, as each
     class weighs the same in a mean Dice). ``kept[s]`` is the smallest share of its weight
-    a class keeps in that run's re-estimated mixture.
+    a class keeps in that run's re-estimated mixture, ``weights[s]`` that mixture's weights.
     """
 
     def __init__(self, gmm, data: PixelData, *, scale=None, random_state=0):
@@ -140,6 +140,7 @@ class HeldOut:
         self.balance = (resp / np.maximum(gmm.weights_, 1e-12)).sum(axis=1)
         self.scores = {}
         self.kept = {}
+        self.weights = {}
 
     def score(self, smoothing) -> float:
         """Held-out balanced mean log-likelihood of one strength (cached)."""
@@ -151,6 +152,7 @@ class HeldOut:
             self.scores[s] = held_out_score(q, lp, lw, self.balance)
             share = model.weights_ / np.maximum(self.gmm.weights_, 1e-12)
             self.kept[s] = float(share.min())
+            self.weights[s] = np.array(model.weights_, dtype=np.float64)
         return self.scores[s]
 
     def best(self, candidates) -> float:
@@ -181,28 +183,6 @@ def held_out_smoothing(gmm, data: PixelData, *, scale=None, random_state=None) -
     """``smoothing='held-out'``: the strength of `GRID` with the best held-out score."""
     seed = int(check_random_state(random_state).randint(2**31 - 1))
     return cv_smoothing(gmm, data, scale=scale, random_state=seed)[0]
-
-
-#: Factors tried on an estimated strength that drains a class (:func:`keep_classes`).
-BACK_OFF = (0.75, 0.5, 0.25)
-
-
-def keep_classes(gmm, data: PixelData, smoothing, *, scale=None, random_state=None) -> float:
-    """`smoothing`, or the largest of ``smoothing * BACK_OFF`` (else 0) whose HMRF-EM
-    re-estimation keeps every class (:data:`KEEP` of its weight, see :class:`HeldOut`).
-
-    Guards ``smoothing='auto'``: the pseudo-likelihood estimate can be a strength that
-    erases a 1-voxel band, and then the re-estimation drains its class.
-    """
-    if smoothing <= 0:
-        return float(smoothing)
-    seed = int(check_random_state(random_state).randint(2**31 - 1))
-    held = HeldOut(gmm, data, scale=scale, random_state=seed)
-    for s in (smoothing, *(smoothing * f for f in BACK_OFF)):
-        held.score(s)
-        if held.kept[round(float(s), 4)] >= KEEP:
-            return float(s)
-    return 0.0
 
 
 def neighbour_messages(q, valid, spacing=None):
