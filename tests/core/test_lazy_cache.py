@@ -9,7 +9,12 @@ from napari_gmm.core.analysis._synthetic import make_class_image
 from napari_gmm.core.lazy import _cache
 from napari_gmm.core.lazy._apply import lazy_stats
 from napari_gmm.core.lazy._blockwise import sum_in_groups
-from napari_gmm.core.lazy._cache import PosteriorCache, cache_budget, merged_chunks
+from napari_gmm.core.lazy._cache import (
+    PosteriorCache,
+    cache_budget,
+    merged_chunks,
+    split_chunks,
+)
 from napari_gmm.core.lazy._fit import _sum_parts, lazy_pixels
 from napari_gmm.core.potts._hmrf import SWEEPS
 from napari_gmm.core.potts._hmrf_rounds import hmrf_em
@@ -102,6 +107,18 @@ def test_merged_chunks_keep_input_borders_within_the_budget():
         assert set(np.cumsum(new)) <= set(np.cumsum(axis))  # no input chunk is split
     assert merged_chunks(((64,), (128, 128), (128, 128)), 1 << 22) == ((64,), (256,), (256,))
     assert merged_chunks(chunks, 1) == chunks
+
+
+def test_split_chunks_keep_input_borders_and_whole_rows():
+    chunks = ((128, 128), (128, 72), (256,))
+    split = split_chunks(chunks, 1 << 20)
+    assert split == ((32,) * 8, (128, 72), (256,))  # z halved twice: 32 x 128 x 256 = 2^20
+    assert max(split[0]) * max(split[1]) * max(split[2]) <= 1 << 20
+    for axis, new in zip(chunks, split, strict=True):
+        assert sum(new) == sum(axis)
+        assert set(np.cumsum(axis)) <= set(np.cumsum(new))  # every input border stays
+    assert split_chunks(((5,), (7,), (9,)), 10) == ((1,) * 5, (1,) * 7, (9,))  # rows whole
+    assert split_chunks(chunks, 1 << 30) == chunks
 
 
 def test_bigger_blocks_give_the_labels_of_the_input_chunks(monkeypatch):

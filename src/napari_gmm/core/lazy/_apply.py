@@ -27,7 +27,7 @@ from ..potts._meanfield import (
     potts_posteriors,
 )
 from ..progress import run
-from ._cache import block_starts, halo_slices, merged_chunks, own_slices
+from ._cache import block_starts, halo_slices, merged_chunks, own_slices, split_chunks
 from ._fit import LazyPixels, block_pixel_data
 from ._fused_blocks import fused_route, own_moments, own_planes, packed_outputs, swept_planes
 
@@ -99,9 +99,12 @@ def _potts_block_fused(data, models, smoothing, scale, sweeps, init=None):
     """:func:`_potts_block` by the compiled class-major sweeps of the in-memory path
     (:class:`..potts._planes.Planes`): log-likelihood planes once per model, a fixed number
     of sweeps per model (no early stop: every block runs the same sweeps)."""
-    planes = swept_planes(data, models, smoothing, scale, sweeps, init)
+    from ._fused_blocks import PLANES_LOCK
+
     k = models[0].n_components
-    return planes.finish(np.arange(k), np.uint8)[2].reshape(*data.spatial_shape, k)
+    with PLANES_LOCK:
+        planes = swept_planes(data, models, smoothing, scale, sweeps, init)
+        return planes.finish(np.arange(k), np.uint8)[2].reshape(*data.spatial_shape, k)
 
 
 def _smooth_block(block, models, order, smoothing, scale, sweeps, max_distinct, want_post,
@@ -124,12 +127,13 @@ def _smooth_block(block, models, order, smoothing, scale, sweeps, max_distinct, 
     if fused_route(len(data.spatial_shape), k):
         from . import _fused_blocks
 
-        planes = swept_planes(
-            data, models, smoothing, scale, sweeps, init,
-            None if cache is None else cache.read_labels(where),
-            stop=_fused_blocks.BLOCK_STOP_CHANGED,
-        )
-        return packed_outputs(own_planes(planes, data.spatial_shape, inner), order, n_out)
+        with _fused_blocks.PLANES_LOCK:
+            planes = swept_planes(
+                data, models, smoothing, scale, sweeps, init,
+                None if cache is None else cache.read_labels(where),
+                stop=_fused_blocks.BLOCK_STOP_CHANGED,
+            )
+            return packed_outputs(own_planes(planes, data.spatial_shape, inner), order, n_out)
     q, _ = _potts_block(block, models, smoothing, scale, sweeps, max_distinct, init)
     q = q[inner]
     if order is not None:
@@ -158,11 +162,12 @@ def _stats_block(block, gmm, smoothing, scale, sweeps, max_distinct, depth, numb
     if fused_route(len(data.spatial_shape), k):
         from . import _fused_blocks
 
-        planes = swept_planes(data, [gmm], smoothing, scale, sweeps,
-                              stop=_fused_blocks.BLOCK_STOP_CHANGED)
-        q_own = own_planes(planes, data.spatial_shape, inner)  # (K, *own)
-        labels_own = planes.labels.reshape(data.spatial_shape)[inner]
-        del planes
+        with _fused_blocks.PLANES_LOCK:
+            planes = swept_planes(data, [gmm], smoothing, scale, sweeps,
+                                  stop=_fused_blocks.BLOCK_STOP_CHANGED)
+            q_own = own_planes(planes, data.spatial_shape, inner)  # (K, *own)
+            labels_own = planes.labels.reshape(data.spatial_shape)[inner].copy()
+            del planes
     else:
         q, _ = _potts_block(block, [gmm], smoothing, scale, sweeps, max_distinct)
         q_own = np.ascontiguousarray(np.moveaxis(q[inner], -1, 0))
@@ -193,13 +198,15 @@ def _stats_block(block, gmm, smoothing, scale, sweeps, max_distinct, depth, numb
 def overlapped(pixels: LazyPixels, depth: int, merge: bool = False):
     """The image rechunked so every block is at least `depth` wide, with a halo of `depth`
     (with `merge`, neighbouring chunks first merged into bigger blocks:
-    :func:`._cache.merged_chunks`)."""
+    :func:`._cache.merged_chunks`; else big chunks split: :func:`._cache.split_chunks`)."""
     import dask.array as da
     from dask.array.overlap import ensure_minimum_chunksize
 
     arr = pixels.array
     if merge:
         arr = arr.rechunk((*merged_chunks(arr.chunks[:-1]), -1))
+    else:
+        arr = arr.rechunk((*split_chunks(arr.chunks[:-1]), -1))
     chunks = tuple(
         ensure_minimum_chunksize(depth, c) if n > depth else (n,)
         for c, n in zip(arr.chunks[:-1], arr.shape[:-1], strict=True)

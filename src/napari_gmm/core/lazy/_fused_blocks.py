@@ -11,6 +11,8 @@ the HMRF M-step statistics by the compiled :func:`..potts._moments.moments_kerne
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from numba import njit, prange
 
@@ -18,6 +20,13 @@ from .._backend import use_numba
 from ..potts._hmrf import STOP_CHANGED
 from ..potts._meanfield import drive
 from ..potts._neighbours import MAX_KERNEL_NDIM, POTTS_SCALE, _axis_weights, neighbour_kernel
+
+#: Held while a halo block's planes exist (from its sweeps to its own voxels' results): their
+#: kernels use every core already (and run one at a time, ``KERNEL_LOCK``), so a second
+#: worker thread gains nothing by sweeping another block meanwhile, while holding two
+#: blocks' planes (~50 bytes per halo voxel at K=3) raised the peak memory of a 1024^3
+#: volume. The other workers keep reading, decoding and writing blocks in the meantime.
+PLANES_LOCK = threading.Lock()
 
 
 def fused_route(n_spatial: int, n_classes: int) -> bool:
