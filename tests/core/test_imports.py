@@ -55,7 +55,8 @@ def test_sklearn_private_helpers_live_in_one_module():
         if path.name == "_sklearn_private.py":
             continue
         text = path.read_text()
-        privates = ("sklearn.mixture._", "._estimate_weighted_log_prob", "._set_parameters")
+        privates = ("sklearn.mixture._", "._estimate_weighted_log_prob", "._set_parameters",
+                    "_estimate_log_prob_resp")
         for private in (*privates, "._n_parameters"):
             assert private not in text, f"{path.relative_to(PACKAGE)} uses {private}"
 

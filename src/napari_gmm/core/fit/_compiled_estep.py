@@ -3,11 +3,12 @@
 The fit of ``segment`` runs scikit-learn's :class:`~sklearn.mixture.GaussianMixture` on a
 subsample of the pixels. Its E-step (weighted log-probabilities, ``logsumexp``, log
 responsibilities) is serial numpy and costs most of the fit, which would then be the
-largest serial part of a segmentation on several cores. :class:`CompiledEStepMixture`
-replaces only that method by one parallel pass (:func:`log_resp_kernel`, the arithmetic of
-:func:`.._nb_estep.pixel_wlp`); initialisation, M-step, convergence test and everything
-else stay scikit-learn's, so the fitted parameters equal scikit-learn's to round-off (the
-tests compare them). After the fit the object is a plain ``GaussianMixture`` again.
+largest serial part of a segmentation on several cores.
+:func:`._sklearn_private.with_estep` replaces only that method by one parallel
+pass (:func:`log_resp_kernel`, the arithmetic of :func:`.._nb_estep.pixel_wlp`);
+initialisation, M-step, convergence test and everything else stay scikit-learn's, so the
+fitted parameters equal scikit-learn's to round-off (the tests compare them). After the fit
+the object is a plain ``GaussianMixture`` again.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from numba import njit, prange
 from sklearn.mixture import GaussianMixture
 
 from .._nb_estep import BLOCK, KERNEL_LOCK, kernel_params, pixel_wlp
+from ._sklearn_private import with_estep
 
 
 @njit(cache=True, parallel=True, fastmath=False)
@@ -42,23 +44,25 @@ def log_resp_kernel(X, means, prec, const, log_resp, log_norm):
                 log_resp[i, k] = z[k] - lse
 
 
-class CompiledEStepMixture(GaussianMixture):
-    """:class:`~sklearn.mixture.GaussianMixture` whose E-step is :func:`log_resp_kernel`."""
-
-    def _estimate_log_prob_resp(self, X, xp=None):  # numpy arrays only (xp unused)
-        X = np.ascontiguousarray(X, dtype=np.float64)
-        log_resp = np.empty((X.shape[0], self.n_components))
-        log_norm = np.empty(X.shape[0])
-        with KERNEL_LOCK:
-            log_resp_kernel(X, *kernel_params(self), log_resp, log_norm)
-        return log_norm, log_resp
+def log_prob_resp(gmm, X):
+    """``(log_norm, log_resp)`` of rows `X` under `gmm` (scikit-learn's E-step values) by
+    :func:`log_resp_kernel`."""
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    log_resp = np.empty((X.shape[0], gmm.n_components))
+    log_norm = np.empty(X.shape[0])
+    with KERNEL_LOCK:
+        log_resp_kernel(X, *kernel_params(gmm), log_resp, log_norm)
+    return log_norm, log_resp
 
 
 def fit_compiled(X, params) -> GaussianMixture:
     """``GaussianMixture(**params).fit(X)`` with the compiled E-step; a plain mixture."""
-    gmm = CompiledEStepMixture(**params)
+    gmm = _COMPILED(**params)
     try:
         gmm.fit(X)
     finally:
         gmm.__class__ = GaussianMixture
     return gmm
+
+
+_COMPILED = with_estep(log_prob_resp)

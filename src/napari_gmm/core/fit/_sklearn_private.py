@@ -26,6 +26,7 @@ __all__ = [
     "n_parameters",
     "set_parameters",
     "weighted_log_prob",
+    "with_estep",
 ]
 
 
@@ -57,3 +58,18 @@ def set_parameters(gmm: GaussianMixture, params) -> None:
 def n_parameters(gmm: GaussianMixture) -> int:
     """Number of free parameters of the mixture (for BIC/AIC)."""
     return int(gmm._n_parameters())
+
+
+def with_estep(log_prob_resp):
+    """A ``GaussianMixture`` subclass whose private E-step is ``log_prob_resp(gmm, X) ->
+    (log_norm, log_resp)`` (e.g. :func:`._compiled_estep.log_prob_resp`).
+
+    The override takes the ``xp`` (array API namespace) argument that recent releases pass
+    and older ones do not; only numpy arrays come here.
+    """
+
+    class WithEStep(GaussianMixture):
+        def _estimate_log_prob_resp(self, X, xp=None):
+            return log_prob_resp(self, X)
+
+    return WithEStep
