@@ -10,6 +10,7 @@ from ..fit._fit import FitInfo
 from ..fit._sklearn_private import n_parameters
 from ..guided._apply import iter_apply_classes
 from ..guided._classes import class_names, is_grouped
+from ..potts._calibrate import calibrate
 from ..potts._hmrf import iter_regularize
 from ..progress import rescale
 
@@ -35,10 +36,14 @@ def iter_apply(
         steps = iter_regularize(
             gmm, data, compressed, smoothing=smoothing, scale=scale, max_samples=max_samples,
             random_state=random_state, reestimate=reestimate, marginals=marginals,
-            sweeps=sweeps, posteriors=posteriors,
+            sweeps=sweeps, posteriors=posteriors or marginals == "mean-field",
             stats=stats if compressed is None else None,  # integer images: by the table
         )
         gmm, labels, prob, q = yield from rescale(steps, 0.0, 0.9)
+        if marginals == "mean-field":  # tempered in place: calibrated probabilities
+            q = _host(q)
+            prob = calibrate(gmm, data, q, smoothing=smoothing, scale=scale,
+                             random_state=random_state)[0]
         yield 0.9
         ll = stats.get("log_likelihood")
         if ll is None:
@@ -48,6 +53,11 @@ def iter_apply(
         return gmm, predict_distinct(gmm, data, compressed, posteriors=posteriors)
     pred = yield from iter_predict_chunked(gmm, data, posteriors=posteriors)
     return gmm, pred
+
+
+def _host(array):
+    """A numpy array of posteriors (copied from the GPU when they are there)."""
+    return array.get() if hasattr(array, "get") else array
 
 
 def make_result(
