@@ -41,7 +41,6 @@ def iter_apply(
         )
         gmm, labels, prob, q = yield from rescale(steps, 0.0, 0.9)
         if marginals == "mean-field":  # tempered in place: calibrated probabilities
-            q = _host(q)
             prob = calibrate(gmm, data, q, smoothing=smoothing, scale=scale,
                              random_state=random_state)[0]
         yield 0.9
@@ -53,11 +52,6 @@ def iter_apply(
         return gmm, predict_distinct(gmm, data, compressed, posteriors=posteriors)
     pred = yield from iter_predict_chunked(gmm, data, posteriors=posteriors)
     return gmm, pred
-
-
-def _host(array):
-    """A numpy array of posteriors (copied from the GPU when they are there)."""
-    return array.get() if hasattr(array, "get") else array
 
 
 def make_result(
