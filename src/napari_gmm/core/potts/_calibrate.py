@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import minimize_scalar
-from scipy.special import logsumexp
 
+from .._backend import use_numba
 from ..fit._sklearn_private import weighted_log_prob
 from ._meanfield import potts_posteriors
 
 #: Largest number of voxels of the block on which the temperature is fitted.
-MAX_VOXELS = 1 << 15
+MAX_VOXELS = 1 << 14
 #: Fraction of the block's valid voxels whose data are hidden.
 HIDDEN = 0.1
 #: Mean-field sweeps after hiding (on held-out synthetic images and the anatomy phantoms,
@@ -55,6 +55,14 @@ def temper(posteriors, temperature):
     ([0.75, 0.0], [0.75, 0.25])
     """
     q = posteriors
+    if temperature != 1.0 and use_numba() and q.flags.c_contiguous and q.dtype == np.float32:
+        from .._nb_estep import KERNEL_LOCK
+        from ._temper_kernel import temper_rows
+
+        prob = np.empty(q.shape[0], dtype=np.float32)
+        with KERNEL_LOCK:
+            temper_rows(q, 1.0 / float(temperature), prob)
+        return prob
     if temperature != 1.0:
         np.power(q, np.float32(1.0 / temperature), out=q)
         total = q.sum(axis=1, keepdims=True)
@@ -134,10 +142,13 @@ def fit_temperature(log_q, density, *, upper=MAX_TEMPERATURE) -> float:
     log_q = np.asarray(log_q, dtype=np.float64)
     density = np.asarray(density, dtype=np.float64)
 
+    dens = np.exp(density - density.max(axis=1, keepdims=True))  # up to a constant per row
+    log_q = log_q - log_q.max(axis=1, keepdims=True)
+
     def negative(log_t):
-        z = log_q / np.exp(log_t)
-        z -= logsumexp(z, axis=1, keepdims=True)
-        return -float(np.mean(logsumexp(z + density, axis=1)))
+        e = np.exp(log_q / np.exp(log_t))  # <= 1, and 1 at each row's maximum
+        mixed = np.maximum((e * dens).sum(axis=1), 1e-300)
+        return float(np.mean(np.log(e.sum(axis=1)) - np.log(mixed)))
 
     best = minimize_scalar(negative, bounds=(0.0, np.log(upper)), method="bounded",
                            options={"xatol": 1e-3})
