@@ -86,3 +86,21 @@ def test_gibbs_marginals_are_not_tempered(monkeypatch):
         _untempered(m)
         raw = ng.segment(image, 2, smoothing=1.0, marginals="gibbs", random_state=0)
     np.testing.assert_array_equal(seg.probability, raw.probability)
+
+
+def test_holes_anisotropy_and_the_block_of_a_large_volume(monkeypatch):
+    image, truth = make_class_image((24, 40, 40), 2, sigma=30, feature_size=3, seed=4)
+    image = image.astype(np.float32)
+    image[5:9, 10:30, 3:20] = np.nan
+    monkeypatch.setattr(_calibrate, "MAX_VOXELS", 4000)  # a central block, not the volume
+    seg = ng.segment(image, 2, smoothing=1.0, scale=(2.0, 1.0, 1.0), random_state=0,
+                     return_posteriors=True)
+    holes = np.isnan(image)
+    assert np.isfinite(seg.probability).all()
+    np.testing.assert_array_equal(seg.probability[holes], 0)
+    np.testing.assert_array_equal(seg.labels[holes], 0)
+    np.testing.assert_allclose(seg.posteriors[~holes].sum(axis=-1), 1, atol=1e-5)
+    np.testing.assert_allclose(seg.probability, seg.posteriors.max(axis=-1))
+    keep = ~holes
+    cal = calibration(truth[keep], seg.labels[keep], seg.probability[keep])
+    assert cal.ece <= 0.03 and cal.auc >= 0.8

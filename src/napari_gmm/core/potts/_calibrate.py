@@ -14,8 +14,8 @@ posteriors, let the block forget what those pixels' values told their neighbours
 the neighbours then predict for a hidden pixel ``i``, tempered, is scored by its value:
 ``T = argmax mean_i log sum_k q_ik^(1/T) N(x_i | k) / Z_i``. The held-out pixels need the
 same softening of the neighbours' evidence as the visible ones, whose posteriors are then
-tempered by ``T``. Cost: the sweeps on the block (a few milliseconds to a few tenths of a
-second), whatever the image size.
+tempered by ``T``. Cost: the sweeps on the block (a few milliseconds whatever the image
+size) and one pass over the posteriors (a compiled row kernel with the numba backend).
 """
 
 from __future__ import annotations
@@ -31,8 +31,10 @@ from ._meanfield import potts_posteriors
 MAX_VOXELS = 1 << 14
 #: Fraction of the block's valid voxels whose data are hidden.
 HIDDEN = 0.1
-#: Mean-field sweeps after hiding (on held-out synthetic images and the anatomy phantoms,
-#: 3 sweeps leave T about 0.7x the one of best calibration error, 12 about 0.9x).
+#: Mean-field sweeps after hiding. The fitted T grows with them (the neighbours forget more
+#: of the hidden values): on ``benchmarks/bench_quality.py``'s synthetic images 3 sweeps give
+#: about 0.75x the T of lowest calibration error against the truth, 12 about 0.9x; on the
+#: anatomy phantoms (``benchmarks/bench_anatomy.py``) 12 give 0.5-0.8x.
 CAVITY_SWEEPS = 12
 #: Largest temperature.
 MAX_TEMPERATURE = 8.0
