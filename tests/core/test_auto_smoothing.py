@@ -8,6 +8,7 @@ from napari_gmm.core.analysis._calibration import calibration, expected_calibrat
 from napari_gmm.core.analysis._metrics import compare_labels
 from napari_gmm.core.analysis._sweep import noise_sweep
 from napari_gmm.core.analysis._synthetic import make_class_image, make_line_image
+from napari_gmm.core.potts import _calibrate
 from napari_gmm.core.potts._auto_smoothing import MAX_SMOOTHING, pseudo_likelihood_beta
 from napari_gmm.core.potts._sampling import gibbs_marginals
 
@@ -89,9 +90,14 @@ def test_gibbs_marginals_match_exact_two_pixel_model():
     np.testing.assert_allclose(q, exact, atol=0.02)
 
 
-def test_calibrated_marginals_on_noisy_images():
+def test_calibrated_marginals_on_noisy_images(monkeypatch):
     image, truth = make_class_image((96, 96), 3, sigma=30, feature_size=3, seed=6)
-    mean_field = ng.segment(image, 3, smoothing=1.0, random_state=0)
+    tempered = ng.segment(image, 3, smoothing=1.0, random_state=0)
+    with monkeypatch.context() as m:  # the mean-field posteriors alone, not tempered
+        m.setattr(_calibrate, "held_out_temperature", lambda *a, **k: 1.0)
+        mean_field = ng.segment(image, 3, smoothing=1.0, random_state=0)
+    cal_t = calibration(truth, tempered.labels, tempered.probability)
+    assert cal_t.ece <= 0.03 and cal_t.auc >= 0.8
     gibbs = ng.segment(image, 3, smoothing=1.0, marginals="gibbs", random_state=0,
                        return_posteriors=True)
     cal_mf = calibration(truth, mean_field.labels, mean_field.probability)

@@ -121,8 +121,8 @@ class GMMWidget(DockWidget):
         self.posteriors = CheckBox(name="posteriors", text="add per-class posterior maps")
         self.calibrated = CheckBox(name="calibrated", text="calibrated posteriors (Gibbs)",
                                    tooltip="With smoothing: Potts marginals by Gibbs sampling "
-                                   "instead of the over-confident mean-field ones (~5x the "
-                                   "smoothing time); the probability layer stays informative.")
+                                   "instead of the tempered mean-field ones (~5x the "
+                                   "smoothing time).")
         self.smoothing_field = SmoothingField(self.smoothing)
         self.auto_smoothing = self.smoothing_field.auto
         self.bias = BiasFields()

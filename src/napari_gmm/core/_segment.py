@@ -113,9 +113,12 @@ def segment(
         segmentations' cost.
     marginals : {'mean-field', 'gibbs'}, default='mean-field'
         With smoothing: how the posteriors (probability, uncertainty) are computed.
-        Mean-field posteriors are over-confident (~1 nearly everywhere); ``'gibbs'`` gives
-        calibrated Potts posterior marginals by Gibbs sampling (seeded by `random_state`,
-        about 5x the cost of the mean-field updates), and labels are their argmax.
+        Mean-field posteriors alone are over-confident (~1 nearly everywhere); they are
+        tempered, ``q^(1/T)`` renormalised, with ``T >= 1`` fitted on the image by the
+        held-out likelihood of hidden pixels (labels unchanged; see
+        :mod:`napari_gmm.core.potts._calibrate`). ``'gibbs'`` gives Potts posterior
+        marginals by Gibbs sampling (seeded by `random_state`, about 5x the cost of the
+        mean-field updates), and labels are their argmax.
     scale : sequence of float or None, default=None
         Physical pixel size per spatial axis (e.g. a napari layer's ``scale``), so that
         the prior weighs neighbours by 1/distance in anisotropic volumes. None: isotropic.
