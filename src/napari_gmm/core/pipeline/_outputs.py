@@ -42,7 +42,7 @@ def iter_apply(
         gmm, labels, prob, q = yield from rescale(steps, 0.0, 0.9)
         if marginals == "mean-field":  # tempered in place: calibrated probabilities
             prob = calibrate(gmm, data, q, smoothing=smoothing, scale=scale,
-                             random_state=random_state)[0]
+                             random_state=random_state, probability=prob)[0]
         yield 0.9
         ll = stats.get("log_likelihood")
         if ll is None:

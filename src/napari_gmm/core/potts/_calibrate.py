@@ -69,7 +69,11 @@ def temper(posteriors, temperature):
         np.power(q, np.float32(1.0 / temperature), out=q)
         total = q.sum(axis=1, keepdims=True)
         np.divide(q, total, out=q, where=total > 0)
-    return q.max(axis=1).astype(np.float32, copy=False)
+    # column by column: numpy's max over a short last axis is ~50x slower
+    prob = np.array(q[:, 0], dtype=np.float32)
+    for j in range(1, q.shape[1]):
+        np.maximum(prob, q[:, j], out=prob)
+    return prob
 
 
 def _block(shape, max_voxels):
@@ -158,9 +162,13 @@ def fit_temperature(log_q, density, *, upper=MAX_TEMPERATURE) -> float:
     return float(np.exp(log_t))
 
 
-def calibrate(gmm, data, posteriors, *, smoothing, scale=None, random_state=0):
+def calibrate(gmm, data, posteriors, *, smoothing, scale=None, random_state=0,
+              probability=None):
     """Temper the final mean-field posteriors (n_pixels, K) in place by the held-out
     temperature (:func:`held_out_temperature`).
+
+    `probability`, the untempered largest posterior of every pixel when the caller has it,
+    is returned as it is when the temperature is 1 (no pass over the posteriors).
 
     Parameters
     ----------
@@ -187,4 +195,6 @@ def calibrate(gmm, data, posteriors, *, smoothing, scale=None, random_state=0):
         gmm, data.to_spatial(data.features), data.to_spatial(q), valid,
         smoothing=smoothing, scale=scale, random_state=seed,
     )
+    if t == 1.0 and probability is not None:
+        return probability, t
     return temper(q, t), t

@@ -16,18 +16,24 @@ def temper_rows(q, inv_t, prob):
     n, k = q.shape
     inv = np.float32(inv_t)
     for i in prange(n):
-        total = np.float32(0.0)
+        best = 0
+        top = q[i, 0]
+        for j in range(1, k):
+            if q[i, j] > top:
+                best = j
+                top = q[i, j]
+        if top <= 0:
+            prob[i] = 0.0
+            continue
+        total = np.float32(1.0)  # the maximum's term: (top / top)^inv = 1
         for j in range(k):
             v = q[i, j]
-            if v > 0:
-                v = np.exp(np.log(v) * inv)
+            if j != best and v > 0:
+                v = np.exp(np.log(v / top) * inv)  # one log and exp per other class
                 q[i, j] = v
                 total += v
-        top = np.float32(0.0)
-        if total > 0:
-            for j in range(k):
-                v = q[i, j] / total
-                q[i, j] = v
-                if v > top:
-                    top = v
-        prob[i] = top
+            elif j != best:
+                q[i, j] = 0.0
+        for j in range(k):
+            q[i, j] = np.float32(1.0) / total if j == best else q[i, j] / total
+        prob[i] = np.float32(1.0) / total
