@@ -28,6 +28,7 @@ from ..potts._meanfield import (
 )
 from ..progress import run
 from ._cache import block_starts, halo_slices, merged_chunks, own_slices, split_chunks
+from ._calibrate import temper_planes
 from ._fit import LazyPixels, block_pixel_data
 from ._fused_blocks import fused_route, own_moments, own_planes, packed_outputs, swept_planes
 
@@ -108,8 +109,9 @@ def _potts_block_fused(data, models, smoothing, scale, sweeps, init=None):
 
 
 def _smooth_block(block, models, order, smoothing, scale, sweeps, max_distinct, want_post,
-                  depth, numblocks, cache=None, starts=None, block_id=None):
-    """Labels / max posterior (/ posteriors) of the Potts posteriors of one halo block.
+                  depth, numblocks, cache=None, starts=None, temperature=1.0, block_id=None):
+    """Labels / max posterior (/ posteriors) of the Potts posteriors of one halo block,
+    tempered by `temperature` (:mod:`._calibrate`).
 
     With a :class:`._cache.PosteriorCache` the sweeps start from its posteriors (with the
     halo; `starts` are the blocks' first indices), else from none.
@@ -133,11 +135,13 @@ def _smooth_block(block, models, order, smoothing, scale, sweeps, max_distinct, 
                 None if cache is None else cache.read_labels(where),
                 stop=_fused_blocks.BLOCK_STOP_CHANGED,
             )
-            return packed_outputs(own_planes(planes, data.spatial_shape, inner), order, n_out)
+            q_own = own_planes(planes, data.spatial_shape, inner)
+        temper_planes(q_own, temperature)
+        return packed_outputs(q_own, order, n_out)
     q, _ = _potts_block(block, models, smoothing, scale, sweeps, max_distinct, init)
-    q = q[inner]
-    if order is not None:
-        q = q[..., order]
+    q = np.ascontiguousarray(np.moveaxis(q[inner], -1, 0))
+    temper_planes(q, temperature)
+    q = np.moveaxis(q if order is None else q[order], 0, -1)
     labels, prob = posterior_labels(q)
     return _pack(labels, prob, q, labels.shape, n_out)
 
@@ -262,7 +266,7 @@ def _select_by_block(rows, chunks, shape):
 
 
 def lazy_outputs(pixels: LazyPixels, models, *, order=None, smoothing=0.0, scale=None,
-                 sweeps=0, max_distinct, want_post, cache=None):
+                 sweeps=0, max_distinct, want_post, cache=None, temperature=1.0):
     """Lazy ``(labels, probability, posteriors or None)`` of `models` (the last one labels).
 
     Without smoothing only ``models[-1]`` is used, block by block. With smoothing, each model
@@ -287,7 +291,7 @@ def lazy_outputs(pixels: LazyPixels, models, *, order=None, smoothing=0.0, scale
         starts = None if cache is None else block_starts(arr.chunks[:-1])
         packed = halo.map_blocks(
             _smooth_block, models, order, smoothing, scale, sweeps, max_distinct,
-            bool(want_post), depth, arr.numblocks, cache, starts,
+            bool(want_post), depth, arr.numblocks, cache, starts, temperature,
             dtype=np.float32, chunks=(*arr.chunks[:-1], (n_out,)),
         )
     labels = packed[..., 0].astype(label_dtype(k))

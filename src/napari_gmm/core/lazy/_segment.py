@@ -38,6 +38,7 @@ from ..progress import rescale, run
 from ._apply import lazy_outputs, lazy_stats
 from ._blockwise import sum_in_groups
 from ._cache import PosteriorCache
+from ._calibrate import lazy_temperature
 from ._fit import (
     _sum_parts,
     lazy_pixels,
@@ -234,9 +235,13 @@ def iter_segment_lazy(image, n_components, **options):
         order = None if np.array_equal(order, np.arange(order.size)) else order
     yield 0.8, "scoring"
     ll, n_valid = score(pixels, gmm, compressed)
+    temperature = 1.0 if smoothing <= 0 else lazy_temperature(
+        pixels, models, order, gmm, smoothing=smoothing, scale=scale, sweeps=SWEEPS,
+        max_distinct=max_distinct, random_state=params["random_state"],
+    )
     outputs = lazy_outputs(
         pixels, models, order=order, smoothing=smoothing, scale=scale, sweeps=SWEEPS,
-        max_distinct=max_distinct, want_post=want_post, cache=cache,
+        max_distinct=max_distinct, want_post=want_post, cache=cache, temperature=temperature,
     )
     result = make_lazy_result(
         gmm, pixels, outputs, ll, n_valid, info, start=start, smoothing=smoothing,
@@ -277,9 +282,13 @@ def iter_apply_model_lazy(gmm, image, *, channel_axis, smoothing, scale, return_
     compressed = lazy_compressed(pixels, max_distinct)
     yield 0.5, "scoring"
     ll, n_valid = score(pixels, gmm, compressed)
+    temperature = 1.0 if smoothing <= 0 else lazy_temperature(
+        pixels, [gmm], None, gmm, smoothing=smoothing, scale=scale, sweeps=SWEEPS,
+        max_distinct=max_distinct, random_state=0,  # apply_model's default seed
+    )
     outputs = lazy_outputs(
         pixels, [gmm], smoothing=smoothing, scale=scale, sweeps=SWEEPS,
-        max_distinct=max_distinct, want_post=bool(return_posteriors),
+        max_distinct=max_distinct, want_post=bool(return_posteriors), temperature=temperature,
     )
     info = FitInfo(method=method, n_fit_samples=0)
     result = make_lazy_result(
