@@ -22,13 +22,13 @@ from __future__ import annotations
 import numpy as np
 
 from .._predict import label_dtype, pixel_log_prob
+from ..potts._calibrate import temper_planes
 from ..potts._meanfield import (
     posterior_labels,
     potts_posteriors,
 )
 from ..progress import run
 from ._cache import block_starts, halo_slices, merged_chunks, own_slices, split_chunks
-from ._calibrate import temper_planes
 from ._fit import LazyPixels, block_pixel_data
 from ._fused_blocks import fused_route, own_moments, own_planes, packed_outputs, swept_planes
 

@@ -5,7 +5,7 @@ central block of the image (:mod:`..potts._calibrate`). A dask image gets the sa
 central block is read with a margin as deep as all the sweeps (so its final posteriors are
 those the blocks compute there), swept with the image's models, and given to
 :func:`..potts._calibrate.held_out_temperature`; the blocks then temper their own voxels'
-posteriors by it (:func:`temper_planes`). The labels do not change.
+posteriors by it (:func:`..potts._calibrate.temper_planes`). The labels do not change.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from ..potts._calibrate import MAX_VOXELS, _block, held_out_temperature
+from ._apply import _potts_block
 
 
 def lazy_temperature(pixels, models, order, final, *, smoothing, scale, sweeps, max_distinct,
@@ -23,8 +24,6 @@ def lazy_temperature(pixels, models, order, final, *, smoothing, scale, sweeps, 
     `models` and `order` are those of :func:`._apply.lazy_outputs`; `final` is the final
     mixture, its components in the order of the results.
     """
-    from ._apply import _potts_block
-
     shape = pixels.spatial_shape
     margin = sweeps * len(models)
     outer = tuple(
@@ -39,12 +38,3 @@ def lazy_temperature(pixels, models, order, final, *, smoothing, scale, sweeps, 
     seed = int(check_random_state(random_state).randint(2**31 - 1))
     return held_out_temperature(final, sub, np.ascontiguousarray(q, dtype=np.float32), valid,
                                 smoothing=smoothing, scale=scale, random_state=seed)
-
-
-def temper_planes(q, temperature) -> None:
-    """Temper class-major posteriors (K, ...) float32 in place (0 columns stay 0)."""
-    if temperature == 1.0:
-        return
-    np.power(q, np.float32(1.0 / temperature), out=q)
-    total = q.sum(axis=0)
-    np.divide(q, total, out=q, where=total > 0)

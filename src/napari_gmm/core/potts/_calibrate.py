@@ -198,3 +198,12 @@ def calibrate(gmm, data, posteriors, *, smoothing, scale=None, random_state=0,
     if t == 1.0 and probability is not None:
         return probability, t
     return temper(q, t), t
+
+
+def temper_planes(q, temperature) -> None:
+    """Temper class-major posteriors (K, ...) float32 in place (0 columns stay 0)."""
+    if temperature == 1.0:
+        return
+    np.power(q, np.float32(1.0 / temperature), out=q)
+    total = q.sum(axis=0)
+    np.divide(q, total, out=q, where=total > 0)
