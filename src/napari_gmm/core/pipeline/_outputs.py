@@ -10,7 +10,6 @@ from ..fit._fit import FitInfo
 from ..fit._sklearn_private import n_parameters
 from ..guided._apply import iter_apply_classes
 from ..guided._classes import class_names, is_grouped
-from ..potts._calibrate import calibrate
 from ..potts._hmrf import iter_regularize
 from ..progress import rescale
 
@@ -36,13 +35,11 @@ def iter_apply(
         steps = iter_regularize(
             gmm, data, compressed, smoothing=smoothing, scale=scale, max_samples=max_samples,
             random_state=random_state, reestimate=reestimate, marginals=marginals,
-            sweeps=sweeps, posteriors=posteriors or marginals == "mean-field",
+            sweeps=sweeps, posteriors=posteriors,
             stats=stats if compressed is None else None,  # integer images: by the table
+            calibrate=True,  # calibrated probabilities (potts/_calibrate.py)
         )
         gmm, labels, prob, q = yield from rescale(steps, 0.0, 0.9)
-        if marginals == "mean-field":  # tempered in place: calibrated probabilities
-            prob = calibrate(gmm, data, q, smoothing=smoothing, scale=scale,
-                             random_state=random_state, probability=prob)[0]
         yield 0.9
         ll = stats.get("log_likelihood")
         if ll is None:

@@ -162,6 +162,13 @@ def fit_temperature(log_q, density, *, upper=MAX_TEMPERATURE) -> float:
     return float(np.exp(log_t))
 
 
+def calibration_seed(random_state) -> int:
+    """Seed of the hidden voxels for a segmentation's `random_state`."""
+    from sklearn.utils import check_random_state
+
+    return int(check_random_state(random_state).randint(2**31 - 1))
+
+
 def calibrate(gmm, data, posteriors, *, smoothing, scale=None, random_state=0,
               probability=None):
     """Temper the final mean-field posteriors (n_pixels, K) in place by the held-out
@@ -186,10 +193,8 @@ def calibrate(gmm, data, posteriors, *, smoothing, scale=None, random_state=0,
         The largest tempered posterior of every pixel (0 on invalid pixels).
     temperature : float
     """
-    from sklearn.utils import check_random_state
-
     q = posteriors
-    seed = int(check_random_state(random_state).randint(2**31 - 1))
+    seed = calibration_seed(random_state)
     valid = None if data.valid is None else data.to_spatial(data.valid)
     t = held_out_temperature(
         gmm, data.to_spatial(data.features), data.to_spatial(q), valid,

@@ -12,6 +12,8 @@ from .._features import PixelData
 from .._predict import label_dtype, pixel_log_prob
 from ..fit._fit import component_order, order_components
 from ..progress import run
+from ._calibrate import calibrate as calibrate_posteriors
+from ._calibrate import calibration_seed
 from ._hmrf_rounds import iter_hmrf_em, planes_handle
 from ._meanfield import posterior_labels
 from ._neighbours import POTTS_SCALE
@@ -112,6 +114,7 @@ def regularize(
 def iter_regularize(
     gmm, data: PixelData, compressed, *, smoothing, scale, max_samples, random_state,
     reestimate=True, marginals="mean-field", sweeps=None, posteriors=True, stats=None,
+    calibrate=False,
 ):
     """Generator form of :func:`regularize`: yields the fraction done after every sweep.
 
@@ -119,7 +122,37 @@ def iter_regularize(
     With ``posteriors=False`` the returned posteriors may be None (the GPU and numba routes
     then do not write them). `stats`, a dict, gets ``"log_likelihood"`` (the returned
     model's mean log-likelihood over the valid pixels) where the route computed it anyway.
+    With `calibrate` (mean-field marginals) the probability and posteriors are tempered by
+    the held-out temperature (:mod:`._calibrate`; labels unchanged).
     """
+    calibrate = calibrate and marginals != "gibbs"
+    if calibrate and not use_cupy() and planes_handle(data.spatial_shape, gmm.n_components):
+        seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
+        result = yield from iter_regularize_planes(
+            gmm, data, smoothing=smoothing, scale=scale, reestimate=reestimate,
+            posteriors=posteriors, max_samples=max_samples, random_state=seed,
+            n_sweeps=SWEEPS, stop_changed=STOP_CHANGED, sweeps=sweeps, stats=stats,
+            calibration_seed=calibration_seed(random_state),
+        )
+        return result
+    model, labels, probability, q = yield from _iter_routes(
+        gmm, data, compressed, smoothing=smoothing, scale=scale, max_samples=max_samples,
+        random_state=random_state, reestimate=reestimate, marginals=marginals, sweeps=sweeps,
+        posteriors=posteriors or calibrate, stats=stats,
+    )
+    if calibrate:
+        probability = calibrate_posteriors(
+            model, data, q, smoothing=smoothing, scale=scale, random_state=random_state,
+            probability=probability,
+        )[0]
+    return model, labels, probability, (q if posteriors else None)
+
+
+def _iter_routes(
+    gmm, data: PixelData, compressed, *, smoothing, scale, max_samples, random_state,
+    reestimate, marginals, sweeps, posteriors, stats,
+):
+    """:func:`iter_regularize` without the calibration: the GPU, numba and numpy routes."""
     if use_cupy() and marginals != "gibbs":
         from ._gpu_hmrf import gpu_supported, iter_regularize_gpu
 

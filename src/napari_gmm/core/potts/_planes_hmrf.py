@@ -15,17 +15,20 @@ import numpy as np
 
 from .._predict import label_dtype
 from ..fit._fit import component_order, order_components
+from . import _calibrate
 from ._hmrf_rounds import iter_hmrf_planes_numba
 
 
 def iter_regularize_planes(gmm, data, *, smoothing, scale, reestimate, posteriors,
                            max_samples, random_state, n_sweeps, stop_changed, sweeps,
-                           stats=None):
+                           stats=None, calibration_seed=None):
     """Generator: yields the fraction done after every sweep; returns ``(model, labels,
     probability, posteriors or None)`` as :func:`._hmrf.iter_regularize`.
 
     `stats`, a dict, gets ``"log_likelihood"``: the returned model's mean log-likelihood
-    over the valid pixels.
+    over the valid pixels. With `calibration_seed` the probability (and posteriors) are
+    tempered (:mod:`._calibrate`), the temperature fitted on the planes before they are
+    written out: the posteriors are written only when asked for or when ``T > 1``.
     """
     new = copy.deepcopy(gmm)
     valid = None if data.valid is None else data.to_spatial(data.valid)
@@ -36,9 +39,19 @@ def iter_regularize_planes(gmm, data, *, smoothing, scale, reestimate, posterior
     )
     if stats is not None:
         stats["log_likelihood"] = planes.log_likelihood
+    model = new if reestimate else gmm
+    t = 1.0
+    if calibration_seed is not None:  # the mixture still in the planes' class order
+        k = gmm.n_components
+        q_view = np.moveaxis(planes.q.reshape(k, *data.spatial_shape), 0, -1)
+        t = _calibrate.held_out_temperature(model, data.to_spatial(data.features), q_view, valid,
+                                 smoothing=smoothing, scale=scale, random_state=calibration_seed)
     order = np.arange(gmm.n_components)
     if reestimate:
         order = component_order(new)
         order_components(new)
-    labels, probability, q = planes.finish(order, label_dtype(gmm.n_components), posteriors)
-    return (new if reestimate else gmm), labels, probability, q
+    want = posteriors or t != 1.0
+    labels, probability, q = planes.finish(order, label_dtype(gmm.n_components), want)
+    if t != 1.0:
+        probability = _calibrate.temper(q, t)
+    return model, labels, probability, (q if posteriors else None)
