@@ -105,7 +105,7 @@ def test_log_likelihood_from_the_planes_pass_matches_sklearn(covariance_type):
     expected = gmm.score(X[ok.reshape(-1)].astype(np.float64))
     assert planes.log_likelihood == pytest.approx(expected, rel=1e-12)
     planes.plain()
-    q_rows = planes.rows(np.arange(X.shape[0])).copy()
+    q_rows = planes.q.T.copy()
     labels, prob, post = planes.finish(np.array([2, 0, 1]), np.uint8, posteriors=False)
     assert post is None
     ref = q_rows[:, [2, 0, 1]]

@@ -224,8 +224,12 @@ def _iter_hmrf_numba(gmm, features, ok, X, rows, smoothing, spacing, counts, sto
     beta = float(smoothing) * POTTS_SCALE
     flat = features.reshape(-1, features.shape[-1])
     planes = Planes(ok, shape, gmm.n_components, kernel, _axis_weights(kernel), beta)
-    def mstep(model, done):  # on the subsample, as the numpy reference
-        update_mixture(model, X, done.rows(rows))
+    def mstep(model, done):  # on the subsample, as the numpy reference; parallel sums
+        from ._moments import cpu_moments, update_from_moments
+
+        shift = np.asarray(model.means_, dtype=np.float64)
+        update_from_moments(model, cpu_moments(X, done.q[:, rows], None, shift), shift,
+                            X.shape[0])
 
     yield from iter_hmrf_planes(planes, gmm, flat, counts, stop, sweeps, mstep)
     return planes

@@ -133,10 +133,6 @@ class Planes:
         moments = cpu_moments(features, self.q, valid, shift)
         update_from_moments(gmm, moments, shift, self.n_valid)
 
-    def rows(self, rows) -> np.ndarray:
-        """Posteriors (len(rows), K) float32 of some voxels (e.g. an M-step subsample)."""
-        return self.q[:, rows].T
-
     def finish(self, order, label_dtype, posteriors=True):
         """Labels, max posterior and pixel-major posteriors (N, K) with columns in `order`
         (None without `posteriors`).
