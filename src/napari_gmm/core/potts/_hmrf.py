@@ -126,20 +126,40 @@ def iter_regularize(
     the held-out temperature (:mod:`._calibrate`; labels unchanged).
     """
     calibrate = calibrate and marginals != "gibbs"
-    if calibrate and not use_cupy() and planes_handle(data.spatial_shape, gmm.n_components):
-        seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
-        result = yield from iter_regularize_planes(
+    if use_cupy() and marginals != "gibbs":
+        from ._gpu_hmrf import gpu_supported, iter_regularize_gpu
+
+        if gpu_supported(data, gmm.n_components):
+            result = yield from iter_regularize_gpu(
+                gmm, data, smoothing=smoothing, scale=scale, reestimate=reestimate,
+                posteriors=posteriors or calibrate, n_sweeps=SWEEPS, stop_changed=STOP_CHANGED,
+                sweeps=sweeps,
+            )
+            return _tempered(result, data, smoothing=smoothing, scale=scale,
+                             random_state=random_state, calibrate=calibrate,
+                             posteriors=posteriors)
+    seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
+    if marginals != "gibbs" and planes_handle(data.spatial_shape, gmm.n_components):
+        result = yield from iter_regularize_planes(  # tempers before writing the planes out
             gmm, data, smoothing=smoothing, scale=scale, reestimate=reestimate,
             posteriors=posteriors, max_samples=max_samples, random_state=seed,
             n_sweeps=SWEEPS, stop_changed=STOP_CHANGED, sweeps=sweeps, stats=stats,
-            calibration_seed=calibration_seed(random_state),
+            calibration_seed=calibration_seed(random_state) if calibrate else None,
         )
         return result
-    model, labels, probability, q = yield from _iter_routes(
+    result = yield from _iter_reference(
         gmm, data, compressed, smoothing=smoothing, scale=scale, max_samples=max_samples,
-        random_state=random_state, reestimate=reestimate, marginals=marginals, sweeps=sweeps,
-        posteriors=posteriors or calibrate, stats=stats,
+        seed=seed, reestimate=reestimate, marginals=marginals, sweeps=sweeps,
     )
+    return _tempered(result, data, smoothing=smoothing, scale=scale,
+                     random_state=random_state, calibrate=calibrate, posteriors=posteriors)
+
+
+def _tempered(result, data, *, smoothing, scale, random_state, calibrate, posteriors):
+    """A route's ``(model, labels, probability, posteriors)`` with the probability tempered
+    (when `calibrate`; :func:`._calibrate.calibrate`) and the posteriors dropped unless
+    asked for."""
+    model, labels, probability, q = result
     if calibrate:
         probability = calibrate_posteriors(
             model, data, q, smoothing=smoothing, scale=scale, random_state=random_state,
@@ -148,29 +168,11 @@ def iter_regularize(
     return model, labels, probability, (q if posteriors else None)
 
 
-def _iter_routes(
-    gmm, data: PixelData, compressed, *, smoothing, scale, max_samples, random_state,
-    reestimate, marginals, sweeps, posteriors, stats,
-):
-    """:func:`iter_regularize` without the calibration: the GPU, numba and numpy routes."""
-    if use_cupy() and marginals != "gibbs":
-        from ._gpu_hmrf import gpu_supported, iter_regularize_gpu
-
-        if gpu_supported(data, gmm.n_components):
-            result = yield from iter_regularize_gpu(
-                gmm, data, smoothing=smoothing, scale=scale, reestimate=reestimate,
-                posteriors=posteriors, n_sweeps=SWEEPS, stop_changed=STOP_CHANGED,
-                sweeps=sweeps,
-            )
-            return result
-    seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
-    if marginals != "gibbs" and planes_handle(data.spatial_shape, gmm.n_components):
-        result = yield from iter_regularize_planes(
-            gmm, data, smoothing=smoothing, scale=scale, reestimate=reestimate,
-            posteriors=posteriors, max_samples=max_samples, random_state=seed,
-            n_sweeps=SWEEPS, stop_changed=STOP_CHANGED, sweeps=sweeps, stats=stats,
-        )
-        return result
+def _iter_reference(gmm, data: PixelData, compressed, *, smoothing, scale, max_samples, seed,
+                    reestimate, marginals, sweeps):
+    """The routes without class-major planes: HMRF-EM by :func:`._hmrf_rounds.iter_hmrf_em`
+    (numpy reference, or more than 3 spatial axes / 254 classes), then mean-field or Gibbs
+    marginals; returns ``(model, labels, probability, posteriors)``."""
     valid = None if data.valid is None else data.to_spatial(data.valid)
     features = data.to_spatial(data.features)
     new, q = yield from iter_hmrf_em(
