@@ -1,17 +1,11 @@
-"""Compiled Potts mean-field sweep: E-step + neighbour average + prior + softmax, fused.
+"""Pixel-major compiled Potts kernels: the previous mean-field sweep, and the finish.
 
-The numpy route (:func:`._spatial.potts_posteriors`) keeps the (K, N) log-probabilities,
-two posterior buffers, a neighbour-sum buffer (two when anisotropic) and a normalisation
-map: about 16K + 8 bytes per voxel in float32, plus scikit-learn's float64 temporaries when
-the log-probabilities are computed. The sweep below recomputes each voxel's K weighted
-log-probabilities from the image (a few multiply-adds at the few channels of an image:
-cheaper than reading them back from memory) and its neighbour weights from the validity
-mask, so smoothing holds only the image, two (N, K) float32 posterior buffers, the mask and
-the outputs.
-
-Posteriors are pixel-major, (N, K) with N = Z * Y * X in C order (2D images have Z = 1), so
-that each voxel's K values are adjacent. Parallelism is over image rows (z, y); every voxel
-reads only the previous sweep's buffer, so results do not depend on the number of threads.
+:func:`potts_sweep_lp` is the sweep the class-major planes (:mod:`._planes_kernels`)
+replaced; it stays as the baseline of ``benchmarks/bench_spatial.py`` ("previous kernel").
+Posteriors are (N, K) with N = Z * Y * X in C order (2D images have Z = 1). Parallelism is
+over image rows (z, y); every voxel reads only the previous sweep's buffer, so results do
+not depend on the number of threads. :func:`finish_kernel` orders the columns and writes
+labels and max posterior for :mod:`._fused`.
 """
 
 from __future__ import annotations
@@ -19,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .._nb_estep import pixel_wlp, softmax_row
+from .._nb_estep import softmax_row
 
 
 @njit(cache=True, fastmath=False, inline="always")
@@ -56,46 +50,14 @@ def _add_prior(z, q_in, i, pos, shape, weights, beta, valid, check):
 
 
 @njit(cache=True, parallel=True, fastmath=False)
-def potts_sweep(features, valid, shape, weights, beta, means, prec, const, q_in, q_out):
-    """One mean-field sweep ``q_out = softmax(log p(x, k) + beta * mean_nb(q_in))``.
-
-    Parameters
-    ----------
-    features : (N, C) array, any real dtype
-    valid : (N,) bool, or empty when every voxel is valid
-    shape : (3,) int64, the spatial shape (Z, Y, X), Z * Y * X == N
-    weights : (3,) float64, the weight of the two face neighbours along z, y and x
-    beta : float, Potts coupling in nats; 0 gives the plain posteriors (`q_in` unused)
-    means, prec, const : see :func:`._nb_estep.kernel_params`
-    q_in, q_out : (N, K) float32, the previous and the new posteriors (0 where invalid)
-
-    The neighbour mean is taken over the valid neighbours that exist (as the numpy route).
-    """
-    ny, nx = shape[1], shape[2]
-    n_comp, n_chan = means.shape
-    check = valid.shape[0] > 0
-    for r in prange(shape[0] * ny):
-        z = np.empty(n_comp)
-        d = np.empty(n_chan)
-        pos = np.empty(3, dtype=np.int64)
-        pos[0] = r // ny
-        pos[1] = r - pos[0] * ny
-        for x_idx in range(nx):
-            i = r * nx + x_idx
-            if check and not valid[i]:
-                for k in range(n_comp):
-                    q_out[i, k] = 0.0
-                continue
-            pixel_wlp(features, i, means, prec, const, d, z)
-            if beta > 0.0:
-                pos[2] = x_idx
-                _add_prior(z, q_in, i, pos, shape, weights, beta, valid, check)
-            softmax_row(z, q_out, i)
-
-
-@njit(cache=True, parallel=True, fastmath=False)
 def potts_sweep_lp(log_prob, valid, shape, weights, beta, q_in, q_out):
-    """:func:`potts_sweep` with precomputed log-probabilities `log_prob` (N, K) float32."""
+    """One pixel-major mean-field sweep ``q_out = softmax(log_prob + beta * mean_nb(q_in))``.
+
+    `log_prob` (N, K) float32; `valid` (N,) bool, or empty when every voxel is valid;
+    `shape` (3,) int64, the (Z, Y, X) view; `weights` (3,) float64, the weight of the two
+    face neighbours along z, y and x; `q_in`, `q_out` (N, K) float32 (0 where invalid). The
+    neighbour mean is taken over the valid neighbours that exist (as the numpy route).
+    """
     ny, nx = shape[1], shape[2]
     n_comp = log_prob.shape[1]
     check = valid.shape[0] > 0
