@@ -49,6 +49,40 @@ def _row_neighbours(q, k, base, nx, plane, zi, yi, nz, ny, zero):
     return zm, zp, ym, yp
 
 
+@njit(cache=True, fastmath=True, inline="always")
+def _softmax_run(acc, m, top, best, total, valid, base, masked, q_out):
+    """Softmax over classes of the logits `acc` (K, >= m) of voxels ``base .. base + m``
+    into ``q_out[:, base : base + m]`` (0 where `masked` and not `valid`).
+
+    Leaves the argmax in `best`, ``1 / sum of exponentials`` (0 where not valid) in `total`
+    and the exponentials in `acc`; class outer, voxel inner loops on contiguous rows, so
+    that they vectorise (reading the logits from a wider array in place kept them from it).
+    """
+    n_comp = acc.shape[0]
+    for x in range(m):
+        top[x] = acc[0, x]
+        best[x] = 0
+        total[x] = 0.0
+    for k in range(1, n_comp):
+        for x in range(m):
+            better = acc[k, x] > top[x]
+            top[x] = acc[k, x] if better else top[x]
+            best[x] = k if better else best[x]
+    for k in range(n_comp):
+        for x in range(m):
+            e = fast_exp(acc[k, x] - top[x])
+            acc[k, x] = e
+            total[x] += e
+    for x in range(m):
+        total[x] = 1.0 / total[x]
+        if masked and not valid[base + x]:
+            total[x] = 0.0
+    for k in range(n_comp):
+        out = q_out[k, base : base + m]
+        for x in range(m):
+            out[x] = acc[k, x] * total[x]
+
+
 @njit(cache=True, parallel=True, fastmath=True)
 def sweep_planes(lp, q_in, q_out, labels, scale, valid, shape, weights, beta):
     """One Jacobi mean-field sweep from `q_in` to `q_out` (K, N); returns labels changed.
@@ -108,29 +142,7 @@ def sweep_planes(lp, q_in, q_out, labels, scale, valid, shape, weights, beta):
                 lk = lp[k, base : base + nx]
                 for x in range(nx):
                     a[x] = lk[x] + s[x] * a[x]
-            for x in range(nx):
-                top[x] = acc[0, x]
-                best[x] = 0
-            for k in range(1, n_comp):
-                for x in range(nx):
-                    better = acc[k, x] > top[x]
-                    top[x] = acc[k, x] if better else top[x]
-                    best[x] = k if better else best[x]
-            for x in range(nx):
-                s[x] = 0.0  # reused: the sum of exponentials
-            for k in range(n_comp):
-                for x in range(nx):
-                    e = fast_exp(acc[k, x] - top[x])
-                    acc[k, x] = e
-                    s[x] += e
-            for x in range(nx):
-                s[x] = 1.0 / s[x]
-                if masked and not valid[base + x]:
-                    s[x] = 0.0
-            for k in range(n_comp):
-                out = q_out[k, base : base + nx]
-                for x in range(nx):
-                    out[x] = acc[k, x] * s[x]
+            _softmax_run(acc, nx, top, best, s, valid, base, masked, q_out)  # s: reused
             for x in range(nx):
                 lab = np.uint8(best[x] + 1) if s[x] > 0 else np.uint8(0)
                 count += lab != labels[base + x]
@@ -143,8 +155,8 @@ def sweep_planes(lp, q_in, q_out, labels, scale, valid, shape, weights, beta):
 def plain_planes(lp, q_out, labels, valid):
     """Unregularised posteriors: softmax of `lp` over classes, labels; 0 where not valid.
 
-    Runs over contiguous runs of voxels with the loops of :func:`sweep_planes` (class
-    outer, voxel inner), so that they vectorise.
+    Runs over contiguous runs of voxels with the softmax of :func:`sweep_planes`
+    (:func:`_softmax_run`).
     """
     n_comp, n = lp.shape
     check = valid.shape[0] > 0
@@ -155,33 +167,10 @@ def plain_planes(lp, q_out, labels, valid):
         acc = np.empty((n_comp, m), dtype=np.float32)
         top = np.empty(m, dtype=np.float32)
         best = np.empty(m, dtype=np.uint8)
-        total = np.zeros(m, dtype=np.float32)
-        first = lp[0, lo : lo + m]
-        for x in range(m):
-            top[x] = first[x]
-            best[x] = 0
-        for k in range(1, n_comp):
-            lk = lp[k, lo : lo + m]
-            for x in range(m):
-                better = lk[x] > top[x]
-                top[x] = lk[x] if better else top[x]
-                best[x] = k if better else best[x]
+        total = np.empty(m, dtype=np.float32)
         for k in range(n_comp):
-            lk = lp[k, lo : lo + m]
-            a = acc[k]
-            for x in range(m):
-                e = fast_exp(lk[x] - top[x])
-                a[x] = e
-                total[x] += e
-        for x in range(m):
-            total[x] = 1.0 / total[x]
-            if check and not valid[lo + x]:
-                total[x] = 0.0
-        for k in range(n_comp):
-            out = q_out[k, lo : lo + m]
-            a = acc[k]
-            for x in range(m):
-                out[x] = a[x] * total[x]
+            acc[k] = lp[k, lo : lo + m]
+        _softmax_run(acc, m, top, best, total, valid, lo, check, q_out)
         for x in range(m):
             labels[lo + x] = np.uint8(best[x] + 1) if total[x] > 0 else np.uint8(0)
 
