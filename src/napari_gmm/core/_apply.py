@@ -18,7 +18,13 @@ from ._mask import masked_image
 from ._options import MAX_DISTINCT, Options, check_options, compress_if_integer
 from ._resources import check_segmentation_memory
 from ._result import Segmentation
-from ._validation import UNSET, check_progress, check_smoothing_ndim, resolve_channel_axis
+from ._validation import (
+    UNSET,
+    check_model_channels,
+    check_progress,
+    check_smoothing_ndim,
+    resolve_channel_axis,
+)
 from .bias._ecm import DEFAULT_ORDER, check_bias_field, check_bias_order, n_terms
 from .bias._fit import iter_bias_for_model
 from .fit._fit import FitInfo
@@ -85,13 +91,7 @@ def iter_apply_image(
         posteriors=bool(return_posteriors), what="applying a model to",
     )
     data = pixel_data(image, channel_axis)
-    n_features = gmm.means_.shape[1]
-    if data.n_features != n_features:
-        raise ValueError(
-            f"The model was fitted on {n_features} channel(s) but the image has "
-            f"{data.n_features} (shape {np.shape(image)}, channel_axis={channel_axis}). Pass "
-            "the channel_axis the model was fitted with, or a model of this kind of image."
-        )
+    check_model_channels(gmm, data.n_features, np.shape(image), channel_axis)
     scale = check_scale(scale, len(data.spatial_shape))
     check_smoothing_ndim(smoothing, len(data.spatial_shape))
     marginals = check_marginals(marginals)

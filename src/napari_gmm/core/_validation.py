@@ -220,6 +220,17 @@ MAX_SWEEP_LEVELS = 1_000
 MAX_SMOOTH_NDIM = 8
 
 
+def check_model_channels(gmm, n_features: int, shape, channel_axis) -> None:
+    """Refuse an image whose channel count is not the one mixture `gmm` was fitted on."""
+    fitted = gmm.means_.shape[1]
+    if n_features != fitted:
+        raise ValueError(
+            f"The model was fitted on {fitted} channel(s) but the image has {n_features} "
+            f"(shape {tuple(shape)}, channel_axis={channel_axis}). Pass the channel_axis the "
+            "model was fitted with, or a model of this kind of image."
+        )
+
+
 def check_smoothing_ndim(smoothing, n_spatial: int) -> None:
     """ValueError when smoothing is asked for on more than :data:`MAX_SMOOTH_NDIM` axes."""
     if smoothing in (0, 0.0, None) or n_spatial <= MAX_SMOOTH_NDIM:

@@ -24,7 +24,7 @@ import numpy as np
 
 from .._backend import use_numba
 from .._result import Segmentation, fit_fields
-from .._validation import check_smoothing_ndim
+from .._validation import check_model_channels, check_smoothing_ndim
 from ..fit._fit import (
     FitInfo,
     component_order,
@@ -269,13 +269,7 @@ def iter_apply_model_lazy(gmm, image, *, channel_axis, smoothing, scale, return_
     start = time.perf_counter()
     smoothing, max_distinct = check_options(smoothing=smoothing, max_distinct=max_distinct)
     pixels = lazy_pixels(image, channel_axis)
-    n_features = gmm.means_.shape[1]
-    if pixels.n_features != n_features:
-        raise ValueError(
-            f"The model was fitted on {n_features} channel(s) but the image has "
-            f"{pixels.n_features} (shape {image.shape}, channel_axis={channel_axis}). Pass "
-            "the channel_axis the model was fitted with, or a model of this kind of image."
-        )
+    check_model_channels(gmm, pixels.n_features, image.shape, channel_axis)
     scale = check_scale(scale, len(pixels.spatial_shape))
     check_smoothing_ndim(smoothing, len(pixels.spatial_shape))
     yield 0.05, "reading pixels"
