@@ -33,6 +33,7 @@ import tempfile
 import time
 
 import numpy as np
+from _timing import best_time
 from scipy import ndimage
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
@@ -60,17 +61,6 @@ def class_volume(shape, n_classes, *, sigma, n_channels=None, dtype="float32", s
     return image
 
 
-def best(func, repeat):
-    out, t = None, np.inf
-    for _ in range(repeat):
-        out = None
-        gc.collect()
-        start = time.perf_counter()
-        out = func()
-        t = min(t, time.perf_counter() - start)
-    return t, out
-
-
 def run_case(name, image, k, channel_axis, args, rows):
     import numba
 
@@ -80,7 +70,7 @@ def run_case(name, image, k, channel_axis, args, rows):
     fit_rows = np.random.default_rng(0).choice(X.shape[0], min(100_000, X.shape[0]), replace=False)
     gmm = GaussianMixture(k, random_state=0).fit(X[fit_rows].astype(np.float64))
     with threadpool_limits(limits=1, user_api="blas"):
-        t_base, _ = best(lambda: gmm.predict_proba(X), 1)
+        t_base, _ = best_time(lambda: gmm.predict_proba(X), 1)
     rows.append((name, "scikit-learn predict_proba, all voxels (baseline)", "1", t_base, 1.0))
 
     def seg(smoothing):
@@ -94,7 +84,7 @@ def run_case(name, image, k, channel_axis, args, rows):
             numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
             with ng.use_backend("numba"):
                 seg(smoothing)  # compile / load the kernels for this dtype first
-                times[threads], result = best(lambda s=smoothing: seg(s), args.repeat)
+                times[threads], result = best_time(lambda s=smoothing: seg(s), args.repeat)
             label = f"{what}, numba"
             note = "" if threads == 1 else f" ({times[1] / times[2]:.2f}x 1 thread)"
             t = times[threads]
@@ -102,7 +92,7 @@ def run_case(name, image, k, channel_axis, args, rows):
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
         if not args.skip_numpy:
             with ng.use_backend("numpy"):
-                t_np, reference = best(lambda s=smoothing: seg(s), 1)
+                t_np, reference = best_time(lambda s=smoothing: seg(s), 1)
             agree = float(np.mean(reference.labels == result.labels))
             dp = float(np.abs(reference.probability - result.probability).max())
             rows.append((name, f"{what}, numpy (labels agree {agree:.6f}, max dp {dp:.1e})", "1",
@@ -148,8 +138,8 @@ def child_compile(args) -> None:
     image = class_volume((8, 64, 64), 2, sigma=0.6)
     out = {"import": t_import}
     for smoothing in (0.0, 1.0):
-        t1, _ = best(lambda s=smoothing: ng.segment(image, 2, smoothing=s, random_state=0), 1)
-        t2, _ = best(lambda s=smoothing: ng.segment(image, 2, smoothing=s, random_state=0), 1)
+        t1, _ = best_time(lambda s=smoothing: ng.segment(image, 2, smoothing=s, random_state=0), 1)
+        t2, _ = best_time(lambda s=smoothing: ng.segment(image, 2, smoothing=s, random_state=0), 1)
         out["smoothing" if smoothing else "plain"] = t1 - t2
     print(json.dumps(out))
 

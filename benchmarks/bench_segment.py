@@ -29,11 +29,11 @@ import argparse
 import gc
 import os
 import sys
-import time
 import tracemalloc
 from dataclasses import dataclass
 
 import numpy as np
+from _timing import best_time
 from skimage import data
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
@@ -88,18 +88,6 @@ def make_cases(quick: bool) -> list[Case]:
             f"{mem_size}x{mem_size} uint8 gray, K=3 (memory)", tile(camera, mem_size), 3, None, 0.0
         ),
     ]
-
-
-def best_time(func, repeat: int):
-    """Best wall time of `repeat` calls, and the last result."""
-    best, result = np.inf, None
-    for _ in range(repeat):
-        result = None
-        gc.collect()
-        start = time.perf_counter()
-        result = func()
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 def peak_bytes(func) -> int:

@@ -28,12 +28,12 @@ same run:
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import sys
 import time
 
 import numpy as np
+from _timing import best_time
 from scipy import ndimage
 
 
@@ -49,22 +49,11 @@ def volume(shape, k, *, sigma, seed=0):
     return image, truth
 
 
-def timed(func, repeat=1):
-    best, out = np.inf, None
-    for _ in range(repeat):
-        out = None
-        gc.collect()
-        start = time.perf_counter()
-        out = func()
-        best = min(best, time.perf_counter() - start)
-    return best, out
-
-
 def numpy_pass(n) -> float:
     """Seconds of one read+write pass over n float32 values (best of 3)."""
     a = np.ones(n, dtype=np.float32)
     b = np.empty_like(a)
-    return timed(lambda: np.add(a, 1.0, out=b), 3)[0]
+    return best_time(lambda: np.add(a, 1.0, out=b), 3)[0]
 
 
 def sweep_rows(shape, k, threads, rows):
@@ -84,7 +73,7 @@ def sweep_rows(shape, k, threads, rows):
     for t in threads:
         numba.set_num_threads(t)
         planes = Planes(None, shape, k, kernel, weights, 8.0)
-        t_lp, _ = timed(lambda p=planes: p.set_model(gmm, image.reshape(-1, 1)), 2)
+        t_lp, _ = best_time(lambda p=planes: p.set_model(gmm, image.reshape(-1, 1)), 2)
         planes.plain()
         steps = planes.iter_sweeps(4)
         next(steps)  # compiled, caches warm
@@ -99,7 +88,7 @@ def sweep_rows(shape, k, threads, rows):
         empty = np.zeros(0, dtype=bool)
         old_args = (lp, empty, vol, w, 8.0, q, spare)
         potts_sweep_lp(*old_args)
-        t_old, _ = timed(lambda a=old_args: potts_sweep_lp(*a), 2)
+        t_old, _ = best_time(lambda a=old_args: potts_sweep_lp(*a), 2)
         del old_args
         del lp, q, spare, planes
         rows.append((f"K={k}", t, t_lp / n * 1e9, t_sweep / n * 1e9, t_sweep / t_pass,
@@ -120,8 +109,8 @@ def e2e_rows(shape, k, threads, rows, repeat=3):
         ng.segment(image[:4, :64, :64], k, smoothing=1.0, random_state=0)  # compile
         for t in threads:
             numba.set_num_threads(t)
-            t_plain, _ = timed(lambda: ng.segment(image, k, random_state=0), repeat)
-            t_smooth, seg = timed(
+            t_plain, _ = best_time(lambda: ng.segment(image, k, random_state=0), repeat)
+            t_smooth, seg = best_time(
                 lambda: ng.segment(image, k, smoothing=1.0, random_state=0), repeat
             )
             base.setdefault("plain", t_plain)
@@ -161,7 +150,7 @@ def lazy_rows(shape, chunks, repeat, threads=2):
         for _ in range(repeat):
             for name, func in (("in-memory", in_memory), ("lazy", blockwise)):
                 c0 = time.process_time()
-                t, _ = timed(func)
+                t, _ = best_time(func)
                 times[name].append(t)
                 cpu[name].append(time.process_time() - c0)
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
@@ -196,7 +185,7 @@ def gpu_section(shape, k, profile=False):
     out = []
     with ng.use_backend("cupy"):
         ng.segment(warm, k, smoothing=1.0, random_state=0)  # compile the CUDA kernels
-        t_gpu, seg_gpu = timed(lambda: ng.segment(image, k, smoothing=1.0, random_state=0), 2)
+        t_gpu, seg_gpu = best_time(lambda: ng.segment(image, k, smoothing=1.0, random_state=0), 2)
         if profile:
             import cProfile
             import pstats
@@ -206,8 +195,8 @@ def gpu_section(shape, k, profile=False):
             pstats.Stats(prof).sort_stats("cumulative").print_stats(28)
     with ng.use_backend("numba"):
         ng.segment(warm, k, smoothing=1.0, random_state=0)
-        t_cpu, seg_cpu = timed(lambda: ng.segment(image, k, smoothing=1.0, random_state=0))
-        t_plain, _ = timed(lambda: ng.segment(image, k, random_state=0))
+        t_cpu, seg_cpu = best_time(lambda: ng.segment(image, k, smoothing=1.0, random_state=0))
+        t_plain, _ = best_time(lambda: ng.segment(image, k, random_state=0))
     # the spatial model alone, GPU against the CPU planes on every thread
     gmm = seg_cpu.model
     kernel = _neighbours.neighbour_kernel(3)
@@ -238,7 +227,7 @@ def gpu_section(shape, k, profile=False):
             pass
         return planes.finish(np.arange(k), np.uint8)
 
-    t_cpu_part, _ = timed(cpu_part)
+    t_cpu_part, _ = best_time(cpu_part)
     planes = GpuPlanes(flat, None, shape, k, kernel, weights, 8.0)
     planes.set_model(gmm)
     planes.plain()
