@@ -142,13 +142,19 @@ def test_gpu_kernels_match_cpu_twins(shape, n_channels, spacing):
     assert np.all(labels[~ok] == 0) and np.all(prob[~ok] == 0)
 
 
-@needs_gpu
-def test_gpu_sweeps_track_the_twin():
-    X, _, gmm, cpu, gpu = _gpu_and_cpu((6, 40, 44))
+def _plain_twins(shape):
+    """CPU and GPU planes of one volume, both holding the plain posteriors."""
+    X, _, gmm, cpu, gpu = _gpu_and_cpu(shape)
     cpu.set_model(gmm, X)
     gpu.set_model(gmm)
     cpu.plain()
     gpu.plain()
+    return cpu, gpu
+
+
+@needs_gpu
+def test_gpu_sweeps_track_the_twin():
+    cpu, gpu = _plain_twins((6, 40, 44))
     for _ in cpu.iter_sweeps(6):
         gpu.sweep()
     assert np.mean(gpu.labels.get() == cpu.labels) >= 0.999
@@ -157,11 +163,7 @@ def test_gpu_sweeps_track_the_twin():
 
 @needs_gpu
 def test_gpu_sweep_counts_changes_like_the_twin():
-    X, _, gmm, cpu, gpu = _gpu_and_cpu((6, 40, 44))
-    cpu.set_model(gmm, X)
-    gpu.set_model(gmm)
-    cpu.plain()
-    gpu.plain()
+    cpu, gpu = _plain_twins((6, 40, 44))
     steps = cpu.iter_sweeps(1)
     next(steps)
     before = gpu.labels.get()
