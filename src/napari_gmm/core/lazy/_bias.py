@@ -36,7 +36,7 @@ from ..bias._ecm import BIAS_SAMPLES, estimate_bias
 from ..bias._fit import _diagonal_start, _seed, refit
 from ..bias._ridge import ridge_weights
 from ..bias._steps import Block
-from ._fit import LazyPixels, _block_sample, lazy_sample, sample_pixel_data
+from ._fit import LazyPixels, lazy_sample, sample_parts, sample_pixel_data
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,15 +97,7 @@ def lazy_bias_sample(pixels: LazyPixels, n_samples: int, seed: int):
     import dask
     from dask import delayed
 
-    arr = pixels.array
-    rate = min(1.0, n_samples / pixels.n_pixels)
-    starts = [np.concatenate([[0], np.cumsum(c)[:-1]]) for c in arr.chunks[:-1]]
-    blocks = arr.to_delayed()
-    parts = []
-    for index in np.ndindex(*arr.numblocks[:-1]):
-        offset = tuple(int(s[i]) for s, i in zip(starts, index, strict=True))
-        parts.append(delayed(_block_sample)(blocks[(*index, 0)], offset, pixels.spatial_shape,
-                                            rate, seed, index))
+    parts = sample_parts(pixels, n_samples, seed)
     (result,) = dask.compute(delayed(_concat_flat)(parts))
     return result
 

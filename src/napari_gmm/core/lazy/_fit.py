@@ -181,8 +181,9 @@ def _block_sample(block, offset, shape, rate, seed, index):
     return data.features[rows].astype(np.float64), flat, data.n_valid
 
 
-def lazy_sample(pixels: LazyPixels, max_samples: int, seed: int):
-    """Delayed ``(values in C order, n_valid)``: the seeded sample, and all valid pixels."""
+def sample_parts(pixels: LazyPixels, max_samples: int, seed: int) -> list:
+    """Delayed ``(values, global flat indices, n_valid)`` of every block: the valid pixels
+    each keeps with probability ``max_samples / n_pixels`` (seeded per block)."""
     from dask import delayed
 
     arr = pixels.array
@@ -196,7 +197,14 @@ def lazy_sample(pixels: LazyPixels, max_samples: int, seed: int):
         parts.append(
             delayed(_block_sample)(block, offset, pixels.spatial_shape, rate, seed, index)
         )
-    return delayed(_concat_sample)(parts)
+    return parts
+
+
+def lazy_sample(pixels: LazyPixels, max_samples: int, seed: int):
+    """Delayed ``(values in C order, n_valid)``: the seeded sample, and all valid pixels."""
+    from dask import delayed
+
+    return delayed(_concat_sample)(sample_parts(pixels, max_samples, seed))
 
 
 def _concat_sample(parts):
