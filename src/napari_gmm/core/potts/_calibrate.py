@@ -65,10 +65,7 @@ def temper(posteriors, temperature):
         with KERNEL_LOCK:
             temper_rows(q, 1.0 / float(temperature), prob)
         return prob
-    if temperature != 1.0:
-        np.power(q, np.float32(1.0 / temperature), out=q)
-        total = q.sum(axis=1, keepdims=True)
-        np.divide(q, total, out=q, where=total > 0)
+    temper_planes(q.T, temperature)  # the class-major view of the same posteriors
     # column by column: numpy's max over a short last axis is ~50x slower
     prob = np.array(q[:, 0], dtype=np.float32)
     for j in range(1, q.shape[1]):
