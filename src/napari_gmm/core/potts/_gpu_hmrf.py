@@ -14,6 +14,7 @@ import numpy as np
 
 from ..fit._fit import component_order, order_components
 from ._gpu import GpuPlanes, supported
+from ._hmrf_rounds import sweep_fractions
 from ._neighbours import POTTS_SCALE, _axis_weights, neighbour_kernel
 from ._planes import iter_hmrf_planes
 
@@ -44,16 +45,7 @@ def iter_regularize_gpu(gmm, data, *, smoothing, scale, reestimate, posteriors, 
         new, data.features, data.valid, data.spatial_shape, smoothing=smoothing,
         spacing=scale, counts=(n_rounds, n_sweeps), stop_changed=stop_changed, sweeps=sweeps,
     )
-    total = max(1, (n_rounds + 1) * n_sweeps)
-    done = 0
-    while True:
-        try:
-            next(steps)
-        except StopIteration as stop:
-            planes = stop.value
-            break
-        done += 1
-        yield done / total
+    planes = yield from sweep_fractions(steps, max(1, (n_rounds + 1) * n_sweeps))
     order = np.arange(gmm.n_components)
     if reestimate:
         order = component_order(new)

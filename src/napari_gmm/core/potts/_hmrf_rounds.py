@@ -104,12 +104,12 @@ def iter_hmrf_em(
     if use_cupy() and _gpu_handles(ok.shape, gmm.n_components, features.shape[-1]):
         steps = _iter_hmrf_gpu(gmm, features, ok, smoothing, spacing, counts,
                                stop_changed, sweeps)
-        q = yield from _as_fractions(steps, total)
+        q = yield from sweep_fractions(steps, total)
         return gmm, q.reshape((*ok.shape, q.shape[-1]))
     if planes_handle(ok.shape, gmm.n_components):
         steps = _iter_hmrf_numba(gmm, features, ok, X, rows, smoothing, spacing, counts,
                                  stop_changed, sweeps)
-        planes = yield from _as_fractions(steps, total)
+        planes = yield from sweep_fractions(steps, total)
         q = planes.finish(np.arange(gmm.n_components), np.uint8)[2]
         return gmm, q.reshape((*ok.shape, q.shape[-1]))
     opts = {"smoothing": smoothing, "valid": ok, "spacing": spacing, "n_iter": n_iter,
@@ -175,7 +175,7 @@ def _prepare(gmm, features, valid, smoothing, n_rounds, n_iter, max_samples, ran
     return features, ok, X, rows
 
 
-def _as_fractions(steps, total):
+def sweep_fractions(steps, total):
     """Re-yield a generator that yields once per sweep as fractions of `total`; return its
     value."""
     done = 0
@@ -207,7 +207,7 @@ def iter_hmrf_planes_numba(gmm, features, *, smoothing, valid, spacing, n_rounds
     counts = (int(n_rounds), int(n_iter))
     steps = _iter_hmrf_numba(gmm, features, ok, X, rows, smoothing, spacing, counts,
                              stop_changed, sweeps)
-    planes = yield from _as_fractions(steps, max(1, (counts[0] + 1) * counts[1]))
+    planes = yield from sweep_fractions(steps, max(1, (counts[0] + 1) * counts[1]))
     return planes
 
 
