@@ -19,6 +19,9 @@ from napari_gmm.core.lazy._fit import _sum_parts, lazy_pixels
 from napari_gmm.core.potts._hmrf import SWEEPS
 from napari_gmm.core.potts._hmrf_rounds import hmrf_em
 
+# the halo blocks of images beyond the in-core budget (core/lazy/_incore.py)
+pytestmark = pytest.mark.usefixtures("halo_blocks")
+
 
 def _image(shape, dtype="uint8", seed=3):
     return make_class_image(shape, n_classes=3, sigma=40, seed=seed, dtype=dtype)[0]

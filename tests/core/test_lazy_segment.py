@@ -10,6 +10,9 @@ from napari_gmm.core.analysis._synthetic import make_class_image
 from napari_gmm.core.lazy import _calibrate as _lazy_calibrate
 from napari_gmm.core.potts import _calibrate
 
+# the halo blocks of images beyond the in-core budget (core/lazy/_incore.py)
+pytestmark = pytest.mark.usefixtures("halo_blocks")
+
 
 def _image(shape, dtype="uint8", seed=1, n_classes=3):
     return make_class_image(shape, n_classes=n_classes, sigma=30, seed=seed, dtype=dtype)[0]

@@ -8,6 +8,7 @@ with classes that mean the same thing everywhere.
 
 from __future__ import annotations
 
+import functools
 import time
 
 import numpy as np
@@ -29,13 +30,9 @@ from .bias._ecm import DEFAULT_ORDER, check_bias_field, check_bias_order, n_term
 from .bias._fit import iter_bias_for_model
 from .fit._fit import FitInfo
 from .guided._classes import refuse_grouped_lazy
+from .lazy._apply_model import apply_model_lazy, iter_apply_model_lazy
 from .lazy._fit import is_dask_array
-from .lazy._segment import (
-    apply_model_lazy,
-    check_lazy_bias,
-    check_lazy_smoothing,
-    iter_apply_model_lazy,
-)
+from .lazy._segment import check_lazy_bias, check_lazy_smoothing
 from .pipeline._outputs import iter_apply, make_result
 from .potts._auto_smoothing import estimate_smoothing, recorded_smoothing
 from .potts._beta_cv import held_out_smoothing
@@ -219,7 +216,8 @@ def apply_model(
         check_lazy_bias(check_bias_field(bias_field))
         return apply_model_lazy(check_model(model), image, channel_axis=channel_axis,
             smoothing=smoothing, scale=scale, return_posteriors=return_posteriors,
-            max_distinct=max_distinct, report=report, method=APPLIED)
+            max_distinct=max_distinct, report=report, method=APPLIED,
+            in_memory=functools.partial(iter_apply_image, check_model(model)))
     steps = iter_apply_model(
         model, image, channel_axis=channel_axis, time_axis=time_axis, smoothing=smoothing,
         marginals=marginals, scale=scale, return_posteriors=return_posteriors,
@@ -251,6 +249,7 @@ def iter_apply_model(model, image, *, time_axis=None, **options):
             gmm, image, channel_axis=channel_axis, smoothing=smoothing, scale=scale,
             return_posteriors=options.get("return_posteriors", False),
             max_distinct=options.get("max_distinct", MAX_DISTINCT), method=APPLIED,
+            in_memory=functools.partial(iter_apply_image, gmm),
         ))
     if time_axis is None:
         return (yield from iter_apply_image(

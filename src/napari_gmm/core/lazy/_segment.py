@@ -24,7 +24,7 @@ import numpy as np
 
 from .._backend import use_numba
 from .._result import Segmentation, fit_fields
-from .._validation import check_model_channels, check_smoothing_ndim
+from .._validation import check_smoothing_ndim
 from ..fit._fit import (
     FitInfo,
     component_order,
@@ -34,7 +34,7 @@ from ..fit._fit import (
     subsample_rows,
 )
 from ..fit._sklearn_private import compute_precision_cholesky, n_parameters, set_parameters
-from ..progress import rescale, run
+from ..progress import rescale
 from ._apply import lazy_outputs, lazy_stats
 from ._blockwise import sum_in_groups
 from ._cache import PosteriorCache
@@ -46,6 +46,7 @@ from ._fit import (
     lazy_score,
     sample_pixel_data,
 )
+from ._incore import iter_segment_in_core, runs_in_core
 from ._select import _seed, lazy_compressed
 
 
@@ -186,6 +187,8 @@ def iter_segment_lazy(image, n_components, **options):
     start = time.perf_counter()
     checked = Options.from_kwargs(**options).checked()  # every option, checked once
     opts = checked.as_dict()
+    if runs_in_core(image, n_components, opts):  # smoothing that fits in memory (_incore.py)
+        return (yield from iter_segment_in_core(image, n_components, options, checked, start))
     selection = None
     if isinstance(n_components, str) and n_components == "auto":  # core/lazy/_select.py
         from ._auto import iter_lazy_auto
@@ -251,42 +254,5 @@ def iter_segment_lazy(image, n_components, **options):
         from ._bias import with_bias
 
         result = with_bias(result, bias)
-    yield 1.0, "done"
-    return result
-
-
-def apply_model_lazy(gmm, image, *, report, **options):
-    """:func:`~._apply.apply_model` for a dask image (validated model, lazy outputs)."""
-    return run(iter_apply_model_lazy(gmm, image, **options), report)
-
-
-def iter_apply_model_lazy(gmm, image, *, channel_axis, smoothing, scale, return_posteriors,
-                          max_distinct, method):
-    """Generator form of :func:`apply_model_lazy`: yields ``(fraction, stage)`` steps."""
-    from .._options import check_options
-    from ..potts._hmrf import SWEEPS, check_scale
-
-    start = time.perf_counter()
-    smoothing, max_distinct = check_options(smoothing=smoothing, max_distinct=max_distinct)
-    pixels = lazy_pixels(image, channel_axis)
-    check_model_channels(gmm, pixels.n_features, image.shape, channel_axis)
-    scale = check_scale(scale, len(pixels.spatial_shape))
-    check_smoothing_ndim(smoothing, len(pixels.spatial_shape))
-    yield 0.05, "reading pixels"
-    compressed = lazy_compressed(pixels, max_distinct)
-    yield 0.5, "scoring"
-    ll, n_valid = score(pixels, gmm, compressed)
-    temperature = 1.0 if smoothing <= 0 else lazy_temperature(
-        pixels, [gmm], None, gmm, smoothing=smoothing, scale=scale, sweeps=SWEEPS,
-        max_distinct=max_distinct, random_state=0,  # apply_model's default seed
-    )
-    outputs = lazy_outputs(
-        pixels, [gmm], smoothing=smoothing, scale=scale, sweeps=SWEEPS,
-        max_distinct=max_distinct, want_post=bool(return_posteriors), temperature=temperature,
-    )
-    info = FitInfo(method=method, n_fit_samples=0)
-    result = make_lazy_result(
-        gmm, pixels, outputs, ll, n_valid, info, start=start, smoothing=smoothing
-    )
     yield 1.0, "done"
     return result
