@@ -20,7 +20,7 @@ def test_groups_cover_every_block_once(size):
     assert (seen == 1).all()
 
 
-def test_smoothed_lazy_outputs_in_groups_equal_one_compute(tmp_path, monkeypatch):
+def test_smoothed_lazy_outputs_in_groups_equal_one_compute(tmp_path, monkeypatch, halo_blocks):
     monkeypatch.setattr(_cache, "MAX_BLOCK_VOXELS", 1)  # keep the chunks: several blocks
     image = make_class_image((28, 33, 40), 3, sigma=35, seed=2, dtype="uint8")[0]
     lazy = da.from_array(image, chunks=(14, 17, 13))  # uneven chunks, halos across borders
