@@ -31,6 +31,36 @@ def test_temper_is_a_softmax_of_the_log_posteriors_keeping_labels():
     np.testing.assert_array_equal(temper(same, 1.0), q.max(axis=1))
 
 
+@pytest.mark.parametrize("n_classes", [2, 3, 6])
+def test_compiled_class_major_tempering_matches_numpy(n_classes):
+    pytest.importorskip("numba")
+    from napari_gmm.core.potts._temper_kernel import temper_planes_kernel
+
+    rng = np.random.default_rng(n_classes)
+    q = softmax(rng.normal(0, 12, (n_classes, 5000)), axis=0).astype(np.float32)
+    q[:, :7] = 0.0  # invalid voxels
+    q[1, 7:20] = 0.0  # a class with no mass
+    q[:, 20:30] = 1.0 / n_classes  # ties: the first class stays the first largest
+    q[0, 30:40], q[1, 30:40] = 2e-40, 0.5  # a subnormal posterior (the scalar path's run)
+    for t in (1.5, 7.0):
+        ref = q.astype(np.float64) ** (1 / t)
+        ref = np.divide(ref, ref.sum(axis=0), out=np.zeros_like(ref), where=ref.sum(0) > 0)
+        got = q.copy()
+        temper_planes_kernel(got, 1 / t)
+        np.testing.assert_allclose(got, ref, rtol=2e-5, atol=1e-7)
+        np.testing.assert_array_equal(got[:, :7], 0)
+        np.testing.assert_array_equal(got[1, 7:20], 0)
+        np.testing.assert_array_equal(got[:, 7:].argmax(axis=0), q[:, 7:].argmax(axis=0))
+        assert got[0, 30] > 0  # 2e-40 ** (1 / t) is not negligible
+    numpy_route = q.copy()
+    with use_backend("numpy"):
+        _calibrate.temper_planes(numpy_route, 2.0)
+    compiled = q.copy()
+    with use_backend("numba"):
+        _calibrate.temper_planes(compiled, 2.0)
+    np.testing.assert_allclose(compiled, numpy_route, rtol=2e-5, atol=1e-7)
+
+
 @pytest.mark.parametrize("true_t", [1.0, 2.0, 3.5])
 def test_fit_temperature_recovers_the_over_confidence(true_t):
     # classes drawn from calibrated probabilities p, values from the drawn class; the

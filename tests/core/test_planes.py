@@ -47,6 +47,29 @@ def test_fast_exp64_matches_numpy():
     assert np.max(np.abs(got[near] - ref[near]) / ref[near]) < 2e-15
 
 
+def test_fast_log_matches_numpy():
+    from napari_gmm.core.potts._fast_exp import fast_log
+
+    @numba.njit
+    def logs(a):
+        bits = a.view(np.int32)
+        out = np.empty_like(a)
+        for i in range(a.size):
+            m = np.empty(1, dtype=np.int32)
+            m[0] = (bits[i] & 0x7FFFFF) | 0x3F800000
+            e = np.float32(((bits[i] >> 23) & 0xFF) - 127)
+            out[i] = fast_log(m.view(np.float32)[0], e)
+        return out
+
+    x = np.concatenate([np.geomspace(1.2e-38, 1.0, 200_001), np.linspace(0.5, 2.0, 10_001),
+                        np.geomspace(1.0, 3e38, 1_001)]).astype(np.float32)
+    got, ref = logs(x).astype(np.float64), np.log(x.astype(np.float64))
+    assert got[x == 1.0].tolist() == [0.0] * int((x == 1.0).sum())
+    assert np.max(np.abs(got - ref)) < 1e-5  # float32 arguments up to |log x| = 88
+    near = np.abs(ref) < 1
+    assert np.max(np.abs(got[near] - ref[near])) < 2e-7
+
+
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
 def test_early_stop_agrees_with_the_fixed_count(backend):
     image, _ = make_class_image((6, 60, 64), 3, sigma=22, dtype="float32", seed=3)

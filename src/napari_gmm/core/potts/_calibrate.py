@@ -206,6 +206,13 @@ def temper_planes(q, temperature) -> None:
     """Temper class-major posteriors (K, ...) float32 in place (0 columns stay 0)."""
     if temperature == 1.0:
         return
+    if use_numba() and q.flags.c_contiguous and q.dtype == np.float32 and q.ndim > 1:
+        from .._nb_estep import KERNEL_LOCK
+        from ._temper_kernel import temper_planes_kernel
+
+        with KERNEL_LOCK:
+            temper_planes_kernel(q.reshape(q.shape[0], -1), 1.0 / float(temperature))
+        return
     np.power(q, np.float32(1.0 / temperature), out=q)
     total = q.sum(axis=0)
     np.divide(q, total, out=q, where=total > 0)

@@ -27,8 +27,8 @@ def iter_regularize_planes(gmm, data, *, smoothing, scale, reestimate, posterior
 
     `stats`, a dict, gets ``"log_likelihood"``: the returned model's mean log-likelihood
     over the valid pixels. With `calibration_seed` the probability (and posteriors) are
-    tempered (:mod:`._calibrate`), the temperature fitted on the planes before they are
-    written out: the posteriors are written only when asked for or when ``T > 1``.
+    tempered (:mod:`._calibrate`): the temperature is fitted on the planes and applied to
+    them before they are written out, and the posteriors are written only when asked for.
     """
     new = copy.deepcopy(gmm)
     valid = None if data.valid is None else data.to_spatial(data.valid)
@@ -50,8 +50,6 @@ def iter_regularize_planes(gmm, data, *, smoothing, scale, reestimate, posterior
     if reestimate:
         order = component_order(new)
         order_components(new)
-    want = posteriors or t != 1.0
-    labels, probability, q = planes.finish(order, label_dtype(gmm.n_components), want)
-    if t != 1.0:
-        probability = _calibrate.temper(q, t)
+    _calibrate.temper_planes(planes.q, t)  # class-major, before anything is written out
+    labels, probability, q = planes.finish(order, label_dtype(gmm.n_components), posteriors)
     return model, labels, probability, (q if posteriors else None)
