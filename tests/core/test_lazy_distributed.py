@@ -8,6 +8,7 @@ import pytest
 
 import napari_gmm as ng
 from napari_gmm.core.analysis._synthetic import make_class_image
+from napari_gmm.core.lazy._incore import runs_in_core
 
 distributed = pytest.importorskip("distributed")
 
@@ -25,7 +26,10 @@ def test_graphs_pickle():
 
 
 @pytest.mark.parametrize("processes", [False, True])
-def test_local_cluster_gives_the_threaded_labels(processes):
+@pytest.mark.parametrize("route", ["in core", "halo blocks"])
+def test_local_cluster_gives_the_threaded_labels(processes, route, request):
+    if route == "halo blocks":  # the route of volumes beyond the in-core budget
+        request.getfixturevalue("halo_blocks")
     image = _image()
     arr = da.from_array(image, chunks=(12, 20, 18))
     threaded = ng.segment(arr, 3, random_state=0, smoothing=1.0)
@@ -36,6 +40,9 @@ def test_local_cluster_gives_the_threaded_labels(processes):
         ) as cluster,
         distributed.Client(cluster),
     ):
+        opts = {"smoothing": 1.0, "bias_field": None, "marginals": "mean-field",
+                "channel_axis": None, "return_posteriors": False}
+        assert runs_in_core(arr, 3, opts) == (route == "in core")
         seg = ng.segment(arr, 3, random_state=0, smoothing=1.0)  # fit runs on the cluster too
         np.testing.assert_array_equal(seg.model.means_, threaded.model.means_)
         labels = seg.labels.compute()
