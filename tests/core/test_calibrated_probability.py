@@ -134,3 +134,26 @@ def test_holes_anisotropy_and_the_block_of_a_large_volume(monkeypatch):
     keep = ~holes
     cal = calibration(truth[keep], seg.labels[keep], seg.probability[keep])
     assert cal.ece <= 0.03 and cal.auc >= 0.8
+
+
+@pytest.mark.parametrize("per_class", [1, 2])
+def test_guided_classes_are_calibrated_too(monkeypatch, per_class):
+    image, truth = make_class_image((128, 128), 3, sigma=25, feature_size=1, seed=1)
+    scribbles = np.zeros(truth.shape, np.int32)
+    rng = np.random.default_rng(0)
+    for c in (1, 2, 3):
+        scribbles.ravel()[rng.choice(np.flatnonzero(truth.ravel() == c), 30, False)] = c
+    opts = {"scribbles": scribbles, "smoothing": 1.0, "random_state": 0,
+            "components_per_class": per_class}
+    seg = ng.segment(image, return_posteriors=True, **opts)
+    with monkeypatch.context() as m:
+        _untempered(m)
+        raw = ng.segment(image, **opts)
+    np.testing.assert_array_equal(seg.labels, raw.labels)
+    np.testing.assert_allclose(seg.probability, seg.posteriors.max(axis=-1))
+    np.testing.assert_allclose(seg.posteriors.sum(axis=-1), 1, atol=1e-5)
+    assert (seg.probability[scribbles > 0] == 1).all()  # held in their class
+    assert (seg.probability <= raw.probability + 1e-6).all()
+    cal, raw_cal = calibration(truth, seg.labels, seg.probability), calibration(
+        truth, raw.labels, raw.probability)
+    assert raw_cal.ece > 0.05 and cal.ece <= 0.03 and cal.auc >= 0.8

@@ -6,7 +6,9 @@ probability is the max class posterior (a class's posterior is the sum of its co
 Scribbled pixels are held in their class: their class log-probabilities become a one-hot
 log-prior (0 for the scribbled class, -:data:`CLAMP` for the others), so the Potts sweeps
 (:func:`..potts._meanfield.iter_potts_posteriors`, left as they are) never move them and they pull
-their neighbours like any pixel certain of its class.
+their neighbours like any pixel certain of its class. With smoothing, the class posteriors
+are tempered like the default path's (:mod:`..potts._calibrate`; scribbled pixels, one-hot,
+stay so).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ CLAMP = 1.0e4
 
 def iter_apply_classes(
     gmm, data: PixelData, compressed, *, smoothing=0.0, scale=None, posteriors=False,
-    scribbles=None,
+    scribbles=None, random_state=0,
 ):
     """Generator: yields fractions done; returns the class-level :class:`Prediction`.
 
@@ -49,6 +51,10 @@ def iter_apply_classes(
     scribbles : (rows, ids) of int ndarrays, or None
         Flat indices of the scribbled pixels and their class ids (1..n_classes): held in
         their class.
+    random_state : int, RandomState or None
+        Seed of the calibration's hidden pixels: with smoothing the class posteriors are
+        tempered by the held-out temperature of the classes (labels unchanged), as the
+        default path's (:mod:`..potts._calibrate`).
     """
     groups, k = component_classes(gmm), n_classes(gmm)
     ll = mean_log_likelihood(gmm, data, compressed)
@@ -75,7 +81,31 @@ def iter_apply_classes(
     q = (yield from rescale(steps, 0.3, 0.65)).reshape(-1, k)
     del lp
     labels, prob = posterior_labels(q)
+    if smoothing > 0:
+        prob = _calibrated(gmm, data, q, prob, smoothing=smoothing, scale=scale,
+                           random_state=random_state)
     return Prediction(labels, prob, ll, q if posteriors else None)
+
+
+def _calibrated(gmm, data: PixelData, q, prob, *, smoothing, scale, random_state):
+    """The class posteriors `q` (n, n_classes) tempered in place by the held-out temperature
+    of the classes; returns the tempered probability (`prob` when the temperature is 1)."""
+    from ..potts._calibrate import calibration_seed, held_out_temperature, temper
+
+    groups, k = component_classes(gmm), n_classes(gmm)
+    weights = np.asarray(gmm.weights_, dtype=np.float64)
+    if groups is not None:
+        weights = np.bincount(groups, weights=weights, minlength=k)
+
+    def log_prob(rows):
+        return class_log_prob(weighted_log_prob(gmm, rows), groups, k)
+
+    valid = None if data.valid is None else data.to_spatial(data.valid)
+    t = held_out_temperature(
+        gmm, data.to_spatial(data.features), data.to_spatial(q), valid, smoothing=smoothing,
+        scale=scale, random_state=calibration_seed(random_state), classes=(weights, log_prob),
+    )
+    return prob if t == 1.0 else temper(q, t)
 
 
 def _summarize(table):

@@ -206,7 +206,7 @@ def iter_segment_guided(image, n_components, scribbles, class_names, per_class, 
     yield 0.5, "predicting pixels"
     steps = iter_apply_classes(gmm, data, compressed, smoothing=smoothing, scale=scale,
                                posteriors=bool(opts["return_posteriors"]),
-                               scribbles=(rows, ids))
+                               scribbles=(rows, ids), random_state=opts["random_state"])
     stage = "spatial regularisation" if smoothing else "predicting"
     pred = yield from rescale(steps, 0.5, 0.49, stage)
     warn_empty_classes(pred.labels, n, names)

@@ -26,7 +26,8 @@ def iter_apply(
     """
     if is_grouped(gmm):  # classes of several Gaussians (core/guided/_apply.py)
         pred = yield from iter_apply_classes(
-            gmm, data, compressed, smoothing=smoothing, scale=scale, posteriors=posteriors
+            gmm, data, compressed, smoothing=smoothing, scale=scale, posteriors=posteriors,
+            random_state=random_state,
         )
         return gmm, pred
     if smoothing > 0:

@@ -81,7 +81,7 @@ def _block(shape, max_voxels):
 
 
 def held_out_temperature(gmm, features, posteriors, valid, *, smoothing, scale=None,
-                         random_state=0) -> float:
+                         random_state=0, classes=None) -> float:
     """The temperature (>= 1) of best held-out likelihood (see the module docstring).
 
     Parameters
@@ -98,6 +98,10 @@ def held_out_temperature(gmm, features, posteriors, valid, *, smoothing, scale=N
         Physical pixel size per spatial axis.
     random_state : int
         Seed of the hidden voxels.
+    classes : (weights (K,), log_prob) or None
+        Classes that are not the mixture's components (groups of them): their weights and
+        a function of feature rows (n, C) giving their weighted log-probabilities (n, K).
+        None: the components of `gmm`.
 
     Returns
     -------
@@ -113,9 +117,11 @@ def held_out_temperature(gmm, features, posteriors, valid, *, smoothing, scale=N
     if hide.sum() < 10:
         return 1.0
     k = posteriors.shape[-1]
-    log_w = np.log(np.maximum(np.asarray(gmm.weights_, dtype=np.float64), 1e-300))
+    weights, log_prob = (gmm.weights_, lambda rows: weighted_log_prob(gmm, rows)) \
+        if classes is None else classes
+    log_w = np.log(np.maximum(np.asarray(weights, dtype=np.float64), 1e-300))
     lp = np.zeros((*ok.shape, k), dtype=np.float64)
-    lp[ok] = weighted_log_prob(gmm, x[ok])
+    lp[ok] = log_prob(x[ok])
     density = lp[hide] - log_w
     lp[hide] = log_w
     lp[~ok] = -np.inf
