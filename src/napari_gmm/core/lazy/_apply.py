@@ -136,6 +136,7 @@ def _smooth_block(block, models, order, smoothing, scale, sweeps, max_distinct, 
                 stop=_fused_blocks.BLOCK_STOP_CHANGED,
             )
             q_own = own_planes(planes, data.spatial_shape, inner)
+            del planes  # freed before the lock lets another block build its planes
         temper_planes(q_own, temperature)
         return packed_outputs(q_own, order, n_out)
     q, _ = _potts_block(block, models, smoothing, scale, sweeps, max_distinct, init)
