@@ -28,6 +28,7 @@ from ..potts._meanfield import (
     potts_posteriors,
 )
 from ..progress import run
+from . import _fused_blocks
 from ._cache import block_starts, halo_slices, merged_chunks, own_slices, split_chunks
 from ._fit import LazyPixels, block_pixel_data
 from ._fused_blocks import fused_route, own_moments, own_planes, packed_outputs, swept_planes
@@ -100,10 +101,8 @@ def _potts_block_fused(data, models, smoothing, scale, sweeps, init=None):
     """:func:`_potts_block` by the compiled class-major sweeps of the in-memory path
     (:class:`..potts._planes.Planes`): log-likelihood planes once per model, a fixed number
     of sweeps per model (no early stop: every block runs the same sweeps)."""
-    from ._fused_blocks import PLANES_LOCK
-
     k = models[0].n_components
-    with PLANES_LOCK:
+    with _fused_blocks.PLANES_LOCK:
         planes = swept_planes(data, models, smoothing, scale, sweeps, init)
         return planes.finish(np.arange(k), np.uint8)[2].reshape(*data.spatial_shape, k)
 
@@ -127,8 +126,6 @@ def _smooth_block(block, models, order, smoothing, scale, sweeps, max_distinct, 
     init = None if cache is None else cache.read(where)
     data = block_pixel_data(block)
     if fused_route(len(data.spatial_shape), k):
-        from . import _fused_blocks
-
         with _fused_blocks.PLANES_LOCK:
             planes = swept_planes(
                 data, models, smoothing, scale, sweeps, init,
@@ -165,8 +162,6 @@ def _stats_block(block, gmm, smoothing, scale, sweeps, max_distinct, depth, numb
         return np.zeros(k), np.zeros((k, c)), np.zeros((k, c, c))
     data = block_pixel_data(block)
     if fused_route(len(data.spatial_shape), k):
-        from . import _fused_blocks
-
         with _fused_blocks.PLANES_LOCK:
             planes = swept_planes(data, [gmm], smoothing, scale, sweeps,
                                   stop=_fused_blocks.BLOCK_STOP_CHANGED)
