@@ -67,6 +67,15 @@ def available_memory() -> int | None:
     return min(readings)
 
 
+def memory_budget(share: float, max_bytes: int) -> int:
+    """`share` of the memory available now (:func:`available_memory`), at most `max_bytes`;
+    0 when the available memory is unknown."""
+    available = available_memory()
+    if available is None:
+        return 0
+    return int(min(max_bytes, share * available))
+
+
 def _human(n_bytes: float) -> str:
     for unit in ("bytes", "KB", "MB", "GB", "TB"):
         if n_bytes < 1024 or unit == "TB":

@@ -90,7 +90,7 @@ def iter_apply_classes(
 def _calibrated(gmm, data: PixelData, q, prob, *, smoothing, scale, random_state):
     """The class posteriors `q` (n, n_classes) tempered in place by the held-out temperature
     of the classes; returns the tempered probability (`prob` when the temperature is 1)."""
-    from ..potts._calibrate import calibration_seed, held_out_temperature, temper
+    from ..potts._calibrate import calibrate
 
     groups, k = component_classes(gmm), n_classes(gmm)
     weights = np.asarray(gmm.weights_, dtype=np.float64)
@@ -100,12 +100,8 @@ def _calibrated(gmm, data: PixelData, q, prob, *, smoothing, scale, random_state
     def log_prob(rows):
         return class_log_prob(weighted_log_prob(gmm, rows), groups, k)
 
-    valid = None if data.valid is None else data.to_spatial(data.valid)
-    t = held_out_temperature(
-        gmm, data.to_spatial(data.features), data.to_spatial(q), valid, smoothing=smoothing,
-        scale=scale, random_state=calibration_seed(random_state), classes=(weights, log_prob),
-    )
-    return prob if t == 1.0 else temper(q, t)
+    return calibrate(gmm, data, q, smoothing=smoothing, scale=scale, random_state=random_state,
+                     probability=prob, classes=(weights, log_prob))[0]
 
 
 def _summarize(table):

@@ -34,12 +34,9 @@ CACHE_SHARE = 0.25
 def cache_budget() -> int:
     """Bytes the posterior cache may take: :data:`CACHE_SHARE` of the available memory
     (``NAPARI_GMM_AVAILABLE_MEMORY`` overrides the reading), at most :data:`MAX_CACHE_BYTES`."""
-    from .._resources import available_memory
+    from .._resources import memory_budget
 
-    available = available_memory()
-    if available is None:
-        return 0
-    return int(min(MAX_CACHE_BYTES, CACHE_SHARE * available))
+    return memory_budget(CACHE_SHARE, MAX_CACHE_BYTES)
 
 
 class PosteriorCache:

@@ -11,9 +11,8 @@ posteriors by it (:func:`..potts._calibrate.temper_planes`). The labels do not c
 from __future__ import annotations
 
 import numpy as np
-from sklearn.utils import check_random_state
 
-from ..potts._calibrate import MAX_VOXELS, _block, held_out_temperature
+from ..potts._calibrate import MAX_VOXELS, _block, calibration_seed, held_out_temperature
 from ._apply import _potts_block
 
 
@@ -35,6 +34,6 @@ def lazy_temperature(pixels, models, order, final, *, smoothing, scale, sweeps, 
     if order is not None:
         q = q[..., order]
     valid = None if data.valid is None else data.to_spatial(data.valid)
-    seed = int(check_random_state(random_state).randint(2**31 - 1))
     return held_out_temperature(final, sub, np.ascontiguousarray(q, dtype=np.float32), valid,
-                                smoothing=smoothing, scale=scale, random_state=seed)
+                                smoothing=smoothing, scale=scale,
+                                random_state=calibration_seed(random_state))

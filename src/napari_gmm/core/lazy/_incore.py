@@ -32,12 +32,9 @@ def incore_budget() -> int:
     """Bytes an in-core lazy segmentation may take: :data:`INCORE_SHARE` of the available
     memory (``NAPARI_GMM_AVAILABLE_MEMORY`` overrides the reading), at most
     :data:`MAX_INCORE_BYTES`; 0 when the available memory is unknown."""
-    from .._resources import available_memory
+    from .._resources import memory_budget
 
-    available = available_memory()
-    if available is None:
-        return 0
-    return int(min(MAX_INCORE_BYTES, INCORE_SHARE * available))
+    return memory_budget(INCORE_SHARE, MAX_INCORE_BYTES)
 
 
 def incore_bytes(pixels, dtype, n_components: int, *, posteriors: bool) -> float:
@@ -75,31 +72,35 @@ def runs_in_core(image, n_components, opts: dict) -> bool:
     return budget > 0 and needed <= budget
 
 
+def _iter_in_core(image, channel_axis, steps_of):
+    """Read the dask `image` into memory and run the in-memory steps ``steps_of(array)`` on
+    it (generator: yields progress, returns their result with dask outputs)."""
+    from ..progress import rescale
+
+    yield 0.01, "reading the image into memory"
+    result = yield from rescale(steps_of(np.asarray(image.compute())), 0.05, 0.95)
+    return as_lazy(result, image, channel_axis)
+
+
 def iter_segment_in_core(image, n_components, options: dict, checked, start):
     """The in-memory segmentation of the dask `image` (generator: yields progress, returns
     the :class:`~.._result.Segmentation` with dask outputs)."""
     from ..pipeline._image import iter_segment_image
-    from ..progress import rescale
 
-    yield 0.01, "reading the image into memory"
-    data = np.asarray(image.compute())
-    # segment_steps only serves 'auto' classes with a bias field, which stays lazy
-    steps = iter_segment_image(data, n_components, options, checked, partial=False,
-                               start=start, segment_steps=None)
-    result = yield from rescale(steps, 0.05, 0.95)
-    return as_lazy(result, image, checked.as_dict()["channel_axis"])
+    def steps_of(data):
+        # segment_steps only serves 'auto' classes with a bias field, which stays lazy
+        return iter_segment_image(data, n_components, options, checked, partial=False,
+                                  start=start, segment_steps=None)
+
+    return (yield from _iter_in_core(image, checked.as_dict()["channel_axis"], steps_of))
 
 
 def iter_apply_in_core(image, apply_steps, *, channel_axis, **options):
     """`apply_steps` (:func:`~.._apply.iter_apply_image` with its model) on the dask `image`
     read into memory (generator: yields progress, returns the result with dask outputs)."""
-    from ..progress import rescale
-
-    yield 0.01, "reading the image into memory"
-    data = np.asarray(image.compute())
-    steps = apply_steps(data, channel_axis=channel_axis, **options)
-    result = yield from rescale(steps, 0.05, 0.95)
-    return as_lazy(result, image, channel_axis)
+    return (yield from _iter_in_core(
+        image, channel_axis, lambda data: apply_steps(data, channel_axis=channel_axis, **options)
+    ))
 
 
 def as_lazy(result, image, channel_axis):

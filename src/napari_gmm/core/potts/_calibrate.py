@@ -15,7 +15,8 @@ the neighbours then predict for a hidden pixel ``i``, tempered, is scored by its
 ``T = argmax mean_i log sum_k q_ik^(1/T) N(x_i | k) / Z_i``. The held-out pixels need the
 same softening of the neighbours' evidence as the visible ones, whose posteriors are then
 tempered by ``T``. Cost: the sweeps on the block (a few milliseconds whatever the image
-size) and one pass over the posteriors (a compiled row kernel with the numba backend).
+size) and, where ``T > 1``, one pass over the posteriors (compiled kernels with the numba
+backend, :mod:`._temper_kernel`).
 """
 
 from __future__ import annotations
@@ -173,7 +174,7 @@ def calibration_seed(random_state) -> int:
 
 
 def calibrate(gmm, data, posteriors, *, smoothing, scale=None, random_state=0,
-              probability=None):
+              probability=None, classes=None):
     """Temper the final mean-field posteriors (n_pixels, K) in place by the held-out
     temperature (:func:`held_out_temperature`).
 
@@ -189,6 +190,8 @@ def calibrate(gmm, data, posteriors, *, smoothing, scale=None, random_state=0,
     smoothing : float
     scale : sequence of float, optional
     random_state : int, RandomState or None
+    classes : (weights (K,), log_prob) or None
+        Classes that are not the mixture's components (:func:`held_out_temperature`).
 
     Returns
     -------
@@ -201,7 +204,7 @@ def calibrate(gmm, data, posteriors, *, smoothing, scale=None, random_state=0,
     valid = None if data.valid is None else data.to_spatial(data.valid)
     t = held_out_temperature(
         gmm, data.to_spatial(data.features), data.to_spatial(q), valid,
-        smoothing=smoothing, scale=scale, random_state=seed,
+        smoothing=smoothing, scale=scale, random_state=seed, classes=classes,
     )
     if t == 1.0 and probability is not None:
         return probability, t

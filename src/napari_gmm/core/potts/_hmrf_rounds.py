@@ -207,8 +207,7 @@ def iter_hmrf_planes_numba(gmm, features, *, smoothing, valid, spacing, n_rounds
     counts = (int(n_rounds), int(n_iter))
     steps = _iter_hmrf_numba(gmm, features, ok, X, rows, smoothing, spacing, counts,
                              stop_changed, sweeps)
-    planes = yield from sweep_fractions(steps, max(1, (counts[0] + 1) * counts[1]))
-    return planes
+    return (yield from sweep_fractions(steps, max(1, (counts[0] + 1) * counts[1])))
 
 
 def _iter_hmrf_numba(gmm, features, ok, X, rows, smoothing, spacing, counts, stop, sweeps):
