@@ -157,3 +157,25 @@ def test_guided_classes_are_calibrated_too(monkeypatch, per_class):
     cal, raw_cal = calibration(truth, seg.labels, seg.probability), calibration(
         truth, raw.labels, raw.probability)
     assert raw_cal.ece > 0.05 and cal.ece <= 0.03 and cal.auc >= 0.8
+
+
+def test_temperature_from_the_central_block_alone(monkeypatch):
+    """A caller holding the posteriors elsewhere (a GPU) hands over only the block."""
+    image, _ = make_class_image((20, 36, 36), 2, sigma=30, seed=2)
+    image = image.astype(np.float32)
+    monkeypatch.setattr(_calibrate, "MAX_VOXELS", 3000)
+    seg = ng.segment(image, 2, smoothing=1.0, random_state=0, return_posteriors=True)
+    q = seg.posteriors
+    asked = []
+
+    def block(box):
+        asked.append(box)
+        return q[box]
+
+    kw = {"smoothing": 1.0, "random_state": 3}
+    whole = _calibrate.held_out_temperature(seg.model, image[..., None], q, None, **kw)
+    part = _calibrate.held_out_temperature(seg.model, image[..., None], block, None, **kw)
+    assert part == whole > 1.0
+    (box,) = asked
+    assert box == _calibrate.central_block(image.shape)
+    assert 0 < np.prod([s.stop - s.start for s in box]) <= 3000 < image.size

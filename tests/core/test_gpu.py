@@ -172,6 +172,48 @@ def test_gpu_sweep_counts_changes_like_the_twin():
 
 
 @needs_gpu
+def test_gpu_tempering_matches_the_twin_and_keeps_labels():
+    import cupy as cp
+
+    from napari_gmm.core.potts._temper_kernel import temper_planes_kernel
+
+    cpu, gpu = _plain_twins((6, 40, 44))
+    for _ in cpu.iter_sweeps(3):
+        pass
+    q = cpu.q.copy()
+    q[:, :50] = 0  # invalid voxels
+    q[:, 50:60] = 1.0 / q.shape[0]  # ties: the first class stays the label
+    labels = q.argmax(axis=0)
+    gpu.q = cp.asarray(q)
+    gpu.temper(2.5)
+    temper_planes_kernel(q, 1.0 / 2.5)
+    got = gpu.q.get()
+    assert np.abs(got - q).max() < 1e-5
+    assert np.array_equal(got.argmax(axis=0), labels)
+    assert np.all(got[:, :50] == 0)
+    np.testing.assert_allclose(got[:, 50:].sum(axis=0), 1, atol=1e-5)
+    box = (slice(1, 4), slice(5, 20), slice(0, 44))
+    block = gpu.posterior_block(box)
+    assert np.array_equal(block, np.moveaxis(got.reshape(-1, 6, 40, 44)[(slice(None), *box)],
+                                             0, -1))
+
+
+@needs_gpu
+def test_gpu_calibrates_without_copying_the_posteriors_back():
+    image, _ = make_class_image((10, 48, 50), 3, sigma=35, dtype="float32", seed=5)
+    with use_backend("cupy"):
+        bare = ng.segment(image, 3, smoothing=1.0, random_state=0)
+        full = ng.segment(image, 3, smoothing=1.0, random_state=0, return_posteriors=True)
+    with use_backend("numba"):
+        cpu = ng.segment(image, 3, smoothing=1.0, random_state=0)
+    assert bare.posteriors is None
+    np.testing.assert_array_equal(bare.probability, full.probability)
+    np.testing.assert_allclose(full.posteriors.max(axis=-1), full.probability, atol=1e-6)
+    # the numba route's probability is tempered here (0.03 from the untempered one)
+    assert np.abs(bare.probability - cpu.probability).mean() < 1e-3
+
+
+@needs_gpu
 @pytest.mark.parametrize("chunk", [64, 1000, 1 << 26])
 def test_transfers_round_trip(monkeypatch, chunk):
     from napari_gmm.core.potts import _gpu

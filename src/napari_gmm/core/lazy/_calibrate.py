@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..potts._calibrate import MAX_VOXELS, _block, calibration_seed, held_out_temperature
+from ..potts._calibrate import calibration_seed, central_block, held_out_temperature
 from ._apply import _potts_block
 
 
@@ -27,7 +27,7 @@ def lazy_temperature(pixels, models, order, final, *, smoothing, scale, sweeps, 
     margin = sweeps * len(models)
     outer = tuple(
         slice(max(0, s.start - margin), min(n, s.stop + margin))
-        for s, n in zip(_block(shape, MAX_VOXELS), shape, strict=True)
+        for s, n in zip(central_block(shape), shape, strict=True)
     )
     sub = np.asarray(pixels.array[(*outer, slice(None))].compute())
     q, data = _potts_block(sub, models, smoothing, scale, sweeps, max_distinct)

@@ -74,8 +74,10 @@ def temper(posteriors, temperature):
     return prob
 
 
-def _block(shape, max_voxels):
-    """Slices of the central block of at most about `max_voxels` voxels."""
+def central_block(shape, max_voxels=None):
+    """Slices of the central block of at most about `max_voxels` (default
+    :data:`MAX_VOXELS`) voxels on which the temperature is fitted."""
+    max_voxels = MAX_VOXELS if max_voxels is None else max_voxels
     factor = min(1.0, (max_voxels / float(np.prod(shape))) ** (1.0 / len(shape)))
     new = [max(min(n, 3), int(n * factor)) for n in shape]
     return tuple(slice((n - m) // 2, (n - m) // 2 + m) for n, m in zip(shape, new, strict=True))
@@ -90,8 +92,10 @@ def held_out_temperature(gmm, features, posteriors, valid, *, smoothing, scale=N
     gmm : GaussianMixture
         The final mixture (its components in the posteriors' column order).
     features : array (*spatial, C)
-    posteriors : array (*spatial, K)
-        Final mean-field posteriors (0 on invalid voxels).
+    posteriors : array (*spatial, K), or callable
+        Final mean-field posteriors (0 on invalid voxels), or a function of the central
+        block's slices (:func:`central_block`) returning that block's posteriors (so that
+        a caller holding them elsewhere, e.g. on a GPU, fetches only the block).
     valid : bool array of the spatial shape, or None (every voxel valid)
     smoothing : float
         Strength of the Potts prior the posteriors were computed with.
@@ -108,7 +112,8 @@ def held_out_temperature(gmm, features, posteriors, valid, *, smoothing, scale=N
     -------
     float
     """
-    box = _block(posteriors.shape[:-1], MAX_VOXELS)
+    box = central_block(features.shape[:-1])
+    block_q = posteriors(box) if callable(posteriors) else posteriors[box]
     x = np.asarray(features[box], dtype=np.float64)
     ok = np.isfinite(x).all(axis=-1)
     if valid is not None:
@@ -117,7 +122,7 @@ def held_out_temperature(gmm, features, posteriors, valid, *, smoothing, scale=N
     hide = ok & (rng.random(ok.shape) < HIDDEN)
     if hide.sum() < 10:
         return 1.0
-    k = posteriors.shape[-1]
+    k = block_q.shape[-1]
     weights, log_prob = (gmm.weights_, lambda rows: weighted_log_prob(gmm, rows)) \
         if classes is None else classes
     log_w = np.log(np.maximum(np.asarray(weights, dtype=np.float64), 1e-300))
@@ -127,7 +132,7 @@ def held_out_temperature(gmm, features, posteriors, valid, *, smoothing, scale=N
     lp[hide] = log_w
     lp[~ok] = -np.inf
     q = potts_posteriors(lp.astype(np.float32), smoothing=smoothing, valid=ok, spacing=scale,
-                         n_iter=CAVITY_SWEEPS, init=np.asarray(posteriors[box], np.float32))
+                         n_iter=CAVITY_SWEEPS, init=np.asarray(block_q, np.float32))
     log_q = np.log(np.maximum(q[hide].astype(np.float64), 1e-300))
     return fit_temperature(log_q, density)
 

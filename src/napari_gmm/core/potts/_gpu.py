@@ -142,6 +142,7 @@ class GpuPlanes:
         kernel("finite", dtype)(grid(n), (256,), (self.x, np.int64(n), np.int32(c), self.valid))
         self.n_valid = int(self.valid.sum(dtype=cp.int64))
         self.masked = self.n_valid < n
+        self.spatial_shape = tuple(spatial_shape)
         self.shape = volume_shape(spatial_shape)
         pad = 3 - len(spatial_shape)
         self.weights = np.array((0.0,) * pad + tuple(axis_weights), dtype=np.float32)
@@ -217,6 +218,22 @@ class GpuPlanes:
         """M-step of `gmm` in place from every valid voxel."""
         shift = np.asarray(gmm.means_, dtype=np.float64)
         update_from_moments(gmm, self.moments(shift), shift, self.n_valid)
+
+    def posterior_block(self, box) -> np.ndarray:
+        """The posteriors of the block `box` (slices of the spatial shape) on the host,
+        pixel-major (*block, K): what the temperature is fitted on
+        (:func:`._calibrate.held_out_temperature`), without copying the rest."""
+        q = self.q.reshape(self.n_classes, *self.spatial_shape)[(slice(None), *box)]
+        return np.moveaxis(q.get(), 0, -1)
+
+    def temper(self, temperature) -> None:
+        """Temper the posteriors on the device (``q^(1/T)`` renormalised; labels kept)."""
+        if temperature != 1.0:
+            kernel("temper")(
+                grid(self.n), (256,),
+                (self.q, np.int64(self.n), np.int32(self.n_classes),
+                 np.float32(1.0 / float(temperature))),
+            )
 
     def finish(self, order, posteriors=True):
         """Host labels (uint8), max posterior and, if asked, pixel-major posteriors (N, K)."""

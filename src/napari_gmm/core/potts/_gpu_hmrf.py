@@ -13,6 +13,7 @@ import copy
 import numpy as np
 
 from ..fit._fit import component_order, order_components
+from ._calibrate import held_out_temperature
 from ._gpu import GpuPlanes, supported
 from ._hmrf_rounds import sweep_fractions
 from ._neighbours import POTTS_SCALE, _axis_weights, neighbour_kernel
@@ -36,9 +37,14 @@ def iter_hmrf_gpu(gmm, features, valid, spatial_shape, *, smoothing, spacing, co
 
 
 def iter_regularize_gpu(gmm, data, *, smoothing, scale, reestimate, posteriors, n_sweeps,
-                        stop_changed, sweeps):
+                        stop_changed, sweeps, calibration_seed=None):
     """Generator: yields the fraction done after every sweep; returns ``(model, labels,
-    probability, posteriors or None)`` as :func:`._hmrf.iter_regularize`."""
+    probability, posteriors or None)`` as :func:`._hmrf.iter_regularize`.
+
+    With `calibration_seed` the posteriors are tempered on the device
+    (:mod:`._calibrate`): the temperature is fitted on the central block's posteriors, the
+    only ones copied to the host for it, and the posteriors come back only when asked for.
+    """
     new = copy.deepcopy(gmm)
     n_rounds = 1 if reestimate else 0
     steps = iter_hmrf_gpu(
@@ -46,6 +52,12 @@ def iter_regularize_gpu(gmm, data, *, smoothing, scale, reestimate, posteriors, 
         spacing=scale, counts=(n_rounds, n_sweeps), stop_changed=stop_changed, sweeps=sweeps,
     )
     planes = yield from sweep_fractions(steps, max(1, (n_rounds + 1) * n_sweeps))
+    if calibration_seed is not None:  # the mixture still in the planes' class order
+        valid = None if data.valid is None else data.to_spatial(data.valid)
+        planes.temper(held_out_temperature(
+            new if reestimate else gmm, data.to_spatial(data.features), planes.posterior_block,
+            valid, smoothing=smoothing, scale=scale, random_state=calibration_seed,
+        ))
     order = np.arange(gmm.n_components)
     if reestimate:
         order = component_order(new)

@@ -11,6 +11,7 @@ CUDA kernel        CPU twin
 ``sweep``          :func:`._planes_kernels.sweep_planes`
 ``moments``        :func:`._moments.moments_kernel`
 ``finish``         :func:`._planes_kernels.finish_planes`
+``temper``         :func:`._temper_kernel.temper_planes_kernel`
 ``finite``         ``np.isfinite(features).all(axis=1)``
 =================  ==========================================
 
@@ -190,6 +191,32 @@ extern "C" __global__ void finish(const float* __restrict__ q,
     }
     labels[i] = top > 0.0f ? (unsigned char)(best + 1) : 0;
     prob[i] = top;
+}
+
+extern "C" __global__ void temper(float* __restrict__ q, long long n, int K, float inv_t)
+{
+    // q_k <- (q_k / q_max)^inv_t, renormalised: the first maximum's term is exactly 1 and
+    // earlier classes stay below it, so the label is kept; all-0 voxels stay 0
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    int best = 0;
+    float top = q[i];
+    for (int k = 1; k < K; ++k) {
+        float v = q[k * n + i];
+        if (v > top) { top = v; best = k; }
+    }
+    if (!(top > 0.0f)) return;
+    const float below_one = 1.0f - 5.9604645e-08f;
+    float total = 0.0f;
+    for (int k = 0; k < K; ++k) {
+        float v = q[k * n + i];
+        float t = v > 0.0f ? expf(fminf(logf(v / top) * inv_t, 0.0f)) : 0.0f;
+        if (k == best) t = 1.0f;
+        else if (k < best) t = fminf(t, below_one);
+        q[k * n + i] = t;
+        total += t;
+    }
+    for (int k = 0; k < K; ++k) q[k * n + i] /= total;
 }
 
 template <typename T>

@@ -130,14 +130,13 @@ def iter_regularize(
         from ._gpu_hmrf import gpu_supported, iter_regularize_gpu
 
         if gpu_supported(data, gmm.n_components):
-            result = yield from iter_regularize_gpu(
+            result = yield from iter_regularize_gpu(  # tempers on the device
                 gmm, data, smoothing=smoothing, scale=scale, reestimate=reestimate,
-                posteriors=posteriors or calibrate, n_sweeps=SWEEPS, stop_changed=STOP_CHANGED,
+                posteriors=posteriors, n_sweeps=SWEEPS, stop_changed=STOP_CHANGED,
                 sweeps=sweeps,
+                calibration_seed=calibration_seed(random_state) if calibrate else None,
             )
-            return _tempered(result, data, smoothing=smoothing, scale=scale,
-                             random_state=random_state, calibrate=calibrate,
-                             posteriors=posteriors)
+            return result
     seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
     if marginals != "gibbs" and planes_handle(data.spatial_shape, gmm.n_components):
         result = yield from iter_regularize_planes(  # tempers before writing the planes out
