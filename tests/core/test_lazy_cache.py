@@ -139,24 +139,32 @@ def test_bigger_blocks_give_the_labels_of_the_input_chunks(monkeypatch):
 
 
 @pytest.mark.parametrize("n_out", [2, 5])
-def test_pack_planes_matches_finish_planes(n_out):
-    from napari_gmm.core.lazy._fused_blocks import pack_planes
+@pytest.mark.parametrize("view", [False, True])
+def test_packed_outputs_match_finish_planes(n_out, view):
+    from napari_gmm.core.lazy._fused_blocks import packed_outputs
     from napari_gmm.core.potts._planes_kernels import finish_planes
 
     rng = np.random.default_rng(0)
-    q = rng.dirichlet(np.ones(3), size=10_000).T.astype(np.float32).copy()
+    shape = (12, 30, 40)
+    q = rng.dirichlet(np.ones(3), size=int(np.prod(shape))).T.astype(np.float32).copy()
     q[:, :50] = 0.0  # invalid voxels
     q[:, 50:60] = np.float32(1 / 3)  # ties: the first class wins
+    own = (slice(2, 9), slice(3, 27), slice(1, 38)) if view else (slice(None),) * 3
+    q_own = q.reshape(3, *shape)[(slice(None), *own)]  # a strided view of the planes
+    assert q_own.flags.c_contiguous != view
+    ref = np.ascontiguousarray(q_own).reshape(3, -1)
     order = np.array([2, 0, 1])
-    post = np.empty((q.shape[1], 3), dtype=np.float32)
-    labels = np.empty(q.shape[1], dtype=np.uint8)
-    prob = np.empty(q.shape[1], dtype=np.float32)
-    finish_planes(q, order, post, labels, prob)
-    out = np.full((q.shape[1], n_out), np.nan, dtype=np.float32)
-    pack_planes(q, order, out)
+    post = np.empty((ref.shape[1], 3), dtype=np.float32)
+    labels = np.empty(ref.shape[1], dtype=np.uint8)
+    prob = np.empty(ref.shape[1], dtype=np.float32)
+    finish_planes(ref, order, post, labels, prob)
+    out = packed_outputs(q_own, order, n_out)
+    assert out.shape == (*q_own.shape[1:], n_out)
+    out = out.reshape(-1, n_out)
     np.testing.assert_array_equal(out[:, 0], labels)
     np.testing.assert_array_equal(out[:, 1], prob)
-    assert labels[:50].max() == 0 and (labels[50:60] == 1).all()
+    if not view:
+        assert labels[:50].max() == 0 and (labels[50:60] == 1).all()
     if n_out > 2:
         np.testing.assert_array_equal(out[:, 2:], post)
 

@@ -19,6 +19,8 @@ once.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .._predict import label_dtype, pixel_log_prob
@@ -31,7 +33,7 @@ from ..progress import run
 from . import _fused_blocks
 from ._cache import block_starts, halo_slices, merged_chunks, own_slices, split_chunks
 from ._fit import LazyPixels, block_pixel_data
-from ._fused_blocks import fused_route, own_moments, own_planes, packed_outputs, swept_planes
+from ._fused_blocks import fused_route, own_view, packed_outputs, swept_planes, swept_stats
 
 
 def _pack(labels, prob, post, spatial_shape, n_out):
@@ -132,10 +134,10 @@ def _smooth_block(block, models, order, smoothing, scale, sweeps, max_distinct, 
                 None if cache is None else cache.read_labels(where),
                 stop=_fused_blocks.BLOCK_STOP_CHANGED,
             )
-            q_own = own_planes(planes, data.spatial_shape, inner)
+            temper_planes(planes.q, temperature)  # halo too: no copy of the own voxels
+            out = packed_outputs(own_view(planes, data.spatial_shape, inner), order, n_out)
             del planes  # freed before the lock lets another block build its planes
-        temper_planes(q_own, temperature)
-        return packed_outputs(q_own, order, n_out)
+        return out
     q, _ = _potts_block(block, models, smoothing, scale, sweeps, max_distinct, init)
     q = np.ascontiguousarray(np.moveaxis(q[inner], -1, 0))
     temper_planes(q, temperature)
@@ -158,31 +160,29 @@ def _stats_block(block, gmm, smoothing, scale, sweeps, max_distinct, depth, numb
     k, c = gmm.means_.shape
     pads = _pads(block_id, numblocks, depth)
     inner = _crop(pads, block.shape[:-1])
+    zero = np.zeros(k), np.zeros((k, c)), np.zeros((k, c, c))
     if not np.isfinite(block).any():
-        return np.zeros(k), np.zeros((k, c)), np.zeros((k, c, c))
+        return zero
     data = block_pixel_data(block)
-    if fused_route(len(data.spatial_shape), k):
-        with _fused_blocks.PLANES_LOCK:
-            planes = swept_planes(data, [gmm], smoothing, scale, sweeps,
-                                  stop=_fused_blocks.BLOCK_STOP_CHANGED)
-            q_own = own_planes(planes, data.spatial_shape, inner)  # (K, *own)
-            labels_own = planes.labels.reshape(data.spatial_shape)[inner].copy()
-            del planes
+    where = None if cache is None else own_slices(starts, block_id[:-1])
+    if fused_route(len(data.spatial_shape), k):  # own voxels read in place from the planes
+        part = swept_stats(data, gmm, smoothing, scale, sweeps, inner,
+                           None if cache is None else functools.partial(cache.store, where),
+                           select)
+        if select is None or select == ():
+            return zero if part is None else part
+        q = part.T  # (n, K) posteriors of the chosen voxels
     else:
         q, _ = _potts_block(block, [gmm], smoothing, scale, sweeps, max_distinct)
         q_own = np.ascontiguousarray(np.moveaxis(q[inner], -1, 0))
-        labels_own = None  # the numpy route runs every sweep: no labels needed
-    if cache is not None:
-        cache.store(own_slices(starts, block_id[:-1]), q_own, labels_own)
-    if select == ():  # no voxel of the subsample here: only the cache wanted this block
-        return np.zeros(k), np.zeros((k, c)), np.zeros((k, c, c))
-    if select is None and fused_route(len(data.spatial_shape), k):
-        return own_moments(q_own, block[inner], np.asarray(gmm.means_, dtype=np.float64))
-    if select is not None:  # gather the chosen voxels first: no copy of the whole block
-        q, X = q_own[(slice(None), *select)].T, block[inner][select].astype(np.float64)
-    else:
-        q, X = np.moveaxis(q_own, 0, -1), np.asarray(block[inner], dtype=np.float64)
-    q, X = q.reshape(-1, k).astype(np.float64), X.reshape(-1, c)
+        if cache is not None:  # the numpy route runs every sweep: no labels needed
+            cache.store(where, q_own)
+        if select == ():  # no voxel of the subsample here: only the cache wanted this block
+            return zero
+        # gather the chosen voxels first: no copy of the whole block
+        q = np.moveaxis(q_own, 0, -1) if select is None else q_own[(slice(None), *select)].T
+    X = block[inner] if select is None else block[inner][select]
+    q, X = q.reshape(-1, k).astype(np.float64), X.reshape(-1, c).astype(np.float64)
     ok = np.isfinite(X).all(axis=1) & (q.sum(axis=1) > 0)
     q, X = q[ok], X[ok]
     nk = q.sum(axis=0)

@@ -2,10 +2,10 @@
 
 The numba route of :mod:`._apply`: a halo block's posteriors stay class-major
 (:class:`..potts._planes.Planes`, (K, N) float32) from the sweeps to the block's results,
-so that no pixel-major copy of the whole halo block is made: the block's own voxels are
-cut out of the planes once, then either turned into labels, max posterior (and
-posteriors) by the compiled :func:`..potts._planes_kernels.finish_planes`, or reduced to
-the HMRF M-step statistics by the compiled :func:`..potts._moments.moments_kernel`
+so that no pixel-major copy of the whole halo block is made, and the block's own voxels
+are read in place from the planes (strided views, no copy): turned into labels, max
+posterior (and posteriors) by :func:`pack_rows`, or reduced to the HMRF M-step statistics
+of the own voxels by the compiled :func:`..potts._moments.moments_kernel` under a mask
 (per-block partial sums in a fixed order, so the sums do not depend on the thread count).
 """
 
@@ -71,70 +71,103 @@ def swept_planes(data, models, smoothing, scale, sweeps, init=None, init_labels=
     return planes
 
 
-def own_planes(planes, shape, inner) -> np.ndarray:
-    """Class-major posteriors (K, *own) of the block's own voxels (a contiguous copy)."""
+def swept_stats(data, gmm, smoothing, scale, sweeps, inner, store=None, select=None):
+    """The first round of a halo block for the HMRF M-step: `sweeps` sweeps of `gmm`
+    (early stop :data:`BLOCK_STOP_CHANGED`), then ``store(q_own, labels_own)`` (views of
+    the own voxels' posteriors (K, *own) and labels) when given, and
+
+    - `select` None: ``(nk, S1, S2)`` of the own valid voxels around the model means;
+    - `select` ``()``: None;
+    - else the posteriors (K, n) of the own voxels at coordinates `select`.
+
+    The own voxels are read in place while the planes live (no copy of them).
+    """
+    with PLANES_LOCK:
+        planes = swept_planes(data, [gmm], smoothing, scale, sweeps, stop=BLOCK_STOP_CHANGED)
+        q_own = own_view(planes, data.spatial_shape, inner)
+        if store is not None:
+            store(q_own, planes.labels.reshape(data.spatial_shape)[inner])
+        if select is None:
+            mask = own_mask(data.spatial_shape, inner, data.valid)
+            return block_moments(planes, data, mask, np.asarray(gmm.means_, dtype=np.float64))
+        return None if select == () else q_own[(slice(None), *select)]
+
+
+def own_view(planes, shape, inner) -> np.ndarray:
+    """Class-major posteriors (K, *own) of the block's own voxels: a view of the planes
+    (nothing copied; valid while the planes are)."""
     k = planes.q.shape[0]
-    return np.ascontiguousarray(planes.q.reshape(k, *shape)[(slice(None), *inner)])
-
-
-_RUN = 4096
+    return planes.q.reshape(k, *shape)[(slice(None), *inner)]
 
 
 @njit(cache=True, parallel=True, fastmath=False)
-def pack_planes(q, order, out):
+def pack_rows(q, order, out):
     """Label (argmax + 1, 0 where every posterior is 0), max posterior and, when `out` has
-    more than 2 columns, the posteriors with classes in `order`, into `out` (N, 2 [+ K]).
+    more than 2 columns, the posteriors with classes in `order`, into `out` (Z Y X, 2 [+ K]).
 
-    The first maximum wins ties, as :func:`..potts._planes_kernels.finish_planes`; class
-    outer and voxel inner loops over runs of voxels, so that they vectorise.
+    `q` (K, Z, Y, X) may be a strided view (the own voxels of a halo block's planes); its
+    rows along X are read in place. The first maximum wins ties, as
+    :func:`..potts._planes_kernels.finish_planes`; class outer and voxel inner loops, so
+    that they vectorise.
     """
-    n_comp, n = q.shape
+    n_comp, nz, ny, nx = q.shape
     wide = out.shape[1] > 2
-    for b in prange((n + _RUN - 1) // _RUN):
-        lo = b * _RUN
-        m = min(n, lo + _RUN) - lo
-        top = np.empty(m, dtype=np.float32)
-        best = np.zeros(m, dtype=np.int64)
-        first = q[order[0], lo : lo + m]
-        for x in range(m):
+    for r in prange(nz * ny):
+        z, y = r // ny, r % ny
+        lo = r * nx
+        top = np.empty(nx, dtype=np.float32)
+        best = np.zeros(nx, dtype=np.int64)
+        first = q[order[0], z, y]
+        for x in range(nx):
             top[x] = first[x]
         for k in range(1, n_comp):
-            qk = q[order[k], lo : lo + m]
-            for x in range(m):
+            qk = q[order[k], z, y]
+            for x in range(nx):
                 better = qk[x] > top[x]
                 top[x] = qk[x] if better else top[x]
                 best[x] = k if better else best[x]
-        for x in range(m):
+        for x in range(nx):
             out[lo + x, 0] = best[x] + 1 if top[x] > 0 else 0
             out[lo + x, 1] = top[x]
         if wide:
             for k in range(n_comp):
-                qk = q[order[k], lo : lo + m]
-                for x in range(m):
+                qk = q[order[k], z, y]
+                for x in range(nx):
                     out[lo + x, 2 + k] = qk[x]
 
 
 def packed_outputs(q_own, order, n_out) -> np.ndarray:
-    """``(*own, n_out)`` float32: label, max posterior (and posteriors in `order`)."""
+    """``(*own, n_out)`` float32: label, max posterior (and posteriors in `order`) of
+    class-major posteriors `q_own` (K, *own), a view of a block's planes or an array."""
     from ..potts._planes_kernels import locked
 
     k = q_own.shape[0]
     own = q_own.shape[1:]
     order = np.arange(k) if order is None else np.asarray(order)
     out = np.empty((int(np.prod(own, dtype=np.int64)), n_out), dtype=np.float32)
-    locked(pack_planes, q_own.reshape(k, -1), np.ascontiguousarray(order, dtype=np.int64), out)
+    rows = q_own[(slice(None),) + (None,) * (3 - len(own))]  # (K, Z, Y, X), still a view
+    if rows.strides[-1] != rows.itemsize:  # X not contiguous (never for a planes view)
+        rows = np.ascontiguousarray(rows)
+    locked(pack_rows, rows, np.ascontiguousarray(order, dtype=np.int64), out)
     return out.reshape(*own, n_out)
 
 
-def own_moments(q_own, features_own, shift):
-    """``(nk, S1, S2)`` of the block's own valid voxels around `shift` (K, C)."""
+def own_mask(shape, inner, valid) -> np.ndarray:
+    """(N,) bool: the block's own voxels (slices `inner` of `shape`) that are `valid`."""
+    mask = np.zeros(shape, dtype=bool)
+    mask[inner] = True
+    mask = mask.reshape(-1)
+    if valid is not None:
+        mask &= valid
+    return mask
+
+
+def block_moments(planes, data, mask, shift):
+    """``(nk, S1, S2)`` of the voxels `mask` of a halo block around `shift` (K, C), from
+    its planes and features in place (no copy of its own voxels)."""
     from ..potts._moments import cpu_moments
 
-    k = q_own.shape[0]
-    c = shift.shape[1]
-    X = np.ascontiguousarray(features_own).reshape(-1, c)
-    valid = np.isfinite(X).all(axis=1) if X.dtype.kind == "f" else None
-    if valid is not None and valid.all():
-        valid = None
-    m = cpu_moments(X, q_own.reshape(k, -1), valid, shift)
+    k, c = shift.shape
+    X = np.ascontiguousarray(data.features)
+    m = cpu_moments(X, planes.q, mask, shift)
     return m[:, 0].copy(), m[:, 1 : 1 + c].copy(), m[:, 1 + c :].reshape(k, c, c).copy()
