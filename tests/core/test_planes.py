@@ -146,3 +146,28 @@ def test_smoothed_segment_log_likelihood_is_the_final_models():
     X = image.reshape(-1, 1)
     expected = seg.model.score(X[np.isfinite(X[:, 0])].astype(np.float64))
     assert seg.log_likelihood == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 5), (3, 9, 7), (17, 9, 33), (35, 19, 6), (40, 52)])
+def test_planes_sweeps_match_the_numpy_reference_on_uneven_shapes(shape):
+    """Volumes that do not split evenly into the sweep's tasks (runs of planes and rows)."""
+    from napari_gmm.core.fit._sklearn_private import weighted_log_prob
+    from napari_gmm.core.potts._meanfield import potts_posteriors
+    from napari_gmm.core.potts._neighbours import _axis_weights, neighbour_kernel
+    from napari_gmm.core.potts._planes import Planes
+
+    image, _ = make_class_image(shape, 3, sigma=30, dtype="float32", seed=5)
+    X = image.reshape(-1, 1)
+    gmm = GaussianMixture(3, random_state=0).fit(X.astype(np.float64))
+    kernel = neighbour_kernel(len(shape), None)
+    planes = Planes(None, shape, 3, kernel, _axis_weights(kernel), 8.0)
+    planes.set_model(gmm, X)
+    planes.plain()
+    for _ in planes.iter_sweeps(4):
+        pass
+    lp = weighted_log_prob(gmm, X.astype(np.float64)).reshape(*shape, 3)
+    with use_backend("numpy"):
+        ref = potts_posteriors(lp.astype(np.float32), smoothing=1.0, n_iter=4)
+    got = np.moveaxis(planes.q.reshape(3, *shape), 0, -1)
+    assert np.abs(got - ref).max() < 1e-4
+    assert np.array_equal(planes.labels.reshape(shape), ref.argmax(-1) + 1)

@@ -31,11 +31,11 @@ from .._nb_estep import KERNEL_LOCK
 from ._fast_exp import fast_exp
 from ._loglik_planes import BLOCK
 
-#: A parallel task sweeps ``ROWS`` rows (y) of ``Z_RUN`` consecutive planes (z), plane
-#: after plane, so that the rows of the planes above and below are still in cache when
-#: they are next needed: each posterior row is read from memory about once per sweep
-#: instead of three times (the sweep is bound by memory traffic). Jacobi order: the result
-#: does not depend on the tasks.
+#: A parallel task sweeps up to ``ROWS`` rows (y) of up to ``Z_RUN`` consecutive planes
+#: (z), plane after plane, so that the rows of the planes above and below are still in
+#: cache when they are next needed: each posterior row is read from memory about once per
+#: sweep instead of three times (the sweep is bound by memory traffic). The volume is split
+#: into tasks of nearly equal size. Jacobi order: the result does not depend on the tasks.
 ROWS = 8
 Z_RUN = 16
 
@@ -98,7 +98,8 @@ def sweep_planes(lp, q_in, q_out, labels, scale, valid, shape, weights, beta):
     wz, wy, wx = weights[0], weights[1], weights[2]
     masked = scale.shape[0] > 0
     y_blocks = (ny + ROWS - 1) // ROWS
-    n_tasks = y_blocks * ((nz + Z_RUN - 1) // Z_RUN)
+    z_runs = (nz + Z_RUN - 1) // Z_RUN
+    n_tasks = y_blocks * z_runs
     changed = np.zeros(n_tasks, dtype=np.int64)
     zero = np.zeros(nx, dtype=np.float32)
     for t in prange(n_tasks):
@@ -109,11 +110,13 @@ def sweep_planes(lp, q_in, q_out, labels, scale, valid, shape, weights, beta):
         best = np.empty(nx, dtype=np.uint8)
         s = np.empty(nx, dtype=np.float32)
         count = 0
-        for r in range(ROWS * Z_RUN):
-            zi = z_run * Z_RUN + r // ROWS
-            yi = y_block * ROWS + r % ROWS
-            if zi >= nz or yi >= ny:
-                continue
+        # tasks of (nearly) equal size: prange hands each thread a fixed share of the
+        # tasks, so a short last run of planes or rows would leave threads waiting
+        y0, y1 = y_block * ny // y_blocks, (y_block + 1) * ny // y_blocks
+        z0 = z_run * nz // z_runs
+        for r in range(((z_run + 1) * nz // z_runs - z0) * (y1 - y0)):
+            zi = z0 + r // (y1 - y0)
+            yi = y0 + r % (y1 - y0)
             base = (zi * ny + yi) * nx
             if masked:
                 for x in range(nx):
