@@ -76,13 +76,37 @@ def test_cuda_kernels_compile(arch):
         assert sum(entry.startswith(f"_Z{len(name)}{name}I") for entry in entries) == 2
 
 
+#: What :class:`napari_gmm.core.potts._gpu.GpuPlanes` passes to each kernel, as PTX
+#: parameter types: device arrays are pointers (u64), np.int64 u64, np.int32 u32,
+#: np.float32 f32.
+LAUNCHES = {
+    # (x, valid, int32(masked), int64(n), int32(K), int32(C), means, prec, const, lp)
+    "loglik": ["u64", "u64", "u32", "u64", "u32", "u32", "u64", "u64", "u64", "u64"],
+    # (lp, q, labels, valid, int32(masked), int64(n), int32(K))
+    "plain": ["u64", "u64", "u64", "u64", "u32", "u64", "u32"],
+    # (lp, q, spare, labels, scale, valid, int32 masked, int32 nz, ny, nx, int32(K),
+    #  *float32 weights (3), float32 beta, changed)
+    "sweep": ["u64"] * 6 + ["u32"] * 5 + ["f32"] * 4 + ["u64"],
+    # (x, q, valid, int32(masked), int64(n), int32(k), int32(c), shift, out)
+    "moments": ["u64", "u64", "u64", "u32", "u64", "u32", "u32", "u64", "u64"],
+    # (q, order, int64(n), int32(K), labels, prob, post, int32(want_post))
+    "finish": ["u64", "u64", "u64", "u32", "u64", "u64", "u64", "u32"],
+    # (q, int64(n), int32(K), float32(1 / T))
+    "temper": ["u64", "u64", "u32", "f32"],
+    # (x, int64(n), int32(c), valid)
+    "finite": ["u64", "u64", "u32", "u64"],
+}
+
+
 @needs_nvrtc
-def test_temper_kernel_takes_what_the_planes_pass():
-    # GpuPlanes.temper passes (q, np.int64(n), np.int32(K), np.float32(1 / T))
-    _, _, ptx = _compile(SOURCE, [])
-    assert _entries(ptx)["temper"] == ["u64", "u64", "u32", "f32"]
-    # finish: (q, order, np.int64(n), np.int32(K), labels, prob, post, np.int32(want_post))
-    assert _entries(ptx)["finish"] == ["u64", "u64", "u64", "u32", "u64", "u64", "u64", "u32"]
+def test_kernels_take_what_the_planes_pass():
+    names = [f"{name}<{ctype}>" for name in _TEMPLATES for ctype in _TYPES.values()]
+    _, _, ptx = _compile(SOURCE, names)
+    entries = _entries(ptx)
+    for name, params in LAUNCHES.items():
+        found = [types for entry, types in entries.items()
+                 if entry == name or entry.startswith(f"_Z{len(name)}{name}I")]
+        assert found and all(types == params for types in found), (name, found)
 
 
 @needs_nvrtc
