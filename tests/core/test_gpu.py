@@ -116,9 +116,11 @@ def test_gpu_kernels_match_cpu_twins(shape, n_channels, spacing):
     X, ok, gmm, cpu, gpu = _gpu_and_cpu(shape, n_channels, spacing)
     assert gpu.n_valid == cpu.n_valid == int(ok.sum())
     assert np.array_equal(gpu.valid.get().astype(bool), ok)
-    cpu.set_model(gmm, X)
-    gpu.set_model(gmm)
+    cpu.set_model(gmm, X, last=True)
+    gpu.set_model(gmm, last=True)
     assert np.abs(gpu.lp.get() - cpu.lp).max() < 1e-5
+    assert gpu.log_likelihood == pytest.approx(cpu.log_likelihood, rel=1e-9)
+    assert cpu.log_likelihood == pytest.approx(gmm.score(X[ok].astype(np.float64)), rel=1e-6)
     cpu.plain()
     gpu.plain()
     assert np.abs(gpu.q.get() - cpu.q).max() < 1e-6
@@ -240,6 +242,8 @@ def test_segment_on_gpu_matches_numba(covariance_type):
             )
     a, b = segs["numba"], segs["cupy"]
     assert b.backend == "cupy" and len(b.n_sweeps) == 2
+    # summed on the device by the last log-likelihood pass (no E-step on the host)
+    assert b.log_likelihood == pytest.approx(a.log_likelihood, rel=1e-4)
     assert np.mean(a.labels == b.labels) >= 0.999
     assert np.abs(a.probability - b.probability).mean() < 1e-3
     assert np.allclose(a.model.means_, b.model.means_, rtol=1e-3)

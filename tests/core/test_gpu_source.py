@@ -80,8 +80,10 @@ def test_cuda_kernels_compile(arch):
 #: parameter types: device arrays are pointers (u64), np.int64 u64, np.int32 u32,
 #: np.float32 f32.
 LAUNCHES = {
-    # (x, valid, int32(masked), int64(n), int32(K), int32(C), means, prec, const, lp)
-    "loglik": ["u64", "u64", "u32", "u64", "u32", "u32", "u64", "u64", "u64", "u64"],
+    # (x, valid, int32(masked), int64(n), int32(K), int32(C), means, prec, const, lp,
+    #  ll_blocks, int32(last))
+    "loglik": ["u64", "u64", "u32", "u64", "u32", "u32", "u64", "u64", "u64", "u64", "u64",
+               "u32"],
     # (lp, q, labels, valid, int32(masked), int64(n), int32(K))
     "plain": ["u64", "u64", "u64", "u64", "u32", "u64", "u32"],
     # (lp, q, spare, labels, scale, valid, int32 masked, int32 nz, ny, nx, int32(K),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._nb_estep import kernel_params
-from ._gpu_kernels import MAX_CHANNELS, MAX_CLASSES, MAX_MOMENTS, grid, kernel
+from ._gpu_kernels import MAX_CHANNELS, MAX_CLASSES, MAX_MOMENTS, THREADS, grid, kernel
 from ._moments import n_moments, update_from_moments
 
 #: Bytes per transfer chunk.
@@ -159,16 +159,23 @@ class GpuPlanes:
         self.spare = None
         self.labels = cp.zeros(n, dtype=cp.uint8)
         self.changed = cp.zeros(1, dtype=cp.uint64)
+        self.log_likelihood = None
 
     def set_model(self, gmm, features=None, last=False) -> None:
-        """Log-likelihood planes of `gmm` (the features are those on the device; `last` is
-        accepted for :class:`._planes.Planes`'s signature)."""
-        means, prec, const = (self.cp.asarray(a) for a in kernel_params(gmm))
+        """Log-likelihood planes of `gmm` (the features are those on the device). With
+        `last` (the final mixture), also its mean log-likelihood over the valid voxels
+        (:attr:`log_likelihood`), from the same pass, as :class:`._planes.Planes`."""
+        cp = self.cp
+        means, prec, const = (cp.asarray(a) for a in kernel_params(gmm))
+        blocks = cp.zeros(grid(self.n)[0] if last else 1, dtype=cp.float64)
         kernel("loglik", self.x.dtype)(
-            grid(self.n), (256,),
+            grid(self.n), (THREADS,),
             (self.x, self.valid, np.int32(self.masked), np.int64(self.n),
-             np.int32(self.n_classes), np.int32(self.n_channels), means, prec, const, self.lp),
+             np.int32(self.n_classes), np.int32(self.n_channels), means, prec, const, self.lp,
+             blocks, np.int32(bool(last))),
         )
+        if last:
+            self.log_likelihood = float(blocks.sum()) / self.n_valid
 
     def plain(self) -> None:
         kernel("plain")(

@@ -37,9 +37,12 @@ def iter_hmrf_gpu(gmm, features, valid, spatial_shape, *, smoothing, spacing, co
 
 
 def iter_regularize_gpu(gmm, data, *, smoothing, scale, reestimate, posteriors, n_sweeps,
-                        stop_changed, sweeps, calibration_seed=None):
+                        stop_changed, sweeps, calibration_seed=None, stats=None):
     """Generator: yields the fraction done after every sweep; returns ``(model, labels,
     probability, posteriors or None)`` as :func:`._hmrf.iter_regularize`.
+
+    `stats`, a dict, gets ``"log_likelihood"``: the returned model's mean log-likelihood
+    over the valid pixels, summed on the device by the pass of its log-likelihood planes.
 
     With `calibration_seed` the posteriors are tempered on the device
     (:mod:`._calibrate`): the temperature is fitted on the central block's posteriors, the
@@ -52,6 +55,8 @@ def iter_regularize_gpu(gmm, data, *, smoothing, scale, reestimate, posteriors, 
         spacing=scale, counts=(n_rounds, n_sweeps), stop_changed=stop_changed, sweeps=sweeps,
     )
     planes = yield from sweep_fractions(steps, max(1, (n_rounds + 1) * n_sweeps))
+    if stats is not None:
+        stats["log_likelihood"] = planes.log_likelihood
     if calibration_seed is not None:  # the mixture still in the planes' class order
         valid = None if data.valid is None else data.to_spatial(data.valid)
         planes.temper(held_out_temperature(

@@ -6,7 +6,7 @@ planes, which the tests compare it with (and which run everywhere, GPU or not):
 =================  ==========================================
 CUDA kernel        CPU twin
 =================  ==========================================
-``loglik``         :func:`._loglik_planes.loglik_planes`
+``loglik``         :func:`._loglik_planes.loglik_planes` (and the log-likelihood)
 ``plain``          :func:`._planes_kernels.plain_planes`
 ``sweep``          :func:`._planes_kernels.sweep_planes`
 ``moments``        :func:`._moments.moments_kernel`
@@ -37,39 +37,57 @@ SOURCE = r"""
 #define MAXK 32
 #define MAXC 8
 #define MAXM 64
+#define THREADS 256
 
 template <typename T>
 __global__ void loglik(const T* __restrict__ x, const unsigned char* __restrict__ valid,
                        int has_valid, long long n, int K, int C,
                        const double* __restrict__ means, const double* __restrict__ prec,
-                       const double* __restrict__ cst, float* __restrict__ lp)
+                       const double* __restrict__ cst, float* __restrict__ lp,
+                       double* __restrict__ ll_blocks, int want_ll)
 {
+    // with want_ll, ll_blocks[block] gets the block's sum of log sum_k exp(z_k) over its
+    // valid voxels (a fixed-order tree in shared memory: blockDim.x must be THREADS)
+    __shared__ double part[THREADS];
     long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= n) return;
-    if (has_valid && !valid[i]) {
+    double ll = 0.0;
+    if (i < n && has_valid && !valid[i]) {
         for (int k = 0; k < K; ++k) lp[k * n + i] = 0.0f;
-        return;
-    }
-    double z[MAXK];
-    double d[MAXC];
-    double top = 0.0;
-    for (int k = 0; k < K; ++k) {
-        double sq = 0.0;
-        if (C == 1) {
-            double y = ((double)x[i] - means[k]) * prec[k];
-            sq = y * y;
-        } else {
-            for (int a = 0; a < C; ++a) d[a] = (double)x[i * C + a] - means[k * C + a];
-            for (int b = 0; b < C; ++b) {
-                double y = 0.0;
-                for (int a = 0; a <= b; ++a) y += d[a] * prec[(k * C + a) * C + b];
-                sq += y * y;
+    } else if (i < n) {
+        double z[MAXK];
+        double d[MAXC];
+        double top = 0.0;
+        for (int k = 0; k < K; ++k) {
+            double sq = 0.0;
+            if (C == 1) {
+                double y = ((double)x[i] - means[k]) * prec[k];
+                sq = y * y;
+            } else {
+                for (int a = 0; a < C; ++a) d[a] = (double)x[i * C + a] - means[k * C + a];
+                for (int b = 0; b < C; ++b) {
+                    double y = 0.0;
+                    for (int a = 0; a <= b; ++a) y += d[a] * prec[(k * C + a) * C + b];
+                    sq += y * y;
+                }
             }
+            z[k] = cst[k] - 0.5 * sq;
+            top = (k == 0 || z[k] > top) ? z[k] : top;
         }
-        z[k] = cst[k] - 0.5 * sq;
-        top = (k == 0 || z[k] > top) ? z[k] : top;
+        double total = 0.0;
+        for (int k = 0; k < K; ++k) {
+            lp[k * n + i] = (float)(z[k] - top);
+            total += exp(z[k] - top);
+        }
+        ll = top + log(total);
     }
-    for (int k = 0; k < K; ++k) lp[k * n + i] = (float)(z[k] - top);
+    if (!want_ll) return;
+    part[threadIdx.x] = ll;
+    __syncthreads();
+    for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+        if (threadIdx.x < s) part[threadIdx.x] += part[threadIdx.x + s];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) ll_blocks[blockIdx.x] = part[0];
 }
 
 extern "C" __global__ void plain(const float* __restrict__ lp, float* __restrict__ q,

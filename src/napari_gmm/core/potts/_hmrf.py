@@ -133,7 +133,7 @@ def iter_regularize(
             result = yield from iter_regularize_gpu(  # tempers on the device
                 gmm, data, smoothing=smoothing, scale=scale, reestimate=reestimate,
                 posteriors=posteriors, n_sweeps=SWEEPS, stop_changed=STOP_CHANGED,
-                sweeps=sweeps,
+                sweeps=sweeps, stats=stats,
                 calibration_seed=calibration_seed(random_state) if calibrate else None,
             )
             return result
