@@ -75,7 +75,7 @@ def pixel_data(image, channel_axis=None) -> PixelData:
         )
     valid = None
     n_valid = features.shape[0]
-    if features.dtype.kind == "f":
+    if features.dtype.kind == "f" and _any_nonfinite(features):
         if features.shape[1] == 1:  # gray: no reduction over a length-1 axis (3x faster)
             finite = np.isfinite(features[:, 0])
         else:
@@ -91,6 +91,19 @@ def pixel_data(image, channel_axis=None) -> PixelData:
     if features.dtype.itemsize == 8 and features.dtype.kind == "f":
         check_magnitude(features, valid)
     return PixelData(features, tuple(spatial_shape), valid, n_valid)
+
+
+def _any_nonfinite(features: np.ndarray) -> bool:
+    """Whether float `features` hold a NaN or an infinity (compiled and parallel where
+    numba is used and the table is contiguous, :mod:`._nb_finite`; no mask written)."""
+    from ._backend import use_numba
+
+    if use_numba() and features.flags.c_contiguous and features.dtype in (np.float32,
+                                                                          np.float64):
+        from ._nb_finite import count_nonfinite
+
+        return count_nonfinite(features) > 0
+    return not np.isfinite(features).all()
 
 
 #: Largest magnitude of a float64 pixel value: squared deviations and their sums over
