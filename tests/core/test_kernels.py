@@ -74,6 +74,39 @@ def test_estep_matches_sklearn(backend, covariance_type, n_channels):
     assert np.all(lp[~ok] == 0)
 
 
+@pytest.mark.parametrize("nan", [False, True])
+@pytest.mark.parametrize("n_channels", [1, 2])
+def test_estep_runs_and_blocks_match_sklearn(nan, n_channels):
+    """More pixels than one parallel block (runs of pixels, a partial last run and block),
+    with and without invalid pixels, and a component of weight 0 (log weight -inf)."""
+    from napari_gmm.core._nb_estep import BLOCK, estep, kernel_params
+    from napari_gmm.core._nb_runs import RUN
+
+    rng = np.random.default_rng(7)
+    n = 2 * BLOCK + 3 * RUN + 5
+    X = rng.normal(0.0, 1.0, (n, n_channels)).astype(np.float32)
+    X[: n // 3] += 4.0
+    valid = None
+    if nan:
+        X[rng.choice(n, 400, replace=False), -1] = np.nan
+        valid = np.isfinite(X).all(axis=1)
+    ok = np.ones(n, bool) if valid is None else valid
+    gmm = GaussianMixture(3, random_state=0).fit(X[ok][::7].astype(np.float64))
+    gmm.weights_ = np.array([0.5, 0.5, 0.0])  # an emptied class: never the label
+    Xd = X[ok].astype(np.float64)
+    with np.errstate(divide="ignore"):
+        ref_ll = float(np.sum(np.logaddexp.reduce(weighted_log_prob(gmm, Xd), axis=1)))
+    labels, prob = np.empty(n, np.uint8), np.empty(n, np.float32)
+    post = np.empty((n, 3), np.float32)
+    ll = estep(X, valid, kernel_params(gmm), labels, prob, post)
+    proba = gmm.predict_proba(Xd)
+    assert np.array_equal(labels[ok], gmm.predict(Xd) + 1) and 3 not in labels
+    assert np.abs(prob[ok] - proba.max(axis=1)).max() < 1e-6
+    assert np.abs(post[ok] - proba).max() < 1e-6 and np.all(post[:, 2] == 0)
+    assert np.all(labels[~ok] == 0) and np.all(prob[~ok] == 0) and np.all(post[~ok] == 0)
+    assert ll == pytest.approx(ref_ll, rel=1e-12)
+
+
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.float64, "readonly"])
 def test_estep_reads_the_image_dtype(dtype):
     readonly = dtype == "readonly"  # e.g. a memory-mapped file: compiled separately

@@ -5,7 +5,7 @@ import pytest
 
 from napari_gmm.core._backend import use_backend
 from napari_gmm.core._features import pixel_data
-from napari_gmm.core._nb_finite import BLOCK, count_nonfinite
+from napari_gmm.core._nb_estep import BLOCK, count_nonfinite
 
 pytest.importorskip("numba")
 
@@ -13,9 +13,10 @@ pytest.importorskip("numba")
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("bad", [None, np.nan, np.inf, -np.inf])
 def test_count_nonfinite_matches_numpy(dtype, bad):
-    values = np.random.default_rng(0).standard_normal(3 * BLOCK + 17).astype(dtype)
+    step = 4 * BLOCK  # values per parallel task
+    values = np.random.default_rng(0).standard_normal(3 * step + 17).astype(dtype)
     if bad is not None:
-        values[[0, BLOCK - 1, BLOCK, 3 * BLOCK + 16]] = bad  # block edges and the tail
+        values[[0, step - 1, step, 3 * step + 16]] = bad  # task edges and the tail
     assert count_nonfinite(values) == int((~np.isfinite(values)).sum())
     big = np.full(5, np.finfo(dtype).max, dtype=dtype)  # huge but finite: x - x is 0
     assert count_nonfinite(big) == 0

@@ -95,12 +95,13 @@ def pixel_data(image, channel_axis=None) -> PixelData:
 
 def _any_nonfinite(features: np.ndarray) -> bool:
     """Whether float `features` hold a NaN or an infinity (compiled and parallel where
-    numba is used and the table is contiguous, :mod:`._nb_finite`; no mask written)."""
+    numba is used and the table is contiguous, :func:`._nb_estep.count_nonfinite`; no
+    mask written)."""
     from ._backend import use_numba
 
     if use_numba() and features.flags.c_contiguous and features.dtype in (np.float32,
                                                                           np.float64):
-        from ._nb_finite import count_nonfinite
+        from ._nb_estep import count_nonfinite
 
         return count_nonfinite(features) > 0
     return not np.isfinite(features).all()

@@ -23,6 +23,8 @@ import threading
 import numpy as np
 from numba import njit, prange
 
+from ._nb_runs import RUN, pixel_wlp, relative_run, summarise_run
+
 #: Pixels per parallel task (fixed, so partial sums do not depend on the thread count).
 BLOCK = 1 << 14
 
@@ -64,28 +66,6 @@ def kernel_params(gmm) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 @njit(cache=True, fastmath=False, inline="always")
-def pixel_wlp(features, i, means, prec, const, d, out):
-    """Weighted log-probabilities of pixel `i` into `out` (K,); `d` (C,) is scratch."""
-    n_comp, n_chan = means.shape
-    if n_chan == 1:  # gray images: the same arithmetic without the loop overhead
-        x = float(features[i, 0])
-        for k in range(n_comp):
-            y = (x - means[k, 0]) * prec[k, 0, 0]
-            out[k] = const[k] - 0.5 * (y * y)
-        return
-    for k in range(n_comp):
-        for a in range(n_chan):
-            d[a] = features[i, a] - means[k, a]
-        sq = 0.0
-        for b in range(n_chan):
-            y = 0.0
-            for a in range(b + 1):  # P_k is upper triangular
-                y += d[a] * prec[k, a, b]
-            sq += y * y
-        out[k] = const[k] - 0.5 * sq
-
-
-@njit(cache=True, fastmath=False, inline="always")
 def softmax_row(z, q_out, i):
     """Write softmax(z) to row `i` of `q_out` (unless it has no rows).
 
@@ -112,50 +92,35 @@ def softmax_row(z, q_out, i):
     return best, inv, top, total
 
 
-#: Products of the per-pixel sums of exponentials are taken to the log when above this
-#: (each factor is at most K): one log per many pixels instead of one per pixel.
-_LOG_EVERY = 1e200
-
-
 @njit(cache=True, parallel=True, fastmath=False)
 def estep_kernel(features, valid, means, prec, const, labels, prob, post):
     """Fused E-step over rows of `features` (N, C).
 
     `valid` is (N,) bool or empty (all valid). `labels` (N,) and `prob` (N,) are written
     (0 for invalid rows) unless empty; `post` (N, K) float32 too unless it has no rows.
-    Returns the log-likelihood sum of the valid rows.
+    Returns the log-likelihood sum of the valid rows. Runs of :data:`RUN` pixels:
+    :func:`._nb_runs.relative_run`, then :func:`._nb_runs.summarise_run`.
     """
     n = features.shape[0]
     n_comp, n_chan = means.shape
     n_blocks = (n + BLOCK - 1) // BLOCK
     partial = np.zeros(n_blocks)
-    check = valid.shape[0] > 0
-    write = labels.shape[0] > 0
     for b in prange(n_blocks):
         z = np.empty(n_comp)
         d = np.empty(n_chan)
+        rel = np.empty((n_comp, RUN))
+        tops = np.empty(RUN)
+        ex = np.empty((n_comp, RUN))
+        total = np.empty(RUN)
+        best = np.empty(RUN, dtype=np.int64)
         acc = 0.0
-        prod = 1.0
-        for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
-            if check and not valid[i]:
-                if write:
-                    labels[i] = 0
-                    prob[i] = 0.0
-                for k in range(post.shape[1] if post.shape[0] > 0 else 0):
-                    post[i, k] = 0.0
-                continue
-            pixel_wlp(features, i, means, prec, const, d, z)
-            best, p, top, tot = softmax_row(z, post, i)
-            # log-likelihood: sum of top + log(tot), the logs taken of running products
-            acc += top
-            prod *= tot
-            if prod > _LOG_EVERY:
-                acc += np.log(prod)
-                prod = 1.0
-            if write:
-                labels[i] = best + 1
-                prob[i] = p
-        partial[b] = acc + np.log(prod)
+        hi = min(n, (b + 1) * BLOCK)
+        for lo in range(b * BLOCK, hi, RUN):
+            m = min(hi, lo + RUN) - lo
+            relative_run(features, valid, lo, m, means, prec, const, rel, tops, z, d)
+            acc = summarise_run(rel, tops, valid, lo, m, labels, prob, post, acc, ex, best,
+                                 total)
+        partial[b] = acc
     total = 0.0
     for b in range(n_blocks):  # fixed order: independent of the thread count
         total += partial[b]
@@ -205,3 +170,33 @@ def log_prob(features, valid, params, out) -> np.ndarray:
     with KERNEL_LOCK:
         log_prob_kernel(features, _valid_arg(valid), *params, out)
     return out
+
+
+@njit(cache=True, parallel=True, fastmath=False)
+def _count_nonfinite(flat):
+    n = flat.shape[0]
+    counts = np.zeros((n + 4 * BLOCK - 1) // (4 * BLOCK), dtype=np.int64)
+    for b in prange(counts.shape[0]):
+        c = 0
+        for i in range(b * 4 * BLOCK, min(n, (b + 1) * 4 * BLOCK)):
+            v = flat[i]
+            c += (v - v) != 0  # NaN and +-inf give NaN
+        counts[b] = c
+    return counts.sum()
+
+
+def count_nonfinite(values: np.ndarray) -> int:
+    """Number of NaN and infinite values in a C-contiguous float32 or float64 array.
+
+    numpy's ``np.isfinite`` writes a bool mask of the whole image before it can be counted,
+    on one core; most images have no NaN at all, so this counts them on every core without
+    writing anything, and :func:`._features.pixel_data` builds the mask only when there are
+    some.
+
+    Examples
+    --------
+    >>> count_nonfinite(np.array([[1.0, np.nan], [np.inf, -np.inf]]))
+    3
+    """
+    with KERNEL_LOCK:
+        return int(_count_nonfinite(values.reshape(-1)))

@@ -17,7 +17,8 @@ import numpy as np
 from numba import njit, prange
 from sklearn.mixture import GaussianMixture
 
-from .._nb_estep import BLOCK, KERNEL_LOCK, kernel_params, pixel_wlp
+from .._nb_estep import BLOCK, KERNEL_LOCK, kernel_params
+from .._nb_runs import pixel_wlp
 from ._sklearn_private import with_estep
 
 

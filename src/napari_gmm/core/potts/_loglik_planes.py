@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .._nb_estep import pixel_wlp
+from .._nb_runs import relative_run
 from ._fast_exp import fast_exp64
 
 #: Voxels per parallel task (fixed, so sums do not depend on the thread count).
@@ -28,8 +28,7 @@ def loglik_planes(features, valid, means, prec, const, lp, ll_blocks):
     gets its block's log-likelihood sum ``sum_i max_k z_ik + log sum_k exp(z_ik - max)``
     in float64 (the value of :func:`.._nb_estep.estep_kernel`, whose pass over the image
     this saves). Work goes a run of voxels at a time: ``z - max`` (K, run) in float64
-    (class by class in vectorised loops for gray images, pixel by pixel through
-    :func:`.._nb_estep.pixel_wlp` otherwise), then the float32 planes and the sum.
+    (:func:`.._nb_runs.relative_run`), then the float32 planes and the sum.
     """
     n = features.shape[0]
     n_comp, n_chan = means.shape
@@ -43,45 +42,12 @@ def loglik_planes(features, valid, means, prec, const, lp, ll_blocks):
         hi = min(n, (b + 1) * BLOCK)
         for lo in range(b * BLOCK, hi, _LL_RUN):
             m = min(hi, lo + _LL_RUN) - lo
-            if n_chan == 1:
-                _gray_run(features, valid, lo, m, means, prec, const, rel, tops)
-            else:
-                for i in range(m):
-                    pixel_wlp(features, lo + i, means, prec, const, d, z)
-                    top = z[0]
-                    for k in range(1, n_comp):
-                        top = max(top, z[k])
-                    tops[i] = top
-                    for k in range(n_comp):
-                        rel[k, i] = z[k] - top
+            relative_run(features, valid, lo, m, means, prec, const, rel, tops, z, d)
             _store_run(rel, valid, lo, m, lp)
             if want_ll:
                 acc = _add_run(rel, tops, valid, lo, m, acc)
         if want_ll:
             ll_blocks[b] = acc
-
-
-@njit(cache=True, fastmath=True)
-def _gray_run(features, valid, lo, m, means, prec, const, rel, tops):
-    """``z - max`` (K, m) and the maxima of voxels ``lo .. lo + m`` of a gray image, class
-    by class (vectorised); invalid voxels are evaluated at the first mean (then dropped)."""
-    n_comp = means.shape[0]
-    check = valid.shape[0] > 0
-    for x in range(m):
-        tops[x] = -np.inf
-    for k in range(n_comp):
-        mu, p, c = means[k, 0], prec[k, 0, 0], const[k]
-        rk = rel[k]
-        for x in range(m):
-            v = np.float64(features[lo + x, 0]) if not check or valid[lo + x] else means[0, 0]
-            y = (v - mu) * p
-            zk = c - 0.5 * (y * y)
-            rk[x] = zk
-            tops[x] = max(tops[x], zk)
-    for k in range(n_comp):
-        rk = rel[k]
-        for x in range(m):
-            rk[x] -= tops[x]
 
 
 @njit(cache=True, fastmath=True)
