@@ -10,7 +10,14 @@ from napari_gmm.core._features import pixel_data
 from napari_gmm.core.analysis._calibration import calibration
 from napari_gmm.core.analysis._metrics import compare_labels
 from napari_gmm.core.analysis._phantoms import MEANS, make_phantom
-from napari_gmm.core.potts._auto_guard import KEEP_AUTO, guard_smoothing, stable_classes
+from napari_gmm.core.potts._auto_guard import (
+    CLEAN,
+    CLEAN_CAP,
+    KEEP_AUTO,
+    guard_smoothing,
+    isolated_share,
+    stable_classes,
+)
 from napari_gmm.core.potts._beta_cv import (
     GRID,
     KEEP,
@@ -136,6 +143,32 @@ def test_guard_keeps_a_stable_drop_of_the_middle_class():
     weak = ng.segment(p.image, 3, smoothing=0.25, random_state=0)
     assert (compare_labels(p.truth, strong.labels).mean_dice
             > compare_labels(p.truth, weak.labels).mean_dice + 0.02)
+
+
+def test_isolated_share_counts_pixels_without_a_like_neighbour():
+    checker = np.indices((6, 7)).sum(axis=0) % 2
+    assert isolated_share(checker) == 1.0 and isolated_share(np.zeros((5, 5, 4))) == 0.0
+    labels = np.ones((10, 10), dtype=int)
+    labels[4, 4] = 2  # one speck
+    labels[0, :] = 3  # a line: its pixels have neighbours along it
+    assert isolated_share(labels) == pytest.approx(1 / 100)
+    valid = np.ones_like(labels, dtype=bool)
+    valid[4, 5] = False  # an invalid neighbour does not count as a like one
+    labels[4, 5] = 2
+    assert isolated_share(labels, valid) == pytest.approx(1 / 99)
+
+
+@pytest.mark.parametrize(("noise", "capped"), [(5, True), (10, False)])
+def test_a_clean_image_gets_a_gentle_prior(noise, capped):
+    p = make_phantom("sheet", 2, thickness=1 if capped else 3, noise=noise, size=96, seed=1)
+    plain = ng.segment(p.image, 3, random_state=0)
+    assert (isolated_share(plain.labels) < CLEAN) == capped
+    auto = ng.segment(p.image, 3, smoothing="auto", random_state=0)
+    assert (auto.smoothing <= CLEAN_CAP) == capped
+    if capped:  # the 1-voxel sulci of a clean image: a strong prior erases them
+        strong = ng.segment(p.image, 3, smoothing=1.0, random_state=0)
+        dice = [compare_labels(p.truth, s.labels).mean_dice for s in (plain, auto, strong)]
+        assert dice[1] > dice[2] + 0.02 and dice[1] > dice[0] - 0.01
 
 
 def test_held_out_scores_prefer_some_smoothing_to_none(thin_band):
