@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .._nb_runs import relative_run
+from .._nb_runs import gray_run, relative_run
 from ._fast_exp import fast_exp64
 
 #: Voxels per parallel task (fixed, so sums do not depend on the thread count).
@@ -42,7 +42,10 @@ def loglik_planes(features, valid, means, prec, const, lp, ll_blocks):
         hi = min(n, (b + 1) * BLOCK)
         for lo in range(b * BLOCK, hi, _LL_RUN):
             m = min(hi, lo + _LL_RUN) - lo
-            relative_run(features, valid, lo, m, means, prec, const, rel, tops, z, d)
+            if n_chan == 1:  # called directly: through relative_run it ran ~20 % slower
+                gray_run(features, valid, lo, m, means, prec, const, rel, tops)
+            else:
+                relative_run(features, valid, lo, m, means, prec, const, rel, tops, z, d)
             _store_run(rel, valid, lo, m, lp)
             if want_ll:
                 acc = _add_run(rel, tops, valid, lo, m, acc)
