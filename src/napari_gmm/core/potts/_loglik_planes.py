@@ -10,13 +10,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .._nb_runs import gray_run, relative_run
+from .._nb_runs import RUN, gray_run, relative_run
 from ._fast_exp import fast_exp64
 
 #: Voxels per parallel task (fixed, so sums do not depend on the thread count).
 BLOCK = 1 << 14
-#: Voxels per pass of the log-likelihood sum inside a block of :func:`loglik_planes`.
-_LL_RUN = 1024
 
 
 @njit(cache=True, parallel=True, fastmath=False)
@@ -28,7 +26,8 @@ def loglik_planes(features, valid, means, prec, const, lp, ll_blocks):
     gets its block's log-likelihood sum ``sum_i max_k z_ik + log sum_k exp(z_ik - max)``
     in float64 (the value of :func:`.._nb_estep.estep_kernel`, whose pass over the image
     this saves). Work goes a run of voxels at a time: ``z - max`` (K, run) in float64
-    (:func:`.._nb_runs.relative_run`), then the float32 planes and the sum.
+    (:func:`.._nb_runs.gray_run` / :func:`.._nb_runs.relative_run`, as the E-step
+    :func:`.._nb_estep.estep_kernel` does), then the float32 planes and the sum.
     """
     n = features.shape[0]
     n_comp, n_chan = means.shape
@@ -36,12 +35,12 @@ def loglik_planes(features, valid, means, prec, const, lp, ll_blocks):
     for b in prange((n + BLOCK - 1) // BLOCK):
         z = np.empty(n_comp)
         d = np.empty(n_chan)
-        rel = np.empty((n_comp, _LL_RUN))
-        tops = np.empty(_LL_RUN)
+        rel = np.empty((n_comp, RUN))
+        tops = np.empty(RUN)
         acc = 0.0
         hi = min(n, (b + 1) * BLOCK)
-        for lo in range(b * BLOCK, hi, _LL_RUN):
-            m = min(hi, lo + _LL_RUN) - lo
+        for lo in range(b * BLOCK, hi, RUN):
+            m = min(hi, lo + RUN) - lo
             if n_chan == 1:  # called directly: through relative_run it ran ~20 % slower
                 gray_run(features, valid, lo, m, means, prec, const, rel, tops)
             else:
