@@ -89,8 +89,11 @@ def swept_stats(data, gmm, smoothing, scale, sweeps, inner, store=None, select=N
             store(q_own, planes.labels.reshape(data.spatial_shape)[inner])
         if select is None:
             mask = own_mask(data.spatial_shape, inner, data.valid)
-            return block_moments(planes, data, mask, np.asarray(gmm.means_, dtype=np.float64))
-        return None if select == () else q_own[(slice(None), *select)]
+            part = block_moments(planes, data, mask, np.asarray(gmm.means_, dtype=np.float64))
+        else:
+            part = None if select == () else q_own[(slice(None), *select)]  # a copy
+        del planes, q_own  # freed before the lock lets another block build its planes
+    return part
 
 
 def own_view(planes, shape, inner) -> np.ndarray:
