@@ -2,8 +2,7 @@
 
 :func:`._nb_estep.estep_kernel` and :func:`.potts._loglik_planes.loglik_planes` work a run
 of pixels at a time: the weighted log-probabilities relative to each pixel's maximum,
-``z - max`` (K, run) float64 (:func:`gray_run` for gray images, called directly by both
-kernels: through :func:`relative_run` it ran ~20 % slower), then loops over classes and pixels of
+``z - max`` (K, run) float64 (:func:`relative_run`), then loops over classes and pixels of
 the run that numba/LLVM vectorise (exponentials by :func:`.potts._fast_exp.fast_exp64`,
 whose scalar C-library counterpart kept the per-pixel E-step from vectorising: 12.7 ns per
 pixel at K=2 on one core, 8.9 ns by runs).
@@ -68,11 +67,12 @@ def gray_run(features, valid, lo, m, means, prec, const, rel, tops):
             rk[x] -= tops[x]
 
 
-@njit(cache=True, fastmath=False)
+@njit(cache=True, fastmath=False, inline="always")
 def relative_run(features, valid, lo, m, means, prec, const, rel, tops, z, d):
     """``z - max`` (K, m) into `rel` and the maxima into `tops` of pixels ``lo .. lo + m``:
     :func:`gray_run` for gray images, pixel by pixel through :func:`pixel_wlp` otherwise.
-    The maximum's entry is exactly 0."""
+    The maximum's entry is exactly 0. Inlined into the kernels (not inlined, its call of
+    :func:`gray_run` ran ~20 % slower)."""
     n_comp, n_chan = means.shape
     if n_chan == 1:
         gray_run(features, valid, lo, m, means, prec, const, rel, tops)

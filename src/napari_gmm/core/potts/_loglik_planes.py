@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .._nb_runs import RUN, gray_run, relative_run
+from .._nb_runs import RUN, relative_run
 from ._fast_exp import fast_exp64
 
 #: Voxels per parallel task (fixed, so sums do not depend on the thread count).
@@ -26,8 +26,8 @@ def loglik_planes(features, valid, means, prec, const, lp, ll_blocks):
     gets its block's log-likelihood sum ``sum_i max_k z_ik + log sum_k exp(z_ik - max)``
     in float64 (the value of :func:`.._nb_estep.estep_kernel`, whose pass over the image
     this saves). Work goes a run of voxels at a time: ``z - max`` (K, run) in float64
-    (:func:`.._nb_runs.gray_run` / :func:`.._nb_runs.relative_run`, as the E-step
-    :func:`.._nb_estep.estep_kernel` does), then the float32 planes and the sum.
+    (:func:`.._nb_runs.relative_run`, as the E-step :func:`.._nb_estep.estep_kernel`),
+    then the float32 planes and the sum.
     """
     n = features.shape[0]
     n_comp, n_chan = means.shape
@@ -41,10 +41,7 @@ def loglik_planes(features, valid, means, prec, const, lp, ll_blocks):
         hi = min(n, (b + 1) * BLOCK)
         for lo in range(b * BLOCK, hi, RUN):
             m = min(hi, lo + RUN) - lo
-            if n_chan == 1:  # called directly: through relative_run it ran ~20 % slower
-                gray_run(features, valid, lo, m, means, prec, const, rel, tops)
-            else:
-                relative_run(features, valid, lo, m, means, prec, const, rel, tops, z, d)
+            relative_run(features, valid, lo, m, means, prec, const, rel, tops, z, d)
             _store_run(rel, valid, lo, m, lp)
             if want_ll:
                 acc = _add_run(rel, tops, valid, lo, m, acc)
