@@ -111,16 +111,19 @@ def _exp_run(rel, ex, m, best, total):
 
 
 @njit(cache=True, fastmath=True)
-def _ll_run(tops, total, m):
-    """``sum_x tops[x] + log total[x]`` over a run: logs of products of 64 sums (each at
-    most K <= 254, so below 2^512), the products and sums vectorised (reassociated)."""
+def ll_run(tops, total, valid, lo, m):
+    """``sum_x tops[x] + log total[x]`` over the valid pixels of a run (`total`: the sums
+    of ``exp(z - max)``). The logs are taken of products of 64 sums (each at most K <= 254,
+    so a product stays below 2^512), so the loops carry no branch and vectorise."""
+    check = valid.shape[0] > 0
     acc = 0.0
     for c in range(0, m, 64):
         prod = 1.0
         top = 0.0
         for x in range(c, min(m, c + 64)):
-            prod *= total[x]
-            top += tops[x]
+            ok = not check or valid[lo + x]
+            prod *= total[x] if ok else 1.0
+            top += tops[x] if ok else 0.0
         acc += top + np.log(prod)
     return acc
 
@@ -135,8 +138,8 @@ def _write_run(best, total, lo, m, labels, prob):
 @njit(cache=True, fastmath=False)
 def summarise_run(rel, tops, valid, lo, m, labels, prob, post, acc, ex, best, total):
     """Labels, max posterior (and posteriors) of a run from ``z - max``, and `acc` plus
-    its log-likelihood sum (:func:`_exp_run`, then branch-free loops that vectorise; the
-    logs are taken of products of 64 sums, each at most K <= 254, so below 2^512)."""
+    its log-likelihood sum (:func:`_exp_run`, then branch-free loops that vectorise, and
+    :func:`ll_run`)."""
     n_comp = rel.shape[0]
     _exp_run(rel, ex, m, best, total)
     if valid.shape[0] == 0:
@@ -147,7 +150,7 @@ def summarise_run(rel, tops, valid, lo, m, labels, prob, post, acc, ex, best, to
                 ek = ex[k]
                 for x in range(m):
                     post[lo + x, k] = ek[x] / total[x]
-        return acc + _ll_run(tops, total, m)
+        return acc + ll_run(tops, total, valid, lo, m)
     for x in range(m):
         ok = valid[lo + x]
         if labels.shape[0] > 0:
@@ -155,6 +158,4 @@ def summarise_run(rel, tops, valid, lo, m, labels, prob, post, acc, ex, best, to
             prob[lo + x] = 1.0 / total[x] if ok else 0.0
         for k in range(n_comp if post.shape[0] > 0 else 0):
             post[lo + x, k] = ex[k, x] / total[x] if ok else 0.0
-        if ok:
-            acc += tops[x] + np.log(total[x])
-    return acc
+    return acc + ll_run(tops, total, valid, lo, m)

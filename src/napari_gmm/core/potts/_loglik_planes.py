@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .._nb_runs import RUN, relative_run
+from .._nb_runs import RUN, ll_run, relative_run
 from ._fast_exp import fast_exp64
 
 #: Voxels per parallel task (fixed, so sums do not depend on the thread count).
@@ -62,24 +62,12 @@ def _store_run(rel, valid, lo, m, lp):
 
 @njit(cache=True, fastmath=True)
 def _add_run(rel, tops, valid, lo, m, acc):
-    """`acc` plus ``tops_i + log sum_k exp(rel[k, i])`` over the valid voxels of a run.
-
-    The logs are taken of products of 64 factors (each at most K <= 254, so a product stays
-    below 2^512), so the loops carry no branch and vectorise.
-    """
+    """`acc` plus ``tops_i + log sum_k exp(rel[k, i])`` over the valid voxels of a run
+    (:func:`.._nb_runs.ll_run` of the sums of exponentials)."""
     n_comp = rel.shape[0]
-    check = valid.shape[0] > 0
     total = np.zeros(m)
     for k in range(n_comp):
         rk = rel[k]
         for x in range(m):
             total[x] += fast_exp64(rk[x])
-    for c in range(0, m, 64):
-        prod = 1.0
-        top = 0.0
-        for x in range(c, min(m, c + 64)):
-            ok = not check or valid[lo + x]
-            prod *= total[x] if ok else 1.0
-            top += tops[x] if ok else 0.0
-        acc += top + np.log(prod)
-    return acc
+    return acc + ll_run(tops, total, valid, lo, m)
