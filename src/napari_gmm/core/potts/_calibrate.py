@@ -216,6 +216,18 @@ def calibrate(gmm, data, posteriors, *, smoothing, scale=None, random_state=0,
     return temper(q, t), t
 
 
+def calibrate_planes(planes, model, data, *, smoothing, scale=None, random_state=0) -> None:
+    """Temper the posteriors of `planes` (:class:`._planes.Planes` or the GPU's) in place by
+    the held-out temperature, fitted on their central block (:func:`held_out_temperature`;
+    `model` with its components in the planes' class order, `random_state` the seed of the
+    hidden voxels)."""
+    valid = None if data.valid is None else data.to_spatial(data.valid)
+    planes.temper(held_out_temperature(
+        model, data.to_spatial(data.features), planes.posterior_block, valid,
+        smoothing=smoothing, scale=scale, random_state=random_state,
+    ))
+
+
 def temper_planes(q, temperature) -> None:
     """Temper class-major posteriors (K, ...) float32 in place (0 columns stay 0)."""
     if temperature == 1.0:

@@ -13,7 +13,7 @@ import copy
 import numpy as np
 
 from ..fit._fit import component_order, order_components
-from ._calibrate import held_out_temperature
+from ._calibrate import calibrate_planes
 from ._gpu import GpuPlanes, supported
 from ._hmrf_rounds import sweep_fractions
 from ._neighbours import POTTS_SCALE, _axis_weights, neighbour_kernel
@@ -58,11 +58,8 @@ def iter_regularize_gpu(gmm, data, *, smoothing, scale, reestimate, posteriors, 
     if stats is not None:
         stats["log_likelihood"] = planes.log_likelihood
     if calibration_seed is not None:  # the mixture still in the planes' class order
-        valid = None if data.valid is None else data.to_spatial(data.valid)
-        planes.temper(held_out_temperature(
-            new if reestimate else gmm, data.to_spatial(data.features), planes.posterior_block,
-            valid, smoothing=smoothing, scale=scale, random_state=calibration_seed,
-        ))
+        calibrate_planes(planes, new if reestimate else gmm, data, smoothing=smoothing,
+                         scale=scale, random_state=calibration_seed)
     order = np.arange(gmm.n_components)
     if reestimate:
         order = component_order(new)

@@ -56,6 +56,7 @@ class Planes:
 
     def __init__(self, ok, spatial_shape, n_classes, kernel, axis_weights, beta):
         n = int(np.prod(spatial_shape))
+        self.spatial_shape = tuple(spatial_shape)
         self.shape = volume_shape(spatial_shape)
         pad = 3 - len(spatial_shape)
         self.weights = np.array((0.0,) * pad + tuple(axis_weights), dtype=np.float32)
@@ -132,6 +133,19 @@ class Planes:
         valid = self.valid if self.valid.size else None
         moments = cpu_moments(features, self.q, valid, shift)
         update_from_moments(gmm, moments, shift, self.n_valid)
+
+    def posterior_block(self, box) -> np.ndarray:
+        """The posteriors of the block `box` (slices of the spatial shape), pixel-major
+        (*block, K): a view (the GPU twin copies only the block to the host)."""
+        q = self.q.reshape(self.q.shape[0], *self.spatial_shape)[(slice(None), *box)]
+        return np.moveaxis(q, 0, -1)
+
+    def temper(self, temperature) -> None:
+        """Temper the posteriors in place (``q^(1/T)`` renormalised; labels kept)."""
+        if temperature != 1.0:
+            from ._temper_kernel import temper_planes_kernel
+
+            locked(temper_planes_kernel, self.q, 1.0 / float(temperature))
 
     def finish(self, order, label_dtype, posteriors=True):
         """Labels, max posterior and pixel-major posteriors (N, K) with columns in `order`

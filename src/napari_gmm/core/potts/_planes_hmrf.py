@@ -15,7 +15,7 @@ import numpy as np
 
 from .._predict import label_dtype
 from ..fit._fit import component_order, order_components
-from . import _calibrate
+from ._calibrate import calibrate_planes
 from ._hmrf_rounds import iter_hmrf_planes_numba
 
 
@@ -40,16 +40,12 @@ def iter_regularize_planes(gmm, data, *, smoothing, scale, reestimate, posterior
     if stats is not None:
         stats["log_likelihood"] = planes.log_likelihood
     model = new if reestimate else gmm
-    t = 1.0
     if calibration_seed is not None:  # the mixture still in the planes' class order
-        k = gmm.n_components
-        q_view = np.moveaxis(planes.q.reshape(k, *data.spatial_shape), 0, -1)
-        t = _calibrate.held_out_temperature(model, data.to_spatial(data.features), q_view, valid,
-                                 smoothing=smoothing, scale=scale, random_state=calibration_seed)
+        calibrate_planes(planes, model, data, smoothing=smoothing, scale=scale,
+                         random_state=calibration_seed)  # before anything is written out
     order = np.arange(gmm.n_components)
     if reestimate:
         order = component_order(new)
         order_components(new)
-    _calibrate.temper_planes(planes.q, t)  # class-major, before anything is written out
     labels, probability, q = planes.finish(order, label_dtype(gmm.n_components), posteriors)
     return model, labels, probability, (q if posteriors else None)
