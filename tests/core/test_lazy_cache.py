@@ -6,7 +6,7 @@ import pytest
 
 import napari_gmm as ng
 from napari_gmm.core.analysis._synthetic import make_class_image
-from napari_gmm.core.lazy import _cache
+from napari_gmm.core.lazy import _cache, _disk_cache
 from napari_gmm.core.lazy._apply import lazy_stats
 from napari_gmm.core.lazy._blockwise import sum_in_groups
 from napari_gmm.core.lazy._cache import (
@@ -55,6 +55,7 @@ def _both(monkeypatch, image, chunks, **options):
     seg = ng.segment(lazy, 3, random_state=0, smoothing=1.0, **options)
     with monkeypatch.context() as m:
         m.setattr(_cache, "cache_budget", lambda: 0)
+        m.setattr(_disk_cache, "disk_room", lambda directory, n_bytes: False)  # no disk
         ref = ng.segment(lazy, 3, random_state=0, smoothing=1.0, **options)
     return seg, ref
 
@@ -97,6 +98,7 @@ def test_cache_with_a_subsample_missing_blocks(monkeypatch):
 def test_cache_is_refused_over_its_budget(monkeypatch):
     monkeypatch.setenv("NAPARI_GMM_AVAILABLE_MEMORY", str(4 * 3 * 1000 * 4))
     assert cache_budget() == 3 * 1000 * 4  # a quarter of what is available
+    monkeypatch.setattr(_disk_cache, "disk_room", lambda directory, n_bytes: False)
     assert PosteriorCache.allocate((1000,), 3) is not None
     assert PosteriorCache.allocate((1001,), 3) is None
 

@@ -31,7 +31,7 @@ from ..potts._meanfield import (
 )
 from ..progress import run
 from . import _fused_blocks
-from ._cache import block_starts, halo_slices, merged_chunks, own_slices, split_chunks
+from ._cache import block_starts, halo_slices, overlapped, own_slices
 from ._fit import LazyPixels, block_pixel_data
 from ._fused_blocks import fused_route, own_view, packed_outputs, swept_planes, swept_stats
 
@@ -195,30 +195,6 @@ def _stats_block(block, gmm, smoothing, scale, sweeps, max_distinct, depth, numb
     return nk, s1, s2
 
 
-def overlapped(pixels: LazyPixels, depth: int, merge: bool = False):
-    """The image rechunked so every block is at least `depth` wide, with a halo of `depth`
-    (with `merge`, neighbouring chunks first merged into bigger blocks:
-    :func:`._cache.merged_chunks`; else big chunks split: :func:`._cache.split_chunks`)."""
-    import dask.array as da
-    from dask.array.overlap import ensure_minimum_chunksize
-
-    arr = pixels.array
-    if merge:
-        arr = arr.rechunk((*merged_chunks(arr.chunks[:-1]), -1))
-    else:
-        arr = arr.rechunk((*split_chunks(arr.chunks[:-1]), -1))
-    chunks = tuple(
-        ensure_minimum_chunksize(depth, c) if n > depth else (n,)
-        for c, n in zip(arr.chunks[:-1], arr.shape[:-1], strict=True)
-    )
-    arr = arr.rechunk((*chunks, -1))
-    # an axis held in one block needs no halo (and dask refuses a halo deeper than the
-    # axis): e.g. a (1, Y, X) stack or an axis of 5 voxels with 6 sweeps
-    depths = {a: depth if len(arr.chunks[a]) > 1 else 0 for a in range(arr.ndim - 1)}
-    depths[arr.ndim - 1] = 0
-    return arr, da.overlap.overlap(arr, depth=depths, boundary="none")
-
-
 def lazy_stats(pixels: LazyPixels, gmm, *, smoothing, scale, sweeps, max_distinct, rows=None,
                cache=None):
     """Delayed ``(nk, S1, S2)`` of every halo block: the HMRF M-step reduction over every
@@ -227,7 +203,7 @@ def lazy_stats(pixels: LazyPixels, gmm, *, smoothing, scale, sweeps, max_distinc
     :class:`._cache.PosteriorCache`, optional) with the posteriors of every voxel."""
     from dask import delayed
 
-    arr, halo = overlapped(pixels, sweeps, merge=cache is not None)
+    arr, halo = overlapped(pixels, sweeps, cache)
     blocks = halo.to_delayed()
     select = _select_by_block(rows, arr.chunks[:-1], pixels.spatial_shape)
     args = (gmm, smoothing, scale, sweeps, max_distinct, sweeps, arr.numblocks)
@@ -283,7 +259,7 @@ def lazy_outputs(pixels: LazyPixels, models, *, order=None, smoothing=0.0, scale
     else:
         models = list(models) if cache is None else [models[-1]]
         depth = sweeps * len(models)
-        arr, halo = overlapped(pixels, depth, merge=cache is not None)
+        arr, halo = overlapped(pixels, depth, cache)
         starts = None if cache is None else block_starts(arr.chunks[:-1])
         packed = halo.map_blocks(
             _smooth_block, models, order, smoothing, scale, sweeps, max_distinct,

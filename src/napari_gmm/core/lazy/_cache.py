@@ -15,8 +15,9 @@ posterior buffer); the second pass reads each block's posteriors with a halo of
 ``sweeps`` voxels from it and runs only the second round. The posteriors of the block's
 own voxels are exact (a halo of one voxel per sweep), so the cache is the first round of
 the whole image and the labels are those of recomputing it. Larger volumes (e.g. 1024^3:
-12 GB of posteriors at K=3) and ``dask.distributed`` clusters (whose workers cannot write
-into this process's memory) recompute the first round instead.
+12 GB of posteriors at K=3) keep them on disk (:mod:`._disk_cache`) where it has room;
+``dask.distributed`` clusters (whose workers cannot write into this process's memory or
+disk) and volumes without room recompute the first round instead.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ class PosteriorCache:
     second (:meth:`read`). Tokenised by identity, so that dask never hashes its data.
     """
 
+    #: The image fits the memory budget: the halo passes merge chunks into bigger blocks.
+    merge_blocks = True
+
     def __init__(self, spatial_shape, n_classes: int):
         self.q = np.zeros((n_classes, *spatial_shape), dtype=np.float32)
         self.labels = np.zeros(spatial_shape, dtype=np.uint8)  # argmax + 1, 0: invalid
@@ -57,13 +61,17 @@ class PosteriorCache:
 
     @classmethod
     def allocate(cls, spatial_shape, n_classes: int):
-        """A cache for this image, or None when it would not fit or the scheduler is a
-        ``dask.distributed`` cluster."""
+        """A cache for this image: in memory when it fits the budget, else on disk
+        (:class:`._disk_cache.DiskPosteriorCache`) where the disk has room; None when
+        neither, or when the scheduler is a ``dask.distributed`` cluster."""
         from ._blockwise import uses_distributed
+        from ._disk_cache import DiskPosteriorCache
 
-        n_bytes = 4 * n_classes * int(np.prod(spatial_shape, dtype=np.int64))
-        if uses_distributed() or n_bytes > cache_budget():
+        if uses_distributed():
             return None
+        n_bytes = 4 * n_classes * int(np.prod(spatial_shape, dtype=np.int64))
+        if n_bytes > cache_budget():
+            return DiskPosteriorCache.allocate(spatial_shape, n_classes)
         return cls(spatial_shape, n_classes)
 
     def store(self, where, q, labels=None) -> None:
@@ -160,3 +168,32 @@ def split_chunks(chunks, max_voxels: int = RECOMPUTE_BLOCK_VOXELS):
             chunks[axis] = [p for c in chunks[axis] for p in (c - c // 2, c // 2) if p > 0]
     return tuple(tuple(axis) for axis in chunks)
 
+
+def overlapped(pixels, depth: int, cache=None):
+    """The image of `pixels` (:class:`._fit.LazyPixels`) rechunked so every block is at
+    least `depth` wide, with a halo of `depth`.
+
+    With an in-memory `cache` (the image fits the memory budget) neighbouring chunks are
+    first merged into bigger blocks (:func:`merged_chunks`); else big chunks are
+    split (:func:`split_chunks`) to the cache's ``block_voxels`` (without a cache,
+    :data:`RECOMPUTE_BLOCK_VOXELS`).
+    """
+    import dask.array as da
+    from dask.array.overlap import ensure_minimum_chunksize
+
+    arr = pixels.array
+    if cache is not None and cache.merge_blocks:
+        arr = arr.rechunk((*merged_chunks(arr.chunks[:-1]), -1))
+    else:
+        limit = getattr(cache, "block_voxels", RECOMPUTE_BLOCK_VOXELS)
+        arr = arr.rechunk((*split_chunks(arr.chunks[:-1], limit), -1))
+    chunks = tuple(
+        ensure_minimum_chunksize(depth, c) if n > depth else (n,)
+        for c, n in zip(arr.chunks[:-1], arr.shape[:-1], strict=True)
+    )
+    arr = arr.rechunk((*chunks, -1))
+    # an axis held in one block needs no halo (and dask refuses a halo deeper than the
+    # axis): e.g. a (1, Y, X) stack or an axis of 5 voxels with 6 sweeps
+    depths = {a: depth if len(arr.chunks[a]) > 1 else 0 for a in range(arr.ndim - 1)}
+    depths[arr.ndim - 1] = 0
+    return arr, da.overlap.overlap(arr, depth=depths, boundary="none")
