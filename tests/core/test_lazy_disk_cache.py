@@ -52,8 +52,19 @@ def test_disk_cache_reads_any_region_back(tmpdir_env):
     for where in regions:
         np.testing.assert_array_equal(disk.read(where), q[(slice(None), *where)])
         np.testing.assert_array_equal(disk.read(where), memory.read(where))
-        np.testing.assert_array_equal(disk.read_labels(where), lab[where])
+        np.testing.assert_array_equal(_read_into(disk, where)[1], lab[where])
+        for got, want in zip(_read_into(disk, where), _read_into(memory, where), strict=True):
+            np.testing.assert_array_equal(got, want)
     assert not disk.read(regions[1]).flags.writeable
+
+
+def _read_into(cache, where, k=3):
+    """Posteriors (of `k` classes) and labels of `where` read into arrays full of garbage."""
+    shape = tuple(s.stop - s.start for s in where)
+    q = np.full((k, *shape), 7.0, dtype=np.float32)
+    labels = np.full(shape, 9, dtype=np.uint8)
+    cache.read_into(where, q, labels)
+    return q, labels
 
 
 def test_disk_cache_without_labels_reads_zero_labels(tmpdir_env):
@@ -62,7 +73,9 @@ def test_disk_cache_without_labels_reads_zero_labels(tmpdir_env):
     q, _ = _fill(disk, shape, chunks, 2, labels=False)
     where = (slice(1, 5), slice(2, 7))
     np.testing.assert_array_equal(disk.read(where), q[(slice(None), *where)])
-    np.testing.assert_array_equal(disk.read_labels(where), 0)
+    got_q, got_labels = _read_into(disk, where, k=2)
+    np.testing.assert_array_equal(got_q, q[(slice(None), *where)])
+    np.testing.assert_array_equal(got_labels, 0)  # not the garbage that was there
 
 
 def test_disk_cache_refuses_a_region_not_stored(tmpdir_env):

@@ -6,8 +6,9 @@ images, chunked E-step otherwise), so labels equal the in-memory ones exactly. T
 prior needs neighbours: a block is read with a halo of one voxel per mean-field sweep
 (``dask.array.overlap``), which makes the sweeps inside the block exact (errors from the
 missing outside travel one voxel per sweep and never reach the block's own voxels).
-When the first round's posteriors fit in memory (:mod:`._cache`) the second pass starts
-from them, with a halo of one round, on blocks merged from the input's chunks; the
+When the first round's posteriors are kept, in memory (:mod:`._cache`, then on blocks
+merged from the input's chunks) or on disk (:mod:`._disk_cache`), the second pass starts
+from them, with a halo of one round; the
 compiled route stops a block's sweeps early by the in-memory criterion applied to the
 block (:data:`._fused_blocks.BLOCK_STOP_CHANGED`).
 
@@ -125,19 +126,17 @@ def _smooth_block(block, models, order, smoothing, scale, sweeps, max_distinct, 
         shape = tuple(s.stop - s.start for s in inner)
         return np.zeros((*shape, n_out), dtype=np.float32)
     where = None if cache is None else halo_slices(starts, block_id[:-1], pads)
-    init = None if cache is None else cache.read(where)
     data = block_pixel_data(block)
     if fused_route(len(data.spatial_shape), k):
-        with _fused_blocks.PLANES_LOCK:
-            planes = swept_planes(
-                data, models, smoothing, scale, sweeps, init,
-                None if cache is None else cache.read_labels(where),
-                stop=_fused_blocks.BLOCK_STOP_CHANGED,
-            )
+        with _fused_blocks.PLANES_LOCK:  # the cache read straight into the planes
+            init = None if cache is None else functools.partial(cache.read_into, where)
+            planes = swept_planes(data, models, smoothing, scale, sweeps, init,
+                                  stop=_fused_blocks.BLOCK_STOP_CHANGED)
             temper_planes(planes.q, temperature)  # halo too: no copy of the own voxels
             out = packed_outputs(own_view(planes, data.spatial_shape, inner), order, n_out)
             del planes  # freed before the lock lets another block build its planes
         return out
+    init = None if cache is None else cache.read(where)
     q, _ = _potts_block(block, models, smoothing, scale, sweeps, max_distinct, init)
     q = np.ascontiguousarray(np.moveaxis(q[inner], -1, 0))
     temper_planes(q, temperature)

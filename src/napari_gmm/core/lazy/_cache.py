@@ -88,11 +88,11 @@ class PosteriorCache:
         view.flags.writeable = False
         return view
 
-    def read_labels(self, where) -> np.ndarray:
-        """Labels (*block) uint8 of the voxels at spatial slices `where` (a view)."""
-        view = self.labels[where]
-        view.flags.writeable = False
-        return view
+    def read_into(self, where, q, labels) -> None:
+        """Copy the posteriors (K, *block) and labels (*block) of the voxels at spatial
+        slices `where` into `q` and `labels`."""
+        q[...] = self.q[(slice(None), *where)]
+        labels[...] = self.labels[where]
 
 
 def block_starts(chunks):

@@ -133,10 +133,12 @@ class DiskPosteriorCache:
         """Posteriors (K, *region) float32 of the voxels at spatial slices `where`."""
         return self._gather(where, "q", (self.n_classes,), np.float32)
 
-    def read_labels(self, where) -> np.ndarray:
-        """Labels (*region) uint8 of the voxels at spatial slices `where` (0 where a block
-        was stored without labels)."""
-        return self._gather(where, "labels", (), np.uint8)
+    def read_into(self, where, q, labels) -> None:
+        """Read the posteriors (K, *region) and labels (*region) of the voxels at spatial
+        slices `where` into `q` and `labels` (no other copy is made; labels 0 where a
+        block was stored without them)."""
+        self._gather(where, "q", (self.n_classes,), np.float32, q)
+        self._gather(where, "labels", (), np.uint8, labels)
 
     def _grid_axes(self):
         with self._lock:
@@ -145,10 +147,15 @@ class DiskPosteriorCache:
                 self._grid = [np.unique(axis) for axis in keys.T]
             return self._grid
 
-    def _gather(self, where, kind, lead, dtype):
+    def _gather(self, where, kind, lead, dtype, out=None):
         where = tuple(slice(*s.indices(n)[:2]) for s, n in zip(where, self.spatial_shape,
                                                                   strict=True))
-        out = np.zeros((*lead, *(s.stop - s.start for s in where)), dtype=dtype)
+        shape = (*lead, *(s.stop - s.start for s in where))
+        given = out is not None
+        if given:  # zero where nothing was stored (labels), as a new array would be
+            out[...] = 0
+        else:
+            out = np.zeros(shape, dtype=dtype)
         grid = self._grid_axes()
         pick = [g[(g < s.stop) & (np.append(g[1:], n) > s.start)]
                 for g, s, n in zip(grid, where, self.spatial_shape, strict=True)]
@@ -170,7 +177,8 @@ class DiskPosteriorCache:
             block = np.load(name, mmap_mode="r")  # only the pages of the region are read
             out[(Ellipsis, *dst)] = block[(Ellipsis, *src)]
             del block
-        if covered != int(np.prod(out.shape[len(lead):])):
+        if covered != int(np.prod(shape[len(lead):])):
             raise RuntimeError(f"the posterior cache has no block for part of {where}")
-        out.flags.writeable = False
+        if not given:
+            out.flags.writeable = False
         return out

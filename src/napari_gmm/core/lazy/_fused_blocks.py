@@ -46,7 +46,9 @@ def swept_planes(data, models, smoothing, scale, sweeps, init=None, init_labels=
     """:class:`Planes` of a halo block after `sweeps` sweeps per model, warm-started in turn.
 
     The first model starts from class-major posteriors `init` (K, *block) and their labels
-    `init_labels` (*block) uint8 when given, else from its own plain posteriors;
+    `init_labels` (*block) uint8 when given, or from what ``init(q, labels)`` writes into
+    the planes' posteriors (K, *block) and labels (*block) (no copy of them held
+    meanwhile), else from its own plain posteriors;
     log-likelihood planes are computed once per model. The last model's sweeps stop
     early with `stop` (a fraction of changed labels), the others always run `sweeps`.
     """
@@ -61,11 +63,14 @@ def swept_planes(data, models, smoothing, scale, sweeps, init=None, init_labels=
         planes.set_model(gmm, data.features)
         if i == 0 and init is None:
             planes.plain()
+        elif i == 0 and callable(init):
+            init(planes.q.reshape(k, *shape), planes.labels.reshape(shape))
         elif i == 0:
             planes.q[...] = init.reshape(k, -1)
             if init_labels is not None:  # labels only count changes (the early stop)
                 planes.labels[...] = init_labels.reshape(-1)
-        blind = i == 0 and init is not None and init_labels is None  # no labels to compare
+        # no labels to compare with the first sweep's
+        blind = i == 0 and init is not None and not callable(init) and init_labels is None
         last = i == len(models) - 1
         drive(planes.iter_sweeps(sweeps, stop if last and not blind else None))
     return planes
