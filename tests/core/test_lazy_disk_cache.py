@@ -174,3 +174,44 @@ def test_disk_cache_gives_the_labels_of_the_memory_cache_and_of_recomputing(
         np.testing.assert_array_equal(other[0], memory[0])
         np.testing.assert_allclose(other[1], memory[1], atol=1e-6)
     np.testing.assert_array_equal(memory[0] == 0, np.isnan(image))
+
+
+def test_scheduler_shares_memory_only_in_this_process():
+    import dask
+
+    from napari_gmm.core.lazy._blockwise import scheduler_shares_memory
+
+    array = da.zeros((4, 4), chunks=2)
+    assert scheduler_shares_memory(array)  # dask's default for arrays: threads
+    for name, shared in (("sync", True), ("threads", True), ("processes", False)):
+        with dask.config.set(scheduler=name):
+            assert scheduler_shares_memory(array) is shared
+
+
+def test_processes_scheduler_gives_the_labels_of_threads(tmpdir_env):
+    # the first pass's tasks run in other processes: no cache (their writes would go to
+    # copies of it and the second pass would start from posteriors never written)
+    import dask
+
+    image = make_class_image((16, 30, 32), n_classes=3, sigma=40, seed=3, dtype="uint16")[0]
+    threads = _segment(image, (8, 15, 16))
+    with dask.config.set(scheduler="processes", num_workers=2):
+        processes = _segment(image, (8, 15, 16))
+    np.testing.assert_array_equal(processes[0], threads[0])
+    np.testing.assert_allclose(processes[1], threads[1], atol=1e-6)
+
+
+def test_disk_cache_is_read_by_other_processes(tmpdir_env, monkeypatch):
+    # segmented here (the cache written by this process), computed by worker processes
+    import dask
+
+    image = make_class_image((16, 30, 32), n_classes=3, sigma=40, seed=4, dtype="uint16")[0]
+    monkeypatch.setattr(_cache, "cache_budget", lambda: 0)
+    seg = ng.segment(da.from_array(image, chunks=(8, 15, 16)), 3, random_state=0,
+                     smoothing=1.0)
+    here = seg.labels.compute()
+    with dask.config.set(scheduler="processes", num_workers=2):
+        there = seg.labels.compute()
+    np.testing.assert_array_equal(there, here)
+    (cache_dir,) = tmpdir_env.iterdir()  # the copies in the workers did not remove it
+    assert any(cache_dir.iterdir())

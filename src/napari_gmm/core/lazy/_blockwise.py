@@ -34,6 +34,18 @@ def uses_distributed() -> bool:
     return True
 
 
+def scheduler_shares_memory(array) -> bool:
+    """Whether the scheduler that would compute the dask `array` now runs its tasks in this
+    process (dask's threaded or synchronous scheduler), so that a task can write into an
+    object of the caller's (:mod:`._cache`). False for the ``"processes"`` scheduler, a
+    ``dask.distributed`` client and anything else, whose tasks write into copies."""
+    import dask.local
+    import dask.threaded
+    from dask.base import get_scheduler
+
+    return get_scheduler(collections=[array]) in (dask.threaded.get, dask.local.get_sync)
+
+
 def group_size() -> int:
     """Blocks per group: one per dask worker thread, so that reading stays parallel."""
     import dask

@@ -60,14 +60,17 @@ class PosteriorCache:
         return ("napari-gmm-posterior-cache", self._token)
 
     @classmethod
-    def allocate(cls, spatial_shape, n_classes: int):
+    def allocate(cls, spatial_shape, n_classes: int, array=None):
         """A cache for this image: in memory when it fits the budget, else on disk
         (:class:`._disk_cache.DiskPosteriorCache`) where the disk has room; None when
-        neither, or when the scheduler is a ``dask.distributed`` cluster."""
-        from ._blockwise import uses_distributed
+        neither, or when the scheduler that computes `array` (the dask image) runs its
+        tasks in other processes (a ``dask.distributed`` cluster, the ``"processes"``
+        scheduler): their writes would go to copies of the cache, and the second pass
+        would start from posteriors never written."""
+        from ._blockwise import scheduler_shares_memory
         from ._disk_cache import DiskPosteriorCache
 
-        if uses_distributed():
+        if array is not None and not scheduler_shares_memory(array):
             return None
         n_bytes = 4 * n_classes * int(np.prod(spatial_shape, dtype=np.int64))
         if n_bytes > cache_budget():

@@ -102,6 +102,16 @@ class DiskPosteriorCache:
     def __dask_tokenize__(self):
         return ("napari-gmm-disk-posterior-cache", self._token)
 
+    def __getstate__(self):
+        # a copy in another process (a scheduler's worker) reads the files and never
+        # removes them: the directory belongs to this object
+        return {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_finalizer")}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+        self._finalizer = lambda: None
+
     @classmethod
     def allocate(cls, spatial_shape, n_classes: int):
         """A cache on disk for this image, or None when the disk lacks room (or is memory)."""

@@ -227,7 +227,7 @@ def iter_segment_lazy(image, n_components, **options):
     if smoothing > 0:
         yield 0.55, "spatial regularisation"
         rows = mstep_rows(pixels, n_valid, max_samples, params["random_state"])
-        cache = PosteriorCache.allocate(pixels.spatial_shape, gmm.n_components)
+        cache = PosteriorCache.allocate(pixels.spatial_shape, gmm.n_components, pixels.array)
         stats = lazy_stats(pixels, gmm, smoothing=smoothing, scale=scale, sweeps=SWEEPS,
                            max_distinct=max_distinct, rows=rows, cache=cache)
         new = m_step_from_stats(gmm, sum_in_groups(stats, _sum_parts),
