@@ -215,3 +215,17 @@ def test_disk_cache_is_read_by_other_processes(tmpdir_env, monkeypatch):
     np.testing.assert_array_equal(there, here)
     (cache_dir,) = tmpdir_env.iterdir()  # the copies in the workers did not remove it
     assert any(cache_dir.iterdir())
+
+
+def test_a_full_disk_says_where_and_what_to_do(tmpdir_env, monkeypatch):
+    disk = DiskPosteriorCache((6, 8), 2)
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "save", full)
+    with pytest.raises(OSError, match="NAPARI_GMM_TMPDIR") as error:
+        disk.store((slice(0, 6), slice(0, 8)), np.zeros((2, 6, 8), np.float32))
+    assert str(disk.path) in str(error.value) and "No space left" in str(error.value)
+    with pytest.raises(RuntimeError, match="no block"):  # nothing half-registered
+        disk.read((slice(0, 6), slice(0, 8)))

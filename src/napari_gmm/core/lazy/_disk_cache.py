@@ -128,13 +128,24 @@ class DiskPosteriorCache:
     def store(self, where, q, labels=None) -> None:
         """Write the posteriors (K, *block) (and labels) of the block at spatial slices
         `where` (one block of the grid, written once)."""
-        starts = tuple(s.start for s in where)
-        stem = self.path / f"block-{len(self._blocks)}-{uuid.uuid4().hex[:8]}"
-        # contiguous first: numpy writes a strided view (a block's own voxels in its
+        # contiguous copies: numpy writes a strided view (a block's own voxels in its
         # planes) to a file one element at a time
-        np.save(f"{stem}-q.npy", np.ascontiguousarray(q, dtype=np.float32))
-        if labels is not None:
-            np.save(f"{stem}-labels.npy", np.ascontiguousarray(labels, dtype=np.uint8))
+        q = np.ascontiguousarray(q, dtype=np.float32)
+        labels = None if labels is None else np.ascontiguousarray(labels, dtype=np.uint8)
+        self._write(where, q, labels)
+
+    def _write(self, where, q, labels) -> None:
+        starts = tuple(s.start for s in where)
+        stem = self.path / f"block-{'-'.join(map(str, starts))}"
+        try:
+            np.save(f"{stem}-q.npy", q)
+            if labels is not None:
+                np.save(f"{stem}-labels.npy", labels)
+        except OSError as error:
+            raise OSError(
+                f"Could not keep the smoothing's posteriors in {self.path} ({error}). Set "
+                "NAPARI_GMM_TMPDIR to a directory on a disk with more room."
+            ) from error
         with self._lock:
             self._blocks[starts] = (tuple(s.stop for s in where), stem)
             self._grid = None
