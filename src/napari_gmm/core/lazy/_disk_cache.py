@@ -83,8 +83,8 @@ class DiskPosteriorCache:
 
     #: The halo passes split chunks into blocks of at most this many voxels (the image is
     #: beyond the memory budget): those of the recomputing route. Blocks of 2^21 voxels
-    #: were 10-15 % faster (512^3 uint8) but raised the peak memory of 1024^3 from 0.47x
-    #: to 0.60x the input.
+    #: were 15-20 % faster (512^3 and 1024^3 uint8) but raised the peak memory of 1024^3
+    #: from 0.46x to 0.52x the input, over the 0.5x the big-data benchmark holds to.
     merge_blocks = False
     block_voxels = 1 << 20
 
