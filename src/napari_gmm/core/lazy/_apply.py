@@ -132,7 +132,7 @@ def _smooth_block(block, models, order, smoothing, scale, sweeps, max_distinct, 
             init = None if cache is None else functools.partial(cache.read_into, where)
             planes = swept_planes(data, models, smoothing, scale, sweeps, init,
                                   stop=_fused_blocks.BLOCK_STOP_CHANGED)
-            temper_planes(planes.q, temperature)  # halo too: no copy of the own voxels
+            planes.temper(temperature)  # halo too: no copy of the own voxels
             out = packed_outputs(own_view(planes, data.spatial_shape, inner), order, n_out)
             del planes  # freed before the lock lets another block build its planes
         return out

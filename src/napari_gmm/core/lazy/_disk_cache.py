@@ -173,10 +173,8 @@ class DiskPosteriorCache:
                                                                   strict=True))
         shape = (*lead, *(s.stop - s.start for s in where))
         given = out is not None
-        if given:  # zero where nothing was stored (labels), as a new array would be
-            out[...] = 0
-        else:
-            out = np.zeros(shape, dtype=dtype)
+        if not given:  # every voxel is written below (or the region is refused)
+            out = np.empty(shape, dtype=dtype)
         grid = self._grid_axes()
         pick = [g[(g < s.stop) & (np.append(g[1:], n) > s.start)]
                 for g, s, n in zip(grid, where, self.spatial_shape, strict=True)]
@@ -193,7 +191,8 @@ class DiskPosteriorCache:
                                                                            strict=True))
             covered += int(np.prod([b - a for a, b in zip(lo, hi, strict=True)]))
             name = Path(f"{stem}-{kind}.npy")
-            if not name.exists():  # a block stored without labels
+            if not name.exists():  # a block stored without labels: 0
+                out[(Ellipsis, *dst)] = 0
                 continue
             block = np.load(name, mmap_mode="r")  # only the pages of the region are read
             out[(Ellipsis, *dst)] = block[(Ellipsis, *src)]

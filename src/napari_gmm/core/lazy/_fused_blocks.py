@@ -41,16 +41,16 @@ def fused_route(n_spatial: int, n_classes: int) -> bool:
 BLOCK_STOP_CHANGED = STOP_CHANGED
 
 
-def swept_planes(data, models, smoothing, scale, sweeps, init=None, init_labels=None,
-                 stop=None):
+def swept_planes(data, models, smoothing, scale, sweeps, init=None, stop=None):
     """:class:`Planes` of a halo block after `sweeps` sweeps per model, warm-started in turn.
 
-    The first model starts from class-major posteriors `init` (K, *block) and their labels
-    `init_labels` (*block) uint8 when given, or from what ``init(q, labels)`` writes into
-    the planes' posteriors (K, *block) and labels (*block) (no copy of them held
-    meanwhile), else from its own plain posteriors;
-    log-likelihood planes are computed once per model. The last model's sweeps stop
-    early with `stop` (a fraction of changed labels), the others always run `sweeps`.
+    The first model starts from what ``init(q, labels)`` writes into the planes'
+    posteriors (K, *block) and labels (*block) (no copy of them held meanwhile), or from
+    class-major posteriors `init` (K, *block) without labels, else from its own plain
+    posteriors; log-likelihood planes are computed once per model. The last model's
+    sweeps stop early with `stop` (a fraction of changed labels), unless it started from
+    posteriors without labels (nothing to count changes against); the others always run
+    `sweeps`.
     """
     from ..potts._planes import Planes
 
@@ -67,10 +67,7 @@ def swept_planes(data, models, smoothing, scale, sweeps, init=None, init_labels=
             init(planes.q.reshape(k, *shape), planes.labels.reshape(shape))
         elif i == 0:
             planes.q[...] = init.reshape(k, -1)
-            if init_labels is not None:  # labels only count changes (the early stop)
-                planes.labels[...] = init_labels.reshape(-1)
-        # no labels to compare with the first sweep's
-        blind = i == 0 and init is not None and not callable(init) and init_labels is None
+        blind = i == 0 and init is not None and not callable(init)  # no labels to compare
         last = i == len(models) - 1
         drive(planes.iter_sweeps(sweeps, stop if last and not blind else None))
     return planes
