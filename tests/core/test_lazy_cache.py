@@ -221,3 +221,44 @@ def test_blocks_stop_early_like_the_in_memory_sweeps(monkeypatch):
     assert (labels == full_labels).mean() >= 0.999
     ref = ng.segment(image, 3, random_state=0, smoothing=1.0)
     assert (labels == ref.labels).mean() >= 0.999
+
+
+def test_own_moments_match_the_moments_read_in_place():
+    """The GPU route's M-step statistics (from a host copy of the own voxels) are those the
+    CPU route sums in place on the planes."""
+    from napari_gmm.core.lazy._fit import block_pixel_data
+    from napari_gmm.core.lazy._fused_blocks import (
+        block_moments,
+        own_mask,
+        own_moments,
+        own_view,
+        swept_planes,
+    )
+
+    image = _image((14, 22, 26)).astype(np.float32)
+    image[3:9, 5:12, 4:20] = np.nan
+    data = block_pixel_data(image[..., None])
+    gmm = ng.segment(image, 3, random_state=0).model
+    planes = swept_planes(data, [gmm], 1.0, None, 3)
+    inner = (slice(2, 12), slice(3, 19), slice(0, 23))
+    shift = gmm.means_ + 0.5
+    got = own_moments(own_view(planes, data.spatial_shape, inner), data, inner, shift)
+    want = block_moments(planes, data, own_mask(data.spatial_shape, inner, data.valid), shift)
+    assert got[0].sum() == pytest.approx(np.count_nonzero(np.isfinite(image[inner])), rel=1e-5)
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
+
+
+def test_lazy_result_says_where_its_blocks_run(monkeypatch):
+    from napari_gmm.core._backend import use_backend
+    from napari_gmm.core.lazy import _segment
+
+    gmm = ng.segment(_image((8, 20, 20)), 2, random_state=0).model
+    with use_backend("numba"):
+        assert _segment.block_backend(gmm, (8, 20, 20), 1.0) == "numba"
+        monkeypatch.setattr(_segment, "use_cupy", lambda: True)  # as under 'cupy' with a GPU
+        assert _segment.block_backend(gmm, (8, 20, 20), 1.0) == "cupy"
+        assert _segment.block_backend(gmm, (8, 20, 20), 0.0) == "numba"  # plain: CPU
+        assert _segment.block_backend(gmm, (2, 2, 8, 20, 20), 1.0) == "numba"  # 5-D: CPU
+    with use_backend("numpy"):
+        assert _segment.block_backend(gmm, (8, 20, 20), 1.0) == "numpy"

@@ -34,7 +34,14 @@ from ..progress import run
 from . import _fused_blocks
 from ._cache import block_starts, halo_slices, overlapped, own_slices
 from ._fit import LazyPixels, block_pixel_data
-from ._fused_blocks import fused_route, own_view, packed_outputs, swept_planes, swept_stats
+from ._fused_blocks import (
+    finish_posteriors,
+    fused_route,
+    own_view,
+    packed_outputs,
+    swept_planes,
+    swept_stats,
+)
 
 
 def _pack(labels, prob, post, spatial_shape, n_out):
@@ -107,7 +114,7 @@ def _potts_block_fused(data, models, smoothing, scale, sweeps, init=None):
     k = models[0].n_components
     with _fused_blocks.PLANES_LOCK:
         planes = swept_planes(data, models, smoothing, scale, sweeps, init)
-        return planes.finish(np.arange(k), np.uint8)[2].reshape(*data.spatial_shape, k)
+        return finish_posteriors(planes).reshape(*data.spatial_shape, k)
 
 
 def _smooth_block(block, models, order, smoothing, scale, sweeps, max_distinct, want_post,

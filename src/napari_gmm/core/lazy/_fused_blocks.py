@@ -16,7 +16,7 @@ import threading
 import numpy as np
 from numba import njit, prange
 
-from .._backend import use_numba
+from .._backend import use_cupy, use_numba
 from ..potts._hmrf import STOP_CHANGED
 from ..potts._meanfield import drive
 from ..potts._neighbours import MAX_KERNEL_NDIM, POTTS_SCALE, _axis_weights, neighbour_kernel
@@ -34,6 +34,54 @@ def fused_route(n_spatial: int, n_classes: int) -> bool:
     return use_numba() and n_spatial <= MAX_KERNEL_NDIM and n_classes < 255
 
 
+def on_gpu(data, n_classes: int) -> bool:
+    """Whether a halo block's planes live on the GPU: backend ``'cupy'`` and an image the
+    CUDA kernels handle (:class:`..potts._gpu.GpuPlanes`, the twin of the CPU planes)."""
+    from ..potts._gpu import supported
+
+    return use_cupy() and supported(data.spatial_shape, n_classes, data.n_features)
+
+
+def block_planes(data, n_classes, kernel, beta):
+    """Empty planes of a halo block: on the GPU (:func:`on_gpu`) or on the CPU."""
+    from ..potts._planes import Planes
+
+    weights = _axis_weights(kernel)
+    shape = data.spatial_shape
+    if on_gpu(data, n_classes):
+        from ..potts._gpu import GpuPlanes
+
+        return GpuPlanes(data.features, data.valid, shape, n_classes, kernel, weights, beta)
+    ok = None if data.valid is None else data.to_spatial(data.valid)
+    return Planes(ok, shape, n_classes, kernel, weights, beta)
+
+
+def host(array) -> np.ndarray:
+    """`array` itself when it is on the host, else a host copy of it (a CuPy array)."""
+    return array if isinstance(array, np.ndarray) else array.get()
+
+
+def _start(planes, init, shape):
+    """Write a block's starting posteriors (and labels) into `planes` (see
+    :func:`swept_planes`); on the GPU through host buffers, uploaded once."""
+    k = planes.q.shape[0]
+    if isinstance(planes.q, np.ndarray):
+        if callable(init):
+            init(planes.q.reshape(k, *shape), planes.labels.reshape(shape))
+        else:
+            planes.q[...] = init.reshape(k, -1)
+        return
+    cp = planes.cp
+    q = np.empty((k, *shape), dtype=np.float32)
+    if callable(init):
+        labels = np.zeros(shape, dtype=np.uint8)
+        init(q, labels)
+        planes.labels[...] = cp.asarray(labels.reshape(-1))
+    else:
+        q[...] = init
+    planes.q[...] = cp.asarray(q.reshape(k, -1))
+
+
 #: The last model's sweeps of an output block stop once fewer than this fraction of the
 #: block's voxels changed label in a sweep (the in-memory criterion, :data:`STOP_CHANGED`,
 #: applied per block; None: always `sweeps`). The block's own voxels are then those of
@@ -42,7 +90,8 @@ BLOCK_STOP_CHANGED = STOP_CHANGED
 
 
 def swept_planes(data, models, smoothing, scale, sweeps, init=None, stop=None):
-    """:class:`Planes` of a halo block after `sweeps` sweeps per model, warm-started in turn.
+    """Planes of a halo block (:func:`block_planes`: :class:`..potts._planes.Planes` or
+    their GPU twin) after `sweeps` sweeps per model, warm-started in turn.
 
     The first model starts from what ``init(q, labels)`` writes into the planes'
     posteriors (K, *block) and labels (*block) (no copy of them held meanwhile), or from
@@ -52,21 +101,16 @@ def swept_planes(data, models, smoothing, scale, sweeps, init=None, stop=None):
     posteriors without labels (nothing to count changes against); the others always run
     `sweeps`.
     """
-    from ..potts._planes import Planes
-
     shape = data.spatial_shape
     kernel = neighbour_kernel(len(shape), scale)
-    ok = None if data.valid is None else data.to_spatial(data.valid)
     k = models[0].n_components
-    planes = Planes(ok, shape, k, kernel, _axis_weights(kernel), float(smoothing) * POTTS_SCALE)
+    planes = block_planes(data, k, kernel, float(smoothing) * POTTS_SCALE)
     for i, gmm in enumerate(models):
         planes.set_model(gmm, data.features)
         if i == 0 and init is None:
             planes.plain()
-        elif i == 0 and callable(init):
-            init(planes.q.reshape(k, *shape), planes.labels.reshape(shape))
         elif i == 0:
-            planes.q[...] = init.reshape(k, -1)
+            _start(planes, init, shape)
         blind = i == 0 and init is not None and not callable(init)  # no labels to compare
         last = i == len(models) - 1
         drive(planes.iter_sweeps(sweeps, stop if last and not blind else None))
@@ -88,10 +132,13 @@ def swept_stats(data, gmm, smoothing, scale, sweeps, inner, store=None, select=N
         planes = swept_planes(data, [gmm], smoothing, scale, sweeps, stop=BLOCK_STOP_CHANGED)
         q_own = own_view(planes, data.spatial_shape, inner)
         if store is not None:
-            store(q_own, planes.labels.reshape(data.spatial_shape)[inner])
-        if select is None:
+            store(q_own, host(planes.labels.reshape(data.spatial_shape)[inner]))
+        shift = np.asarray(gmm.means_, dtype=np.float64)
+        if select is None and isinstance(planes.q, np.ndarray):
             mask = own_mask(data.spatial_shape, inner, data.valid)
-            part = block_moments(planes, data, mask, np.asarray(gmm.means_, dtype=np.float64))
+            part = block_moments(planes, data, mask, shift)
+        elif select is None:  # GPU planes: from the host copy of the own voxels
+            part = own_moments(q_own, data, inner, shift)
         else:
             part = None if select == () else q_own[(slice(None), *select)]  # a copy
         del planes, q_own  # freed before the lock lets another block build its planes
@@ -100,9 +147,18 @@ def swept_stats(data, gmm, smoothing, scale, sweeps, inner, store=None, select=N
 
 def own_view(planes, shape, inner) -> np.ndarray:
     """Class-major posteriors (K, *own) of the block's own voxels: a view of the planes
-    (nothing copied; valid while the planes are)."""
+    (nothing copied; valid while the planes are), or a host copy of them from the GPU."""
     k = planes.q.shape[0]
-    return planes.q.reshape(k, *shape)[(slice(None), *inner)]
+    return host(planes.q.reshape(k, *shape)[(slice(None), *inner)])
+
+
+def finish_posteriors(planes) -> np.ndarray:
+    """Pixel-major posteriors (N, K) of a block's planes (CPU or GPU) on the host; the
+    planes are given up."""
+    order = np.arange(planes.q.shape[0])
+    if isinstance(planes.q, np.ndarray):
+        return planes.finish(order, np.uint8)[2]
+    return planes.finish(order, posteriors=True)[2]
 
 
 @njit(cache=True, parallel=True, fastmath=False)
@@ -165,6 +221,19 @@ def own_mask(shape, inner, valid) -> np.ndarray:
     if valid is not None:
         mask &= valid
     return mask
+
+
+def own_moments(q_own, data, inner, shift):
+    """``(nk, S1, S2)`` of the valid own voxels of a halo block around `shift` (K, C), from
+    the class-major posteriors of its own voxels `q_own` (K, *own) and its features."""
+    from ..potts._moments import cpu_moments
+
+    k, c = shift.shape
+    X = data.features.reshape(*data.spatial_shape, c)[inner].reshape(-1, c)
+    valid = None if data.valid is None else data.to_spatial(data.valid)[inner].reshape(-1)
+    q = np.ascontiguousarray(q_own, dtype=np.float32).reshape(k, -1)
+    m = cpu_moments(np.ascontiguousarray(X), q, valid, shift)
+    return m[:, 0].copy(), m[:, 1 : 1 + c].copy(), m[:, 1 + c :].reshape(k, c, c).copy()
 
 
 def block_moments(planes, data, mask, shift):

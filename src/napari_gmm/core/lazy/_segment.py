@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from .._backend import use_numba
+from .._backend import use_cupy, use_numba
 from .._result import Segmentation, fit_fields
 from .._validation import check_smoothing_ndim
 from ..fit._fit import (
@@ -147,9 +147,20 @@ def make_lazy_result(gmm, pixels, outputs, ll, n_valid, info, *, start, **extra)
         probability=probability,
         **fit_fields(gmm, ll, n_valid, n_parameters(gmm), info, start),
         posteriors=posteriors,
-        backend="numba" if use_numba() else "numpy",  # blocks run on the CPU kernels
+        backend=block_backend(gmm, pixels.spatial_shape, extra.get("smoothing", 0.0)),
         **extra,
     )
+
+
+def block_backend(gmm, spatial_shape, smoothing) -> str:
+    """Where the blocks of a dask image run: smoothing's halo blocks on the GPU under the
+    'cupy' backend (:func:`._fused_blocks.on_gpu`), everything else on the CPU kernels."""
+    from ..potts._gpu import supported
+
+    k, c = gmm.means_.shape
+    if smoothing > 0 and use_cupy() and use_numba() and supported(spatial_shape, k, c):
+        return "cupy"
+    return "numba" if use_numba() else "numpy"
 
 
 def check_lazy_smoothing(smoothing, marginals) -> None:
