@@ -284,3 +284,21 @@ def test_lazy_halo_blocks_on_gpu_match_numba(monkeypatch, tmp_path, disk):
     assert out["numba"][0] == "numba" and out["cupy"][0] == "cupy"
     assert np.mean(out["numba"][1] == out["cupy"][1]) >= 0.999
     assert np.abs(out["numba"][2] - out["cupy"][2]).mean() < 1e-3
+
+
+@needs_gpu
+def test_lazy_gpu_blocks_sum_every_voxel_as_in_memory(monkeypatch):
+    """On the GPU the HMRF M-step of halo blocks sums every voxel, as the in-memory GPU
+    path does, not the CPU's subsample of `max_samples`."""
+    import dask.array as da
+
+    from napari_gmm.core.lazy import _incore
+
+    monkeypatch.setattr(_incore, "MAX_INCORE_BYTES", 0)
+    image, _ = make_class_image((24, 60, 64), 3, sigma=35, dtype="uint16", seed=5)
+    with use_backend("cupy"):
+        lazy = ng.segment(da.from_array(image, chunks=(12, 30, 32)), 3, smoothing=1.0,
+                          random_state=0, max_samples=5000)
+        memory = ng.segment(image, 3, smoothing=1.0, random_state=0, max_samples=5000)
+    np.testing.assert_allclose(lazy.model.means_, memory.model.means_, rtol=5e-3)
+    np.testing.assert_allclose(lazy.model.weights_, memory.model.weights_, atol=5e-3)

@@ -237,7 +237,10 @@ def iter_segment_lazy(image, n_components, **options):
     models, order, cache = [gmm], None, None
     if smoothing > 0:
         yield 0.55, "spatial regularisation"
-        rows = mstep_rows(pixels, n_valid, max_samples, params["random_state"])
+        # on the GPU, as in memory there, the M-step sums every valid voxel
+        on_gpu = block_backend(gmm, pixels.spatial_shape, smoothing) == "cupy"
+        rows = None if on_gpu else mstep_rows(pixels, n_valid, max_samples,
+                                              params["random_state"])
         cache = PosteriorCache.allocate(pixels.spatial_shape, gmm.n_components, pixels.array)
         stats = lazy_stats(pixels, gmm, smoothing=smoothing, scale=scale, sweeps=SWEEPS,
                            max_distinct=max_distinct, rows=rows, cache=cache)
