@@ -14,6 +14,8 @@ from napari_gmm.core.potts._auto_guard import (
     CLEAN,
     CLEAN_CAP,
     KEEP_AUTO,
+    LOW_NOISE,
+    expected_error,
     guard_smoothing,
     isolated_share,
     stable_classes,
@@ -143,6 +145,47 @@ def test_guard_keeps_a_stable_drop_of_the_middle_class():
     weak = ng.segment(p.image, 3, smoothing=0.25, random_state=0)
     assert (compare_labels(p.truth, strong.labels).mean_dice
             > compare_labels(p.truth, weak.labels).mean_dice + 0.02)
+
+
+@pytest.mark.parametrize(("noise", "dropped"), [(10, True), (15, False)])
+def test_a_backed_off_strength_is_dropped_on_a_mildly_noisy_image(noise, dropped):
+    p = make_phantom("sheet", 2, thickness=1, noise=noise, size=128, seed=1)
+    plain = ng.segment(p.image, 3, random_state=0)
+    held = HeldOut(plain.model, pixel_data(p.image, None), random_state=0)
+    assert (expected_error(held) < LOW_NOISE) == dropped
+    auto = ng.segment(p.image, 3, smoothing="auto", random_state=0)
+    weak = ng.segment(p.image, 3, smoothing=0.15, random_state=0)  # what the ladder gave
+
+    def dice(seg):
+        return compare_labels(p.truth, seg.labels).mean_dice
+
+    if dropped:  # the weak prior still relabels 1-voxel sulci: below plain EM
+        assert auto.smoothing == 0.0 and dice(weak) < dice(plain) == dice(auto)
+    else:  # noisier: the weak prior pays
+        assert 0 < auto.smoothing <= 0.25 and dice(auto) > dice(plain) + 0.005
+
+
+def test_an_erased_band_does_not_pass_for_stable_classes():
+    # the 1-voxel sheet at 10 % noise (seed 4): at the estimate (0.97) the band is already
+    # erased, so doubling the strength drains nothing more; the classes look "stable"
+    p = make_phantom("sheet", 2, thickness=1, noise=10, seed=4)
+    plain = ng.segment(p.image, 3, random_state=0)
+    held = HeldOut(plain.model, pixel_data(p.image, None), random_state=209652396)
+    assert stable_classes(held, 0.97) and held.kept[0.97] < KEEP_AUTO
+    assert expected_error(held) < LOW_NOISE
+    strong = ng.segment(p.image, 3, smoothing=0.97, random_state=0)
+    auto = ng.segment(p.image, 3, smoothing="auto", random_state=0)
+    dice = [compare_labels(p.truth, s.labels).mean_dice for s in (plain, strong, auto)]
+    assert auto.smoothing == 0.0 and dice[1] < dice[0] - 0.05 and dice[2] == dice[0]
+
+
+def test_expected_error_grows_with_noise():
+    errors = []
+    for noise in (5, 10, 15):
+        p = make_phantom("shell", 2, thickness=2, noise=noise, size=64, seed=1)
+        held = HeldOut(ng.segment(p.image, 3, random_state=0).model, pixel_data(p.image, None))
+        errors.append(expected_error(held))
+    assert 0 < errors[0] < errors[1] < errors[2] < 0.5
 
 
 def test_isolated_share_counts_pixels_without_a_like_neighbour():
