@@ -251,12 +251,12 @@ def test_own_moments_match_the_moments_read_in_place():
 
 def test_lazy_result_says_where_its_blocks_run(monkeypatch):
     from napari_gmm.core._backend import use_backend
-    from napari_gmm.core.lazy import _segment
+    from napari_gmm.core.lazy import _fused_blocks, _segment
 
     gmm = ng.segment(_image((8, 20, 20)), 2, random_state=0).model
     with use_backend("numba"):
         assert _segment.block_backend(gmm, (8, 20, 20), 1.0) == "numba"
-        monkeypatch.setattr(_segment, "use_cupy", lambda: True)  # as under 'cupy' with a GPU
+        monkeypatch.setattr(_fused_blocks, "use_cupy", lambda: True)  # 'cupy' with a GPU
         assert _segment.block_backend(gmm, (8, 20, 20), 1.0) == "cupy"
         assert _segment.block_backend(gmm, (8, 20, 20), 0.0) == "numba"  # plain: CPU
         assert _segment.block_backend(gmm, (2, 2, 8, 20, 20), 1.0) == "numba"  # 5-D: CPU

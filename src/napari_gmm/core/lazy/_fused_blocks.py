@@ -34,21 +34,23 @@ def fused_route(n_spatial: int, n_classes: int) -> bool:
     return use_numba() and n_spatial <= MAX_KERNEL_NDIM and n_classes < 255
 
 
-def on_gpu(data, n_classes: int) -> bool:
-    """Whether a halo block's planes live on the GPU: backend ``'cupy'`` and an image the
-    CUDA kernels handle (:class:`..potts._gpu.GpuPlanes`, the twin of the CPU planes)."""
+def gpu_blocks(spatial_shape, n_classes: int, n_features: int) -> bool:
+    """Whether halo blocks' planes live on the GPU: blocks on the planes
+    (:func:`fused_route`), backend ``'cupy'`` and an image the CUDA kernels handle
+    (:class:`..potts._gpu.GpuPlanes`, the twin of the CPU planes)."""
     from ..potts._gpu import supported
 
-    return use_cupy() and supported(data.spatial_shape, n_classes, data.n_features)
+    return (fused_route(len(spatial_shape), n_classes) and use_cupy()
+            and supported(spatial_shape, n_classes, n_features))
 
 
 def block_planes(data, n_classes, kernel, beta):
-    """Empty planes of a halo block: on the GPU (:func:`on_gpu`) or on the CPU."""
+    """Empty planes of a halo block: on the GPU (:func:`gpu_blocks`) or on the CPU."""
     from ..potts._planes import Planes
 
     weights = _axis_weights(kernel)
     shape = data.spatial_shape
-    if on_gpu(data, n_classes):
+    if gpu_blocks(shape, n_classes, data.n_features):
         from ..potts._gpu import GpuPlanes
 
         return GpuPlanes(data.features, data.valid, shape, n_classes, kernel, weights, beta)

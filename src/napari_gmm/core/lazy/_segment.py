@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from .._backend import use_cupy, use_numba
+from .._backend import use_numba
 from .._result import Segmentation, fit_fields
 from .._validation import check_smoothing_ndim
 from ..fit._fit import (
@@ -154,11 +154,10 @@ def make_lazy_result(gmm, pixels, outputs, ll, n_valid, info, *, start, **extra)
 
 def block_backend(gmm, spatial_shape, smoothing) -> str:
     """Where the blocks of a dask image run: smoothing's halo blocks on the GPU under the
-    'cupy' backend (:func:`._fused_blocks.on_gpu`), everything else on the CPU kernels."""
-    from ..potts._gpu import supported
+    'cupy' backend (:func:`._fused_blocks.gpu_blocks`), everything else on the CPU kernels."""
+    from ._fused_blocks import gpu_blocks
 
-    k, c = gmm.means_.shape
-    if smoothing > 0 and use_cupy() and use_numba() and supported(spatial_shape, k, c):
+    if smoothing > 0 and gpu_blocks(spatial_shape, *gmm.means_.shape):
         return "cupy"
     return "numba" if use_numba() else "numpy"
 
