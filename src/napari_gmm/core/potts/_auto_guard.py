@@ -89,20 +89,28 @@ def isolated_share(labels, valid=None) -> float:
     return float((ok & ~same).sum()) / n if n else 0.0
 
 
-def clean_image(held: HeldOut) -> bool:
-    """Whether the plain-EM labels of `held`'s pixels (the central crop the strength is
-    estimated on) have fewer than :data:`CLEAN` isolated pixels."""
+def plain_posteriors(held: HeldOut) -> np.ndarray:
+    """Plain-fit posteriors (n, K) of `held`'s valid pixels (the central crop the strength
+    is estimated on), in C order of the crop."""
+    return held.gmm.predict_proba(held.features[held.visible | held.hide])
+
+
+def clean_image(held: HeldOut, posteriors=None) -> bool:
+    """Whether the plain-EM labels of `held`'s pixels have fewer than :data:`CLEAN`
+    isolated pixels (`posteriors`: :func:`plain_posteriors`, computed when not given)."""
+    post = plain_posteriors(held) if posteriors is None else posteriors
     ok = held.visible | held.hide
     labels = np.zeros(ok.shape, dtype=np.int64)
-    labels[ok] = held.gmm.predict(held.features[ok]) + 1
+    labels[ok] = post.argmax(axis=1) + 1
     return isolated_share(labels, ok) < CLEAN
 
 
-def expected_error(held: HeldOut) -> float:
+def expected_error(held: HeldOut, posteriors=None) -> float:
     """Share of wrong labels the plain fit expects on `held`'s pixels: the mean of ``1 -``
-    the largest posterior."""
-    ok = held.visible | held.hide
-    return float(1.0 - held.gmm.predict_proba(held.features[ok]).max(axis=1).mean())
+    the largest posterior (`posteriors`: :func:`plain_posteriors`, computed when not
+    given)."""
+    post = plain_posteriors(held) if posteriors is None else posteriors
+    return float(1.0 - post.max(axis=1).mean())
 
 
 def _weights(held: HeldOut, smoothing) -> np.ndarray:
@@ -154,8 +162,9 @@ def guard_smoothing(gmm, data: PixelData, smoothing, *, scale=None, random_state
         return float(smoothing)
     seed = int(check_random_state(random_state).randint(2**31 - 1))
     held = HeldOut(gmm, data, scale=scale, random_state=seed)
-    cap = CLEAN_CAP if smoothing > CLEAN_CAP and clean_image(held) else np.inf
-    noisy = expected_error(held) >= LOW_NOISE
+    post = plain_posteriors(held)  # one prediction of the crop for both checks
+    cap = CLEAN_CAP if smoothing > CLEAN_CAP and clean_image(held, post) else np.inf
+    noisy = expected_error(held, post) >= LOW_NOISE
     if _share(held, smoothing) < KEEP_AUTO and noisy and stable_classes(held, smoothing):
         return float(min(smoothing, cap))
     for factor in LADDER:
