@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Install everything napari-gmm needs on a fresh machine:
-#  - on Debian/Ubuntu as root: the Xvfb/OpenGL/Qt system libraries napari needs (when missing);
+#  - on Debian/Ubuntu as root: the Xvfb/OpenGL/Qt system libraries napari needs and the C++
+#    compiler the tests' emulated GPU builds the CUDA kernels with (when missing);
 #  - Python packages into ./.venv (the package itself, editable, with its test extra).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SYSTEM_PACKAGES=(xvfb xauth libgl1 libegl1 libgl1-mesa-dri libglx-mesa0 libxkbcommon-x11-0
   libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0
-  libxcb-xinerama0 libxcb-xfixes0 libxcb-shape0 libxcb-cursor0 libdbus-1-3 libfontconfig1)
+  libxcb-xinerama0 libxcb-xfixes0 libxcb-shape0 libxcb-cursor0 libdbus-1-3 libfontconfig1 g++)
 
 if command -v apt-get >/dev/null 2>&1 && command -v dpkg >/dev/null 2>&1; then
   missing=()

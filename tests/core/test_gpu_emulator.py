@@ -1,0 +1,139 @@
+"""The emulated GPU (``tests/cuda_emulator``) that runs the GPU backend's tests on machines
+without one: its CuPy keeps host and device apart, its kernel launches check what a GPU
+would misread, its block collectives are those of CUDA, and it runs the backend's own
+kernel source (a bug put into it shows) and the benchmark's GPU section."""
+
+import os
+import re
+import sys
+
+import cuda_emulator
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.skipif(not cuda_emulator.available(),
+                                reason="needs a C++ compiler for the emulated GPU")
+
+COLLECTIVES = r"""
+extern "C" __global__ void collect(const float* x, long long n, double* block_sums,
+                                   int* counts, double* warp_sums)
+{
+    __shared__ double part[256];
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    double v = i < n ? (double)x[i] : 0.0;
+    part[threadIdx.x] = v;
+    __syncthreads();
+    for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+        if (threadIdx.x < s) part[threadIdx.x] += part[threadIdx.x + s];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) block_sums[blockIdx.x] = part[0];
+    int c = __syncthreads_count(i < n && x[i] > 0.0f);
+    if (threadIdx.x == 0) counts[blockIdx.x] = c;
+    double w = v;
+    for (int off = 16; off > 0; off >>= 1) w += __shfl_down_sync(0xffffffffu, w, off);
+    if ((threadIdx.x & 31) == 0) atomicAdd(warp_sums + blockIdx.x, w);
+}
+"""
+
+
+@pytest.fixture
+def cp(monkeypatch):
+    cuda_emulator.install(monkeypatch)
+    import cupy
+
+    return cupy
+
+
+def test_device_arrays_are_not_converted_implicitly(cp):
+    dev = cp.asarray(np.arange(6.0))
+    with pytest.raises(TypeError, match="Implicit conversion"):
+        np.asarray(dev)
+    assert np.array_equal(dev.reshape(2, 3).get(), np.arange(6.0).reshape(2, 3))
+    with pytest.raises(TypeError, match="float32 array cannot be set"):
+        dev.set(np.zeros(6, np.float32))
+
+
+def test_block_collectives_behave_as_on_a_gpu(cp):
+    x = np.random.default_rng(0).standard_normal(1000).astype(np.float32)
+    blocks = 4
+    sums, warps = cp.zeros(blocks, dtype=cp.float64), cp.zeros(blocks, dtype=cp.float64)
+    counts = cp.zeros(blocks, dtype=cp.int32)
+    kernel = cp.RawModule(code=COLLECTIVES).get_function("collect")
+    kernel((blocks,), (256,), (cp.asarray(x), np.int64(x.size), sums, counts, warps))
+    padded = np.zeros(blocks * 256)
+    padded[: x.size] = x
+    per_block = padded.reshape(blocks, 256)
+    np.testing.assert_allclose(sums.get(), per_block.sum(axis=1), rtol=1e-12)
+    np.testing.assert_allclose(warps.get(), per_block.sum(axis=1), rtol=1e-12)
+    assert np.array_equal(counts.get(), (per_block > 0).sum(axis=1))
+
+
+def test_launches_refuse_what_a_gpu_would_misread(cp):
+    from napari_gmm.core.potts._gpu_kernels import grid, kernel
+
+    q = cp.asarray(np.full((3, 100), 1 / 3, dtype=np.float32))
+    temper = kernel("temper")
+    temper(grid(100), (256,), (q, np.int64(100), np.int32(3), np.float32(0.5)))
+    with pytest.raises(TypeError, match=r"parameter 1 \(long long n\).*int32"):
+        temper(grid(100), (256,), (q, np.int32(100), np.int32(3), np.float32(0.5)))
+    with pytest.raises(TypeError, match=r"parameter 2 \(int K\).*int64"):
+        temper(grid(100), (256,), (q, np.int64(100), 3, np.float32(0.5)))  # a Python int
+    with pytest.raises(TypeError, match="float32 device array, got float64"):
+        temper(grid(100), (256,), (q.astype(cp.float64), np.int64(100), np.int32(3),
+                                   np.float32(0.5)))
+    with pytest.raises(TypeError, match="not contiguous"):
+        temper(grid(50), (256,), (q[:, ::2], np.int64(50), np.int32(3), np.float32(0.5)))
+    with pytest.raises(TypeError, match="needs a device array"):
+        temper(grid(100), (256,), (q.get(), np.int64(100), np.int32(3), np.float32(0.5)))
+    with pytest.raises(TypeError, match="takes 4 arguments"):
+        temper(grid(100), (256,), (q, np.int64(100), np.int32(3)))
+
+
+def test_a_bug_in_the_kernel_source_shows(cp, monkeypatch):
+    """The emulator compiles the backend's own CUDA source: a wrong label in ``plain``
+    makes the GPU planes disagree with their CPU twin."""
+    from sklearn.mixture import GaussianMixture
+
+    from napari_gmm.core.potts import _gpu_kernels, _neighbours
+    from napari_gmm.core.potts._gpu import GpuPlanes
+    from napari_gmm.core.potts._planes import Planes
+
+    shape = (4, 20, 22)
+    X = np.random.default_rng(0).normal(np.repeat([0.0, 3.0], 880), 1.0)[:, None]
+    X = X.astype(np.float32)
+    gmm = GaussianMixture(2, random_state=0).fit(X)
+    kernel = _neighbours.neighbour_kernel(3, None)
+    weights = _neighbours._axis_weights(kernel)
+
+    def labels_agree():
+        cpu = Planes(None, shape, 2, kernel, weights, 8.0)
+        gpu = GpuPlanes(X, None, shape, 2, kernel, weights, 8.0)
+        cpu.set_model(gmm, X)
+        gpu.set_model(gmm)
+        cpu.plain()
+        gpu.plain()
+        return np.array_equal(gpu.labels.get(), cpu.labels)
+
+    assert labels_agree()
+    bad = _gpu_kernels.SOURCE.replace("(unsigned char)(best + 1) : 0;\n}",
+                                      "(unsigned char)(best) : 0;\n}", 1)
+    assert bad != _gpu_kernels.SOURCE
+    monkeypatch.setattr(_gpu_kernels, "SOURCE", bad)
+    _gpu_kernels.module.cache_clear()
+    assert not labels_agree()
+
+
+def test_benchmark_gpu_section_runs(cp, monkeypatch, capsys):
+    """``bench_spatial.py --skip-cpu --quick`` runs its GPU tables (times meaningless
+    here) and its GPU labels agree with the CPU's: it will not fail on a lent GPU."""
+    here = os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks")
+    monkeypatch.syspath_prepend(os.path.abspath(here))
+    monkeypatch.delitem(sys.modules, "bench_spatial", raising=False)
+    import bench_spatial
+
+    assert bench_spatial.main(["--skip-cpu", "--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "GPU: emulated CUDA device" in out and "GPU, dask halo blocks" in out
+    agree = [float(v) for v in re.findall(r"labels agree GPU vs CPU(?: blocks)?: ([\d.]+)", out)]
+    assert len(agree) == 2 and min(agree) >= 0.999, out
