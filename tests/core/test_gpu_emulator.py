@@ -137,3 +137,28 @@ def test_benchmark_gpu_section_runs(cp, monkeypatch, capsys):
     assert "GPU: emulated CUDA device" in out and "GPU, dask halo blocks" in out
     agree = [float(v) for v in re.findall(r"labels agree GPU vs CPU(?: blocks)?: ([\d.]+)", out)]
     assert len(agree) == 2 and min(agree) >= 0.999, out
+
+
+def test_segment_moves_the_image_over_the_bus_once(cp):
+    """The in-memory GPU route uploads the image (and its mask) once and brings back the
+    labels, the probability and the central block the temperature is fitted on (at most
+    16,384 voxels' posteriors); all the posteriors only when asked for."""
+    import napari_gmm as ng
+    from napari_gmm.core.analysis._synthetic import make_class_image
+
+    image, _ = make_class_image((16, 64, 64), 3, sigma=35, dtype="float32", seed=4)
+    image = image.copy()
+    image.flat[::41] = np.nan
+    n, k = image.size, 3
+    moved = []
+    for posteriors in (False, True):
+        before = cuda_emulator.transfers()
+        with ng.use_backend("cupy"):
+            ng.segment(image, k, smoothing=1.0, random_state=0, return_posteriors=posteriors)
+        after = cuda_emulator.transfers()
+        moved.append({key: after[key] - before[key] for key in after})
+    small = 4096  # the mixture's parameters, the sweeps' change counts
+    assert image.nbytes + n <= moved[0]["to_device"] <= image.nbytes + n + small
+    assert n * 5 <= moved[0]["to_host"] <= n * 5 + 16384 * k * 4 + small
+    assert moved[1]["to_device"] == moved[0]["to_device"]
+    assert moved[1]["to_host"] - moved[0]["to_host"] == n * k * 4

@@ -15,10 +15,10 @@ from __future__ import annotations
 import functools
 import sys
 
-from ._cupy import modules
+from ._cupy import TRANSFERS, modules
 from ._kernels import compiler
 
-__all__ = ["available", "install"]
+__all__ = ["available", "install", "transfers"]
 
 
 def available() -> bool:
@@ -33,9 +33,17 @@ def install(monkeypatch) -> None:
     from napari_gmm.core import _backend
     from napari_gmm.core.potts import _gpu_kernels
 
+    for direction in TRANSFERS:
+        TRANSFERS[direction] = 0
     for name, module in modules().items():
         monkeypatch.setitem(sys.modules, name, module)
     monkeypatch.setattr(_backend, "_gpu", None)
     _gpu_kernels.module.cache_clear()  # kernels of the real CuPy, if any, built again after
     monkeypatch.setattr(_gpu_kernels, "module",
                         functools.lru_cache(maxsize=1)(_gpu_kernels.module.__wrapped__))
+
+
+def transfers() -> dict:
+    """Bytes copied ``"to_device"`` and ``"to_host"`` since :func:`install` (explicit
+    copies: ``asarray`` of host data, ``set``, ``get``, and scalars read back)."""
+    return dict(TRANSFERS)

@@ -21,6 +21,12 @@ uint8, int32, int64, uint64 = np.uint8, np.int32, np.int64, np.uint64
 float32, float64, bool_ = np.float32, np.float64, np.bool_
 #: Streaming multiprocessors the emulated device reports.
 MULTIPROCESSORS = 2
+#: Bytes copied host -> device and device -> host since the emulator was installed.
+TRANSFERS = {"to_device": 0, "to_host": 0}
+
+
+def _moved(direction, nbytes):
+    TRANSFERS[direction] += int(nbytes)
 
 
 def _host(value):
@@ -55,6 +61,7 @@ class ndarray:
         return f"emulated device array({self._a!r})"
 
     def get(self, stream=None, order="C", out=None, blocking=True):
+        _moved("to_host", self.nbytes)
         if out is None:
             return np.array(self._a, order=order)
         if not isinstance(out, np.ndarray) or out.shape != self.shape:
@@ -74,6 +81,7 @@ class ndarray:
         if not self._a.flags.c_contiguous:
             raise RuntimeError("Cannot set to non-contiguous array")
         self._a[...] = arr
+        _moved("to_device", arr.nbytes)
 
     def reshape(self, *shape):
         return ndarray(self._a.reshape(*shape))
@@ -93,15 +101,20 @@ class ndarray:
 
     def __setitem__(self, key, value):
         key = tuple(map(_host, key)) if isinstance(key, tuple) else _host(key)
+        if isinstance(value, np.ndarray):
+            _moved("to_device", value.nbytes)
         self._a[key] = _host(value)
 
     def __int__(self):
+        _moved("to_host", self.nbytes)
         return int(self._a)
 
     def __float__(self):
+        _moved("to_host", self.nbytes)
         return float(self._a)
 
     def __bool__(self):
+        _moved("to_host", self.nbytes)
         return bool(self._a)
 
 
@@ -125,7 +138,9 @@ ndarray.__invert__ = lambda self: ndarray(~self._a)
 def asarray(a, dtype=None):
     if isinstance(a, ndarray):
         return a if dtype is None or a.dtype == dtype else a.astype(dtype)
-    return ndarray(np.array(a, dtype=dtype, order="C"))
+    out = ndarray(np.array(a, dtype=dtype, order="C"))
+    _moved("to_device", out.nbytes)
+    return out
 
 
 array = asarray
