@@ -15,11 +15,15 @@ from napari_gmm.core.potts._auto_guard import (
     CLEAN_CAP,
     KEEP_AUTO,
     LOW_NOISE,
+    RISE,
+    RISE_MIN,
     expected_error,
     guard_smoothing,
     isolated_share,
+    score_trend,
     stable_classes,
 )
+from napari_gmm.core.potts._auto_smoothing import estimate_smoothing
 from napari_gmm.core.potts._beta_cv import (
     GRID,
     KEEP,
@@ -145,6 +149,35 @@ def test_guard_keeps_a_stable_drop_of_the_middle_class():
     weak = ng.segment(p.image, 3, smoothing=0.25, random_state=0)
     assert (compare_labels(p.truth, strong.labels).mean_dice
             > compare_labels(p.truth, weak.labels).mean_dice + 0.02)
+
+
+@pytest.mark.parametrize(("thickness", "rises"), [(3, True), (2, False)])
+def test_a_rising_held_out_score_takes_a_stronger_prior(thickness, rises):
+    # sheets at 15 % noise, where a class drains at the estimate (~0.8): on the 3-voxel
+    # sheet the held-out score rises from half the estimate to it and beyond (noise being
+    # removed; best fixed strength 1.5) and 'auto' takes 1.5x the estimate; on the 2-voxel
+    # one it falls (the band is being erased; best 0.2) and 'auto' stays at or below it
+    p = make_phantom("sheet", 2, thickness=thickness, noise=15, seed=1)
+    plain = ng.segment(p.image, 3, random_state=0)
+    data = pixel_data(p.image, None)
+    estimate = estimate_smoothing(plain.model, data, None, random_state=0)[0]
+    held = HeldOut(plain.model, data, random_state=209652396)  # the guard's, for seed 0
+    held.score(estimate)
+    assert held.kept[round(float(estimate), 4)] < KEEP_AUTO  # a class drains
+    rise, further = score_trend(held, estimate)
+    auto = ng.segment(p.image, 3, smoothing="auto", random_state=0)
+
+    def dice(smoothing):
+        seg = ng.segment(p.image, 3, smoothing=smoothing, random_state=0)
+        return compare_labels(p.truth, seg.labels).mean_dice
+
+    if rises:
+        assert rise > RISE_MIN and further > 0
+        assert auto.smoothing == pytest.approx(RISE[-1] * estimate)
+        assert dice(auto.smoothing) > dice(estimate) + 0.01
+    else:
+        assert rise < 0 and auto.smoothing <= estimate
+        assert dice(auto.smoothing) > dice(RISE[-1] * estimate) + 0.02
 
 
 @pytest.mark.parametrize(("noise", "dropped"), [(10, True), (15, False)])

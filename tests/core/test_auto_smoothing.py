@@ -56,6 +56,21 @@ def test_auto_smoothing_is_reproducible_and_recorded():
     assert 0 < applied.smoothing <= MAX_SMOOTHING
 
 
+@pytest.mark.parametrize("smoothing", ["auto", "held-out"])
+def test_automatic_strength_of_an_image_too_small_to_hold_out(smoothing):
+    """A 26-pixel line with NaN has no pixel to hide for the held-out checks: 'auto' keeps
+    its estimate and 'held-out' gives no prior, instead of failing in scikit-learn."""
+    rng = np.random.default_rng(0)
+    n = int(rng.integers(6, 30))
+    image = (rng.integers(0, 3, n) * 100 + rng.normal(0, 30, n)).astype(np.float32)
+    image[rng.random(n) < 0.1] = np.nan
+    seg = ng.segment(image, 3, smoothing=smoothing, random_state=0, covariance_type="diag")
+    assert seg.labels.shape == image.shape and np.all(seg.labels[np.isnan(image)] == 0)
+    assert 0 <= seg.smoothing <= MAX_SMOOTHING
+    if smoothing == "held-out":
+        assert seg.smoothing == 0
+
+
 def test_smoothing_validation_mentions_auto():
     with pytest.raises(ValueError, match="smoothing must be a finite number"):
         ng.segment(np.arange(16.0).reshape(4, 4), 2, smoothing=-1)

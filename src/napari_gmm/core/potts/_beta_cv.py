@@ -51,6 +51,9 @@ SWEEPS = 12
 KEEP = 0.6
 #: Largest number of pixels scored (a central block of larger images).
 MAX_PIXELS = 1 << 20
+#: Fewest hidden pixels a strength is scored on (fewer: images of ~100 pixels, too small
+#: to judge a prior by; 'held-out' gives them none and 'auto' keeps its estimate).
+MIN_HIDDEN = 10
 
 
 def hidden_mask(valid, rng, fraction=HOLD_OUT):
@@ -136,7 +139,10 @@ class HeldOut:
             valid &= data.to_spatial(data.valid)
         self.hide = hidden_mask(valid, rng)
         self.visible = valid & ~self.hide
-        resp = gmm.predict_proba(self.features[self.hide].reshape(-1, data.n_features))
+        hidden = self.features[self.hide].reshape(-1, data.n_features)
+        self.n_hidden = hidden.shape[0]
+        resp = (gmm.predict_proba(hidden) if self.n_hidden
+                else np.zeros((0, gmm.n_components)))
         self.balance = (resp / np.maximum(gmm.weights_, 1e-12)).sum(axis=1)
         self.scores = {}
         self.kept = {}
@@ -176,6 +182,8 @@ def cv_smoothing(gmm, data: PixelData, *, scale=None, random_state=0, grid=GRID)
         Held-out score of every strength.
     """
     held = HeldOut(gmm, data, scale=scale, random_state=random_state)
+    if held.n_hidden < MIN_HIDDEN:  # a tiny image: nothing to score, no prior
+        return 0.0, {}
     return held.best(list(grid)), dict(sorted(held.scores.items()))
 
 
