@@ -162,3 +162,52 @@ def test_segment_moves_the_image_over_the_bus_once(cp):
     assert n * 5 <= moved[0]["to_host"] <= n * 5 + 16384 * k * 4 + small
     assert moved[1]["to_device"] == moved[0]["to_device"]
     assert moved[1]["to_host"] - moved[0]["to_host"] == n * k * 4
+
+
+@pytest.mark.parametrize(("dtype", "nan"), [("float32", False), ("uint16", False),
+                                            ("float32", True)])
+def test_device_memory_estimate_bounds_the_route(cp, dtype, nan):
+    """:func:`device_bytes` is an upper bound of what the in-memory GPU route holds on the
+    device at once (the emulated device tracks its live arrays), and not a loose one."""
+    import gc
+
+    import napari_gmm as ng
+    from napari_gmm.core._features import pixel_data
+    from napari_gmm.core.analysis._synthetic import make_class_image
+    from napari_gmm.core.potts._gpu_memory import device_bytes
+
+    image = make_class_image((12, 40, 48), 3, sigma=35, dtype=dtype, seed=1)[0].copy()
+    if nan:
+        image.flat[::37] = np.nan
+    features = pixel_data(image, None).features
+    gc.collect()
+    memory = cuda_emulator.memory()
+    base = memory["peak"] = memory["live"]
+    with ng.use_backend("cupy"):
+        seg = ng.segment(image, 3, smoothing=1.0, random_state=0, return_posteriors=True)
+    assert seg.backend == "cupy"
+    peak = memory["peak"] - base
+    need = device_bytes(image.size, 3, 1, features.dtype, masked=nan)
+    assert peak <= need <= 1.25 * peak, (peak, need)
+
+
+def test_a_spatial_model_too_big_for_the_gpu_runs_on_the_cpu(cp):
+    import napari_gmm as ng
+    from napari_gmm.core.analysis._synthetic import make_class_image
+
+    image, _ = make_class_image((10, 48, 50), 3, sigma=35, dtype="float32", seed=4)
+    with ng.use_backend("numba"):
+        cpu = ng.segment(image, 3, smoothing=1.0, random_state=0)
+    memory = cuda_emulator.memory()
+    memory["total"] = memory["live"] + 200_000  # a small GPU: ~1 MB needed
+    with ng.use_backend("cupy"), pytest.warns(RuntimeWarning, match="runs on the CPU"):
+        small = ng.segment(image, 3, smoothing=1.0, random_state=0)
+    assert small.backend == "numba" and cpu.backend == "numba"
+    np.testing.assert_array_equal(small.labels, cpu.labels)
+    np.testing.assert_array_equal(small.probability, cpu.probability)
+    memory["total"] = 16 << 30
+    with ng.use_backend("cupy"):
+        big = ng.segment(image, 3, smoothing=1.0, random_state=0)
+        plain = ng.segment(image, 3, random_state=0)
+    assert big.backend == "cupy" and np.mean(big.labels == cpu.labels) >= 0.999
+    assert plain.backend == "numba"  # no spatial model: nothing ran on the GPU

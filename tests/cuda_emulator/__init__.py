@@ -15,10 +15,10 @@ from __future__ import annotations
 import functools
 import sys
 
-from ._cupy import TRANSFERS, modules
+from ._cupy import MEMORY, TRANSFERS, modules
 from ._kernels import compiler
 
-__all__ = ["available", "install", "transfers"]
+__all__ = ["available", "install", "memory", "transfers"]
 
 
 def available() -> bool:
@@ -35,6 +35,8 @@ def install(monkeypatch) -> None:
 
     for direction in TRANSFERS:
         TRANSFERS[direction] = 0
+    monkeypatch.setitem(MEMORY, "total", 16 << 30)
+    MEMORY["peak"] = MEMORY["live"]
     for name, module in modules().items():
         monkeypatch.setitem(sys.modules, name, module)
     monkeypatch.setattr(_backend, "_gpu", None)
@@ -47,3 +49,10 @@ def transfers() -> dict:
     """Bytes copied ``"to_device"`` and ``"to_host"`` since :func:`install` (explicit
     copies: ``asarray`` of host data, ``set``, ``get``, and scalars read back)."""
     return dict(TRANSFERS)
+
+
+def memory() -> dict:
+    """The emulated device's memory: ``"total"`` bytes (set it to emulate a smaller GPU),
+    ``"live"`` (held by device arrays now) and ``"peak"`` (most held since :func:`install`
+    or since ``memory()["peak"]`` was last reset, e.g. ``MEMORY["peak"] = MEMORY["live"]``)."""
+    return MEMORY

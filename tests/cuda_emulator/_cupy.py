@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import operator
 import types
+import weakref
 
 import numpy as np
 
@@ -23,10 +24,16 @@ float32, float64, bool_ = np.float32, np.float64, np.bool_
 MULTIPROCESSORS = 2
 #: Bytes copied host -> device and device -> host since the emulator was installed.
 TRANSFERS = {"to_device": 0, "to_host": 0}
+#: Device memory: its size, and the bytes held by live device arrays and at most so far.
+MEMORY = {"total": 16 << 30, "live": 0, "peak": 0}
 
 
 def _moved(direction, nbytes):
     TRANSFERS[direction] += int(nbytes)
+
+
+def _release(nbytes):
+    MEMORY["live"] -= nbytes
 
 
 def _host(value):
@@ -41,6 +48,10 @@ class ndarray:
 
     def __init__(self, data: np.ndarray):
         self._a = data
+        if data.base is None and data.nbytes:  # owns its memory: a device allocation
+            MEMORY["live"] += data.nbytes
+            MEMORY["peak"] = max(MEMORY["peak"], MEMORY["live"])
+            weakref.finalize(data, _release, data.nbytes)  # when the buffer is freed
 
     shape = property(lambda self: self._a.shape)
     dtype = property(lambda self: self._a.dtype)
@@ -191,6 +202,11 @@ class Device:
         self.id = 0 if device is None else int(device)
         self.attributes = {"MultiProcessorCount": MULTIPROCESSORS}
 
+    @property
+    def mem_info(self):
+        """(free, total) bytes: the emulated device's size less its live arrays."""
+        return max(0, MEMORY["total"] - MEMORY["live"]), MEMORY["total"]
+
     def synchronize(self):
         return None
 
@@ -260,6 +276,8 @@ def modules() -> dict:
     cuda.alloc_pinned_memory = bytearray
     cuda.get_current_stream = Stream
     cuda.runtime = runtime
+    pool = types.SimpleNamespace(free_bytes=lambda: 0, free_all_blocks=lambda: None)
+    made["cupy"].get_default_memory_pool = lambda: pool
     runtime.getDeviceCount = lambda: 1
     runtime.getDeviceProperties = lambda device: {"name": b"emulated CUDA device (CPU)"}
     made["cupy"].cuda = cuda

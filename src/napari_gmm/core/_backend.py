@@ -142,6 +142,12 @@ def use_numba() -> bool:
     return backend == "numba" or (backend == "cupy" and numba_available())
 
 
+def cpu_backend() -> str:
+    """The backend of the work that runs on the CPU: ``'numba'`` (also under ``'cupy'``
+    when numba imports) or ``'numpy'``."""
+    return "numba" if use_numba() else "numpy"
+
+
 def use_cupy() -> bool:
     """Whether the spatial model should run on the GPU now."""
     return get_backend() == "cupy"

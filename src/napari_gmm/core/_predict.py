@@ -30,6 +30,7 @@ class Prediction:
     log_likelihood: float  # mean log-likelihood per valid pixel
     posteriors: np.ndarray | None  # (n_pixels, K) float32 when asked for
     n_sweeps: tuple = ()  # mean-field sweeps run per round, with smoothing
+    backend: str = ""  # 'cupy' when the spatial model ran on the GPU; '': the CPU backend
 
 
 def label_dtype(n_components: int) -> np.dtype:

@@ -66,8 +66,11 @@ class Segmentation:
         early once fewer than 0.1 % of the pixels change label in a sweep); empty without,
         for time series (see each frame's) and for dask images (fixed sweeps per block).
     backend : str
-        The implementation that ran the per-pixel work (``'numba'``, ``'numpy'`` or
-        ``'cupy'``; see :func:`napari_gmm.set_backend`).
+        The implementation that ran the per-pixel work: ``'cupy'`` when the spatial model
+        (smoothing) ran on the GPU, else the CPU kernels (``'numba'`` or ``'numpy'``), also
+        under the ``'cupy'`` setting for the work it leaves to the CPU (no smoothing,
+        guided classes, an image whose spatial model does not fit the GPU's free memory;
+        see :func:`napari_gmm.set_backend`).
     corrected : ndarray of float32, the input's shape, or None
         With a bias field: the image divided by the field (every channel by the same
         field). Labels, probability and posteriors are those of this image:

@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from .._backend import use_numba
+from .._backend import cpu_backend
 from .._result import Segmentation, fit_fields
 from .._validation import check_smoothing_ndim
 from ..fit._fit import (
@@ -159,7 +159,7 @@ def block_backend(gmm, spatial_shape, smoothing) -> str:
 
     if smoothing > 0 and gpu_blocks(spatial_shape, *gmm.means_.shape):
         return "cupy"
-    return "numba" if use_numba() else "numpy"
+    return cpu_backend()
 
 
 def check_lazy_smoothing(smoothing, marginals) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._backend import get_backend
+from .._backend import cpu_backend
 from .._features import PixelData
 from .._predict import Prediction, iter_predict_chunked, mean_log_likelihood, predict_distinct
 from .._result import Segmentation, fit_fields
@@ -36,16 +36,16 @@ def iter_apply(
         steps = iter_regularize(
             gmm, data, compressed, smoothing=smoothing, scale=scale, max_samples=max_samples,
             random_state=random_state, reestimate=reestimate, marginals=marginals,
-            sweeps=sweeps, posteriors=posteriors,
-            stats=stats if compressed is None else None,  # integer images: by the table
+            sweeps=sweeps, posteriors=posteriors, stats=stats,
             calibrate=True,  # calibrated probabilities (potts/_calibrate.py)
         )
         gmm, labels, prob, q = yield from rescale(steps, 0.0, 0.9)
         yield 0.9
-        ll = stats.get("log_likelihood")
+        ll = stats.get("log_likelihood") if compressed is None else None  # integers: table
         if ll is None:
             ll = mean_log_likelihood(gmm, data, compressed)
-        return gmm, Prediction(labels, prob, ll, q if posteriors else None, tuple(sweeps))
+        return gmm, Prediction(labels, prob, ll, q if posteriors else None, tuple(sweeps),
+                               backend=stats.get("backend", ""))
     if compressed is not None:
         return gmm, predict_distinct(gmm, data, compressed, posteriors=posteriors)
     pred = yield from iter_predict_chunked(gmm, data, posteriors=posteriors)
@@ -75,7 +75,7 @@ def make_result(
         probability=data.to_spatial(pred.probability),
         **fit_fields(gmm, ll, n, n_params, info, start),
         n_sweeps=pred.n_sweeps,
-        backend=get_backend(),
+        backend=pred.backend or cpu_backend(),  # the route that ran, not only the setting
         posteriors=None if pred.posteriors is None else data.to_spatial(pred.posteriors),
         **extra,
     )

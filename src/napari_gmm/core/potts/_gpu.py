@@ -245,10 +245,10 @@ class GpuPlanes:
     def finish(self, order, posteriors=True):
         """Host labels (uint8), max posterior and, if asked, pixel-major posteriors (N, K)."""
         cp = self.cp
+        self.lp = self.spare = None  # freed before the outputs take their place
         labels = cp.empty(self.n, dtype=cp.uint8)
         prob = cp.empty(self.n, dtype=cp.float32)
         post = cp.empty((self.n, self.n_classes) if posteriors else (1,), dtype=cp.float32)
-        self.lp = self.spare = None
         kernel("finish")(
             grid(self.n), (256,),
             (self.q, cp.asarray(order, dtype=cp.int64), np.int64(self.n),

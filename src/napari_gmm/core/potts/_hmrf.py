@@ -121,21 +121,25 @@ def iter_regularize(
     `sweeps`, a list, gets the number of mean-field sweeps run in each round appended.
     With ``posteriors=False`` the returned posteriors may be None (the GPU and numba routes
     then do not write them). `stats`, a dict, gets ``"log_likelihood"`` (the returned
-    model's mean log-likelihood over the valid pixels) where the route computed it anyway.
+    model's mean log-likelihood over the valid pixels) where the route computed it anyway,
+    and ``"backend"``: ``'cupy'`` when the spatial model ran on the GPU.
     With `calibrate` (mean-field marginals) the probability and posteriors are tempered by
     the held-out temperature (:mod:`._calibrate`; labels unchanged).
     """
     calibrate = calibrate and marginals != "gibbs"
     if use_cupy() and marginals != "gibbs":
         from ._gpu_hmrf import gpu_supported, iter_regularize_gpu
+        from ._gpu_memory import fits_device
 
-        if gpu_supported(data, gmm.n_components):
+        if gpu_supported(data, gmm.n_components) and fits_device(data, gmm.n_components):
             result = yield from iter_regularize_gpu(  # tempers on the device
                 gmm, data, smoothing=smoothing, scale=scale, reestimate=reestimate,
                 posteriors=posteriors, n_sweeps=SWEEPS, stop_changed=STOP_CHANGED,
                 sweeps=sweeps, stats=stats,
                 calibration_seed=calibration_seed(random_state) if calibrate else None,
             )
+            if stats is not None:
+                stats["backend"] = "cupy"
             return result
     seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
     if marginals != "gibbs" and planes_handle(data.spatial_shape, gmm.n_components):
