@@ -303,12 +303,6 @@ def test_partial_volume_fractions():
     assert ng.segment(p.image, 3, random_state=0).fractions is None
 
 
-def test_held_out_is_refused_for_dask_arrays():
-    da = pytest.importorskip("dask.array")
-    with pytest.raises(ValueError, match="smoothing='held-out' is not available for dask"):
-        ng.segment(da.zeros((16, 16), chunks=8), 2, smoothing="held-out")
-
-
 def test_partial_volume_needs_a_single_image():
     with pytest.raises(ValueError, match="partial_volume=True needs a single"):
         ng.segment(np.zeros((2, 8, 8)), 2, time_axis=0, partial_volume=True)

@@ -90,13 +90,18 @@ def test_the_budget_decides_the_route(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "change", [{"smoothing": 0.0}, {"smoothing": "auto"}, {"bias_field": "polynomial"},
-               {"marginals": "gibbs"}],
+    "change", [{"smoothing": 0.0}, {"bias_field": "polynomial"}, {"marginals": "gibbs"}],
 )
 def test_other_options_keep_their_lazy_routes(change):
     image = da.zeros((16, 16), chunks=8, dtype=np.uint8)
     assert runs_in_core(image, 2, OPTS)
     assert not runs_in_core(image, 2, {**OPTS, **change})
+
+
+@pytest.mark.parametrize("smoothing", ["auto", "held-out"])
+def test_chosen_strengths_run_in_core_too(smoothing):
+    image = da.zeros((16, 16), chunks=8, dtype=np.uint8)
+    assert runs_in_core(image, 2, {**OPTS, "smoothing": smoothing})
 
 
 def test_beyond_the_budget_the_halo_blocks_run(monkeypatch):

@@ -176,8 +176,7 @@ def test_lazy_uncertainty_maps(kind):
 
 @pytest.mark.parametrize(
     ("options", "message"),
-    [({"smoothing": "auto"}, "smoothing='auto'"),
-     ({"smoothing": 1.0, "marginals": "gibbs"}, "marginals='gibbs'")],
+    [({"smoothing": 1.0, "marginals": "gibbs"}, "marginals='gibbs'")],
 )
 def test_what_the_blockwise_path_lacks_is_refused(options, message):
     image = da.from_array(_image((20, 24)), chunks=(10, 12))

@@ -13,6 +13,7 @@ from ._fit import lazy_pixels
 from ._incore import iter_apply_in_core, runs_in_core
 from ._segment import make_lazy_result, score
 from ._select import lazy_compressed
+from ._strength import iter_lazy_smoothing
 
 
 def apply_model_lazy(gmm, image, *, report, **options):
@@ -44,6 +45,9 @@ def iter_apply_model_lazy(gmm, image, *, channel_axis, smoothing, scale, return_
             image, in_memory, channel_axis=channel_axis, smoothing=smoothing, scale=scale,
             return_posteriors=return_posteriors, max_distinct=max_distinct,
         ))
+    if isinstance(smoothing, str):  # 'auto' or 'held-out', as in memory (_strength.py)
+        smoothing = yield from iter_lazy_smoothing(
+            pixels, gmm, smoothing, {"random_state": 0}, scale=scale, reestimate=False)
     yield 0.05, "reading pixels"
     compressed = lazy_compressed(pixels, max_distinct)
     yield 0.5, "scoring"

@@ -55,13 +55,14 @@ def runs_in_core(image, n_components, opts: dict) -> bool:
     """Whether lazy smoothing of the dask `image` with checked options `opts` runs in core
     (see the module docstring).
 
-    Only fixed smoothing strengths, mean-field marginals and no bias field: the other options
-    keep their lazy routes (and errors) whatever the image's size. 'auto' classes count as 8.
+    Only smoothing (a strength, 'auto' or 'held-out'), mean-field marginals and no bias
+    field: the other options keep their lazy routes (and errors) whatever the image's size.
+    'auto' classes count as 8.
     """
     from ._fit import lazy_pixels
 
     smoothing = opts["smoothing"]
-    if isinstance(smoothing, str) or not smoothing > 0 or opts["bias_field"] is not None:
+    if not (isinstance(smoothing, str) or smoothing > 0) or opts["bias_field"] is not None:
         return False
     if opts["marginals"] != "mean-field":
         return False

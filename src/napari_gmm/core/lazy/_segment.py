@@ -36,6 +36,7 @@ from ..fit._fit import (
 from ..fit._sklearn_private import compute_precision_cholesky, n_parameters, set_parameters
 from ..progress import rescale
 from ._apply import lazy_outputs, lazy_stats
+from ._bias import lazy_fit_with_bias, with_bias
 from ._blockwise import sum_in_groups
 from ._cache import PosteriorCache
 from ._calibrate import lazy_temperature
@@ -48,6 +49,7 @@ from ._fit import (
 )
 from ._incore import iter_segment_in_core, runs_in_core
 from ._select import _seed, lazy_compressed
+from ._strength import iter_lazy_smoothing
 
 
 def _compute(*delayed_values):
@@ -164,12 +166,6 @@ def block_backend(gmm, spatial_shape, smoothing) -> str:
 
 def check_lazy_smoothing(smoothing, marginals) -> None:
     """Refuse what the blockwise path does not do (rather than silently do something else)."""
-    if smoothing in ("auto", "held-out"):
-        raise ValueError(
-            f"smoothing={smoothing!r} is not available for dask arrays yet: estimate it on a "
-            "slice or a coarse level (segment(np.asarray(image[...]), K, "
-            "smoothing='auto').smoothing) and pass that number."
-        )
     if marginals != "mean-field":
         raise ValueError(
             f"marginals={marginals!r} is not available for dask arrays yet (Gibbs sampling "
@@ -227,12 +223,13 @@ def iter_segment_lazy(image, n_components, **options):
     yield 0.5, "fitting mixture"
     bias = None
     if bias_field is not None:  # fitted on a sample, applied lazily (core/lazy/_bias.py)
-        from ._bias import lazy_fit_with_bias
-
         gmm, info, bias = yield from rescale(lazy_fit_with_bias(
             gmm, image, pixels, params, order=bias_order, max_samples=max_samples,
             channel_axis=opts["channel_axis"]), 0.2, 0.3, "estimating the bias field")
         pixels, compressed, n_valid = bias.pixels, None, bias.n_valid
+    if isinstance(smoothing, str):  # 'auto' or 'held-out': on central blocks (_strength.py)
+        smoothing = yield from iter_lazy_smoothing(pixels, gmm, smoothing, params,
+                                                   scale=scale, max_samples=max_samples)
     models, order, cache = [gmm], None, None
     if smoothing > 0:
         yield 0.55, "spatial regularisation"
@@ -264,8 +261,6 @@ def iter_segment_lazy(image, n_components, **options):
         selection=selection,
     )
     if bias is not None:
-        from ._bias import with_bias
-
         result = with_bias(result, bias)
     yield 1.0, "done"
     return result

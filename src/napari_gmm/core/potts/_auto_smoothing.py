@@ -53,6 +53,21 @@ START = 1.0
 MAX_PIXELS = 1 << 22
 
 
+def central_box(spatial_shape, max_pixels: int) -> tuple:
+    """Slices of the central block of about `max_pixels` pixels of `spatial_shape`, same
+    aspect ratio (axes of 3 pixels or fewer whole; the whole image when it is smaller).
+
+    Examples
+    --------
+    >>> central_box((10, 10), 16)
+    (slice(3, 7, None), slice(3, 7, None))
+    """
+    shape = tuple(int(n) for n in spatial_shape)
+    factor = min(1.0, (max_pixels / float(np.prod(shape))) ** (1.0 / len(shape)))
+    new = tuple(max(3, int(n * factor)) if n > 3 else n for n in shape)
+    return tuple(slice((n - m) // 2, (n - m) // 2 + m) for n, m in zip(shape, new, strict=True))
+
+
 def central_crop(data: PixelData, max_pixels: int) -> PixelData:
     """The central block of about `max_pixels` pixels, same aspect ratio, as PixelData.
 
@@ -63,10 +78,8 @@ def central_crop(data: PixelData, max_pixels: int) -> PixelData:
     >>> crop.spatial_shape, crop.features[:, 0].reshape(4, 4)[0].tolist()
     ((4, 4), [33.0, 34.0, 35.0, 36.0])
     """
-    shape = data.spatial_shape
-    factor = min(1.0, (max_pixels / float(np.prod(shape))) ** (1.0 / len(shape)))
-    new = tuple(max(3, int(n * factor)) if n > 3 else n for n in shape)
-    box = tuple(slice((n - m) // 2, (n - m) // 2 + m) for n, m in zip(shape, new, strict=True))
+    box = central_box(data.spatial_shape, max_pixels)
+    new = tuple(b.stop - b.start for b in box)
     features = data.to_spatial(data.features)[box].reshape(-1, data.n_features)
     valid = None if data.valid is None else data.to_spatial(data.valid)[box].ravel()
     n_valid = features.shape[0] if valid is None else int(valid.sum())
