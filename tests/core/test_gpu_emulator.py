@@ -211,3 +211,20 @@ def test_a_spatial_model_too_big_for_the_gpu_runs_on_the_cpu(cp):
         plain = ng.segment(image, 3, random_state=0)
     assert big.backend == "cupy" and np.mean(big.labels == cpu.labels) >= 0.999
     assert plain.backend == "numba"  # no spatial model: nothing ran on the GPU
+
+
+def test_host_memory_check_counts_the_cpu_fallback(cp, monkeypatch):
+    """Under 'cupy' the smoothing planes live on the GPU, not in host memory; when the GPU
+    is too small for them the CPU kernels run them, so the host check counts them."""
+    import napari_gmm as ng
+    from napari_gmm.core.analysis._synthetic import make_class_image
+
+    image, _ = make_class_image((10, 48, 50), 3, sigma=35, dtype="float32", seed=4)
+    n = image.size  # host bytes: outputs 5 per voxel on the GPU route, + 37 on the CPU's
+    monkeypatch.setenv("NAPARI_GMM_AVAILABLE_MEMORY", str(20 * n))
+    with ng.use_backend("cupy"):
+        assert ng.segment(image, 3, smoothing=1.0, random_state=0).backend == "cupy"
+        memory = cuda_emulator.memory()
+        memory["total"] = memory["live"] + 200_000  # a small GPU
+        with pytest.raises(ng.NotEnoughMemoryError, match="with smoothing"):
+            ng.segment(image, 3, smoothing=1.0, random_state=0)

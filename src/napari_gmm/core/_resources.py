@@ -117,7 +117,8 @@ def segmentation_bytes(n_pixels: int, n_components: int, *, smoothing, posterior
 
     Outputs: labels (1-2 bytes) and probability (4); posteriors 4 K; smoothing: the
     log-likelihood and two posterior float32 planes and a label map with the compiled
-    kernels (12 K + 1), nothing more in host memory on the GPU ('cupy'), the numpy
+    kernels (12 K + 1), nothing more in host memory on the GPU ('cupy'; the caller passes
+    the CPU backend when the GPU is too small for them, which then runs them), the numpy
     reference about 20 K + 16 (measured: 56 bytes/voxel at K=2, 76 at K=3).
     """
     k = n_components
@@ -152,7 +153,15 @@ def check_segmentation_memory(image, channel_axis, n_components, *, smoothing, p
     what = f"{what} an image of shape {arr.shape} ({arr.dtype})"
     if n_components is not None:
         k = n_components if isinstance(n_components, int) else 8  # 'auto': up to 8 classes
+        backend = get_backend()
+        if backend == "cupy" and smoothing:  # too big for the GPU: the CPU kernels run it
+            from ._backend import cpu_backend
+            from .potts._gpu_memory import spatial_model_fits
+
+            channels = 1 if axis is None else arr.shape[axis]
+            if not spatial_model_fits(n_pixels, max(k, 1), channels, arr.dtype):
+                backend = cpu_backend()
         needed += segmentation_bytes(n_pixels, max(k, 1), smoothing=smoothing,
-                                     posteriors=posteriors, backend=get_backend())
+                                     posteriors=posteriors, backend=backend)
         what += f" into {k} classes" + (" with smoothing" if smoothing else "")
     check_memory(needed, what)

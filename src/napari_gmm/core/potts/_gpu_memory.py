@@ -51,6 +51,13 @@ def free_device_bytes() -> int:
     return int(free) + int(cp.get_default_memory_pool().free_bytes())
 
 
+def spatial_model_fits(n_voxels: int, n_classes: int, n_channels: int, dtype,
+                       masked: bool = False) -> bool:
+    """Whether :func:`device_bytes` of an image fits :data:`USABLE` of the free memory."""
+    need = device_bytes(n_voxels, n_classes, n_channels, dtype, masked)
+    return need <= USABLE * free_device_bytes()
+
+
 def fits_device(data, n_classes: int) -> bool:
     """Whether the spatial model of `data` (PixelData) fits the device's free memory;
     warns (RuntimeWarning) when it does not."""
