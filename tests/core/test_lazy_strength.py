@@ -78,3 +78,19 @@ def test_apply_model_on_halo_blocks_chooses_as_in_memory(image, smoothing, halo_
     lazy = ng.apply_model(model, da.from_array(image, chunks=(8, 32, 32)), smoothing=smoothing)
     assert lazy.smoothing == memory.smoothing > 0
     assert np.mean(lazy.labels.compute() == memory.labels) >= 0.999
+
+
+@pytest.mark.parametrize("apply", [False, True])
+def test_progress_stays_monotonic(image, halo_blocks, apply):
+    lazy = da.from_array(image, chunks=(8, 32, 32))
+    fractions = []
+
+    def report(fraction, stage):
+        fractions.append(fraction)
+
+    if apply:
+        model = ng.segment(image, 3, random_state=0).model
+        ng.apply_model(model, lazy, smoothing="auto", progress=report)
+    else:
+        ng.segment(lazy, 3, smoothing="auto", random_state=0, progress=report)
+    assert fractions and fractions == sorted(fractions), fractions

@@ -44,10 +44,11 @@ def lazy_smoothing(pixels: LazyPixels, gmm, smoothing: str, *, scale, random_sta
     return guard_smoothing(gmm, held, estimate, scale=scale, random_state=random_state)
 
 
-def iter_lazy_smoothing(pixels: LazyPixels, gmm, smoothing: str, params: dict, **options):
+def iter_lazy_smoothing(pixels: LazyPixels, gmm, smoothing: str, params: dict, *,
+                        at=0.52, **options):
     """Generator form of :func:`lazy_smoothing` for the lazy pipelines (`params`: the
     mixture parameters, whose ``random_state`` seeds the choice; `options` as
-    :func:`lazy_smoothing`): yields its stage, returns the strength."""
-    yield 0.52, "estimating the smoothing strength"
+    :func:`lazy_smoothing`): yields its stage at fraction `at`, returns the strength."""
+    yield at, "estimating the smoothing strength"
     return lazy_smoothing(pixels, gmm, smoothing, random_state=params["random_state"],
                           **options)
