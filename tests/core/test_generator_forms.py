@@ -61,3 +61,14 @@ def test_iter_segment_multiscale_predicts_every_level(image):
     assert all(s.endswith("(level 0)") for _, s in steps[:-1])
     assert all(0.0 <= f <= 0.9 for f, _ in steps[:-1])
     assert FIT_VOXELS == 1 << 24
+
+
+def test_multiscale_auto_smoothing_is_chosen_on_the_fitted_level(image):
+    levels = [image, image[::2, ::2]]
+    seg = run(iter_segment_multiscale(levels, 3, random_state=0, smoothing="auto"),
+              report=None)
+    pytest.importorskip("dask.array")
+    fitted = segment(image, 3, random_state=0, smoothing="auto")  # the level fitted on
+    assert seg.smoothing == fitted.smoothing > 0
+    np.testing.assert_array_equal(np.asarray(seg.labels[0]), fitted.labels)
+    assert np.asarray(seg.labels[1]).shape == levels[1].shape
