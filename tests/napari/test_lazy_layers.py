@@ -78,3 +78,18 @@ def test_multiscale_layer_gives_multiscale_outputs(viewer_widget, qtbot):
         scale = (3.0, 0.5 * 2**index, 0.5 * 2**index)
         ref = ng.apply_model(model, level, smoothing=1.0, scale=scale)
         np.testing.assert_array_equal(np.asarray(labels.data[index]), ref.labels)
+
+
+def test_dask_layer_with_automatic_smoothing(viewer_widget, qtbot):
+    viewer, widget = viewer_widget
+    image = make_class_image((16, 48, 48), n_classes=3, sigma=40, seed=3, dtype="uint16")[0]
+    widget.image.value = viewer.add_image(da.from_array(image, chunks=(8, 24, 24)),
+                                          name="vol")
+    widget.auto_smoothing.value = True
+    run_and_wait(qtbot, widget)
+    labels = viewer.layers["vol labels"]
+    assert isinstance(labels.data, da.Array)
+    ref = ng.segment(image, 3, random_state=0, smoothing="auto")
+    summary = labels.metadata["napari-gmm"]["summary"]
+    assert summary["smoothing"] == ref.smoothing > 0
+    np.testing.assert_array_equal(labels.data.compute(), ref.labels)
