@@ -105,14 +105,12 @@ def segment(
         :func:`napari_gmm.core.potts._auto_smoothing.estimate_smoothing`), backed off
         (x0.75, x0.5, ... x0.05, else 0) when its re-estimation would shrink a class below
         0.8 of its weight, as a 1-voxel band eroded by a too strong prior does, unless
-        the classes are stable (doubling the strength barely changes their weights) or
-        the held-out likelihood keeps rising with the strength (then 1.5x the estimate;
-        see :mod:`napari_gmm.core.potts._auto_guard`); the chosen value is
+        the classes are stable or the held-out likelihood asks for more (see
+        :mod:`napari_gmm.core.potts._auto_guard`); the chosen value is
         ``result.smoothing``. ``'held-out'`` chooses it among 0..2 by the held-out
         likelihood of a random tenth of the pixels, hidden from the data term, with the
         same guard (see :mod:`napari_gmm.core.potts._beta_cv`), at about 10
-        segmentations' cost. Both are chosen on central blocks of large images (dask
-        arrays included: those blocks are read into memory).
+        segmentations' cost. Both use central blocks of large (or dask) images.
     marginals : {'mean-field', 'gibbs'}, default='mean-field'
         With smoothing: how the posteriors (probability, uncertainty) are computed.
         Mean-field posteriors alone are over-confident (~1 nearly everywhere); they are
