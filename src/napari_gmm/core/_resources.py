@@ -138,7 +138,7 @@ def check_segmentation_memory(image, channel_axis, n_components, *, smoothing, p
     once with advice (a dask array) instead of part-way through. Images whose shape or
     dtype is invalid pass here and are reported by the usual checks.
     """
-    from ._backend import get_backend
+    from ._backend import cpu_backend, get_backend
 
     arr = np.asarray(image) if hasattr(image, "__array__") else None
     if arr is None or arr.dtype.kind not in "biuf" or arr.size == 0:
@@ -155,7 +155,6 @@ def check_segmentation_memory(image, channel_axis, n_components, *, smoothing, p
         k = n_components if isinstance(n_components, int) else 8  # 'auto': up to 8 classes
         backend = get_backend()
         if backend == "cupy" and smoothing:  # too big for the GPU: the CPU kernels run it
-            from ._backend import cpu_backend
             from .potts._gpu_memory import spatial_model_fits
 
             channels = 1 if axis is None else arr.shape[axis]

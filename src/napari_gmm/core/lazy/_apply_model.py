@@ -47,8 +47,8 @@ def iter_apply_model_lazy(gmm, image, *, channel_axis, smoothing, scale, return_
         ))
     if isinstance(smoothing, str):  # 'auto' or 'held-out', as in memory (_strength.py)
         smoothing = yield from iter_lazy_smoothing(
-            pixels, gmm, smoothing, {"random_state": 0}, scale=scale, reestimate=False,
-            at=0.02)
+            pixels, gmm, smoothing, scale=scale, random_state=0,  # apply_model's seed
+            reestimate=False, at=0.02)
     yield 0.05, "reading pixels"
     compressed = lazy_compressed(pixels, max_distinct)
     yield 0.5, "scoring"

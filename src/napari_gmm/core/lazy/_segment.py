@@ -228,8 +228,9 @@ def iter_segment_lazy(image, n_components, **options):
             channel_axis=opts["channel_axis"]), 0.2, 0.3, "estimating the bias field")
         pixels, compressed, n_valid = bias.pixels, None, bias.n_valid
     if isinstance(smoothing, str):  # 'auto' or 'held-out': on central blocks (_strength.py)
-        smoothing = yield from iter_lazy_smoothing(pixels, gmm, smoothing, params,
-                                                   scale=scale, max_samples=max_samples)
+        smoothing = yield from iter_lazy_smoothing(
+            pixels, gmm, smoothing, scale=scale, max_samples=max_samples,
+            random_state=params["random_state"])
     models, order, cache = [gmm], None, None
     if smoothing > 0:
         yield 0.55, "spatial regularisation"

@@ -32,23 +32,21 @@ def lazy_smoothing(pixels: LazyPixels, gmm, smoothing: str, *, scale, random_sta
     with the fitted mixture `gmm`, as :func:`..pipeline._image.iter_segment_image` does
     (`reestimate` False: as :func:`.._apply.iter_apply_image` does, the estimate with the
     mixture kept and no guard)."""
-    held = central_pixels(pixels, _beta_cv.MAX_PIXELS)
     if smoothing == "held-out":
+        held = central_pixels(pixels, _beta_cv.MAX_PIXELS)
         return _beta_cv.held_out_smoothing(gmm, held, scale=scale, random_state=random_state)
     estimate = _auto_smoothing.estimate_smoothing(
         gmm, central_pixels(pixels, _auto_smoothing.MAX_PIXELS), None, scale=scale,
         random_state=random_state, max_samples=max_samples, reestimate=reestimate,
     )[0]
-    if not reestimate:
+    if not reestimate:  # no guard: its held-out block is not read
         return estimate
+    held = central_pixels(pixels, _beta_cv.MAX_PIXELS)
     return guard_smoothing(gmm, held, estimate, scale=scale, random_state=random_state)
 
 
-def iter_lazy_smoothing(pixels: LazyPixels, gmm, smoothing: str, params: dict, *,
-                        at=0.52, **options):
-    """Generator form of :func:`lazy_smoothing` for the lazy pipelines (`params`: the
-    mixture parameters, whose ``random_state`` seeds the choice; `options` as
+def iter_lazy_smoothing(pixels: LazyPixels, gmm, smoothing: str, *, at=0.52, **options):
+    """Generator form of :func:`lazy_smoothing` for the lazy pipelines (`options` as
     :func:`lazy_smoothing`): yields its stage at fraction `at`, returns the strength."""
     yield at, "estimating the smoothing strength"
-    return lazy_smoothing(pixels, gmm, smoothing, random_state=params["random_state"],
-                          **options)
+    return lazy_smoothing(pixels, gmm, smoothing, **options)

@@ -61,11 +61,11 @@ def spatial_model_fits(n_voxels: int, n_classes: int, n_channels: int, dtype,
 def fits_device(data, n_classes: int) -> bool:
     """Whether the spatial model of `data` (PixelData) fits the device's free memory;
     warns (RuntimeWarning) when it does not."""
-    need = device_bytes(data.n_pixels, n_classes, data.n_features, data.features.dtype,
-                        masked=data.valid is not None)
-    free = free_device_bytes()
-    if need <= USABLE * free:
+    image = (data.n_pixels, n_classes, data.n_features, data.features.dtype,
+             data.valid is not None)
+    if spatial_model_fits(*image):
         return True
+    need, free = device_bytes(*image), free_device_bytes()
     warnings.warn(
         f"The GPU has {free / 2**30:.2f} GiB free and the spatial model of this image needs "
         f"about {need / 2**30:.2f} GiB there: it runs on the CPU kernels instead "
