@@ -3,6 +3,7 @@ without one: its CuPy keeps host and device apart, its kernel launches check wha
 would misread, its block collectives are those of CUDA, and it runs the backend's own
 kernel source (a bug put into it shows) and the benchmark's GPU section."""
 
+import gc
 import os
 import re
 import sys
@@ -10,6 +11,16 @@ import sys
 import cuda_emulator
 import numpy as np
 import pytest
+from sklearn.mixture import GaussianMixture
+
+import napari_gmm as ng
+from napari_gmm.core._features import pixel_data
+from napari_gmm.core.analysis._synthetic import make_class_image
+from napari_gmm.core.potts import _gpu_kernels, _neighbours
+from napari_gmm.core.potts._gpu import GpuPlanes
+from napari_gmm.core.potts._gpu_kernels import grid, kernel
+from napari_gmm.core.potts._gpu_memory import device_bytes
+from napari_gmm.core.potts._planes import Planes
 
 pytestmark = pytest.mark.skipif(not cuda_emulator.available(),
                                 reason="needs a C++ compiler for the emulated GPU")
@@ -70,8 +81,6 @@ def test_block_collectives_behave_as_on_a_gpu(cp):
 
 
 def test_launches_refuse_what_a_gpu_would_misread(cp):
-    from napari_gmm.core.potts._gpu_kernels import grid, kernel
-
     q = cp.asarray(np.full((3, 100), 1 / 3, dtype=np.float32))
     temper = kernel("temper")
     temper(grid(100), (256,), (q, np.int64(100), np.int32(3), np.float32(0.5)))
@@ -93,12 +102,6 @@ def test_launches_refuse_what_a_gpu_would_misread(cp):
 def test_a_bug_in_the_kernel_source_shows(cp, monkeypatch):
     """The emulator compiles the backend's own CUDA source: a wrong label in ``plain``
     makes the GPU planes disagree with their CPU twin."""
-    from sklearn.mixture import GaussianMixture
-
-    from napari_gmm.core.potts import _gpu_kernels, _neighbours
-    from napari_gmm.core.potts._gpu import GpuPlanes
-    from napari_gmm.core.potts._planes import Planes
-
     shape = (4, 20, 22)
     X = np.random.default_rng(0).normal(np.repeat([0.0, 3.0], 880), 1.0)[:, None]
     X = X.astype(np.float32)
@@ -143,9 +146,6 @@ def test_segment_moves_the_image_over_the_bus_once(cp):
     """The in-memory GPU route uploads the image (and its mask) once and brings back the
     labels, the probability and the central block the temperature is fitted on (at most
     16,384 voxels' posteriors); all the posteriors only when asked for."""
-    import napari_gmm as ng
-    from napari_gmm.core.analysis._synthetic import make_class_image
-
     image, _ = make_class_image((16, 64, 64), 3, sigma=35, dtype="float32", seed=4)
     image = image.copy()
     image.flat[::41] = np.nan
@@ -169,13 +169,6 @@ def test_segment_moves_the_image_over_the_bus_once(cp):
 def test_device_memory_estimate_bounds_the_route(cp, dtype, nan):
     """:func:`device_bytes` is an upper bound of what the in-memory GPU route holds on the
     device at once (the emulated device tracks its live arrays), and not a loose one."""
-    import gc
-
-    import napari_gmm as ng
-    from napari_gmm.core._features import pixel_data
-    from napari_gmm.core.analysis._synthetic import make_class_image
-    from napari_gmm.core.potts._gpu_memory import device_bytes
-
     image = make_class_image((12, 40, 48), 3, sigma=35, dtype=dtype, seed=1)[0].copy()
     if nan:
         image.flat[::37] = np.nan
@@ -192,9 +185,6 @@ def test_device_memory_estimate_bounds_the_route(cp, dtype, nan):
 
 
 def test_a_spatial_model_too_big_for_the_gpu_runs_on_the_cpu(cp):
-    import napari_gmm as ng
-    from napari_gmm.core.analysis._synthetic import make_class_image
-
     image, _ = make_class_image((10, 48, 50), 3, sigma=35, dtype="float32", seed=4)
     with ng.use_backend("numba"):
         cpu = ng.segment(image, 3, smoothing=1.0, random_state=0)
@@ -216,9 +206,6 @@ def test_a_spatial_model_too_big_for_the_gpu_runs_on_the_cpu(cp):
 def test_host_memory_check_counts_the_cpu_fallback(cp, monkeypatch):
     """Under 'cupy' the smoothing planes live on the GPU, not in host memory; when the GPU
     is too small for them the CPU kernels run them, so the host check counts them."""
-    import napari_gmm as ng
-    from napari_gmm.core.analysis._synthetic import make_class_image
-
     image, _ = make_class_image((10, 48, 50), 3, sigma=35, dtype="float32", seed=4)
     n = image.size  # host bytes: outputs 5 per voxel on the GPU route, + 37 on the CPU's
     monkeypatch.setenv("NAPARI_GMM_AVAILABLE_MEMORY", str(20 * n))
