@@ -87,8 +87,8 @@ LAUNCHES = {
     # (lp, q, labels, valid, int32(masked), int64(n), int32(K))
     "plain": ["u64", "u64", "u64", "u64", "u32", "u64", "u32"],
     # (lp, q, spare, labels, scale, valid, int32 masked, int32 nz, ny, nx, int32(K),
-    #  *float32 weights (3), float32 beta, changed)
-    "sweep": ["u64"] * 6 + ["u32"] * 5 + ["f32"] * 4 + ["u64"],
+    #  *float32 weights (3), float32 beta, counted z, y, x masks, changed)
+    "sweep": ["u64"] * 6 + ["u32"] * 5 + ["f32"] * 4 + ["u64"] * 4,
     # (x, q, valid, int32(masked), int64(n), int32(k), int32(c), shift, out)
     "moments": ["u64", "u64", "u64", "u32", "u64", "u32", "u32", "u64", "u64"],
     # (q, order, int64(n), int32(K), labels, prob, post, int32(want_post))

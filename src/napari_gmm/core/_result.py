@@ -63,8 +63,9 @@ class Segmentation:
         model). None without a field.
     n_sweeps : tuple of int
         With smoothing: the mean-field sweeps run in each round of HMRF-EM (a round stops
-        early once fewer than 0.1 % of the pixels change label in a sweep); empty without,
-        for time series (see each frame's) and for dask images (fixed sweeps per block).
+        early once fewer than 0.1 % of the counted pixels change label in a sweep: every
+        pixel, or a fixed grid of boxes on images over 2^22 pixels); the same for a dask
+        image, whose blocks run them; empty without, and for time series (see each frame's).
     backend : str
         The implementation that ran the per-pixel work: ``'cupy'`` when the spatial model
         (smoothing) ran on the GPU, else the CPU kernels (``'numba'`` or ``'numpy'``), also

@@ -8,9 +8,9 @@ prior needs neighbours: a block is read with a halo of one voxel per mean-field 
 missing outside travel one voxel per sweep and never reach the block's own voxels).
 When the first round's posteriors are kept, in memory (:mod:`._cache`, then on blocks
 merged from the input's chunks) or on disk (:mod:`._disk_cache`), the second pass starts
-from them, with a halo of one round; the
-compiled route stops a block's sweeps early by the in-memory criterion applied to the
-block (:data:`._fused_blocks.BLOCK_STOP_CHANGED`).
+from them, with a halo of one round. Every block runs the number of sweeps per round that
+the in-memory path runs on the whole image, found before the round's blocks run
+(:mod:`._pilot`), so the labels are the in-memory ones.
 
 One lazy ``(*spatial, 2 [+ K])`` float32 array holds label, max posterior (and posteriors)
 per voxel; ``labels``, ``probability`` and ``posteriors`` are slices of it, so computing or
@@ -92,25 +92,25 @@ def _block_log_prob(gmm, data, max_distinct):
 
 
 def _potts_block(block, models, smoothing, scale, sweeps, max_distinct, init=None):
-    """Mean-field posteriors (*block, K) of a halo block: `sweeps` per model, warm-started
-    in turn (the first model from class-major posteriors `init` (K, *block) when given)."""
+    """Mean-field posteriors (*block, K) of a halo block: ``sweeps[i]`` of ``models[i]``
+    (an int: that many each), warm-started in turn (the first model from class-major
+    posteriors `init` (K, *block) when given)."""
     data = block_pixel_data(block)
+    sweeps = [sweeps] * len(models) if np.ndim(sweeps) == 0 else list(sweeps)
     if fused_route(len(data.spatial_shape), models[0].n_components):
         return _potts_block_fused(data, models, smoothing, scale, sweeps, init), data
     valid = None if data.valid is None else data.to_spatial(data.valid)
     q = None if init is None else np.array(np.moveaxis(init, 0, -1))
-    for gmm in models:
+    for gmm, n in zip(models, sweeps, strict=True):
         lp = _block_log_prob(gmm, data, max_distinct)
-        q = potts_posteriors(
-            lp, smoothing=smoothing, valid=valid, spacing=scale, n_iter=sweeps, init=q
-        )
+        q = potts_posteriors(lp, smoothing=smoothing, valid=valid, spacing=scale, n_iter=n,
+                             init=q)
     return q, data
 
 
 def _potts_block_fused(data, models, smoothing, scale, sweeps, init=None):
     """:func:`_potts_block` by the compiled class-major sweeps of the in-memory path
-    (:class:`..potts._planes.Planes`): log-likelihood planes once per model, a fixed number
-    of sweeps per model (no early stop: every block runs the same sweeps)."""
+    (:class:`..potts._planes.Planes`): log-likelihood planes once per model."""
     k = models[0].n_components
     with _fused_blocks.PLANES_LOCK:
         planes = swept_planes(data, models, smoothing, scale, sweeps, init)
@@ -137,8 +137,7 @@ def _smooth_block(block, models, order, smoothing, scale, sweeps, max_distinct, 
     if fused_route(len(data.spatial_shape), k):
         with _fused_blocks.PLANES_LOCK:  # the cache read straight into the planes
             init = None if cache is None else functools.partial(cache.read_into, where)
-            planes = swept_planes(data, models, smoothing, scale, sweeps, init,
-                                  stop=_fused_blocks.BLOCK_STOP_CHANGED)
+            planes = swept_planes(data, models, smoothing, scale, sweeps, init)
             planes.temper(temperature)  # halo too: no copy of the own voxels
             out = packed_outputs(own_view(planes, data.spatial_shape, inner), order, n_out)
             del planes  # freed before the lock lets another block build its planes
@@ -181,7 +180,7 @@ def _stats_block(block, gmm, smoothing, scale, sweeps, max_distinct, depth, numb
     else:
         q, _ = _potts_block(block, [gmm], smoothing, scale, sweeps, max_distinct)
         q_own = np.ascontiguousarray(np.moveaxis(q[inner], -1, 0))
-        if cache is not None:  # the numpy route runs every sweep: no labels needed
+        if cache is not None:
             cache.store(where, q_own)
         if select == ():  # no voxel of the subsample here: only the cache wanted this block
             return zero
@@ -247,12 +246,13 @@ def lazy_outputs(pixels: LazyPixels, models, *, order=None, smoothing=0.0, scale
                  sweeps=0, max_distinct, want_post, cache=None, temperature=1.0):
     """Lazy ``(labels, probability, posteriors or None)`` of `models` (the last one labels).
 
-    Without smoothing only ``models[-1]`` is used, block by block. With smoothing, each model
-    in turn runs `sweeps` mean-field sweeps warm-started from the previous one's posteriors
-    (``[gmm, reestimated]`` is HMRF-EM's final E-step), on blocks with a halo of
-    ``len(models) * sweeps`` voxels; `order` permutes the classes of the result. With a
-    filled :class:`._cache.PosteriorCache` (the posteriors of ``models[0]``'s sweeps, see
-    :func:`lazy_stats`) only the last model's sweeps run, on a halo of `sweeps` voxels.
+    Without smoothing only ``models[-1]`` is used, block by block. With smoothing, model
+    ``i`` in turn runs ``sweeps[i]`` mean-field sweeps (an int: that many each; see
+    :mod:`._pilot`) warm-started from the previous one's posteriors (``[gmm,
+    reestimated]`` is HMRF-EM's final E-step), on blocks with a halo of all their sweeps;
+    `order` permutes the classes of the result. With a filled
+    :class:`._cache.PosteriorCache` (the posteriors of ``models[0]``'s sweeps, see
+    :func:`lazy_stats`) only the last model's sweeps run, on a halo of as many voxels.
     """
     k = models[-1].n_components
     n_out = 2 + k * bool(want_post)
@@ -263,8 +263,10 @@ def lazy_outputs(pixels: LazyPixels, models, *, order=None, smoothing=0.0, scale
             dtype=np.float32, chunks=(*arr.chunks[:-1], (n_out,)),
         )
     else:
-        models = list(models) if cache is None else [models[-1]]
-        depth = sweeps * len(models)
+        sweeps = [sweeps] * len(models) if np.ndim(sweeps) == 0 else list(sweeps)
+        if cache is not None:
+            models, sweeps = [models[-1]], sweeps[-1:]
+        depth = int(sum(sweeps))
         arr, halo = overlapped(pixels, depth, cache)
         starts = None if cache is None else block_starts(arr.chunks[:-1])
         packed = halo.map_blocks(

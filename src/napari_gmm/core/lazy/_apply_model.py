@@ -11,6 +11,7 @@ from ._apply import lazy_outputs
 from ._calibrate import lazy_temperature
 from ._fit import lazy_pixels
 from ._incore import iter_apply_in_core, runs_in_core
+from ._pilot import pilot_sweeps
 from ._segment import make_lazy_result, score
 from ._select import lazy_compressed
 from ._strength import iter_lazy_smoothing
@@ -30,7 +31,7 @@ def iter_apply_model_lazy(gmm, image, *, channel_axis, smoothing, scale, return_
     runs when the image fits in core (:mod:`._incore`).
     """
     from .._options import check_options
-    from ..potts._hmrf import SWEEPS, check_scale
+    from ..potts._hmrf import check_scale
 
     start = time.perf_counter()
     smoothing, max_distinct = check_options(smoothing=smoothing, max_distinct=max_distinct)
@@ -53,17 +54,20 @@ def iter_apply_model_lazy(gmm, image, *, channel_axis, smoothing, scale, return_
     compressed = lazy_compressed(pixels, max_distinct)
     yield 0.5, "scoring"
     ll, n_valid = score(pixels, gmm, compressed)
+    sweeps = [] if smoothing <= 0 else [pilot_sweeps(  # those of the in-memory path
+        pixels, [gmm], smoothing=smoothing, scale=scale, max_distinct=max_distinct)]
     temperature = 1.0 if smoothing <= 0 else lazy_temperature(
-        pixels, [gmm], None, gmm, smoothing=smoothing, scale=scale, sweeps=SWEEPS,
+        pixels, [gmm], None, gmm, smoothing=smoothing, scale=scale, sweeps=sweeps,
         max_distinct=max_distinct, random_state=0,  # apply_model's default seed
     )
     outputs = lazy_outputs(
-        pixels, [gmm], smoothing=smoothing, scale=scale, sweeps=SWEEPS,
+        pixels, [gmm], smoothing=smoothing, scale=scale, sweeps=sweeps,
         max_distinct=max_distinct, want_post=bool(return_posteriors), temperature=temperature,
     )
     info = FitInfo(method=method, n_fit_samples=0)
     result = make_lazy_result(
-        gmm, pixels, outputs, ll, n_valid, info, start=start, smoothing=smoothing
+        gmm, pixels, outputs, ll, n_valid, info, start=start, smoothing=smoothing,
+        n_sweeps=tuple(sweeps),
     )
     yield 1.0, "done"
     return result

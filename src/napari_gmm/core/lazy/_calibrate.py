@@ -24,11 +24,14 @@ def lazy_temperature(pixels, models, order, final, *, smoothing, scale, sweeps, 
     mixture, its components in the order of the results.
     """
     shape = pixels.spatial_shape
-    margin = sweeps * len(models)
+    margin = int(sum(sweeps)) if np.ndim(sweeps) else sweeps * len(models)
+    central = central_block(shape)
     outer = tuple(
         slice(max(0, s.start - margin), min(n, s.stop + margin))
-        for s, n in zip(central_block(shape), shape, strict=True)
+        for s, n in zip(central, shape, strict=True)
     )
+    box = tuple(slice(c.start - o.start, c.stop - o.start)
+                for c, o in zip(central, outer, strict=True))
     sub = np.asarray(pixels.array[(*outer, slice(None))].compute())
     q, data = _potts_block(sub, models, smoothing, scale, sweeps, max_distinct)
     if order is not None:
@@ -36,4 +39,4 @@ def lazy_temperature(pixels, models, order, final, *, smoothing, scale, sweeps, 
     valid = None if data.valid is None else data.to_spatial(data.valid)
     return held_out_temperature(final, sub, np.ascontiguousarray(q, dtype=np.float32), valid,
                                 smoothing=smoothing, scale=scale,
-                                random_state=calibration_seed(random_state))
+                                random_state=calibration_seed(random_state), box=box)

@@ -17,7 +17,6 @@ import numpy as np
 from numba import njit, prange
 
 from .._backend import use_cupy, use_numba
-from ..potts._hmrf import STOP_CHANGED
 from ..potts._meanfield import drive
 from ..potts._neighbours import MAX_KERNEL_NDIM, POTTS_SCALE, _axis_weights, neighbour_kernel
 
@@ -44,8 +43,10 @@ def gpu_blocks(spatial_shape, n_classes: int, n_features: int) -> bool:
             and supported(spatial_shape, n_classes, n_features))
 
 
-def block_planes(data, n_classes, kernel, beta):
-    """Empty planes of a halo block: on the GPU (:func:`gpu_blocks`) or on the CPU."""
+def block_planes(data, n_classes, kernel, beta, count=None):
+    """Empty planes of a halo block: on the GPU (:func:`gpu_blocks`) or on the CPU;
+    `count`: the voxels their sweeps count changes of (per-axis masks, see
+    :class:`..potts._planes.Planes`)."""
     from ..potts._planes import Planes
 
     weights = _axis_weights(kernel)
@@ -53,9 +54,10 @@ def block_planes(data, n_classes, kernel, beta):
     if gpu_blocks(shape, n_classes, data.n_features):
         from ..potts._gpu import GpuPlanes
 
-        return GpuPlanes(data.features, data.valid, shape, n_classes, kernel, weights, beta)
+        return GpuPlanes(data.features, data.valid, shape, n_classes, kernel, weights, beta,
+                         count)
     ok = None if data.valid is None else data.to_spatial(data.valid)
-    return Planes(ok, shape, n_classes, kernel, weights, beta)
+    return Planes(ok, shape, n_classes, kernel, weights, beta, count)
 
 
 def host(array) -> np.ndarray:
@@ -64,48 +66,39 @@ def host(array) -> np.ndarray:
 
 
 def _start(planes, init, shape):
-    """Write a block's starting posteriors (and labels) into `planes` (see
+    """Write a block's starting posteriors into `planes` (see
     :func:`swept_planes`); on the GPU through host buffers, uploaded once."""
     k = planes.q.shape[0]
     if isinstance(planes.q, np.ndarray):
         if callable(init):
-            init(planes.q.reshape(k, *shape), planes.labels.reshape(shape))
+            init(planes.q.reshape(k, *shape))
         else:
             planes.q[...] = init.reshape(k, -1)
         return
     cp = planes.cp
     q = np.empty((k, *shape), dtype=np.float32)
     if callable(init):
-        labels = np.zeros(shape, dtype=np.uint8)
-        init(q, labels)
-        planes.labels[...] = cp.asarray(labels.reshape(-1))
+        init(q)
     else:
         q[...] = init
     planes.q[...] = cp.asarray(q.reshape(k, -1))
 
 
-#: The last model's sweeps of an output block stop once fewer than this fraction of the
-#: block's voxels changed label in a sweep (the in-memory criterion, :data:`STOP_CHANGED`,
-#: applied per block; None: always `sweeps`). The block's own voxels are then those of
-#: that many sweeps over the whole image (the halo is one voxel per sweep allowed).
-BLOCK_STOP_CHANGED = STOP_CHANGED
-
-
-def swept_planes(data, models, smoothing, scale, sweeps, init=None, stop=None):
+def swept_planes(data, models, smoothing, scale, sweeps, init=None):
     """Planes of a halo block (:func:`block_planes`: :class:`..potts._planes.Planes` or
-    their GPU twin) after `sweeps` sweeps per model, warm-started in turn.
+    their GPU twin) after ``sweeps[i]`` sweeps of ``models[i]`` (an int: that many for
+    each), each model warm-started from the previous one's posteriors.
 
-    The first model starts from what ``init(q, labels)`` writes into the planes'
-    posteriors (K, *block) and labels (*block) (no copy of them held meanwhile), or from
-    class-major posteriors `init` (K, *block) without labels, else from its own plain
-    posteriors; log-likelihood planes are computed once per model. The last model's
-    sweeps stop early with `stop` (a fraction of changed labels), unless it started from
-    posteriors without labels (nothing to count changes against); the others always run
-    `sweeps`.
+    The first model starts from what ``init(q)`` writes into the planes' posteriors
+    (K, *block) (no copy of them held meanwhile), or from
+    class-major posteriors `init` (K, *block), else from its own plain posteriors;
+    log-likelihood planes are computed once per model. Every block runs the sweeps the
+    in-memory path runs on the whole image (:mod:`._pilot`), so no block stops on its own.
     """
     shape = data.spatial_shape
     kernel = neighbour_kernel(len(shape), scale)
     k = models[0].n_components
+    sweeps = [sweeps] * len(models) if np.ndim(sweeps) == 0 else list(sweeps)
     planes = block_planes(data, k, kernel, float(smoothing) * POTTS_SCALE)
     for i, gmm in enumerate(models):
         planes.set_model(gmm, data.features)
@@ -113,16 +106,13 @@ def swept_planes(data, models, smoothing, scale, sweeps, init=None, stop=None):
             planes.plain()
         elif i == 0:
             _start(planes, init, shape)
-        blind = i == 0 and init is not None and not callable(init)  # no labels to compare
-        last = i == len(models) - 1
-        drive(planes.iter_sweeps(sweeps, stop if last and not blind else None))
+        drive(planes.iter_sweeps(sweeps[i]))
     return planes
 
 
 def swept_stats(data, gmm, smoothing, scale, sweeps, inner, store=None, select=None):
-    """The first round of a halo block for the HMRF M-step: `sweeps` sweeps of `gmm`
-    (early stop :data:`BLOCK_STOP_CHANGED`), then ``store(q_own, labels_own)`` (views of
-    the own voxels' posteriors (K, *own) and labels) when given, and
+    """The first round of a halo block for the HMRF M-step: `sweeps` sweeps of `gmm`, then
+    ``store(q_own)`` (a view of the own voxels' posteriors (K, *own)) when given, and
 
     - `select` None: ``(nk, S1, S2)`` of the own valid voxels around the model means;
     - `select` ``()``: None;
@@ -131,10 +121,10 @@ def swept_stats(data, gmm, smoothing, scale, sweeps, inner, store=None, select=N
     The own voxels are read in place while the planes live (no copy of them).
     """
     with PLANES_LOCK:
-        planes = swept_planes(data, [gmm], smoothing, scale, sweeps, stop=BLOCK_STOP_CHANGED)
+        planes = swept_planes(data, [gmm], smoothing, scale, sweeps)
         q_own = own_view(planes, data.spatial_shape, inner)
         if store is not None:
-            store(q_own, host(planes.labels.reshape(data.spatial_shape)[inner]))
+            store(q_own)
         shift = np.asarray(gmm.means_, dtype=np.float64)
         if select is None and isinstance(planes.q, np.ndarray):
             mask = own_mask(data.spatial_shape, inner, data.valid)

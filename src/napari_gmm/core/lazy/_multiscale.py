@@ -14,10 +14,10 @@ import dataclasses
 import numpy as np
 
 from .._options import MAX_DISTINCT
-from ..potts._hmrf import SWEEPS
 from ..progress import rescale
 from ._apply import lazy_outputs
 from ._fit import is_dask_array, lazy_pixels
+from ._pilot import pilot_sweeps
 
 #: Largest level (in voxels) a multiscale image is fitted on; the coarsest level is used
 #: when every level is larger. 2**24 voxels: a histogram or sample pass of a second or two.
@@ -71,10 +71,10 @@ def iter_segment_multiscale(levels, n_components=3, **options):
     for level, factor in zip(levels, factors, strict=True):
         pixels = lazy_pixels(as_dask(level), axis)
         level_scale = None if scale is None else _scaled(scale, factor)
-        lab, prob, _ = lazy_outputs(
-            pixels, [seg.model], smoothing=smoothing, scale=level_scale, sweeps=SWEEPS,
-            max_distinct=options.get("max_distinct", MAX_DISTINCT), want_post=False,
-        )
+        opts = {"smoothing": smoothing, "scale": level_scale,
+                "max_distinct": options.get("max_distinct", MAX_DISTINCT)}
+        sweeps = pilot_sweeps(pixels, [seg.model], **opts) if smoothing > 0 else 0
+        lab, prob, _ = lazy_outputs(pixels, [seg.model], sweeps=sweeps, want_post=False, **opts)
         labels.append(lab)
         probability.append(prob)
     yield 1.0, "done"

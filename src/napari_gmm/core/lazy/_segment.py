@@ -48,6 +48,7 @@ from ._fit import (
     sample_pixel_data,
 )
 from ._incore import iter_segment_in_core, runs_in_core
+from ._pilot import pilot_sweeps
 from ._select import _seed, lazy_compressed
 from ._strength import iter_lazy_smoothing
 
@@ -185,10 +186,34 @@ def check_lazy_bias(bias_field) -> None:
         )
 
 
+def lazy_hmrf(pixels, gmm, n_valid, *, smoothing, scale, max_samples, max_distinct,
+              random_state):
+    """HMRF-EM of a dask image: ``(re-estimated mixture in label order, models of the
+    output pass, class order or None, posterior cache or None, sweeps per round)``.
+
+    Each round runs the sweeps the in-memory path runs (:mod:`._pilot`); the first round's
+    halo blocks give the M-step statistics (and fill the cache).
+    """
+    # on the GPU, as in memory there, the M-step sums every valid voxel
+    on_gpu = block_backend(gmm, pixels.spatial_shape, smoothing) == "cupy"
+    rows = None if on_gpu else mstep_rows(pixels, n_valid, max_samples, random_state)
+    cache = PosteriorCache.allocate(pixels.spatial_shape, gmm.n_components, pixels.array)
+    opts = {"smoothing": smoothing, "scale": scale, "max_distinct": max_distinct}
+    first = pilot_sweeps(pixels, [gmm], **opts)
+    stats = lazy_stats(pixels, gmm, sweeps=first, rows=rows, cache=cache, **opts)
+    new = m_step_from_stats(gmm, sum_in_groups(stats, _sum_parts),
+                            n_valid if rows is None else rows.size)
+    order = component_order(new)
+    models = [gmm, copy.deepcopy(new)]
+    second = pilot_sweeps(pixels, models, [first], **opts)
+    order = None if np.array_equal(order, np.arange(order.size)) else order
+    return order_components(new), models, order, cache, [first, second]
+
+
 def iter_segment_lazy(image, n_components, **options):
     """:func:`~._segment.iter_segment` for a dask image (same options, same steps)."""
     from .._options import Options
-    from ..potts._hmrf import SWEEPS, check_scale
+    from ..potts._hmrf import check_scale
 
     start = time.perf_counter()
     checked = Options.from_kwargs(**options).checked()  # every option, checked once
@@ -231,35 +256,25 @@ def iter_segment_lazy(image, n_components, **options):
         smoothing = yield from iter_lazy_smoothing(
             pixels, gmm, smoothing, scale=scale, max_samples=max_samples,
             random_state=params["random_state"])
-    models, order, cache = [gmm], None, None
+    models, order, cache, sweeps = [gmm], None, None, []
     if smoothing > 0:
         yield 0.55, "spatial regularisation"
-        # on the GPU, as in memory there, the M-step sums every valid voxel
-        on_gpu = block_backend(gmm, pixels.spatial_shape, smoothing) == "cupy"
-        rows = None if on_gpu else mstep_rows(pixels, n_valid, max_samples,
-                                              params["random_state"])
-        cache = PosteriorCache.allocate(pixels.spatial_shape, gmm.n_components, pixels.array)
-        stats = lazy_stats(pixels, gmm, smoothing=smoothing, scale=scale, sweeps=SWEEPS,
-                           max_distinct=max_distinct, rows=rows, cache=cache)
-        new = m_step_from_stats(gmm, sum_in_groups(stats, _sum_parts),
-                               n_valid if rows is None else rows.size)
-        order = component_order(new)
-        models = [gmm, copy.deepcopy(new)]
-        gmm = order_components(new)
-        order = None if np.array_equal(order, np.arange(order.size)) else order
+        gmm, models, order, cache, sweeps = lazy_hmrf(
+            pixels, gmm, n_valid, smoothing=smoothing, scale=scale, max_samples=max_samples,
+            max_distinct=max_distinct, random_state=params["random_state"])
     yield 0.8, "scoring"
     ll, n_valid = score(pixels, gmm, compressed)
     temperature = 1.0 if smoothing <= 0 else lazy_temperature(
-        pixels, models, order, gmm, smoothing=smoothing, scale=scale, sweeps=SWEEPS,
+        pixels, models, order, gmm, smoothing=smoothing, scale=scale, sweeps=sweeps,
         max_distinct=max_distinct, random_state=params["random_state"],
     )
     outputs = lazy_outputs(
-        pixels, models, order=order, smoothing=smoothing, scale=scale, sweeps=SWEEPS,
+        pixels, models, order=order, smoothing=smoothing, scale=scale, sweeps=sweeps,
         max_distinct=max_distinct, want_post=want_post, cache=cache, temperature=temperature,
     )
     result = make_lazy_result(
         gmm, pixels, outputs, ll, n_valid, info, start=start, smoothing=smoothing,
-        selection=selection,
+        selection=selection, n_sweeps=tuple(sweeps),
     )
     if bias is not None:
         result = with_bias(result, bias)

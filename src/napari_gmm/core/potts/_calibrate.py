@@ -84,7 +84,7 @@ def central_block(shape, max_voxels=None):
 
 
 def held_out_temperature(gmm, features, posteriors, valid, *, smoothing, scale=None,
-                         random_state=0, classes=None) -> float:
+                         random_state=0, classes=None, box=None) -> float:
     """The temperature (>= 1) of best held-out likelihood (see the module docstring).
 
     Parameters
@@ -107,12 +107,15 @@ def held_out_temperature(gmm, features, posteriors, valid, *, smoothing, scale=N
         Classes that are not the mixture's components (groups of them): their weights and
         a function of feature rows (n, C) giving their weighted log-probabilities (n, K).
         None: the components of `gmm`.
+    box : tuple of slices, optional
+        The block to fit on, by default the :func:`central_block` of `features` (a dask
+        image passes its own central block, inside the part of it read).
 
     Returns
     -------
     float
     """
-    box = central_block(features.shape[:-1])
+    box = central_block(features.shape[:-1]) if box is None else box
     block_q = posteriors(box) if callable(posteriors) else posteriors[box]
     x = np.asarray(features[box], dtype=np.float64)
     ok = np.isfinite(x).all(axis=-1)

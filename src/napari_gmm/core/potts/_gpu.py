@@ -117,15 +117,17 @@ class GpuPlanes:
         Pixel features; uploaded once (as float32, or float64 when needed for exact values).
     valid : (N,) bool host array or None
         Voxels to segment; voxels with non-finite features are excluded on the device.
-    spatial_shape, n_classes, kernel, axis_weights, beta
+    spatial_shape, n_classes, kernel, axis_weights, beta, count
         As :class:`._planes.Planes`.
     """
 
-    def __init__(self, features, valid, spatial_shape, n_classes, kernel_, axis_weights, beta):
+    def __init__(self, features, valid, spatial_shape, n_classes, kernel_, axis_weights, beta,
+                 count=None):
         import cupy as cp
         from cupyx.scipy import ndimage as cnd
 
         from ._planes import volume_shape
+        from ._stop_sample import count_axes, n_counted, volume_masks
 
         self.cp = cp
         n, c = features.shape
@@ -159,6 +161,10 @@ class GpuPlanes:
         self.spare = None
         self.labels = cp.zeros(n, dtype=cp.uint8)
         self.changed = cp.zeros(1, dtype=cp.uint64)
+        count = count_axes(spatial_shape) if count is None else count
+        self.count = tuple(cp.asarray(m) for m in volume_masks(count))
+        self.n_counted = n_counted(
+            count, self.valid.reshape(spatial_shape) if self.masked else None)
         self.log_likelihood = None
 
     def set_model(self, gmm, features=None, last=False) -> None:
@@ -194,7 +200,8 @@ class GpuPlanes:
         kernel("sweep")(
             grid(self.n), (256,),
             (self.lp, self.q, self.spare, self.labels, self.scale, self.valid, masked, nz, ny,
-             nx, np.int32(self.n_classes), *self.weights, self.beta, self.changed),
+             nx, np.int32(self.n_classes), *self.weights, self.beta, *self.count,
+             self.changed),
         )
         self.q, self.spare = self.spare, self.q
         return int(self.changed.get()[0])
@@ -202,9 +209,9 @@ class GpuPlanes:
     def iter_sweeps(self, n_iter, stop_changed=None):
         """As :meth:`._planes.Planes.iter_sweeps`."""
         for sweep in range(int(n_iter)):
-            changed = self.sweep()
+            changed = self.last_changed = self.sweep()
             yield
-            if stop_changed is not None and changed < stop_changed * self.n_valid:
+            if stop_changed is not None and changed < stop_changed * self.n_counted:
                 return sweep + 1
         return int(n_iter)
 

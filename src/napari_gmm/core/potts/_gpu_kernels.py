@@ -116,7 +116,10 @@ extern "C" __global__ void sweep(const float* __restrict__ lp, const float* __re
                                  const float* __restrict__ scale,
                                  const unsigned char* __restrict__ valid, int masked,
                                  int nz, int ny, int nx, int K, float wz, float wy, float wx,
-                                 float beta, unsigned long long* changed)
+                                 float beta, const unsigned char* __restrict__ cz,
+                                 const unsigned char* __restrict__ cy,
+                                 const unsigned char* __restrict__ cx,
+                                 unsigned long long* changed)
 {
     long long n = (long long)nz * ny * nx;
     long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
@@ -155,7 +158,7 @@ extern "C" __global__ void sweep(const float* __restrict__ lp, const float* __re
         if (masked && !valid[i]) inv = 0.0f;
         for (int k = 0; k < K; ++k) qout[k * n + i] = a[k] * inv;
         unsigned char lab = inv > 0.0f ? (unsigned char)(best + 1) : 0;
-        flipped = lab != labels[i];
+        flipped = lab != labels[i] && cz[zi] && cy[yi] && cx[xi];
         labels[i] = lab;
     }
     int count = __syncthreads_count(flipped);

@@ -24,8 +24,9 @@ from ._sampling import gibbs_marginals
 #: (2D 3-class sigma 40, 3D 2-class sigma 0.65 x gap) 6 sweeps are within 0.3 % accuracy of
 #: 10 and 0.4 % better than 4, at 60 % of the cost of 10.
 SWEEPS = 6
-#: The sweeps of a round end early once fewer than this fraction of the valid pixels changed
-#: label in a sweep (the labels then agree with the full count on >= 99.9 % of pixels).
+#: The sweeps of a round end early once fewer than this fraction of the counted valid pixels
+#: (all, or a fixed grid of boxes on large images: :mod:`._stop_sample`) changed label in a
+#: sweep (the labels then agree with the full count on >= 99.9 % of pixels).
 STOP_CHANGED = 0.001
 
 

@@ -96,7 +96,8 @@ def iter_potts_posteriors(
     each sweep and returns the posteriors.
 
     With `stop_changed` (a fraction, e.g. 0.001) the sweeps end after the first one in
-    which fewer than that fraction of the valid pixels changed label; `sweeps`, a list,
+    which fewer than that fraction of the counted valid pixels (:mod:`._stop_sample`)
+    changed label; `sweeps`, a list,
     gets the number of sweeps run appended.
     """
     log_prob = np.asarray(log_prob)
@@ -151,6 +152,8 @@ def iter_potts_posteriors(
         nb = np.empty_like(q)
         tmp = np.empty_like(q) if len(set(axis_weights)) > 1 else None
         labels = q.argmax(axis=0) if stop_changed is not None else None
+        counted = counted_index(shape)  # the voxels the early stop counts (_stop_sample.py)
+        n_counted = int(np.count_nonzero(ok if counted is None else ok[counted]))
         run = int(n_iter)
         for sweep in range(int(n_iter)):
             _neighbour_sum(q, nb, axis_weights, tmp)
@@ -163,9 +166,10 @@ def iter_potts_posteriors(
             yield (sweep + 1) / n_iter
             if labels is not None:
                 new = q.argmax(axis=0)
-                changed = int(np.count_nonzero(new != labels))
+                flips = new != labels
+                changed = int(np.count_nonzero(flips if counted is None else flips[counted]))
                 labels = new
-                if changed < stop_changed * ok.sum():
+                if changed < stop_changed * n_counted:
                     run = sweep + 1
                     break
         if sweeps is not None:
@@ -173,6 +177,15 @@ def iter_potts_posteriors(
         del nb, tmp
     del lp
     return np.ascontiguousarray(np.moveaxis(q, 0, -1))
+
+
+def counted_index(spatial_shape):
+    """Index of the voxels the early stop counts (:mod:`._stop_sample`), None for all."""
+    from ._stop_sample import count_axes, count_intervals
+
+    if count_intervals(spatial_shape) is None:
+        return None
+    return np.ix_(*[np.flatnonzero(m) for m in count_axes(spatial_shape)])
 
 
 def _recentre_underflow(lp32, log_prob) -> None:

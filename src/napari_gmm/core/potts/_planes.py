@@ -16,6 +16,7 @@ from scipy import ndimage
 from .._nb_estep import kernel_params
 from ._loglik_planes import BLOCK, loglik_planes
 from ._planes_kernels import finish_planes, locked, plain_planes, sweep_planes
+from ._stop_sample import count_axes, n_counted, volume_masks
 
 #: Most classes the planes route handles (labels are uint8 inside the sweeps).
 MAX_CLASSES = 254
@@ -52,9 +53,12 @@ class Planes:
         Weight of the two face neighbours along each spatial axis.
     beta : float
         Potts coupling in nats.
+    count : list of uint8 arrays, optional
+        Per spatial axis, 1 where the early stop counts changed labels
+        (:func:`._stop_sample.count_axes` of the shape by default).
     """
 
-    def __init__(self, ok, spatial_shape, n_classes, kernel, axis_weights, beta):
+    def __init__(self, ok, spatial_shape, n_classes, kernel, axis_weights, beta, count=None):
         n = int(np.prod(spatial_shape))
         self.spatial_shape = tuple(spatial_shape)
         self.shape = volume_shape(spatial_shape)
@@ -67,6 +71,11 @@ class Planes:
             self.valid = np.ascontiguousarray(ok, dtype=bool).reshape(-1)
             self.scale = present_scale(ok, kernel, beta).reshape(-1) if beta > 0 else _EMPTY_F32
             self.n_valid = int(self.valid.sum())
+        count = count_axes(spatial_shape) if count is None else count
+        self.count = volume_masks(count)
+        #: Valid voxels the early stop counts; labels changed in the last sweep among them.
+        self.n_counted = n_counted(count, None if ok is None or ok.all() else ok)
+        self.last_changed = 0
         self.lp = np.empty((n_classes, n), dtype=np.float32)
         self.q = np.empty_like(self.lp)
         self.spare = None
@@ -109,7 +118,7 @@ class Planes:
         """Generator: up to `n_iter` sweeps; yields after each; returns the number run.
 
         With `stop_changed`, stops after the first sweep in which fewer than that fraction
-        of the valid voxels changed label.
+        of the counted valid voxels (:attr:`n_counted`) changed label.
         """
         if self.spare is None:
             self.spare = np.empty_like(self.q)
@@ -117,11 +126,12 @@ class Planes:
             changed = locked(
                 sweep_planes, self.lp, self.q, self.spare, self.labels, self.scale,
                 self.valid if self.scale.size else _EMPTY_BOOL, self.shape, self.weights,
-                self.beta,
+                self.beta, *self.count,
             )
+            self.last_changed = int(changed)
             self.q, self.spare = self.spare, self.q
             yield
-            if stop_changed is not None and changed < stop_changed * self.n_valid:
+            if stop_changed is not None and changed < stop_changed * self.n_counted:
                 return sweep + 1
         return int(n_iter)
 

@@ -84,8 +84,10 @@ def _softmax_run(acc, m, top, best, total, valid, base, masked, q_out):
 
 
 @njit(cache=True, parallel=True, fastmath=True)
-def sweep_planes(lp, q_in, q_out, labels, scale, valid, shape, weights, beta):
-    """One Jacobi mean-field sweep from `q_in` to `q_out` (K, N); returns labels changed.
+def sweep_planes(lp, q_in, q_out, labels, scale, valid, shape, weights, beta, cz, cy, cx):
+    """One Jacobi mean-field sweep from `q_in` to `q_out` (K, N); returns how many labels
+    changed among the counted voxels: those whose z, y and x have 1 in the uint8 masks
+    `cz` (Z,), `cy` (Y,), `cx` (X,) (:mod:`._stop_sample`).
 
     `labels` (N,) uint8 holds argmax + 1 of the previous sweep (0: invalid) and is updated.
     `scale` (N,) float32 is ``beta / present`` per voxel when some voxels are invalid (then
@@ -146,9 +148,10 @@ def sweep_planes(lp, q_in, q_out, labels, scale, valid, shape, weights, beta):
                 for x in range(nx):
                     a[x] = lk[x] + s[x] * a[x]
             _softmax_run(acc, nx, top, best, s, valid, base, masked, q_out)  # s: reused
+            counted = np.int64(cz[zi] & cy[yi])
             for x in range(nx):
                 lab = np.uint8(best[x] + 1) if s[x] > 0 else np.uint8(0)
-                count += lab != labels[base + x]
+                count += np.int64(lab != labels[base + x]) * (counted & cx[x])
                 labels[base + x] = lab
         changed[t] = count
     return changed.sum()
