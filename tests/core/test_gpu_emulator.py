@@ -164,6 +164,35 @@ def test_segment_moves_the_image_over_the_bus_once(cp):
     assert moved[1]["to_host"] - moved[0]["to_host"] == n * k * 4
 
 
+@pytest.mark.usefixtures("halo_blocks")
+def test_halo_blocks_bring_back_labels_and_probability_only(cp, monkeypatch):
+    """The output pass of lazy smoothing on the GPU brings back each halo block's labels
+    and probability (5 bytes per voxel), not its own voxels' posteriors (4 K bytes)."""
+    import dask
+    import dask.array as da
+
+    from napari_gmm.core.lazy import _cache
+
+    monkeypatch.setattr(_cache, "MAX_BLOCK_VOXELS", 16 * 48 * 48)  # 8 blocks, not merged
+    image = make_class_image((32, 96, 96), 3, sigma=30, dtype="uint8", seed=4)[0]
+    n, k = image.size, 3
+    with ng.use_backend("cupy"):
+        seg = ng.segment(da.from_array(image, chunks=(16, 48, 48)), k, smoothing=1.0,
+                         random_state=0)
+        before = cuda_emulator.transfers()
+        labels, _ = dask.compute(seg.labels, seg.probability)
+        after = cuda_emulator.transfers()
+        ref = ng.segment(image, k, smoothing=1.0, random_state=0)
+    assert seg.backend == ref.backend == "cupy"
+    back = after["to_host"] - before["to_host"]
+    halo = seg.n_sweeps[-1]  # two blocks per axis: each gets a halo on its inner side
+    voxels = int(np.prod([m + 2 * halo for m in image.shape]))
+    small = 8 * 64  # the sweeps' change counters
+    assert voxels * 5 <= back <= voxels * 5 + small
+    assert back < n * k * 4
+    np.testing.assert_array_equal(labels, ref.labels)
+
+
 @pytest.mark.parametrize(("dtype", "nan"), [("float32", False), ("uint16", False),
                                             ("float32", True)])
 def test_device_memory_estimate_bounds_the_route(cp, dtype, nan):

@@ -37,8 +37,7 @@ from ._fit import LazyPixels, block_pixel_data
 from ._fused_blocks import (
     finish_posteriors,
     fused_route,
-    own_view,
-    packed_outputs,
+    own_outputs,
     swept_planes,
     swept_stats,
 )
@@ -139,7 +138,7 @@ def _smooth_block(block, models, order, smoothing, scale, sweeps, max_distinct, 
             init = None if cache is None else functools.partial(cache.read_into, where)
             planes = swept_planes(data, models, smoothing, scale, sweeps, init)
             planes.temper(temperature)  # halo too: no copy of the own voxels
-            out = packed_outputs(own_view(planes, data.spatial_shape, inner), order, n_out)
+            out = own_outputs(planes, data.spatial_shape, inner, order, n_out)
             del planes  # freed before the lock lets another block build its planes
         return out
     init = None if cache is None else cache.read(where)
