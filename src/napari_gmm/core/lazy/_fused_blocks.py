@@ -65,20 +65,22 @@ def host(array) -> np.ndarray:
     return array if isinstance(array, np.ndarray) else array.get()
 
 
-def _start(planes, init, shape):
-    """Write a block's starting posteriors into `planes` (see
+def start_planes(planes, init, shape):
+    """Write a block's starting posteriors (and labels) into `planes` (see
     :func:`swept_planes`); on the GPU through host buffers, uploaded once."""
     k = planes.q.shape[0]
     if isinstance(planes.q, np.ndarray):
         if callable(init):
-            init(planes.q.reshape(k, *shape))
+            init(planes.q.reshape(k, *shape), planes.labels.reshape(shape))
         else:
             planes.q[...] = init.reshape(k, -1)
         return
     cp = planes.cp
     q = np.empty((k, *shape), dtype=np.float32)
     if callable(init):
-        init(q)
+        labels = np.zeros(shape, dtype=np.uint8)
+        init(q, labels)
+        planes.labels[...] = cp.asarray(labels.reshape(-1))
     else:
         q[...] = init
     planes.q[...] = cp.asarray(q.reshape(k, -1))
@@ -89,8 +91,8 @@ def swept_planes(data, models, smoothing, scale, sweeps, init=None):
     their GPU twin) after ``sweeps[i]`` sweeps of ``models[i]`` (an int: that many for
     each), each model warm-started from the previous one's posteriors.
 
-    The first model starts from what ``init(q)`` writes into the planes' posteriors
-    (K, *block) (no copy of them held meanwhile), or from
+    The first model starts from what ``init(q, labels)`` writes into the planes'
+    posteriors (K, *block) and labels (*block) (no copy of them held meanwhile), or from
     class-major posteriors `init` (K, *block), else from its own plain posteriors;
     log-likelihood planes are computed once per model. Every block runs the sweeps the
     in-memory path runs on the whole image (:mod:`._pilot`), so no block stops on its own.
@@ -105,14 +107,15 @@ def swept_planes(data, models, smoothing, scale, sweeps, init=None):
         if i == 0 and init is None:
             planes.plain()
         elif i == 0:
-            _start(planes, init, shape)
+            start_planes(planes, init, shape)
         drive(planes.iter_sweeps(sweeps[i]))
     return planes
 
 
 def swept_stats(data, gmm, smoothing, scale, sweeps, inner, store=None, select=None):
     """The first round of a halo block for the HMRF M-step: `sweeps` sweeps of `gmm`, then
-    ``store(q_own)`` (a view of the own voxels' posteriors (K, *own)) when given, and
+    ``store(q_own, labels_own)`` (views of the own voxels' posteriors (K, *own) and
+    labels) when given, and
 
     - `select` None: ``(nk, S1, S2)`` of the own valid voxels around the model means;
     - `select` ``()``: None;
@@ -124,7 +127,7 @@ def swept_stats(data, gmm, smoothing, scale, sweeps, inner, store=None, select=N
         planes = swept_planes(data, [gmm], smoothing, scale, sweeps)
         q_own = own_view(planes, data.spatial_shape, inner)
         if store is not None:
-            store(q_own)
+            store(q_own, host(planes.labels.reshape(data.spatial_shape)[inner]))
         shift = np.asarray(gmm.means_, dtype=np.float64)
         if select is None and isinstance(planes.q, np.ndarray):
             mask = own_mask(data.spatial_shape, inner, data.valid)

@@ -205,7 +205,7 @@ def lazy_hmrf(pixels, gmm, n_valid, *, smoothing, scale, max_samples, max_distin
                             n_valid if rows is None else rows.size)
     order = component_order(new)
     models = [gmm, copy.deepcopy(new)]
-    second = pilot_sweeps(pixels, models, [first], **opts)
+    second = pilot_sweeps(pixels, models, [first], cache=cache, **opts)
     order = None if np.array_equal(order, np.arange(order.size)) else order
     return order_components(new), models, order, cache, [first, second]
 
