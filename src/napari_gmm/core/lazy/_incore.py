@@ -1,9 +1,9 @@
 """Lazy smoothing in core: a dask image whose smoothing fits in memory runs the in-memory path.
 
 The halo blocks of :mod:`._apply` bound memory for volumes of any size, but they cost time
-(halos, two halo passes, each block's first sweep over fresh planes) and each block stops its
-sweeps on its own count of changed labels, where the in-memory path counts over the whole
-image, so their labels agree with the in-memory ones to ~1e-3, not exactly. When the whole
+(halos, two halo passes, each block's first sweep over fresh planes, and the sweeps of the
+boxes that find the rounds' number of sweeps, :mod:`._pilot`, the whole image when it is
+small). When the whole
 image's smoothing working set (the log-likelihood and posterior planes the in-memory path
 holds, :func:`~.._resources.segmentation_bytes`, plus the image itself) fits a memory budget
 of the same kind as the first round's posterior cache (:mod:`._cache`, which already holds
@@ -14,8 +14,7 @@ wrapping the computed results, chunked like the input, so callers see the same t
 
 Larger images keep the halo blocks. With a ``dask.distributed`` client the image is read
 through the cluster and segmented in this process, so a volume that fits gets the same
-result on one machine and on a cluster (the halo blocks agree with it on >= 0.999 of the
-voxels, not all).
+result on one machine and on a cluster (the halo blocks too, for integer volumes).
 """
 
 from __future__ import annotations
