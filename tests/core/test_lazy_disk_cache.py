@@ -23,24 +23,23 @@ def tmpdir_env(tmp_path, monkeypatch):
     return tmp_path
 
 
-def _fill(cache, shape, chunks, k, seed=0, labels=True):
-    """Store random posteriors and labels block by block; return the whole arrays."""
+def _fill(cache, shape, chunks, k, seed=0):
+    """Store random posteriors block by block; return the whole array."""
     rng = np.random.default_rng(seed)
     q = rng.random((k, *shape), dtype=np.float32)
-    lab = rng.integers(0, k + 1, shape, dtype=np.uint8)
     starts = block_starts(chunks)
     for index in itertools.product(*(range(len(c)) for c in chunks)):
         where = own_slices(starts, index)
         view = q[(slice(None), *where)]  # a strided view, as the planes' own voxels
-        cache.store(where, view, lab[where] if labels else None)
-    return q, lab
+        cache.store(where, view)
+    return q
 
 
 def test_disk_cache_reads_any_region_back(tmpdir_env):
     shape, chunks = (9, 14, 11), ((4, 5), (5, 5, 4), (6, 5))
     disk = DiskPosteriorCache(shape, 3)
     memory = PosteriorCache(shape, 3)
-    q, lab = _fill(disk, shape, chunks, 3)
+    q = _fill(disk, shape, chunks, 3)
     _fill(memory, shape, chunks, 3)
     assert disk.path.parent == tmpdir_env
     regions = [
@@ -52,30 +51,17 @@ def test_disk_cache_reads_any_region_back(tmpdir_env):
     for where in regions:
         np.testing.assert_array_equal(disk.read(where), q[(slice(None), *where)])
         np.testing.assert_array_equal(disk.read(where), memory.read(where))
-        np.testing.assert_array_equal(_read_into(disk, where)[1], lab[where])
-        for got, want in zip(_read_into(disk, where), _read_into(memory, where), strict=True):
-            np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(_read_into(disk, where), q[(slice(None), *where)])
+        np.testing.assert_array_equal(_read_into(memory, where), q[(slice(None), *where)])
     assert not disk.read(regions[1]).flags.writeable
 
 
 def _read_into(cache, where, k=3):
-    """Posteriors (of `k` classes) and labels of `where` read into arrays full of garbage."""
+    """Posteriors (of `k` classes) of `where` read into an array full of garbage."""
     shape = tuple(s.stop - s.start for s in where)
     q = np.full((k, *shape), 7.0, dtype=np.float32)
-    labels = np.full(shape, 9, dtype=np.uint8)
-    cache.read_into(where, q, labels)
-    return q, labels
-
-
-def test_disk_cache_without_labels_reads_zero_labels(tmpdir_env):
-    shape, chunks = (6, 8), ((3, 3), (4, 4))
-    disk = DiskPosteriorCache(shape, 2)
-    q, _ = _fill(disk, shape, chunks, 2, labels=False)
-    where = (slice(1, 5), slice(2, 7))
-    np.testing.assert_array_equal(disk.read(where), q[(slice(None), *where)])
-    got_q, got_labels = _read_into(disk, where, k=2)
-    np.testing.assert_array_equal(got_q, q[(slice(None), *where)])
-    np.testing.assert_array_equal(got_labels, 0)  # not the garbage that was there
+    cache.read_into(where, q)
+    return q
 
 
 def test_disk_cache_refuses_a_region_not_stored(tmpdir_env):

@@ -149,12 +149,19 @@ def test_every_cache_and_backend_give_the_in_memory_labels(tmpdir_env, monkeypat
         monkeypatch.setattr(_cache, "cache_budget", lambda: 0)
     if where == "recomputed":
         monkeypatch.setattr(_disk_cache, "disk_room", lambda directory, n_bytes: False)
+    starts = []
+    cached_start = _pilot._cached_start
+    monkeypatch.setattr(_pilot, "_cached_start",
+                        lambda *args: starts.append(1) or cached_start(*args))
     with use_backend(backend):
         ref = ng.segment(image, 3, random_state=0, smoothing=1.0, max_samples=10**6)
         seg = ng.segment(da.from_array(image, chunks=(6, 14, 15)), 3, random_state=0,
                          smoothing=1.0, max_samples=10**6)
         labels = seg.labels.compute()
     assert seg.n_sweeps == ref.n_sweeps and ref.n_sweeps[0] < SWEEPS
+    # the second round's pilot starts from the kept first round on the compiled planes
+    assert (len(starts) == len(counted_boxes(image.shape)) > 1) == (
+        backend == "numba" and where != "recomputed")
     np.testing.assert_array_equal(labels, ref.labels)
     np.testing.assert_array_equal(labels == 0, np.isnan(image))
 

@@ -116,6 +116,11 @@ def _potts_block_fused(data, models, smoothing, scale, sweeps, init=None):
         return finish_posteriors(planes).reshape(*data.spatial_shape, k)
 
 
+def _read_posteriors(cache, where, q, labels):
+    """Start a block from the cached posteriors (the labels are not counted here)."""
+    cache.read_into(where, q)
+
+
 def _smooth_block(block, models, order, smoothing, scale, sweeps, max_distinct, want_post,
                   depth, numblocks, cache=None, starts=None, temperature=1.0, block_id=None):
     """Labels / max posterior (/ posteriors) of the Potts posteriors of one halo block,
@@ -135,7 +140,7 @@ def _smooth_block(block, models, order, smoothing, scale, sweeps, max_distinct, 
     data = block_pixel_data(block)
     if fused_route(len(data.spatial_shape), k):
         with _fused_blocks.PLANES_LOCK:  # the cache read straight into the planes
-            init = None if cache is None else functools.partial(cache.read_into, where)
+            init = None if cache is None else functools.partial(_read_posteriors, cache, where)
             planes = swept_planes(data, models, smoothing, scale, sweeps, init)
             planes.temper(temperature)  # halo too: no copy of the own voxels
             out = own_outputs(planes, data.spatial_shape, inner, order, n_out)

@@ -41,9 +41,9 @@ def cache_budget() -> int:
 
 
 class PosteriorCache:
-    """First-round posteriors ``q`` (K, *spatial) float32 of a lazy image (0 where invalid)
-    and their ``labels`` (argmax + 1, uint8: the second round's pilot, :mod:`._pilot`,
-    counts the changes against them).
+    """First-round posteriors ``q`` (K, *spatial) float32 of a lazy image (0 where invalid).
+    (No labels: the blocks run a known number of sweeps, :mod:`._pilot`, and count no
+    changes.)
 
     Written block by block by the first halo pass (:meth:`store`), read with halos by the
     second (:meth:`read`). Tokenised by identity, so that dask never hashes its data.
@@ -54,7 +54,6 @@ class PosteriorCache:
 
     def __init__(self, spatial_shape, n_classes: int):
         self.q = np.zeros((n_classes, *spatial_shape), dtype=np.float32)
-        self.labels = np.zeros(spatial_shape, dtype=np.uint8)  # argmax + 1, 0: invalid
         self._token = uuid.uuid4().hex
 
     def __dask_tokenize__(self):
@@ -78,12 +77,9 @@ class PosteriorCache:
             return DiskPosteriorCache.allocate(spatial_shape, n_classes)
         return cls(spatial_shape, n_classes)
 
-    def store(self, where, q, labels=None) -> None:
-        """Write posteriors (K, *block) (and labels, uint8 argmax + 1) of the voxels at
-        spatial slices `where`."""
+    def store(self, where, q) -> None:
+        """Write posteriors (K, *block) of the voxels at spatial slices `where`."""
         self.q[(slice(None), *where)] = q
-        if labels is not None:
-            self.labels[where] = labels
 
     def read(self, where) -> np.ndarray:
         """Posteriors (K, *block) of the voxels at spatial slices `where`: a view, not to
@@ -92,11 +88,10 @@ class PosteriorCache:
         view.flags.writeable = False
         return view
 
-    def read_into(self, where, q, labels) -> None:
-        """Copy the posteriors (K, *block) and labels (*block) of the voxels at spatial
-        slices `where` into `q` and `labels`."""
+    def read_into(self, where, q) -> None:
+        """Copy the posteriors (K, *block) of the voxels at spatial slices `where` into
+        `q`."""
         q[...] = self.q[(slice(None), *where)]
-        labels[...] = self.labels[where]
 
 
 def block_starts(chunks):

@@ -8,7 +8,7 @@ budget (e.g. 1024^3 at K=3: 12 GB of posteriors) they used to be recomputed: mea
 from kept posteriors took 10.0 s.
 
 :class:`DiskPosteriorCache` keeps them in files instead: one ``.npy`` file of posteriors
-(K, *own) float32 and one of labels per block, written by the first pass, in a directory
+(K, *own) float32 per block, written by the first pass, in a directory
 of its own made by :func:`tempfile.mkdtemp` (under ``NAPARI_GMM_TMPDIR`` when set, else
 the system's temporary directory) and removed with the cache (or at exit). The second
 pass reads each halo block from the files of the blocks it overlaps through short-lived
@@ -74,8 +74,8 @@ def disk_room(directory, n_bytes: int) -> bool:
 
 
 class DiskPosteriorCache:
-    """First-round posteriors (K, *spatial) float32 and labels (uint8, argmax + 1) of a lazy
-    image, one pair of files per block, with the interface of :class:`._cache.PosteriorCache`.
+    """First-round posteriors (K, *spatial) float32 of a lazy image, one file per block,
+    with the interface of :class:`._cache.PosteriorCache`.
 
     The blocks written must tile the image (the blocks of one chunk grid); any region can
     then be read back.
@@ -117,7 +117,7 @@ class DiskPosteriorCache:
         """A cache on disk for this image, or None when the disk lacks room (or is memory)."""
         n_voxels = int(np.prod(spatial_shape, dtype=np.int64))
         directory = cache_directory()
-        if not disk_room(directory, (4 * int(n_classes) + 1) * n_voxels):
+        if not disk_room(directory, 4 * int(n_classes) * n_voxels):
             return None
         return cls(spatial_shape, n_classes, directory)
 
@@ -125,22 +125,18 @@ class DiskPosteriorCache:
         """Remove the cache's directory (also done when the cache is garbage-collected)."""
         self._finalizer()
 
-    def store(self, where, q, labels=None) -> None:
-        """Write the posteriors (K, *block) (and labels) of the block at spatial slices
-        `where` (one block of the grid, written once)."""
+    def store(self, where, q) -> None:
+        """Write the posteriors (K, *block) of the block at spatial slices `where` (one
+        block of the grid, written once)."""
         # contiguous copies: numpy writes a strided view (a block's own voxels in its
         # planes) to a file one element at a time
-        q = np.ascontiguousarray(q, dtype=np.float32)
-        labels = None if labels is None else np.ascontiguousarray(labels, dtype=np.uint8)
-        self._write(where, q, labels)
+        self._write(where, np.ascontiguousarray(q, dtype=np.float32))
 
-    def _write(self, where, q, labels) -> None:
+    def _write(self, where, q) -> None:
         starts = tuple(s.start for s in where)
         stem = self.path / f"block-{'-'.join(map(str, starts))}"
         try:
             np.save(f"{stem}-q.npy", q)
-            if labels is not None:
-                np.save(f"{stem}-labels.npy", labels)
         except OSError as error:
             raise OSError(
                 f"Could not keep the smoothing's posteriors in {self.path} ({error}). Set "
@@ -154,12 +150,10 @@ class DiskPosteriorCache:
         """Posteriors (K, *region) float32 of the voxels at spatial slices `where`."""
         return self._gather(where, "q", (self.n_classes,), np.float32)
 
-    def read_into(self, where, q, labels) -> None:
-        """Read the posteriors (K, *region) and labels (*region) of the voxels at spatial
-        slices `where` into `q` and `labels` (no other copy is made; labels 0 where a
-        block was stored without them)."""
+    def read_into(self, where, q) -> None:
+        """Read the posteriors (K, *region) of the voxels at spatial slices `where` into
+        `q` (no other copy is made)."""
         self._gather(where, "q", (self.n_classes,), np.float32, q)
-        self._gather(where, "labels", (), np.uint8, labels)
 
     def _grid_axes(self):
         with self._lock:
@@ -190,11 +184,8 @@ class DiskPosteriorCache:
             dst = tuple(slice(a - s.start, b - s.start) for a, b, s in zip(lo, hi, where,
                                                                            strict=True))
             covered += int(np.prod([b - a for a, b in zip(lo, hi, strict=True)]))
-            name = Path(f"{stem}-{kind}.npy")
-            if not name.exists():  # a block stored without labels: 0
-                out[(Ellipsis, *dst)] = 0
-                continue
-            block = np.load(name, mmap_mode="r")  # only the pages of the region are read
+            # only the pages of the region are read
+            block = np.load(f"{stem}-{kind}.npy", mmap_mode="r")
             out[(Ellipsis, *dst)] = block[(Ellipsis, *src)]
             del block
         if covered != int(np.prod(shape[len(lead):])):

@@ -92,7 +92,8 @@ def swept_planes(data, models, smoothing, scale, sweeps, init=None):
     each), each model warm-started from the previous one's posteriors.
 
     The first model starts from what ``init(q, labels)`` writes into the planes'
-    posteriors (K, *block) and labels (*block) (no copy of them held meanwhile), or from
+    posteriors (K, *block) and labels (*block, only counted by :mod:`._pilot`) (no copy
+    of them held meanwhile), or from
     class-major posteriors `init` (K, *block), else from its own plain posteriors;
     log-likelihood planes are computed once per model. Every block runs the sweeps the
     in-memory path runs on the whole image (:mod:`._pilot`), so no block stops on its own.
@@ -114,8 +115,7 @@ def swept_planes(data, models, smoothing, scale, sweeps, init=None):
 
 def swept_stats(data, gmm, smoothing, scale, sweeps, inner, store=None, select=None):
     """The first round of a halo block for the HMRF M-step: `sweeps` sweeps of `gmm`, then
-    ``store(q_own, labels_own)`` (views of the own voxels' posteriors (K, *own) and
-    labels) when given, and
+    ``store(q_own)`` (a view of the own voxels' posteriors (K, *own)) when given, and
 
     - `select` None: ``(nk, S1, S2)`` of the own valid voxels around the model means;
     - `select` ``()``: None;
@@ -127,7 +127,7 @@ def swept_stats(data, gmm, smoothing, scale, sweeps, inner, store=None, select=N
         planes = swept_planes(data, [gmm], smoothing, scale, sweeps)
         q_own = own_view(planes, data.spatial_shape, inner)
         if store is not None:
-            store(q_own, host(planes.labels.reshape(data.spatial_shape)[inner]))
+            store(q_own)
         shift = np.asarray(gmm.means_, dtype=np.float64)
         if select is None and isinstance(planes.q, np.ndarray):
             mask = own_mask(data.spatial_shape, inner, data.valid)

@@ -12,7 +12,9 @@ and swept: the earlier rounds their known number of sweeps, then the round up to
 :data:`..potts._hmrf.SWEEPS` sweeps, counting the labels changed among the box's own valid
 voxels after each. The first sweep at which the summed count falls below the fraction is
 the round's. When the first round's posteriors are kept (:mod:`._cache`), the second
-round's boxes start from them, with a halo of that round only. Cost: sweeping the boxes
+round's boxes start from them, with a halo of that round only, and from the boxes' own
+labels kept by the first round's pilot (the in-memory path counts the second round's
+first changes against them; the cache holds no labels). Cost: sweeping the boxes
 (about 2^21 voxels, 1.4-1.7x that with their halos at 64^3 voxels a box), 3 % of a 512^3
 volume (0.35 s of ~10 s) and ~10 % of a 330^3 one, about the smallest to take halo blocks
 on a machine with 8 GB.
@@ -29,48 +31,53 @@ from ..potts._meanfield import potts_posteriors
 from ..potts._neighbours import POTTS_SCALE, neighbour_kernel
 from ..potts._stop_sample import counted_boxes
 from ._fit import LazyPixels, block_pixel_data
-from ._fused_blocks import PLANES_LOCK, block_planes, fused_route, start_planes
+from ._fused_blocks import PLANES_LOCK, block_planes, fused_route, host, start_planes
 
 #: Most voxels (with their halos) of the boxes read into memory at once.
 READ_VOXELS = 1 << 23
 
 
 def pilot_sweeps(pixels: LazyPixels, models, before=(), *, smoothing, scale,
-                 max_distinct, cache=None) -> int:
+                 max_distinct, cache=None, labels=None, keep=None) -> int:
     """The sweeps the in-memory path runs with the last of `models` (see the module
     docstring); `before` are the sweeps of the earlier ones (each warm-started from the
     previous, the first from its plain posteriors).
 
-    With a filled :class:`._cache.PosteriorCache` (or its disk twin) holding the
-    posteriors and labels of the second-to-last model's sweeps, the boxes start from them
-    instead (a halo of :data:`SWEEPS` voxels, only the last model swept).
+    `keep`, a list, gets each box's own labels after those sweeps (compiled planes
+    only). Given those of the second-to-last model as `labels`, and a filled
+    :class:`._cache.PosteriorCache` (or its disk twin) holding its posteriors, the boxes
+    start from them instead (a halo of :data:`SWEEPS` voxels, only the last model swept):
+    the in-memory path counts the next round's first changes against those labels.
     """
     import dask
 
-    if cache is not None and len(models) > 1:
-        models, before = models[-1:], ()
+    if cache is None or len(models) < 2 or not labels:  # recomputed from the first round
+        cache = labels = None
     else:
-        cache = None
+        models, before = models[-1:], ()
     shape = pixels.spatial_shape
     depth = int(sum(before)) + SWEEPS
     changed, counted = np.zeros(SWEEPS, dtype=np.int64), 0
     boxes = counted_boxes(shape)
     outers = [tuple(slice(max(0, s.start - depth), min(n, s.stop + depth))
                     for s, n in zip(box, shape, strict=True)) for box in boxes]
+    swept = []  # per box, its own labels after each sweep
     for group in _groups(outers):
         reads = dask.compute(*[pixels.array[(*outers[i], slice(None))] for i in group])
         for i, sub in zip(group, reads, strict=True):
             own = tuple(slice(b.start - o.start, b.stop - o.start)
                         for b, o in zip(boxes[i], outers[i], strict=True))
-            counts, n = box_changes(np.asarray(sub), own, models, before, smoothing=smoothing,
-                                    scale=scale, max_distinct=max_distinct,
-                                    start=None if cache is None else (cache, outers[i]))
+            start = None if cache is None else (cache, outers[i], labels[i])
+            counts, n, box_labels = box_changes(
+                np.asarray(sub), own, models, before, smoothing=smoothing, scale=scale,
+                max_distinct=max_distinct, start=start)
             changed += counts
             counted += n
-    for sweep in range(SWEEPS):
-        if changed[sweep] < STOP_CHANGED * counted:
-            return sweep + 1
-    return SWEEPS
+            swept.append(box_labels)
+    run = next((s + 1 for s in range(SWEEPS) if changed[s] < STOP_CHANGED * counted), SWEEPS)
+    if keep is not None:
+        keep.extend(box[run - 1] for box in swept if box is not None)
+    return run
 
 
 def _groups(outers):
@@ -88,24 +95,28 @@ def _groups(outers):
 
 
 def box_changes(block, own, models, before, *, smoothing, scale, max_distinct, start=None):
-    """``(changes (SWEEPS,) int64, counted valid voxels)`` of one box read with its halo
-    (`block`, (*spatial, C)): labels changed among the voxels `own` (slices) after each of
-    the last model's sweeps. `start`: ``(cache, where)``, the first model starts from the
-    cached posteriors (and labels) of the image's voxels `where` (the box with its halo)."""
+    """``(changes (SWEEPS,) int64, counted valid voxels, own labels after each sweep or
+    None)`` of one box read with its halo (`block`, (*spatial, C)): labels changed among
+    the voxels `own` (slices) after each of the last model's sweeps. `start`: ``(cache,
+    where, own labels)``, the first model starts from the cached posteriors of the image's
+    voxels `where` (the box with its halo) and those labels."""
     data = block_pixel_data(block)
     shape = data.spatial_shape
     count = [np.zeros(n, dtype=np.uint8) for n in shape]
     for mask, s in zip(count, own, strict=True):
         mask[s] = 1
     if fused_route(len(shape), models[0].n_components):
-        return _planes_changes(data, count, models, before, smoothing, scale, start)
-    return _reference_changes(data, own, models, before, smoothing, scale, max_distinct, start)
+        return _planes_changes(data, own, count, models, before, smoothing, scale, start)
+    return (*_reference_changes(data, own, models, before, smoothing, scale, max_distinct),
+            None)
 
 
-def _planes_changes(data, count, models, before, smoothing, scale, start):
+def _planes_changes(data, own, count, models, before, smoothing, scale, start):
     """:func:`box_changes` on the compiled planes (CPU or GPU), counting in the kernels."""
-    kernel = neighbour_kernel(len(data.spatial_shape), scale)
+    shape = data.spatial_shape
+    kernel = neighbour_kernel(len(shape), scale)
     changes = np.zeros(SWEEPS, dtype=np.int64)
+    labels = []
     with PLANES_LOCK:
         planes = block_planes(data, models[0].n_components, kernel,
                               float(smoothing) * POTTS_SCALE, count)
@@ -114,29 +125,33 @@ def _planes_changes(data, count, models, before, smoothing, scale, start):
             if i == 0 and start is None:
                 planes.plain()
             elif i == 0:
-                cache, where = start
-                start_planes(planes, functools.partial(cache.read_into, where), data.spatial_shape)
+                start_planes(planes, functools.partial(_cached_start, own, *start), shape)
             last = i == len(models) - 1
             for sweep, _ in enumerate(planes.iter_sweeps(SWEEPS if last else before[i])):
                 if last:
                     changes[sweep] = planes.last_changed
+                    labels.append(host(planes.labels.reshape(shape)[own]).copy())
         counted = planes.n_counted
         del planes
-    return changes, counted
+    return changes, counted, labels
 
 
-def _reference_changes(data, own, models, before, smoothing, scale, max_distinct, start):
+def _cached_start(own, cache, where, own_labels, q, labels):
+    """Write the cached posteriors of the image's voxels `where` into `q` (K, *box) and
+    the first round's labels of the box's own voxels into `labels`."""
+    cache.read_into(where, q)
+    labels[own] = own_labels
+
+
+def _reference_changes(data, own, models, before, smoothing, scale, max_distinct):
     """:func:`box_changes` by the numpy reference, one sweep at a time (a sweep started
-    from given posteriors is the same arithmetic as the next sweep of a longer run)."""
+    from given posteriors is the same arithmetic as the next sweep of a longer run); it
+    keeps no labels, so its second round always recomputes the first."""
     from ._apply import _block_log_prob
 
     valid = None if data.valid is None else data.to_spatial(data.valid)
     changes = np.zeros(SWEEPS, dtype=np.int64)
     q, counted = None, 0
-    if start is not None:
-        cache, where = start
-        q = np.ascontiguousarray(np.moveaxis(cache.read(where), 0, -1), dtype=np.float32)
-        counted = int(np.count_nonzero(q[own].sum(axis=-1) > 0))
     for i, gmm in enumerate(models):
         lp = _block_log_prob(gmm, data, max_distinct)
         if q is None:

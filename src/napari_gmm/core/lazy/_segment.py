@@ -199,13 +199,14 @@ def lazy_hmrf(pixels, gmm, n_valid, *, smoothing, scale, max_samples, max_distin
     rows = None if on_gpu else mstep_rows(pixels, n_valid, max_samples, random_state)
     cache = PosteriorCache.allocate(pixels.spatial_shape, gmm.n_components, pixels.array)
     opts = {"smoothing": smoothing, "scale": scale, "max_distinct": max_distinct}
-    first = pilot_sweeps(pixels, [gmm], **opts)
+    kept = []  # the counted boxes' labels after the first round, for the second's pilot
+    first = pilot_sweeps(pixels, [gmm], keep=kept, **opts)
     stats = lazy_stats(pixels, gmm, sweeps=first, rows=rows, cache=cache, **opts)
     new = m_step_from_stats(gmm, sum_in_groups(stats, _sum_parts),
                             n_valid if rows is None else rows.size)
     order = component_order(new)
     models = [gmm, copy.deepcopy(new)]
-    second = pilot_sweeps(pixels, models, [first], cache=cache, **opts)
+    second = pilot_sweeps(pixels, models, [first], cache=cache, labels=kept, **opts)
     order = None if np.array_equal(order, np.arange(order.size)) else order
     return order_components(new), models, order, cache, [first, second]
 
