@@ -219,3 +219,19 @@ def test_gpu_counts_the_grid_and_its_halo_blocks_give_its_labels(gpu):
     assert ref.backend == seg.backend == "cupy"
     assert seg.n_sweeps == ref.n_sweeps and ref.n_sweeps[0] < SWEEPS
     np.testing.assert_array_equal(labels, ref.labels)
+
+
+@pytest.mark.usefixtures("small_grid")
+def test_gpu_counts_the_valid_voxels_of_the_grid(gpu):
+    from napari_gmm.core.potts._gpu import GpuPlanes
+
+    image = _image((20, 48, 56)).astype(np.float32)
+    image[2:15, 10:40, 5:50] = np.nan  # across several counted boxes
+    ok = np.isfinite(image)
+    kernel = _neighbours.neighbour_kernel(3, None)
+    weights = _neighbours._axis_weights(kernel)
+    x = image.reshape(-1, 1)
+    cpu = Planes(ok, image.shape, 3, kernel, weights, 8.0)
+    gpu_planes = GpuPlanes(x, None, image.shape, 3, kernel, weights, 8.0)  # NaN found there
+    grid = np.ix_(*[np.flatnonzero(m) for m in count_axes(image.shape)])
+    assert cpu.n_counted == gpu_planes.n_counted == int(ok[grid].sum()) < ok[grid].size
