@@ -150,9 +150,9 @@ def test_every_cache_and_backend_give_the_in_memory_labels(tmpdir_env, monkeypat
     if where == "recomputed":
         monkeypatch.setattr(_disk_cache, "disk_room", lambda directory, n_bytes: False)
     starts = []
-    cached_start = _pilot._cached_start
-    monkeypatch.setattr(_pilot, "_cached_start",
-                        lambda *args: starts.append(1) or cached_start(*args))
+    start_planes = _pilot.start_planes
+    monkeypatch.setattr(_pilot, "start_planes",
+                        lambda *args, **kw: starts.append(1) or start_planes(*args, **kw))
     with use_backend(backend):
         ref = ng.segment(image, 3, random_state=0, smoothing=1.0, max_samples=10**6)
         seg = ng.segment(da.from_array(image, chunks=(6, 14, 15)), 3, random_state=0,

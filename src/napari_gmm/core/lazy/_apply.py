@@ -38,6 +38,7 @@ from ._fused_blocks import (
     finish_posteriors,
     fused_route,
     own_outputs,
+    per_model,
     swept_planes,
     swept_stats,
 )
@@ -95,7 +96,7 @@ def _potts_block(block, models, smoothing, scale, sweeps, max_distinct, init=Non
     (an int: that many each), warm-started in turn (the first model from class-major
     posteriors `init` (K, *block) when given)."""
     data = block_pixel_data(block)
-    sweeps = [sweeps] * len(models) if np.ndim(sweeps) == 0 else list(sweeps)
+    sweeps = per_model(sweeps, len(models))
     if fused_route(len(data.spatial_shape), models[0].n_components):
         return _potts_block_fused(data, models, smoothing, scale, sweeps, init), data
     valid = None if data.valid is None else data.to_spatial(data.valid)
@@ -114,11 +115,6 @@ def _potts_block_fused(data, models, smoothing, scale, sweeps, init=None):
     with _fused_blocks.PLANES_LOCK:
         planes = swept_planes(data, models, smoothing, scale, sweeps, init)
         return finish_posteriors(planes).reshape(*data.spatial_shape, k)
-
-
-def _read_posteriors(cache, where, q, labels):
-    """Start a block from the cached posteriors (the labels are not counted here)."""
-    cache.read_into(where, q)
 
 
 def _smooth_block(block, models, order, smoothing, scale, sweeps, max_distinct, want_post,
@@ -140,7 +136,7 @@ def _smooth_block(block, models, order, smoothing, scale, sweeps, max_distinct, 
     data = block_pixel_data(block)
     if fused_route(len(data.spatial_shape), k):
         with _fused_blocks.PLANES_LOCK:  # the cache read straight into the planes
-            init = None if cache is None else functools.partial(_read_posteriors, cache, where)
+            init = None if cache is None else functools.partial(cache.read_into, where)
             planes = swept_planes(data, models, smoothing, scale, sweeps, init)
             planes.temper(temperature)  # halo too: no copy of the own voxels
             out = own_outputs(planes, data.spatial_shape, inner, order, n_out)
@@ -267,7 +263,7 @@ def lazy_outputs(pixels: LazyPixels, models, *, order=None, smoothing=0.0, scale
             dtype=np.float32, chunks=(*arr.chunks[:-1], (n_out,)),
         )
     else:
-        sweeps = [sweeps] * len(models) if np.ndim(sweeps) == 0 else list(sweeps)
+        sweeps = per_model(sweeps, len(models))
         if cache is not None:
             models, sweeps = [models[-1]], sweeps[-1:]
         depth = int(sum(sweeps))

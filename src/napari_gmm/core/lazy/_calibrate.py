@@ -14,6 +14,7 @@ import numpy as np
 
 from ..potts._calibrate import calibration_seed, central_block, held_out_temperature
 from ._apply import _potts_block
+from ._fused_blocks import per_model
 
 
 def lazy_temperature(pixels, models, order, final, *, smoothing, scale, sweeps, max_distinct,
@@ -24,7 +25,7 @@ def lazy_temperature(pixels, models, order, final, *, smoothing, scale, sweeps, 
     mixture, its components in the order of the results.
     """
     shape = pixels.spatial_shape
-    margin = int(sum(sweeps)) if np.ndim(sweeps) else sweeps * len(models)
+    margin = int(sum(per_model(sweeps, len(models))))
     central = central_block(shape)
     outer = tuple(
         slice(max(0, s.start - margin), min(n, s.stop + margin))

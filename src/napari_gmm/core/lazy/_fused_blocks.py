@@ -65,25 +65,36 @@ def host(array) -> np.ndarray:
     return array if isinstance(array, np.ndarray) else array.get()
 
 
-def start_planes(planes, init, shape):
-    """Write a block's starting posteriors (and labels) into `planes` (see
-    :func:`swept_planes`); on the GPU through host buffers, uploaded once."""
+def per_model(sweeps, n_models) -> list:
+    """Sweeps per model: `sweeps` itself (one per model), or an int for each of them."""
+    return [sweeps] * n_models if np.ndim(sweeps) == 0 else list(sweeps)
+
+
+def start_planes(planes, init, shape, labels=None):
+    """Write a block's starting posteriors into `planes` (see :func:`swept_planes`): what
+    ``init(q)`` writes into them (K, *block), or class-major posteriors `init`; on the GPU
+    through a host buffer, uploaded once. `labels`: ``(slices, labels)`` written into the
+    planes' labels there (only counted, :mod:`._pilot`)."""
     k = planes.q.shape[0]
     if isinstance(planes.q, np.ndarray):
         if callable(init):
-            init(planes.q.reshape(k, *shape), planes.labels.reshape(shape))
+            init(planes.q.reshape(k, *shape))
         else:
             planes.q[...] = init.reshape(k, -1)
+        if labels is not None:
+            planes.labels.reshape(shape)[labels[0]] = labels[1]
         return
     cp = planes.cp
     q = np.empty((k, *shape), dtype=np.float32)
     if callable(init):
-        labels = np.zeros(shape, dtype=np.uint8)
-        init(q, labels)
-        planes.labels[...] = cp.asarray(labels.reshape(-1))
+        init(q)
     else:
         q[...] = init
     planes.q[...] = cp.asarray(q.reshape(k, -1))
+    if labels is not None:
+        host_labels = np.zeros(shape, dtype=np.uint8)
+        host_labels[labels[0]] = labels[1]
+        planes.labels[...] = cp.asarray(host_labels.reshape(-1))
 
 
 def swept_planes(data, models, smoothing, scale, sweeps, init=None):
@@ -91,17 +102,16 @@ def swept_planes(data, models, smoothing, scale, sweeps, init=None):
     their GPU twin) after ``sweeps[i]`` sweeps of ``models[i]`` (an int: that many for
     each), each model warm-started from the previous one's posteriors.
 
-    The first model starts from what ``init(q, labels)`` writes into the planes'
-    posteriors (K, *block) and labels (*block, only counted by :mod:`._pilot`) (no copy
-    of them held meanwhile), or from
-    class-major posteriors `init` (K, *block), else from its own plain posteriors;
+    The first model starts from what ``init(q)`` writes into the planes' posteriors
+    (K, *block) (no copy of them held meanwhile), or from class-major posteriors `init`
+    (K, *block), else from its own plain posteriors;
     log-likelihood planes are computed once per model. Every block runs the sweeps the
     in-memory path runs on the whole image (:mod:`._pilot`), so no block stops on its own.
     """
     shape = data.spatial_shape
     kernel = neighbour_kernel(len(shape), scale)
     k = models[0].n_components
-    sweeps = [sweeps] * len(models) if np.ndim(sweeps) == 0 else list(sweeps)
+    sweeps = per_model(sweeps, len(models))
     planes = block_planes(data, k, kernel, float(smoothing) * POTTS_SCALE)
     for i, gmm in enumerate(models):
         planes.set_model(gmm, data.features)

@@ -70,7 +70,7 @@ def pilot_sweeps(pixels: LazyPixels, models, before=(), *, smoothing, scale,
             start = None if cache is None else (cache, outers[i], labels[i])
             counts, n, box_labels = box_changes(
                 np.asarray(sub), own, models, before, smoothing=smoothing, scale=scale,
-                max_distinct=max_distinct, start=start)
+                max_distinct=max_distinct, start=start, keep=keep is not None)
             changed += counts
             counted += n
             swept.append(box_labels)
@@ -94,29 +94,32 @@ def _groups(outers):
         yield group
 
 
-def box_changes(block, own, models, before, *, smoothing, scale, max_distinct, start=None):
+def box_changes(block, own, models, before, *, smoothing, scale, max_distinct, start=None,
+                keep=False):
     """``(changes (SWEEPS,) int64, counted valid voxels, own labels after each sweep or
     None)`` of one box read with its halo (`block`, (*spatial, C)): labels changed among
-    the voxels `own` (slices) after each of the last model's sweeps. `start`: ``(cache,
-    where, own labels)``, the first model starts from the cached posteriors of the image's
-    voxels `where` (the box with its halo) and those labels."""
+    the voxels `own` (slices) after each of the last model's sweeps (the labels only with
+    `keep`, on the compiled planes). `start`: ``(cache, where, own labels)``, the first
+    model starts from the cached posteriors of the image's voxels `where` (the box with
+    its halo) and those labels."""
     data = block_pixel_data(block)
     shape = data.spatial_shape
     count = [np.zeros(n, dtype=np.uint8) for n in shape]
     for mask, s in zip(count, own, strict=True):
         mask[s] = 1
     if fused_route(len(shape), models[0].n_components):
-        return _planes_changes(data, own, count, models, before, smoothing, scale, start)
+        return _planes_changes(data, own, count, models, before, smoothing, scale, start,
+                               keep)
     return (*_reference_changes(data, own, models, before, smoothing, scale, max_distinct),
             None)
 
 
-def _planes_changes(data, own, count, models, before, smoothing, scale, start):
+def _planes_changes(data, own, count, models, before, smoothing, scale, start, keep):
     """:func:`box_changes` on the compiled planes (CPU or GPU), counting in the kernels."""
     shape = data.spatial_shape
     kernel = neighbour_kernel(len(shape), scale)
     changes = np.zeros(SWEEPS, dtype=np.int64)
-    labels = []
+    labels = [] if keep else None
     with PLANES_LOCK:
         planes = block_planes(data, models[0].n_components, kernel,
                               float(smoothing) * POTTS_SCALE, count)
@@ -125,22 +128,18 @@ def _planes_changes(data, own, count, models, before, smoothing, scale, start):
             if i == 0 and start is None:
                 planes.plain()
             elif i == 0:
-                start_planes(planes, functools.partial(_cached_start, own, *start), shape)
+                cache, where, own_labels = start
+                start_planes(planes, functools.partial(cache.read_into, where), shape,
+                             labels=(own, own_labels))
             last = i == len(models) - 1
             for sweep, _ in enumerate(planes.iter_sweeps(SWEEPS if last else before[i])):
                 if last:
                     changes[sweep] = planes.last_changed
+                if last and keep:
                     labels.append(host(planes.labels.reshape(shape)[own]).copy())
         counted = planes.n_counted
         del planes
     return changes, counted, labels
-
-
-def _cached_start(own, cache, where, own_labels, q, labels):
-    """Write the cached posteriors of the image's voxels `where` into `q` (K, *box) and
-    the first round's labels of the box's own voxels into `labels`."""
-    cache.read_into(where, q)
-    labels[own] = own_labels
 
 
 def _reference_changes(data, own, models, before, smoothing, scale, max_distinct):
