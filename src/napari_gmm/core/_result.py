@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -84,6 +85,9 @@ class Segmentation:
     fractions : ndarray of float32, shape (K, *spatial), or None
         Each class's fraction of every voxel (partial volumes at the boundaries between
         classes, the posteriors elsewhere), with ``segment(..., partial_volume=True)``.
+    mixels : MixelModel or None
+        ``smoothing='auto'`` on a clean image with partial volumes: the mixel model whose
+        data term the final posteriors took (``core.potts._mixel_swap``); else None.
     """
 
     labels: np.ndarray
@@ -111,6 +115,7 @@ class Segmentation:
     n_sweeps: tuple = ()
     backend: str = ""
     fractions: np.ndarray | None = field(default=None, repr=False)
+    mixels: object = field(default=None, repr=False)
 
     @property
     def n_components(self) -> int:
@@ -216,8 +221,6 @@ def fit_fields(gmm, ll, n_valid, n_params, info, start) -> dict:
     """The fit's fields of a :class:`Segmentation` (convergence, criteria over the `n_valid`
     pixels with mean log-likelihood `ll` and `n_params` free parameters, method, timing),
     shared by the in-memory and the dask results."""
-    import time
-
     n_valid = int(n_valid)
     return {
         "model": gmm,
@@ -253,7 +256,6 @@ def uncertainty(posteriors, kind: str = "margin") -> np.ndarray:
 
     Examples
     --------
-    >>> import numpy as np
     >>> p = np.array([[1.0, 0.0], [0.5, 0.5], [0.75, 0.25]])
     >>> uncertainty(p, "margin")
     array([0. , 1. , 0.5], dtype=float32)
@@ -287,8 +289,6 @@ def uncertainty(posteriors, kind: str = "margin") -> np.ndarray:
 
 def lazy_uncertainty(seg: Segmentation, kind: str):
     """:meth:`Segmentation.uncertainty` of lazy (dask) results, block by block."""
-    import numpy as np
-
     if kind == "1 - max posterior":
         return (1.0 - seg.probability).astype(np.float32) * (seg.labels > 0)
     if seg.posteriors is None:

@@ -30,6 +30,7 @@ from ..potts._meanfield import (
     posterior_labels,
     potts_posteriors,
 )
+from ..potts._mixel_swap import swapped_outputs
 from ..progress import run
 from . import _fused_blocks
 from ._cache import block_starts, halo_slices, overlapped, own_slices
@@ -118,9 +119,10 @@ def _potts_block_fused(data, models, smoothing, scale, sweeps, init=None):
 
 
 def _smooth_block(block, models, order, smoothing, scale, sweeps, max_distinct, want_post,
-                  depth, numblocks, cache=None, starts=None, temperature=1.0, block_id=None):
+                  depth, numblocks, cache=None, starts=None, temperature=1.0, mixels=None,
+                  block_id=None):
     """Labels / max posterior (/ posteriors) of the Potts posteriors of one halo block,
-    tempered by `temperature` (:mod:`._calibrate`).
+    tempered by `temperature` (:mod:`._calibrate`), swapped by `mixels` when given.
 
     With a :class:`._cache.PosteriorCache` the sweeps start from its posteriors (with the
     halo; `starts` are the blocks' first indices), else from none.
@@ -129,6 +131,11 @@ def _smooth_block(block, models, order, smoothing, scale, sweeps, max_distinct, 
     n_out = 2 + k * bool(want_post)
     pads = _pads(block_id, numblocks, depth)
     inner = _crop(pads, block.shape[:-1])
+    if mixels is not None:
+        packed = _smooth_block(block, models, order, smoothing, scale, sweeps, max_distinct,
+                               True, depth, numblocks, cache, starts, temperature,
+                               block_id=block_id)
+        return _swap_packed(packed, block[inner], mixels, n_out)
     if not np.isfinite(block).any():
         shape = tuple(s.stop - s.start for s in inner)
         return np.zeros((*shape, n_out), dtype=np.float32)
@@ -149,6 +156,16 @@ def _smooth_block(block, models, order, smoothing, scale, sweeps, max_distinct, 
     q = np.moveaxis(q if order is None else q[order], 0, -1)
     labels, prob = posterior_labels(q)
     return _pack(labels, prob, q, labels.shape, n_out)
+
+
+def _swap_packed(packed, values, mixels, n_out):
+    """A packed block's outputs with its posteriors swapped by the mixel model
+    (:func:`..potts._mixel_swap.swapped_outputs`); `values` are its voxels (*own, C)."""
+    shape = packed.shape[:-1]
+    k = packed.shape[-1] - 2
+    features = values.reshape(-1, values.shape[-1])
+    labels, prob, q = swapped_outputs(mixels, features, packed[..., 2:].reshape(-1, k))
+    return _pack(labels, prob, q, shape, n_out)
 
 
 def _stats_block(block, gmm, smoothing, scale, sweeps, max_distinct, depth, numblocks,
@@ -243,7 +260,7 @@ def _select_by_block(rows, chunks, shape):
 
 
 def lazy_outputs(pixels: LazyPixels, models, *, order=None, smoothing=0.0, scale=None,
-                 sweeps=0, max_distinct, want_post, cache=None, temperature=1.0):
+                 sweeps=0, max_distinct, want_post, cache=None, temperature=1.0, mixels=None):
     """Lazy ``(labels, probability, posteriors or None)`` of `models` (the last one labels).
 
     Without smoothing only ``models[-1]`` is used, block by block. With smoothing, model
@@ -253,6 +270,8 @@ def lazy_outputs(pixels: LazyPixels, models, *, order=None, smoothing=0.0, scale
     `order` permutes the classes of the result. With a filled
     :class:`._cache.PosteriorCache` (the posteriors of ``models[0]``'s sweeps, see
     :func:`lazy_stats`) only the last model's sweeps run, on a halo of as many voxels.
+    With a mixel model (`mixels`, smoothing only) the blocks' own posteriors are swapped as
+    in memory (:mod:`..potts._mixel_swap`).
     """
     k = models[-1].n_components
     n_out = 2 + k * bool(want_post)
@@ -271,7 +290,7 @@ def lazy_outputs(pixels: LazyPixels, models, *, order=None, smoothing=0.0, scale
         starts = None if cache is None else block_starts(arr.chunks[:-1])
         packed = halo.map_blocks(
             _smooth_block, models, order, smoothing, scale, sweeps, max_distinct,
-            bool(want_post), depth, arr.numblocks, cache, starts, temperature,
+            bool(want_post), depth, arr.numblocks, cache, starts, temperature, mixels,
             dtype=np.float32, chunks=(*arr.chunks[:-1], (n_out,)),
         )
     labels = packed[..., 0].astype(label_dtype(k))

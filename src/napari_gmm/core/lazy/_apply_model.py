@@ -47,7 +47,7 @@ def iter_apply_model_lazy(gmm, image, *, channel_axis, smoothing, scale, return_
             return_posteriors=return_posteriors, max_distinct=max_distinct,
         ))
     if isinstance(smoothing, str):  # 'auto' or 'held-out', as in memory (_strength.py)
-        smoothing = yield from iter_lazy_smoothing(
+        smoothing, _ = yield from iter_lazy_smoothing(
             pixels, gmm, smoothing, scale=scale, random_state=0,  # apply_model's seed
             reestimate=False, at=0.02)
     yield 0.05, "reading pixels"

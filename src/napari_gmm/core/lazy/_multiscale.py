@@ -74,7 +74,8 @@ def iter_segment_multiscale(levels, n_components=3, **options):
         opts = {"smoothing": smoothing, "scale": level_scale,
                 "max_distinct": options.get("max_distinct", MAX_DISTINCT)}
         sweeps = pilot_sweeps(pixels, [seg.model], **opts) if smoothing > 0 else 0
-        lab, prob, _ = lazy_outputs(pixels, [seg.model], sweeps=sweeps, want_post=False, **opts)
+        lab, prob, _ = lazy_outputs(pixels, [seg.model], sweeps=sweeps, want_post=False,
+                                    mixels=seg.mixels, **opts)
         labels.append(lab)
         probability.append(prob)
     yield 1.0, "done"

@@ -253,8 +253,9 @@ def iter_segment_lazy(image, n_components, **options):
             gmm, image, pixels, params, order=bias_order, max_samples=max_samples,
             channel_axis=opts["channel_axis"]), 0.2, 0.3, "estimating the bias field")
         pixels, compressed, n_valid = bias.pixels, None, bias.n_valid
+    mixels = None
     if isinstance(smoothing, str):  # 'auto' or 'held-out': on central blocks (_strength.py)
-        smoothing = yield from iter_lazy_smoothing(
+        smoothing, mixels = yield from iter_lazy_smoothing(
             pixels, gmm, smoothing, scale=scale, max_samples=max_samples,
             random_state=params["random_state"])
     models, order, cache, sweeps = [gmm], None, None, []
@@ -272,10 +273,11 @@ def iter_segment_lazy(image, n_components, **options):
     outputs = lazy_outputs(
         pixels, models, order=order, smoothing=smoothing, scale=scale, sweeps=sweeps,
         max_distinct=max_distinct, want_post=want_post, cache=cache, temperature=temperature,
+        mixels=mixels,
     )
     result = make_lazy_result(
         gmm, pixels, outputs, ll, n_valid, info, start=start, smoothing=smoothing,
-        selection=selection, n_sweeps=tuple(sweeps),
+        selection=selection, n_sweeps=tuple(sweeps), mixels=mixels,
     )
     if bias is not None:
         result = with_bias(result, bias)

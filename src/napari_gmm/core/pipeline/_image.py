@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from .._features import pixel_data
 from .._options import compress_if_integer
-from .._resources import check_segmentation_memory
+from .._predict import Prediction
+from .._resources import NotEnoughMemoryError, check_segmentation_memory
 from .._validation import check_smoothing_ndim
 from ..bias._fit import iter_fit_with_bias
 from ..fit._fit import fit_on_distinct, fit_on_pixels
-from ..potts._auto_guard import guard_smoothing
 from ..potts._auto_smoothing import estimate_smoothing
 from ..potts._beta_cv import held_out_smoothing
 from ..potts._hmrf import check_scale
+from ..potts._mixel_swap import guard_with_mixels, swapped_outputs
 from ..potts._partial_volume import with_fractions
 from ..progress import rescale
 from ._components import choose_components
@@ -69,31 +72,55 @@ def iter_segment_image(
     if smoothing == "held-out":
         yield 0.4, "choosing the smoothing strength on held-out pixels"
         smoothing = held_out_smoothing(gmm, data, scale=scale, random_state=params["random_state"])
+    mixels = None
     if smoothing == "auto":
         yield 0.4, "estimating the smoothing strength"
         smoothing = estimate_smoothing(
             gmm, data, compressed, scale=scale, random_state=params["random_state"],
             max_samples=max_samples,
         )[0]
-        smoothing = guard_smoothing(
+        smoothing, mixels = guard_with_mixels(
             gmm, data, smoothing, scale=scale, random_state=params["random_state"]
         )
+        if mixels is not None and not want_post:
+            mixels = _room_for_posteriors(image, opts, n_components, smoothing, mixels)
     yield 0.5, "predicting pixels"
     steps = iter_apply(
         gmm, data, compressed, smoothing=smoothing, scale=scale, max_samples=max_samples,
-        random_state=params["random_state"], posteriors=want_post, reestimate=True,
-        marginals=marginals,
+        random_state=params["random_state"], posteriors=want_post or mixels is not None,
+        reestimate=True, marginals=marginals,
     )
     stage = "spatial regularisation" if smoothing else "predicting pixels"
     gmm, pred = yield from rescale(steps, 0.5, 0.49, stage)
+    if mixels is not None:
+        pred = _with_mixels(pred, mixels, data, keep=want_post)
     result = make_result(
         gmm, data, pred, info, start=start, smoothing=smoothing, selection=selection,
-        bias=bias,
+        bias=bias, mixels=mixels,
     )
     if partial:
         result = with_fractions(result, data, keep_posteriors=bool(opts["return_posteriors"]))
     yield 1.0, "done"
     return result
+
+
+def _room_for_posteriors(image, opts, n_components, smoothing, mixels):
+    """`mixels`, or None where the posteriors they need do not fit in memory (the
+    segmentation then keeps the plain mean-field posteriors)."""
+    try:
+        check_segmentation_memory(image, opts["channel_axis"], n_components,
+                                  smoothing=smoothing, posteriors=True)
+    except NotEnoughMemoryError:
+        return None
+    return mixels
+
+
+def _with_mixels(pred: Prediction, mixels, data, *, keep: bool) -> Prediction:
+    """`pred` with mixel-aware posteriors (:mod:`..potts._mixel_swap`): labels and
+    probability follow them; the posteriors are kept when `keep`."""
+    labels, probability, q = swapped_outputs(mixels, data.features, pred.posteriors)
+    return replace(pred, labels=labels.astype(pred.labels.dtype), probability=probability,
+                   posteriors=q if keep else None)
 
 
 def _channel_axis(image, channel_axis):

@@ -169,7 +169,8 @@ def score_trend(held: HeldOut, smoothing) -> tuple[float, float]:
     return here - low, high - here
 
 
-def guard_smoothing(gmm, data: PixelData, smoothing, *, scale=None, random_state=None) -> float:
+def guard_smoothing(gmm, data: PixelData, smoothing, *, scale=None, random_state=None,
+                    clean_cap=CLEAN_CAP) -> float:
     """The strength ``smoothing='auto'`` uses for an estimate (see the module docstring).
 
     Parameters
@@ -184,6 +185,9 @@ def guard_smoothing(gmm, data: PixelData, smoothing, *, scale=None, random_state
         Physical pixel size per spatial axis.
     random_state : int, RandomState or None
         Seed of the hidden pixels and the M-step subsample of the runs.
+    clean_cap : float or callable, default :data:`CLEAN_CAP`
+        The largest strength of a clean image (a callable: called without arguments
+        when the image is clean, returns it).
 
     Returns
     -------
@@ -192,16 +196,32 @@ def guard_smoothing(gmm, data: PixelData, smoothing, *, scale=None, random_state
         them), ``RISE[-1]`` times it (at most ``MAX_SMOOTHING``), a fraction of
         it from :data:`LADDER`, or 0 (also instead of a
         fraction when the plain fit expects fewer than :data:`LOW_NOISE` wrong labels); at
-        most :data:`CLEAN_CAP` for a clean image.
+        most `clean_cap` for a clean image.
     """
+    return guard_strength(gmm, data, smoothing, scale=scale, random_state=random_state,
+                          clean_cap=clean_cap)[0]
+
+
+def guard_strength(gmm, data: PixelData, smoothing, *, scale=None, random_state=None,
+                   clean_cap=CLEAN_CAP) -> tuple[float, bool]:
+    """:func:`guard_smoothing`'s strength, and whether the image is clean (False when
+    the image is not checked: a strength <= 0 or too few pixels to hide)."""
     if smoothing <= 0:
-        return float(smoothing)
+        return float(smoothing), False
     seed = int(check_random_state(random_state).randint(2**31 - 1))
     held = HeldOut(gmm, data, scale=scale, random_state=seed)
     if held.n_hidden < MIN_HIDDEN:  # too small an image to check the estimate on
-        return float(smoothing)
+        return float(smoothing), False
     post = plain_posteriors(held)  # one prediction of the crop for both checks
-    cap = CLEAN_CAP if smoothing > CLEAN_CAP and clean_image(held, post) else np.inf
+    clean = clean_image(held, post)
+    cap = np.inf
+    if clean:
+        cap = clean_cap() if callable(clean_cap) else clean_cap
+    return _guarded(held, post, smoothing, cap), clean
+
+
+def _guarded(held: HeldOut, post, smoothing, cap) -> float:
+    """The guard's strength for the estimate `smoothing` (`cap`: its largest value)."""
     noisy = expected_error(held, post) >= LOW_NOISE
     if _share(held, smoothing) < KEEP_AUTO and noisy:
         rise, further = score_trend(held, smoothing)

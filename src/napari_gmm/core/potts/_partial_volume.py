@@ -63,7 +63,7 @@ def _pair_log_lik(x, mean_a, mean_b, cov_a, cov_b, levels):
     return out
 
 
-def _full_covariances(gmm) -> np.ndarray:
+def full_covariances(gmm) -> np.ndarray:
     """(K, d, d) covariances of any covariance_type."""
     k, d = gmm.means_.shape
     cov = np.asarray(gmm.covariances_, dtype=np.float64)
@@ -122,7 +122,7 @@ def partial_volume_fractions(gmm, features, posteriors, labels, *, levels=N_LEVE
     top = np.argsort(qe, axis=1)[:, -2:]
     a, b = top.min(axis=1), top.max(axis=1)  # a the darker class of the pair
     grid = np.linspace(0.0, 1.0, int(levels))
-    means, covs = gmm.means_.astype(np.float64), _full_covariances(gmm)
+    means, covs = gmm.means_.astype(np.float64), full_covariances(gmm)
     f_mean = np.empty(xe.shape[0])
     for i, j in {(int(u), int(v)) for u, v in zip(a, b, strict=True)}:
         rows = (a == i) & (b == j)
