@@ -186,3 +186,34 @@ def test_a_dask_image_gets_the_in_memory_swap(clean_sheet):
     without = ng.segment(da.from_array(image, chunks=(48, 64)), 3, smoothing="auto",
                          random_state=0)
     np.testing.assert_array_equal(without.labels.compute(), memory.labels)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.uint16])
+def test_compiled_swap_equals_numpy(clean_sheet, dtype):
+    from napari_gmm.core._backend import use_backend
+
+    image = clean_sheet.image
+    if dtype == np.uint16:
+        image = np.round(image * 40).astype(np.uint16)
+    plain = ng.segment(image, 3, random_state=0)
+    model = fit_mixels(plain.model, pixel_data(image, None), random_state=0)
+    rng = np.random.default_rng(4)
+    q = rng.dirichlet([1, 1, 1], size=image.size).astype(np.float32)
+    q[::5] = 0  # invalid pixels
+    x = image.reshape(-1, 1).astype(np.float64)
+    x[1, 0], x[2, 0] = model.grid[0] - 50, model.grid[-1] + 50  # outside the table
+    x[3, 0], x[4, 0] = model.grid[0], model.grid[-1]  # its ends
+    with use_backend("numba"):
+        compiled = mixel_posteriors(model, x, q)
+    with use_backend("numpy"):
+        reference = mixel_posteriors(model, x, q)
+    np.testing.assert_allclose(compiled, reference, atol=1e-6)
+    np.testing.assert_array_equal(compiled.argmax(axis=1), reference.argmax(axis=1))
+    assert (compiled[::5] == 0).all()
+    np.testing.assert_allclose(compiled[1:5], _exact_rows(model, x[1:5], q[1:5]), atol=1e-6)
+
+
+def _exact_rows(model, x, q):
+    log_q = np.log(q.astype(np.float64)) + model.correction(x)
+    new = np.exp(log_q - log_q.max(axis=1, keepdims=True))
+    return new / new.sum(axis=1, keepdims=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._backend import use_numba
 from ._auto_guard import CLEAN_CAP, guard_strength
 from ._mixels import MixelModel, fit_mixels
 
@@ -37,6 +38,8 @@ def mixel_posteriors(model: MixelModel, features, posteriors) -> np.ndarray:
     """
     q = np.asarray(posteriors)
     features = np.asarray(features)
+    if model.table is not None and use_numba():
+        return _compiled(model, features[:, 0], q)
     out = np.zeros(q.shape, dtype=np.float32)
     for start in range(0, q.shape[0], CHUNK):
         rows = slice(start, start + CHUNK)
@@ -51,6 +54,37 @@ def mixel_posteriors(model: MixelModel, features, posteriors) -> np.ndarray:
         new = np.exp(log_q)
         out[np.flatnonzero(ok) + start] = new / new.sum(axis=1, keepdims=True)
     return out
+
+
+def _compiled(model: MixelModel, values, q) -> np.ndarray:
+    """:func:`mixel_posteriors` of one channel by the compiled kernel
+    (:mod:`._mixel_kernel`), chunk by chunk; values outside the table exactly."""
+    from .._nb_estep import KERNEL_LOCK
+    from ._mixel_kernel import swap_rows
+
+    out = np.zeros(q.shape, dtype=np.float32)
+    lo, step = float(model.grid[0]), float(model.grid[1] - model.grid[0])
+    for start in range(0, q.shape[0], CHUNK * 16):
+        rows = slice(start, start + CHUNK * 16)
+        qs = np.ascontiguousarray(q[rows], dtype=np.float32)
+        x = values[rows].astype(np.float64)
+        outside = np.zeros(x.size, dtype=bool)
+        with KERNEL_LOCK:
+            swap_rows(qs, x, lo, step, model.table, out[rows], outside)
+        if outside.any():
+            index = np.flatnonzero(outside)
+            exact = _exact(model, x[index, None], qs[index])
+            out[index + start] = exact
+    return out
+
+
+def _exact(model: MixelModel, x, q) -> np.ndarray:
+    """The swap of a few rows (`q` all with some posterior > 0) by the exact correction."""
+    with np.errstate(divide="ignore"):
+        log_q = np.log(q.astype(np.float64)) + model.correction(x)
+    log_q -= log_q.max(axis=1, keepdims=True)
+    new = np.exp(log_q)
+    return (new / new.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
 def swapped_outputs(model: MixelModel, features, posteriors):
