@@ -217,3 +217,9 @@ def _exact_rows(model, x, q):
     log_q = np.log(q.astype(np.float64)) + model.correction(x)
     new = np.exp(log_q - log_q.max(axis=1, keepdims=True))
     return new / new.sum(axis=1, keepdims=True)
+
+
+def test_gibbs_marginals_keep_the_plain_posteriors(clean_sheet):
+    p = clean_sheet
+    gibbs = ng.segment(p.image, 3, smoothing="auto", marginals="gibbs", random_state=0)
+    assert gibbs.mixels is None and 0 < gibbs.smoothing <= CLEAN_CAP

@@ -30,3 +30,21 @@ def test_auto_smoothing_and_gibbs_marginals_reach_the_core(make_napari_viewer, q
     shown = viewer.layers["noisy probability"].data
     np.testing.assert_allclose(shown, ref.probability, rtol=1e-6)
     assert not np.allclose(shown, mean_field.probability, atol=1e-3)
+
+
+def test_auto_smoothing_reports_mixel_posteriors(make_napari_viewer, qtbot):
+    from napari_gmm.core.analysis._phantoms import make_phantom
+
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("napari-gmm", "GMM Segmentation")
+    clean = make_phantom("sheet", 2, thickness=1, noise=5, seed=1).image  # 1-voxel sulci
+    widget.image.value = viewer.add_image(clean, name="clean")
+    widget.n_components.value = 3
+    widget.auto_smoothing.value = True
+    assert widget.run() is not None
+    qtbot.waitUntil(lambda: not widget.running, timeout=TIMEOUT_MS)
+    ref = ng.segment(clean, 3, random_state=0, smoothing="auto")
+    assert ref.mixels is not None and widget.last_segmentation.mixels is not None
+    assert "with partial volumes" in widget.summary.value
+    np.testing.assert_array_equal(viewer.layers["clean labels"].data, ref.labels)
+    np.testing.assert_allclose(viewer.layers["clean probability"].data, ref.probability)

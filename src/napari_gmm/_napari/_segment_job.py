@@ -83,6 +83,7 @@ def fit_summary_text(seg: Segmentation) -> str:
         f"BIC {seg.bic:.6g}, log-likelihood {seg.log_likelihood:.4g}/pixel\n"
         f"{seg.method}"
         + (f", smoothing {seg.smoothing:g}" if seg.smoothing else "")
+        + (" with partial volumes" if getattr(seg, "mixels", None) is not None else "")
         + f"{bias_text(seg)}, {seg.elapsed:.2f} s"
         + (f" on {seg.backend}" if seg.backend else "")
     )

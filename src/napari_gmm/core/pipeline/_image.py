@@ -80,7 +80,8 @@ def iter_segment_image(
             max_samples=max_samples,
         )[0]
         smoothing, mixels = guard_with_mixels(
-            gmm, data, smoothing, scale=scale, random_state=params["random_state"]
+            gmm, data, smoothing, scale=scale, random_state=params["random_state"],
+            mixels=marginals == "mean-field",
         )
         if mixels is not None and not want_post:
             mixels = _room_for_posteriors(image, opts, n_components, smoothing, mixels)

@@ -96,12 +96,13 @@ def swapped_outputs(model: MixelModel, features, posteriors):
     return labels, q.max(axis=1), q
 
 
-def guard_with_mixels(gmm, data, estimate, *, scale=None, random_state=None):
+def guard_with_mixels(gmm, data, estimate, *, scale=None, random_state=None, mixels=True):
     """``smoothing='auto'``'s guarded strength for the `estimate`, and the mixel model its
     posteriors take (None: the plain ones).
 
     A clean image is fitted a mixel model; where it lowers BIC the strength is at most
-    :data:`MIXEL_CAP`, else :data:`._auto_guard.CLEAN_CAP`.
+    :data:`MIXEL_CAP`, else :data:`._auto_guard.CLEAN_CAP`. `mixels` False (Gibbs
+    marginals, whose swap is not measured): no model, the cap of the plain posteriors.
 
     Returns
     -------
@@ -116,7 +117,8 @@ def guard_with_mixels(gmm, data, estimate, *, scale=None, random_state=None):
         return CLEAN_CAP if found[0] is None else MIXEL_CAP
 
     strength, clean = guard_strength(
-        gmm, data, estimate, scale=scale, random_state=random_state, clean_cap=cap
+        gmm, data, estimate, scale=scale, random_state=random_state,
+        clean_cap=cap if mixels else CLEAN_CAP,
     )
     model = found[0] if found and clean and strength > 0 else None
     return strength, model
