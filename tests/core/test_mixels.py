@@ -223,3 +223,22 @@ def test_gibbs_marginals_keep_the_plain_posteriors(clean_sheet):
     p = clean_sheet
     gibbs = ng.segment(p.image, 3, smoothing="auto", marginals="gibbs", random_state=0)
     assert gibbs.mixels is None and 0 < gibbs.smoothing <= CLEAN_CAP
+
+
+def test_no_room_for_the_posteriors_keeps_the_plain_ones(clean_sheet, monkeypatch):
+    from napari_gmm.core._resources import features_copy_bytes, segmentation_bytes
+
+    p = clean_sheet
+    n = p.image.size
+    base = features_copy_bytes(p.image, None)
+    without = base + segmentation_bytes(n, 3, smoothing=MIXEL_CAP, posteriors=False,
+                                        backend=ng.get_backend())
+    with_post = base + segmentation_bytes(n, 3, smoothing=MIXEL_CAP, posteriors=True,
+                                          backend=ng.get_backend())
+    assert with_post > without
+    monkeypatch.setenv("NAPARI_GMM_AVAILABLE_MEMORY", str(int((without + with_post) / 2)))
+    with pytest.warns(UserWarning, match="partial volumes"):
+        seg = ng.segment(p.image, 3, smoothing="auto", random_state=0)
+    assert seg.mixels is None and seg.smoothing == MIXEL_CAP
+    fixed = ng.segment(p.image, 3, smoothing=MIXEL_CAP, random_state=0)
+    np.testing.assert_array_equal(seg.labels, fixed.labels)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import replace
 
 import numpy as np
@@ -106,12 +107,18 @@ def iter_segment_image(
 
 
 def _room_for_posteriors(image, opts, n_components, smoothing, mixels):
-    """`mixels`, or None where the posteriors they need do not fit in memory (the
-    segmentation then keeps the plain mean-field posteriors)."""
+    """`mixels`, or None with a warning where the posteriors they need do not fit in
+    memory (the segmentation then keeps the plain mean-field posteriors)."""
     try:
         check_segmentation_memory(image, opts["channel_axis"], n_components,
                                   smoothing=smoothing, posteriors=True)
     except NotEnoughMemoryError:
+        warnings.warn(
+            "The image shows partial volumes, but the posteriors of the mixel-aware "
+            "probabilities do not fit in memory: the plain mean-field posteriors are used. "
+            "Pass the image as a dask array to get them block by block.",
+            UserWarning, stacklevel=2,
+        )
         return None
     return mixels
 
