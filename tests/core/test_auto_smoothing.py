@@ -146,3 +146,15 @@ def test_noise_sweep_records_calibration():
         conf, acc, counts = r["reliability"]
         assert sum(counts) == truth.size and len(conf) == len(acc) == len(counts)
     assert records[1]["uncertainty_auc"] > 0.8
+
+
+@pytest.mark.parametrize("k", [2, 3, 5, 6])
+def test_distinct_rows_equal_numpy_unique_rows(k):
+    from napari_gmm.core.potts._auto_smoothing import _distinct_rows
+
+    rng = np.random.default_rng(k)
+    codes = rng.integers(0, 9, size=(5000, k)).astype(np.int64) * 512  # codes up to 4096
+    distinct, counts = _distinct_rows(codes)
+    expected, inverse = np.unique(codes, axis=0, return_inverse=True)
+    np.testing.assert_array_equal(distinct, expected)  # same rows, same order
+    np.testing.assert_array_equal(counts, np.bincount(inverse.ravel()))

@@ -86,6 +86,23 @@ def central_crop(data: PixelData, max_pixels: int) -> PixelData:
     return PixelData(np.ascontiguousarray(features), new, valid, n_valid)
 
 
+def _distinct_rows(codes):
+    """``np.unique(codes, axis=0)`` and the count of each row, for codes in [0, 4096].
+
+    With at most 5 columns each row is one int64 key in base 4097 (the same order as the
+    rows'), whose sort is ~50x faster than numpy's sort of rows: at 2^21 pixels the rows'
+    took ~4 s per round of ``smoothing='auto'``.
+    """
+    if codes.shape[1] > 5:
+        distinct, inverse = np.unique(codes, axis=0, return_inverse=True)
+        return distinct, np.bincount(inverse.ravel(), minlength=distinct.shape[0]).astype(float)
+    key = np.zeros(codes.shape[0], dtype=np.int64)
+    for j in range(codes.shape[1]):
+        key = key * 4097 + codes[:, j]
+    _, first, counts = np.unique(key, return_index=True, return_counts=True)
+    return codes[first], counts.astype(np.float64)
+
+
 def pseudo_likelihood_beta(labels_onehot, share, *, upper=MAX_SMOOTHING * POTTS_SCALE):
     """Maximum pseudo-likelihood Potts coupling of a label field.
 
@@ -120,9 +137,8 @@ def pseudo_likelihood_beta(labels_onehot, share, *, upper=MAX_SMOOTHING * POTTS_
         return 0.0
     agree = float((t * m).sum())
     # the shares take few distinct values (neighbour counts): evaluate each once
-    codes = np.round(m * 4096.0).astype(np.int32)
-    distinct, inverse = np.unique(codes, axis=0, return_inverse=True)
-    counts = np.bincount(inverse.ravel(), minlength=distinct.shape[0]).astype(np.float64)
+    codes = np.round(m * 4096.0).astype(np.int64)
+    distinct, counts = _distinct_rows(codes)
     m = distinct / 4096.0
 
     def negative(b):
