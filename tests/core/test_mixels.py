@@ -242,3 +242,21 @@ def test_no_room_for_the_posteriors_keeps_the_plain_ones(clean_sheet, monkeypatc
     assert seg.mixels is None and seg.smoothing == MIXEL_CAP
     fixed = ng.segment(p.image, 3, smoothing=MIXEL_CAP, random_state=0)
     np.testing.assert_array_equal(seg.labels, fixed.labels)
+
+
+def test_multiscale_levels_take_the_fitted_level_s_swap(clean_sheet):
+    from napari_gmm.core.lazy._multiscale import iter_segment_multiscale
+    from napari_gmm.core.progress._protocol import run
+
+    p = clean_sheet
+    levels = [p.image, p.image[::2, ::2]]
+    seg = run(iter_segment_multiscale(levels, 3, random_state=0, smoothing="auto"),
+              report=None)
+    memory = ng.segment(p.image, 3, random_state=0, smoothing="auto")
+    assert seg.mixels is not None and seg.smoothing == memory.smoothing == MIXEL_CAP
+    # the levels' posteriors are not tempered (as without the swap), which may move a voxel
+    level0 = np.asarray(seg.labels[0])
+    assert (level0 != memory.labels).mean() < 1e-3
+    plain = ng.segment(p.image, 3, random_state=0, smoothing=MIXEL_CAP)
+    assert (level0 != plain.labels).sum() > 50  # the swap ran on the level
+    assert np.asarray(seg.labels[1]).shape == levels[1].shape
