@@ -260,3 +260,18 @@ def test_multiscale_levels_take_the_fitted_level_s_swap(clean_sheet):
     plain = ng.segment(p.image, 3, random_state=0, smoothing=MIXEL_CAP)
     assert (level0 != plain.labels).sum() > 50  # the swap ran on the level
     assert np.asarray(seg.labels[1]).shape == levels[1].shape
+
+
+@pytest.mark.parametrize("case", ["two channels", "tied"])
+def test_no_mixel_model_where_it_is_not_measured(clean_sheet, case):
+    image, options = clean_sheet.image, {}
+    if case == "two channels":
+        image = np.stack([image, 130 - image], axis=-1)
+        options["channel_axis"] = -1
+    else:
+        options["covariance_type"] = "tied"
+    plain = ng.segment(image, 3, random_state=0, **options)
+    data = pixel_data(image, options.get("channel_axis"))
+    assert fit_mixels(plain.model, data, random_state=0) is None
+    auto = ng.segment(image, 3, smoothing="auto", random_state=0, **options)
+    assert auto.mixels is None
