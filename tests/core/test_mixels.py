@@ -28,7 +28,7 @@ def _plain(p):
 
 def test_mixel_model_finds_the_pure_classes_of_a_partial_volume_phantom(clean_sheet):
     plain = _plain(clean_sheet)
-    model = fit_mixels(plain.model, pixel_data(clean_sheet.image, None), random_state=0)
+    model = fit_mixels(plain.model, pixel_data(clean_sheet.image, None))
     assert isinstance(model, MixelModel)
     assert model.weights.shape == (3 + 3 * N_LEVELS,)
     assert model.weights.sum() == pytest.approx(1.0)
@@ -45,9 +45,9 @@ def test_no_mixel_model_without_partial_volumes():
     x = np.r_[rng.normal(0, 1, 6000), rng.normal(10, 1.5, 4000)].astype(np.float32)
     image = x.reshape(100, 100)
     gmm = GaussianMixture(2, random_state=0).fit(x[:, None])
-    assert fit_mixels(gmm, pixel_data(image, None), random_state=0) is None
+    assert fit_mixels(gmm, pixel_data(image, None)) is None
     one = GaussianMixture(1, random_state=0).fit(x[:, None])
-    assert fit_mixels(one, pixel_data(image, None), random_state=0) is None
+    assert fit_mixels(one, pixel_data(image, None)) is None
 
 
 def test_majority_likelihood_sums_the_components_of_each_class():
@@ -145,7 +145,7 @@ def test_no_swap_on_noisy_or_sharp_images(case):
     assert strength == guard_smoothing(plain.model, data, estimate, random_state=0)
     if case == "sharp":
         assert strength <= CLEAN_CAP
-        assert fit_mixels(plain.model, data, random_state=0) is None
+        assert fit_mixels(plain.model, data) is None
     auto = ng.segment(image, 3, smoothing="auto", random_state=0)
     fixed = ng.segment(image, 3, smoothing=strength, random_state=0)
     assert auto.mixels is None
@@ -159,7 +159,7 @@ def test_the_table_gives_the_exact_swap(clean_sheet, dtype):
     if dtype == np.uint8:
         image = np.clip(np.round(image * 2), 0, 255).astype(np.uint8)
     plain = ng.segment(image, 3, random_state=0)
-    model = fit_mixels(plain.model, pixel_data(image, None), random_state=0)
+    model = fit_mixels(plain.model, pixel_data(image, None))
     assert model.table is not None
     if dtype == np.uint8:  # every integer of the range: exact at the image's values
         np.testing.assert_array_equal(model.grid, np.round(model.grid))
@@ -196,7 +196,7 @@ def test_compiled_swap_equals_numpy(clean_sheet, dtype):
     if dtype == np.uint16:
         image = np.round(image * 40).astype(np.uint16)
     plain = ng.segment(image, 3, random_state=0)
-    model = fit_mixels(plain.model, pixel_data(image, None), random_state=0)
+    model = fit_mixels(plain.model, pixel_data(image, None))
     rng = np.random.default_rng(4)
     q = rng.dirichlet([1, 1, 1], size=image.size).astype(np.float32)
     q[::5] = 0  # invalid pixels
@@ -272,6 +272,6 @@ def test_no_mixel_model_where_it_is_not_measured(clean_sheet, case):
         options["covariance_type"] = "tied"
     plain = ng.segment(image, 3, random_state=0, **options)
     data = pixel_data(image, options.get("channel_axis"))
-    assert fit_mixels(plain.model, data, random_state=0) is None
+    assert fit_mixels(plain.model, data) is None
     auto = ng.segment(image, 3, smoothing="auto", random_state=0, **options)
     assert auto.mixels is None

@@ -10,8 +10,15 @@ from numba import njit, prange
 
 
 @njit(cache=True, inline="always")
-def _corr(table, c, f, j):
+def _interp(table, c, f, j):
     return table[c, j] + f * (table[c + 1, j] - table[c, j])
+
+
+@njit(cache=True, inline="always")
+def _corr(table, c, f, j, k, log_floor):
+    """The correction of class `j`: its majority log-likelihood (column `j`) minus its
+    plain log-posterior (column `k + j`) floored, each interpolated."""
+    return _interp(table, c, f, j) - max(_interp(table, c, f, k + j), log_floor)
 
 
 #: Rows per run (one scratch buffer per run).
@@ -19,12 +26,14 @@ _RUN = 1024
 
 
 @njit(cache=True, parallel=True, fastmath=False)
-def swap_rows(q, x, lo, step, table, out, outside):
+def swap_rows(q, x, lo, step, table, log_floor, out, outside):
     """Swap rows `q` (n, K) float32 of values `x` (n,) into `out` (n, K) float32 (zeroed).
 
-    The correction of class ``j`` at ``x`` interpolates ``table[:, j]`` (its values at
-    ``lo + i * step``); rows whose value is outside the grid (or not finite) are flagged in
-    `outside` and left to the caller. Rows that are all 0 stay 0.
+    The correction of class ``j`` at ``x`` interpolates ``table[:, j]`` and
+    ``table[:, K + j]`` (their values at ``lo + i * step``; see
+    :attr:`._mixels.MixelModel.table`) and floors the second at `log_floor`. Rows whose
+    value is outside the grid (or not finite) are flagged in `outside` and left to the
+    caller; rows that are all 0 stay 0.
     """
     n, k = q.shape
     m = table.shape[0]
@@ -41,7 +50,7 @@ def swap_rows(q, x, lo, step, table, out, outside):
             for j in range(k):
                 z[j] = -np.inf
                 if q[i, j] > 0:
-                    z[j] = np.log(np.float64(q[i, j])) + _corr(table, c, f, j)
+                    z[j] = np.log(np.float64(q[i, j])) + _corr(table, c, f, j, k, log_floor)
                     top = max(top, z[j])
             if top == -np.inf:  # an invalid pixel: stays 0
                 continue

@@ -18,7 +18,7 @@ import numpy as np
 
 from .._backend import use_numba
 from ._auto_guard import CLEAN_CAP, guard_strength
-from ._mixels import MixelModel, fit_mixels
+from ._mixels import FLOOR, MixelModel, fit_mixels
 
 #: Largest strength ``'auto'`` gives a clean image with mixel-aware posteriors. On the
 #: anatomy phantoms at 5 % noise (seeds 1-3) 0.15 kept every case within 0.01 of the best
@@ -70,7 +70,7 @@ def _compiled(model: MixelModel, values, q) -> np.ndarray:
         x = values[rows].astype(np.float64)
         outside = np.zeros(x.size, dtype=bool)
         with KERNEL_LOCK:
-            swap_rows(qs, x, lo, step, model.table, out[rows], outside)
+            swap_rows(qs, x, lo, step, model.table, np.log(FLOOR), out[rows], outside)
         if outside.any():
             index = np.flatnonzero(outside)
             exact = _exact(model, x[index, None], qs[index])
@@ -113,7 +113,7 @@ def guard_with_mixels(gmm, data, estimate, *, scale=None, random_state=None, mix
     found = []
 
     def cap():
-        found.append(fit_mixels(gmm, data, random_state=random_state))
+        found.append(fit_mixels(gmm, data))
         return CLEAN_CAP if found[0] is None else MIXEL_CAP
 
     strength, clean = guard_strength(
