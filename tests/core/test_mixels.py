@@ -275,3 +275,23 @@ def test_no_mixel_model_where_it_is_not_measured(clean_sheet, case):
     assert fit_mixels(plain.model, data) is None
     auto = ng.segment(image, 3, smoothing="auto", random_state=0, **options)
     assert auto.mixels is None
+
+
+@pytest.mark.usefixtures("halo_blocks")
+def test_gpu_routes_take_the_swap(clean_sheet, gpu):
+    import dask.array as da
+
+    from napari_gmm.core._backend import use_backend
+
+    image = clean_sheet.image
+    cpu = ng.segment(image, 3, smoothing="auto", random_state=0)
+    with use_backend("cupy"):
+        memory = ng.segment(image, 3, smoothing="auto", random_state=0)
+        lazy = ng.segment(da.from_array(image, chunks=(48, 64)), 3, smoothing="auto",
+                          random_state=0)
+        labels = lazy.labels.compute()
+    assert memory.backend == lazy.backend == "cupy"
+    assert memory.mixels is not None and lazy.mixels is not None
+    np.testing.assert_array_equal(labels, memory.labels)
+    # the device's sweeps (expf against the CPU's fast exp) may move a few tied voxels
+    assert (memory.labels != cpu.labels).mean() < 1e-3

@@ -49,8 +49,10 @@ N_ROUNDS = 8
 SWEEPS = 5
 #: Starting strength (the recommended fixed value).
 START = 1.0
-#: Largest number of pixels the estimate runs on (a central block of larger images).
-MAX_PIXELS = 1 << 22
+#: Largest number of pixels the estimate runs on (a central block of larger images). At
+#: 2^22 (before) a 2048^2 image took 43 s, at 2^20 12 s, with strengths within 0.004 on two
+#: 2-D images (2048^2, K=3) and 0.021 on a 3-D one (64x256x256, K=2), and the same accuracy.
+MAX_PIXELS = 1 << 20
 
 
 def central_box(spatial_shape, max_pixels: int) -> tuple:
