@@ -12,10 +12,10 @@ as a mixture of pure classes and of mixed voxels: for each pair of classes ``a <
 fraction ``f`` of ``b`` on a grid of :data:`N_LEVELS` interior values,
 ``x ~ N((1 - f) mu_a + f mu_b, (1 - f) S_a + f S_b)``. scikit-learn has no such mixture
 (its components are free Gaussians, not tied to two others), so it is fitted here by EM on
-a sample of the pixels, from the plain fit: the weights of the pure classes and of each
-pair (shared by its fractions), and the pure classes' means and covariances from their own
-responsibilities (the mixed voxels' share of them is left out, which keeps the M-step
-closed-form).
+a histogram of the pixels (:func:`_histogram`), from the plain fit: the weights of the pure
+classes and of each pair (shared by its fractions), and the pure classes' means and
+covariances from their own responsibilities (the mixed voxels' share of them is left out,
+which keeps the M-step closed-form).
 
 The *majority likelihood* of class ``k`` sums the pure class ``k`` and the mixed
 components in which ``k`` holds more than half; :mod:`._mixel_swap` puts it in the final
