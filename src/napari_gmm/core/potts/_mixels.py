@@ -33,10 +33,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy.special import logsumexp
 
+from ..fit._frame_noise import full_covariances
 from ..fit._sklearn_private import weighted_log_prob
 from ._auto_smoothing import central_crop
 from ._beta_cv import MAX_PIXELS
-from ._partial_volume import full_covariances
 
 #: Interior fractions of the mixed components of each pair, ``(j + 0.5) / N_LEVELS``.
 N_LEVELS = 10
@@ -204,7 +204,7 @@ def _em(x, counts, gmm, a, b, f):
     weights = np.where(pure, 0.0, START_MIXED / (~pure).sum())
     weights[:k] = (1.0 - START_MIXED) * gmm.weights_
     means = gmm.means_.astype(np.float64).copy()
-    covs = full_covariances(gmm).astype(np.float64).copy()
+    covs = full_covariances(gmm)
     reg = float(gmm.reg_covar) * np.eye(means.shape[1])
     for _ in range(N_ITER):
         lp = _log_densities(x, means, covs, a, b, f) + np.log(np.maximum(weights, 1e-300))

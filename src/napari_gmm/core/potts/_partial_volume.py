@@ -21,6 +21,8 @@ from dataclasses import replace
 import numpy as np
 from scipy.special import logsumexp
 
+from ..fit._frame_noise import full_covariances
+
 #: Fraction values of the mixel grid (0 and 1 included).
 N_LEVELS = 21
 #: Prior mass of the two pure ends on a boundary voxel.
@@ -61,20 +63,6 @@ def _pair_log_lik(x, mean_a, mean_b, cov_a, cov_b, levels):
         _, logdet = np.linalg.slogdet(cov)
         out[:, j] = -0.5 * ((diff * sol).sum(axis=1) + logdet + d * np.log(2 * np.pi))
     return out
-
-
-def full_covariances(gmm) -> np.ndarray:
-    """(K, d, d) covariances of any covariance_type."""
-    k, d = gmm.means_.shape
-    cov = np.asarray(gmm.covariances_, dtype=np.float64)
-    kind = gmm.covariance_type
-    if kind == "full":
-        return cov
-    if kind == "tied":
-        return np.broadcast_to(cov, (k, d, d)).copy()
-    if kind == "diag":
-        return np.stack([np.diag(c) for c in cov])
-    return np.stack([np.eye(d) * c for c in cov])  # spherical
 
 
 def partial_volume_fractions(gmm, features, posteriors, labels, *, levels=N_LEVELS):
