@@ -295,3 +295,25 @@ def test_gpu_routes_take_the_swap(clean_sheet, gpu):
     np.testing.assert_array_equal(labels, memory.labels)
     # the device's sweeps (expf against the CPU's fast exp) may move a few tied voxels
     assert (memory.labels != cpu.labels).mean() < 1e-3
+
+
+def test_mixed_densities_are_the_gaussians_of_the_interpolated_components():
+    from scipy.stats import multivariate_normal
+
+    from napari_gmm.core.potts._mixels import mixed_log_densities
+
+    rng = np.random.default_rng(5)
+    means = np.array([[0.0, 1.0], [4.0, -2.0], [9.0, 3.0]])
+    covs = np.array([[[1.0, 0.3], [0.3, 2.0]], [[2.0, -0.5], [-0.5, 1.0]], np.eye(2) * 3])
+    a, b, f = np.array([0, 0, 1, 2]), np.array([0, 1, 2, 2]), np.array([0.0, 0.3, 0.8, 0.0])
+    x = rng.normal(3.0, 3.0, size=(50, 2))
+    got = mixed_log_densities(x, means, covs, a, b, f)
+    for c in range(a.size):
+        mu = (1 - f[c]) * means[a[c]] + f[c] * means[b[c]]
+        cov = (1 - f[c]) * covs[a[c]] + f[c] * covs[b[c]]
+        np.testing.assert_allclose(got[:, c], multivariate_normal(mu, cov).logpdf(x), rtol=1e-10)
+    one = mixed_log_densities(x[:, :1], means[:, :1], covs[:, :1, :1], a, b, f)  # 1 channel
+    for c in range(a.size):
+        mu = (1 - f[c]) * means[a[c], 0] + f[c] * means[b[c], 0]
+        var = (1 - f[c]) * covs[a[c], 0, 0] + f[c] * covs[b[c], 0, 0]
+        np.testing.assert_allclose(one[:, c], norm(mu, np.sqrt(var)).logpdf(x[:, 0]), rtol=1e-10)

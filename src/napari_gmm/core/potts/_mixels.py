@@ -95,7 +95,7 @@ class MixelModel:
 
     def log_densities(self, x) -> np.ndarray:
         """``log N(x | component)`` (n, C) of rows `x` (n, d)."""
-        return _log_densities(x, self.means, self.covariances, self.a, self.b, self.f)
+        return mixed_log_densities(x, self.means, self.covariances, self.a, self.b, self.f)
 
     def majority_log_lik(self, x) -> np.ndarray:
         """``log sum_{c: majority(c) = k} w_c N(x | c)`` (n, K) of rows `x` (n, d)."""
@@ -147,7 +147,10 @@ def _components(k: int):
     return np.array(a), np.array(b), np.array(f)
 
 
-def _log_densities(x, means, covs, a, b, f) -> np.ndarray:
+def mixed_log_densities(x, means, covs, a, b, f) -> np.ndarray:
+    """``log N(x | (1 - f) mu_a + f mu_b, (1 - f) S_a + f S_b)`` (n, C) of rows `x` (n, d)
+    for components ``(a[c], b[c], f[c])`` of the classes' `means` (K, d) and full
+    covariances `covs` (K, d, d)."""
     x = np.asarray(x, dtype=np.float64)
     n, d = x.shape
     if d == 1:  # one broadcast over the components
@@ -207,7 +210,7 @@ def _em(x, counts, gmm, a, b, f):
     covs = full_covariances(gmm)
     reg = float(gmm.reg_covar) * np.eye(means.shape[1])
     for _ in range(N_ITER):
-        lp = _log_densities(x, means, covs, a, b, f) + np.log(np.maximum(weights, 1e-300))
+        lp = mixed_log_densities(x, means, covs, a, b, f) + np.log(np.maximum(weights, 1e-300))
         resp = np.exp(lp - logsumexp(lp, axis=1, keepdims=True)) * counts[:, None]
         weights = resp.sum(axis=0) / counts.sum()
         for p in np.unique(pair[~pure]):

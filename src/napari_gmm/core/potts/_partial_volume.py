@@ -22,6 +22,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from ..fit._frame_noise import full_covariances
+from ._mixels import mixed_log_densities
 
 #: Fraction values of the mixel grid (0 and 1 included).
 N_LEVELS = 21
@@ -47,21 +48,6 @@ def boundary_mask(labels) -> np.ndarray:
         differ = (a != b) & (a > 0) & (b > 0)
         out[tuple(lo)] |= differ
         out[tuple(hi)] |= differ
-    return out
-
-
-def _pair_log_lik(x, mean_a, mean_b, cov_a, cov_b, levels):
-    """``log N(x | (1-f) mu_a + f mu_b, (1-f) S_a + f S_b)`` for every row and level."""
-    n, d = x.shape
-    out = np.empty((n, levels.size))
-    for j, f in enumerate(levels):
-        mu = (1.0 - f) * mean_a + f * mean_b
-        cov = (1.0 - f) * cov_a + f * cov_b
-        diff = x - mu
-        # per-row (d, d) solves: d is the number of channels (1-4), so this stays small
-        sol = np.linalg.solve(cov, diff[..., None])[..., 0]
-        _, logdet = np.linalg.slogdet(cov)
-        out[:, j] = -0.5 * ((diff * sol).sum(axis=1) + logdet + d * np.log(2 * np.pi))
     return out
 
 
@@ -114,7 +100,8 @@ def partial_volume_fractions(gmm, features, posteriors, labels, *, levels=N_LEVE
     f_mean = np.empty(xe.shape[0])
     for i, j in {(int(u), int(v)) for u, v in zip(a, b, strict=True)}:
         rows = (a == i) & (b == j)
-        ll = _pair_log_lik(xe[rows], means[i], means[j], covs[i], covs[j], grid)
+        ll = mixed_log_densities(xe[rows], means, covs, np.full(grid.size, i),
+                                 np.full(grid.size, j), grid)
         qa, qb = qe[rows, i], qe[rows, j]
         prior = np.full((rows.sum(), grid.size), (1.0 - PURE) / (grid.size - 2))
         prior[:, 0] = PURE * qa / np.maximum(qa + qb, 1e-12)
