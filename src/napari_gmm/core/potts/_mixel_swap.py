@@ -45,14 +45,9 @@ def mixel_posteriors(model: MixelModel, features, posteriors) -> np.ndarray:
         rows = slice(start, start + CHUNK)
         qs = q[rows]
         ok = qs.sum(axis=1) > 0
-        if not ok.any():
-            continue
-        with np.errstate(divide="ignore"):
-            log_q = np.log(qs[ok].astype(np.float64))
-        log_q += model.fast_correction(features[rows][ok])
-        log_q -= log_q.max(axis=1, keepdims=True)
-        new = np.exp(log_q)
-        out[np.flatnonzero(ok) + start] = new / new.sum(axis=1, keepdims=True)
+        if ok.any():
+            corr = model.fast_correction(features[rows][ok])
+            out[np.flatnonzero(ok) + start] = _swapped(qs[ok], corr)
     return out
 
 
@@ -73,18 +68,17 @@ def _compiled(model: MixelModel, values, q) -> np.ndarray:
             swap_rows(qs, x, lo, step, model.table, np.log(FLOOR), out[rows], outside)
         if outside.any():
             index = np.flatnonzero(outside)
-            exact = _exact(model, x[index, None], qs[index])
-            out[index + start] = exact
+            out[index + start] = _swapped(qs[index], model.correction(x[index, None]))
     return out
 
 
-def _exact(model: MixelModel, x, q) -> np.ndarray:
-    """The swap of a few rows (`q` all with some posterior > 0) by the exact correction."""
+def _swapped(q, correction) -> np.ndarray:
+    """Rows `q` (each with some posterior > 0) times ``exp(correction)``, renormalised."""
     with np.errstate(divide="ignore"):
-        log_q = np.log(q.astype(np.float64)) + model.correction(x)
+        log_q = np.log(q.astype(np.float64)) + correction
     log_q -= log_q.max(axis=1, keepdims=True)
     new = np.exp(log_q)
-    return (new / new.sum(axis=1, keepdims=True)).astype(np.float32)
+    return new / new.sum(axis=1, keepdims=True)
 
 
 def swapped_outputs(model: MixelModel, features, posteriors):
